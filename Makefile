@@ -1,0 +1,35 @@
+# Every target sets up what it needs from nothing: a local .venv, torch==2.13.0 (CPU wheel) first, then the
+# project with its extras. `make main` regenerates the figures and the paper-checks report; `make test` runs
+# the default test suite (CI runs exactly that).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: setup main test test-slow bench demo clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e ".[empirical,test,bench]"
+	touch $(STAMP)
+
+main: setup
+	$(PY) -m simtheory exact --scenario mixture2d --K 4 --steps 30 --out runs/demo-mixture2d-K4
+
+demo: main
+
+test: setup
+	$(PY) -m pytest -q -n 2 -p no:cacheprovider
+
+test-slow: setup
+	$(PY) -m pytest -q -n 2 -m slow
+
+bench: setup
+	$(PY) benchmarks/bench_curation.py
+
+clean:
+	rm -rf $(VENV) runs figures/out .pytest_cache .hypothesis

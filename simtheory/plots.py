@@ -1,0 +1,54 @@
+"""Plots drawn from run folders (matplotlib is imported only here, lazily)."""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+
+from .runs import atomic_write, read_metrics
+
+
+def save_figure(fig, path: Path) -> None:
+    """Save a matplotlib figure atomically (format from the suffix)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format=Path(path).suffix[1:], dpi=110, bbox_inches="tight")
+    atomic_write(Path(path), buf.getvalue())
+
+
+def plot_exact_run(folder: Path) -> Path:
+    """plot.png of an exact run: the density at a few steps beside p*, and its metrics over steps."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with np.load(Path(folder) / "trajectory.npz") as z:
+        p, r, p_star = z["p"], z["r"], z["p_star"]
+    rows = read_metrics(folder)
+    steps = np.linspace(0, len(p) - 1, min(4, len(p))).astype(int)
+    fig, ax = plt.subplots(1, len(steps) + 2, figsize=(3.2 * (len(steps) + 2), 3))
+    for a, t in zip(ax, steps):
+        _show(a, p[t], r)
+        a.set_title(f"p_{t}")
+    _show(ax[len(steps)], p_star, r)
+    ax[len(steps)].set_title("p* (limit)")
+    m = ax[-1]
+    m.plot([x["step"] for x in rows], [x["mean_reward"] for x in rows], label="E[r]")
+    m.plot([x["step"] for x in rows], [x["top_mass"] for x in rows], label="mass on top set")
+    m.set_xlabel("step")
+    m.legend(fontsize=7)
+    fig.tight_layout()
+    out = Path(folder) / "plot.png"
+    save_figure(fig, out)
+    plt.close(fig)
+    return out
+
+
+def _show(ax, p: np.ndarray, r: np.ndarray) -> None:
+    if p.ndim == 2:
+        ax.imshow(p.T, origin="lower", cmap="magma")
+        ax.contour(r.T, levels=6, colors="w", linewidths=0.4)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    else:
+        ax.bar(np.arange(p.size), p) if p.size <= 32 else ax.plot(p)

@@ -1,0 +1,74 @@
+"""Named scenarios for the exact dynamics: an initial model p0, the data law p_data and the reward r."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from . import densities as dn
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """p0 (= p_data: the loop starts from a model fitted to the data), rewards r, grid points or None."""
+
+    p0: np.ndarray
+    r: np.ndarray
+    points: np.ndarray | None
+
+    @property
+    def p_data(self) -> np.ndarray:
+        return self.p0
+
+
+def four_atoms(grid_size: int = 0) -> Scenario:
+    """The 4-atom example of curation-theory.md: p = (.4, .3, .2, .1), r = (0, .5, 1, 1)."""
+    return Scenario(np.array([0.4, 0.3, 0.2, 0.1]), np.array([0.0, 0.5, 1.0, 1.0]), None)
+
+
+def mixture1d(grid_size: int = 401) -> Scenario:
+    """Three Gaussians on [-4, 4]; reward peaks on the right mode."""
+    g = dn.grid(-4, 4, grid_size, dim=1)
+    x = g.points
+    p = dn.to_probabilities(dn.gaussian_mixture_pdf(x, [[-2.0], [0.0], [2.0]], 0.5, [0.5, 0.3, 0.2]))
+    return Scenario(p, dn.centre_reward(x, [[2.0]], gamma=1.0, radius=0.25), x)
+
+
+def mixture2d(grid_size: int = 81) -> Scenario:
+    """Eight Gaussians on a circle of radius 2.5; reward: closeness to two of them (discs of radius .4)."""
+    g = dn.grid(-4, 4, grid_size)
+    x = g.points
+    ang = 2 * np.pi * np.arange(8) / 8
+    means = 2.5 * np.stack([np.cos(ang), np.sin(ang)], -1)
+    p = dn.to_probabilities(dn.gaussian_mixture_pdf(x, means, 0.35))
+    return Scenario(p, dn.centre_reward(x, means[[0, 3]], gamma=2.0, radius=0.4), x)
+
+
+def moons2d(grid_size: int = 81) -> Scenario:
+    """Two moons (noise .1); reward: closeness to the tip of the upper moon and the middle of the lower."""
+    g = dn.grid(-1.5, 2.5, grid_size)
+    x = g.points
+    p = dn.to_probabilities(dn.two_moons_pdf(x, 0.1))
+    return Scenario(p, dn.centre_reward(x, [[-1.0, 0.0], [1.0, -0.5]], gamma=3.0, radius=0.3), x)
+
+
+def rings2d(grid_size: int = 81) -> Scenario:
+    """A ring of radius 2; reward: closeness to the point (2, 0)."""
+    g = dn.grid(-3, 3, grid_size)
+    x = g.points
+    p = dn.to_probabilities(dn.ring_pdf(x, 2.0, 0.2))
+    return Scenario(p, dn.centre_reward(x, [[2.0, 0.0]], gamma=2.0, radius=0.5), x)
+
+
+SCENARIOS: dict[str, Callable[[int], Scenario]] = {
+    "four_atoms": four_atoms, "mixture1d": mixture1d, "mixture2d": mixture2d,
+    "moons2d": moons2d, "rings2d": rings2d,
+}
+
+
+def get(name: str, grid_size: int) -> Scenario:
+    """The scenario called ``name`` at ``grid_size`` nodes per axis."""
+    if name not in SCENARIOS:
+        raise ValueError(f"unknown scenario {name!r}; choose from {sorted(SCENARIOS)}")
+    return SCENARIOS[name](grid_size)
