@@ -5,7 +5,8 @@ and numba only: never torch.
 """
 from .curation import curated, tilt
 from .dynamics import fixed_point, retrain, step
+from .loops import LoopConfig, run_loop
 from .selection import curated_frequencies, sample_curated, select_softmax
 
 __all__ = ["curated", "tilt", "retrain", "step", "fixed_point", "select_softmax", "sample_curated",
-           "curated_frequencies"]
+           "curated_frequencies", "LoopConfig", "run_loop"]

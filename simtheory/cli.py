@@ -31,9 +31,13 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m simtheory", description=__doc__)
     sub = ap.add_subparsers(dest="command", required=True)
     _add_exact(sub)
+    from . import loop_cli
+    loop_cli.add_parsers(sub)
     args = ap.parse_args(argv)
     try:
-        return _exact(args)
+        if args.command == "exact":
+            return _exact(args)
+        return loop_cli.dispatch(args)
     except ValueError as e:      # bad options or a refused run folder: a clear message, no traceback
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -1,0 +1,61 @@
+r"""Gaussian family in any dimension: MLE (divide by n) or unbiased (n - 1) covariance.
+
+Refit on M samples per generation gives sigma^2_{t+1} = sigma^2_t chi^2_{M-1} / c, c = M or M - 1
+(Shumailov et al. 2024), the closed forms of :mod:`simtheory.collapse`.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy import linalg
+
+ESTIMATORS = ("mle", "unbiased")
+
+
+def check_cov(cov: np.ndarray, name: str = "cov") -> np.ndarray:
+    """Return cov if it is a symmetric positive definite (d, d) matrix, else raise ValueError naming it."""
+    c = np.asarray(cov, float)
+    if c.ndim != 2 or c.shape[0] != c.shape[1] or not np.all(np.isfinite(c)):
+        raise ValueError(f"{name} must be a finite square matrix, got shape {c.shape}")
+    if not np.allclose(c, c.T, atol=1e-12 * max(1.0, np.abs(c).max())):
+        raise ValueError(f"{name} is not symmetric")
+    try:
+        np.linalg.cholesky(c)
+    except np.linalg.LinAlgError:
+        raise ValueError(f"{name} is not positive definite") from None
+    return c
+
+
+def fit(x: np.ndarray, rng=None, warm=None, *, estimator: str = "mle") -> dict:
+    """Mean and covariance of x (n, d); ``estimator`` 'mle' divides by n, 'unbiased' by n - 1."""
+    if estimator not in ESTIMATORS:
+        raise ValueError(f"estimator must be one of {ESTIMATORS}, got {estimator!r}")
+    n = x.shape[0]
+    if n < 2:
+        raise ValueError(f"a Gaussian fit needs at least 2 points, got {n}")
+    mean = x.mean(axis=0)
+    xc = x - mean
+    cov = xc.T @ xc / (n if estimator == "mle" else n - 1)
+    return {"mean": mean, "cov": cov}
+
+
+def sample(params: dict, n: int, rng: np.random.Generator) -> np.ndarray:
+    """n draws from N(mean, cov) through the Cholesky factor (deterministic given rng)."""
+    L = np.linalg.cholesky(params["cov"])
+    return params["mean"] + rng.standard_normal((n, L.shape[0])) @ L.T
+
+
+def logpdf(params: dict, x: np.ndarray) -> np.ndarray:
+    """log N(x; mean, cov) per row."""
+    L = np.linalg.cholesky(params["cov"])
+    z = linalg.solve_triangular(L, (x - params["mean"]).T, lower=True)
+    d = L.shape[0]
+    return -0.5 * np.sum(z**2, axis=0) - np.log(np.diag(L)).sum() - 0.5 * d * np.log(2 * np.pi)
+
+
+def w2(mean1, cov1, mean2, cov2) -> float:
+    r"""2-Wasserstein distance between Gaussians:
+    W_2^2 = |m1 - m2|^2 + tr(S1 + S2 - 2 (S2^{1/2} S1 S2^{1/2})^{1/2})."""
+    s2h = linalg.sqrtm(cov2)
+    cross = linalg.sqrtm(s2h @ cov1 @ s2h)
+    val = float(np.sum((np.asarray(mean1) - mean2) ** 2) + np.trace(cov1 + cov2 - 2 * np.real(cross)))
+    return float(np.sqrt(max(val, 0.0)))

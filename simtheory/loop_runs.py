@@ -1,0 +1,68 @@
+"""A finite-sample loop run into a run folder, resumable: state.npz after each generation, then its line."""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+import numpy as np
+
+from . import datasets, loops
+from .loops import LoopConfig, LoopState
+from .runs import RunFolder
+
+
+def jsonable(rec: dict) -> dict:
+    """A record with arrays turned into (nested) lists, for metrics.jsonl."""
+    return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in rec.items()}
+
+
+def _save_state(rf: RunFolder, state: LoopState) -> None:
+    arrays = {f"param_{k}": np.asarray(v) for k, v in state.params.items()}
+    if state.synthetic is not None:
+        arrays["synthetic"] = state.synthetic
+    rf.save_arrays("state", generation=np.array(state.generation), **arrays)
+
+
+def _load_state(rf: RunFolder) -> LoopState | None:
+    z = rf.load_arrays("state")
+    if z is None:
+        return None
+    params = {k[6:]: v for k, v in z.items() if k.startswith("param_")}
+    return LoopState(int(z["generation"]), params, z.get("synthetic"))
+
+
+def run_loop_folder(config: LoopConfig, dataset: str, n_real: int, out, seed: int = 0, data_seed: int = 0,
+                    progress: bool = False) -> RunFolder:
+    """Run (or resume) a loop on a named data set into ``out``; the config, data set and seeds are stored."""
+    ds = datasets.make(dataset, n_real, data_seed)
+    rf = RunFolder.open(out, {**config.to_dict(), "dataset": dataset, "n_real": n_real, "seed": seed,
+                              "data_seed": data_seed})
+    state = _load_state(rf)
+    if state is None:
+        state = loops.init(config, ds.x, seed)
+        _save_state(rf, state)
+    rows = rf.metrics()
+    rf.keep_metrics(min(len(rows), state.generation + 1))
+    if len(rf.metrics()) == state.generation:          # killed between the state write and its line
+        rf.append(jsonable(loops.record(config, state, ds.x, ds.reward, seed)))
+    gens = range(state.generation, config.generations)
+    if progress:
+        from tqdm import tqdm
+        gens = tqdm(gens, desc=f"loop {config.family}", initial=state.generation, total=config.generations)
+    for _ in gens:
+        state = loops.step(config, state, ds.x, ds.reward, seed)
+        _save_state(rf, state)
+        rf.append(jsonable(loops.record(config, state, ds.x, ds.reward, seed)))
+    return rf
+
+
+def config_from_dataset(dataset: str, **options) -> LoopConfig:
+    """A LoopConfig with the data set's own options (atoms, modes, components) filled in unless given."""
+    ds_opts = datasets.make(dataset, 8, 0).options
+    merged = {**ds_opts, **{k: v for k, v in options.items() if v is not None}}
+    fields = set(asdict(LoopConfig()))
+    return LoopConfig(**{k: v for k, v in merged.items() if k in fields})
+
+
+def describe(config: LoopConfig) -> str:
+    return json.dumps(config.to_dict(), indent=2, default=str)
