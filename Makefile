@@ -30,6 +30,7 @@ test-slow: setup
 
 bench: setup
 	$(PY) benchmarks/bench_curation.py
+	$(PY) benchmarks/bench_em.py
 
 clean:
 	rm -rf $(VENV) runs figures/out .pytest_cache .hypothesis

@@ -60,5 +60,7 @@ def gaussian_mixed_map(mu: float, var: float, mu_data: float, var_data: float, l
 
 
 def gaussian_contraction_factor(lam: float) -> float:
-    r"""The exact one-step factor of :func:`gaussian_mixed_map` at its fixed point: lam / (1 + lam)."""
+    r"""lam / (1 + lam): the mean error contracts by exactly this factor each step, and the variance error
+    obeys e_v' = lam/(1+lam) e_v + lam/(1+lam)^2 e_mu^2, so it is the rate of the linearised map at the fixed
+    point (the local contraction that Bertrand et al.'s theorem bounds)."""
     return lam / (1 + lam)

@@ -55,7 +55,9 @@ def logpdf(params: dict, x: np.ndarray) -> np.ndarray:
 def w2(mean1, cov1, mean2, cov2) -> float:
     r"""2-Wasserstein distance between Gaussians:
     W_2^2 = |m1 - m2|^2 + tr(S1 + S2 - 2 (S2^{1/2} S1 S2^{1/2})^{1/2})."""
+    mean1, mean2 = np.atleast_1d(np.asarray(mean1, float)), np.atleast_1d(np.asarray(mean2, float))
+    cov1, cov2 = np.atleast_2d(np.asarray(cov1, float)), np.atleast_2d(np.asarray(cov2, float))
     s2h = linalg.sqrtm(cov2)
     cross = linalg.sqrtm(s2h @ cov1 @ s2h)
-    val = float(np.sum((np.asarray(mean1) - mean2) ** 2) + np.trace(cov1 + cov2 - 2 * np.real(cross)))
+    val = float(np.sum((mean1 - mean2) ** 2) + np.trace(cov1 + cov2 - 2 * np.real(cross)))
     return float(np.sqrt(max(val, 0.0)))

@@ -1,0 +1,123 @@
+import math
+
+import numpy as np
+import pytest
+
+import simtheory
+from simtheory import collapse, regression, retrain, theorems
+from simtheory.loops import LoopConfig, run_loop
+
+from tolerances import N_SE
+
+
+def _chains(M, T, n_chains, estimator, d=1):
+    x = np.random.default_rng(123).normal(0, 2, (M + 10, d))
+    cfg = LoopConfig("gaussian", n_samples=M, generations=T, estimator=estimator, n_eval=2, n_holdout=0)
+    out = []
+    for s in range(n_chains):
+        recs = run_loop(cfg, x, seed=s)
+        out.append([(r["mean"][0], r["cov"][0, 0]) for r in recs])
+    a = np.array(out)
+    return a[:, :, 0], a[:, :, 1]
+
+
+def test_same_seed_same_numbers_and_seed_matters():
+    x = np.random.default_rng(0).normal(size=(2000, 2))
+    cfg = LoopConfig("gmm", n_samples=300, K=3, components=2, generations=2, n_eval=500)
+    f = lambda y: y[:, 0]
+    a, b, c = run_loop(cfg, x, f, seed=4), run_loop(cfg, x, f, seed=4), run_loop(cfg, x, f, seed=5)
+    for ra, rb in zip(a, b):
+        for k in ra:
+            np.testing.assert_array_equal(ra[k], rb[k])
+    assert a[-1]["mean_reward"] != c[-1]["mean_reward"]
+
+
+def test_gaussian_mle_variance_decay_and_mean_walk():
+    M, T, n = 10, 8, 400
+    mu, var = _chains(M, T, n, "mle")
+    ratio = var / var[:, :1]
+    target = collapse.variance_mean(1.0, M, np.arange(T + 1), "mle")
+    se = ratio.std(axis=0, ddof=1) / np.sqrt(n)
+    assert np.all(np.abs(ratio.mean(0) - target)[1:] <= N_SE * se[1:])
+    msd = ((mu - mu[:, :1]) ** 2 / var[:, :1])
+    for t in [1, 4, 8]:
+        pred = collapse.mean_walk_msd(1.0, M, t, "mle")
+        assert abs(msd[:, t].mean() - pred) <= N_SE * msd[:, t].std(ddof=1) / np.sqrt(n)
+
+
+def test_gaussian_unbiased_log_variance_drift():
+    M, T, n = 10, 8, 400
+    _, var = _chains(M, T, n, "unbiased")
+    logr = np.log(var / var[:, :1])
+    for t in [2, 5, 8]:
+        pred = collapse.log_variance_drift(M, t, "unbiased")
+        assert pred < 0
+        assert abs(logr[:, t].mean() - pred) <= N_SE * collapse.log_variance_sd(M, t) / np.sqrt(n)
+
+
+@pytest.mark.parametrize("scheme", ["replace", "accumulate"])
+def test_regression_replace_vs_accumulate(scheme):
+    T, d, sigma, G, n = 30, 5, 1.0, 8, 3000
+    rng = np.random.default_rng(7)
+    errs = np.array([regression.regression_loop(T, d, sigma, G, scheme, rng) for _ in range(n)])
+    pred = regression.expected_error(T, d, sigma, np.arange(1, G + 1), scheme)
+    se = errs.std(axis=0, ddof=1) / np.sqrt(n)
+    assert np.all(np.abs(errs.mean(0) - pred) <= N_SE * se)
+
+
+def test_histogram_loop_tends_to_exact_dynamics():
+    p = np.array([0.4, 0.3, 0.2, 0.1])
+    r = np.array([0.0, 0.5, 1.0, 1.0])
+    exact = retrain(p, r, 3, 3)
+    errs = {}
+    for N in [1000, 100_000]:
+        tv = []
+        for seed in range(6):
+            x = np.random.default_rng(seed).choice(4, size=(N, 1), p=p)
+            cfg = LoopConfig("histogram", n_samples=N, K=3, generations=3, n_atoms=4, n_eval=2, n_holdout=0)
+            rec = run_loop(cfg, x, r, seed=seed)
+            tv.append(0.5 * np.abs(rec[-1]["probs"] - exact[-1]).sum())
+        errs[N] = np.mean(tv)
+    # the error shrinks like N^(-1/2): a factor 10 for 100x the samples (a biased loop would plateau)
+    assert 3 < errs[1000] / errs[100_000] < 30
+
+
+def test_bertrand_contraction_exact_map():
+    mu_d, var_d = 1.0, 2.0
+    for lam in [0.1, 0.3, 0.45]:
+        rho = collapse.gaussian_contraction_factor(lam)
+        # the exact one-step recursion of the errors, from far away
+        mu, var = 3.0, 0.5
+        mu1, var1 = collapse.gaussian_mixed_map(mu, var, mu_d, var_d, lam)
+        assert abs((mu1 - mu_d) - rho * (mu - mu_d)) < 1e-12
+        assert abs((var1 - var_d) - (rho * (var - var_d) + lam / (1 + lam) ** 2 * (mu - mu_d) ** 2)) < 1e-12
+        # local contraction at rate rho near theta*
+        mu, var = mu_d + 1e-5, var_d - 2e-5
+        d0 = math.hypot(mu - mu_d, var - var_d)
+        for t in range(1, 6):
+            mu, var = collapse.gaussian_mixed_map(mu, var, mu_d, var_d, lam)
+            assert math.hypot(mu - mu_d, var - var_d) <= rho**t * d0 * (1 + 1e-4)
+        assert rho <= theorems.bertrand_rate(lam, 1.0, 1.0, 0.0)
+
+
+BAD = [
+    (dict(n_samples=0), "n_samples"), (dict(K=0), "K"), (dict(lam=-1.0), "lam"), (dict(lam=float("nan")), "lam"),
+    (dict(family="vae"), "family"), (dict(scheme="mix"), "scheme"), (dict(K=math.inf), "K"),
+    (dict(estimator="map"), "estimator"),
+]
+
+
+@pytest.mark.parametrize("kw,name", BAD)
+def test_bad_config(kw, name):
+    with pytest.raises(ValueError, match=name):
+        LoopConfig(**kw)
+
+
+def test_bad_data():
+    cfg = LoopConfig("gaussian", n_samples=10, n_holdout=0)
+    x = np.random.default_rng(0).normal(size=(20, 2))
+    x[3, 1] = np.nan
+    with pytest.raises(ValueError, match="real_data"):
+        run_loop(cfg, x)
+    with pytest.raises(ValueError, match="real_data"):
+        run_loop(LoopConfig("gaussian", n_samples=10, n_holdout=0, scheme="fresh", generations=5), x[:30])
