@@ -18,9 +18,11 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 main: setup
-	$(PY) -m simtheory exact --scenario mixture2d --K 4 --steps 30 --out runs/demo-mixture2d-K4
+	$(PY) -m figures
+	$(PY) -m paper_checks
 
-demo: main
+demo: setup
+	$(PY) -m simtheory exact --scenario mixture2d --K 4 --steps 30 --out runs/demo-mixture2d-K4
 
 test: setup
 	$(PY) -m pytest -q -n 2 -p no:cacheprovider

@@ -11,6 +11,7 @@ by the Gumbel-grid quadrature of :mod:`simtheory.kernels`.
 """
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -110,3 +111,21 @@ def curated(p, r, K) -> np.ndarray:
     if k == math.inf:
         return tilt(pa, ra)
     return curated_finite(pa.ravel(), ra.ravel(), k).reshape(pa.shape)
+
+
+def curated_bruteforce(p, r, K: int) -> np.ndarray:
+    """Eq. 6 by enumerating all n^K ordered K-tuples of draws: the independent reference for tiny n and K."""
+    pa = validate.probability(p, "p").ravel()
+    ra = validate.rewards(r, np.shape(p), "r").ravel()
+    k = validate.group_size(K, "K")
+    if k == math.inf or pa.size ** k > 10**7:
+        raise ValueError(f"enumeration needs n^K <= 1e7, got n={pa.size}, K={K}")
+    out = np.zeros(pa.size)
+    for tup in itertools.product(range(pa.size), repeat=k):
+        idx = list(tup)
+        pr = np.prod(pa[idx])
+        if pr == 0:
+            continue
+        w = np.exp(ra[idx] - ra[idx].max())
+        np.add.at(out, idx, pr * w / w.sum())
+    return out.reshape(np.shape(p))

@@ -31,11 +31,11 @@ MIX_MEANS = 2.5 * np.stack([np.cos(2 * np.pi * np.arange(8) / 8), np.sin(2 * np.
 
 
 def mixture2d(n: int, rng: np.random.Generator) -> Dataset:
-    """Eight Gaussians (std .35) on a circle of radius 2.5; reward: closeness to modes 0 and 3."""
+    """Eight Gaussians (std .35) on a circle of radius 2.5; reward: closeness to modes 0 and 3 (as scenarios.mixture2d)."""
     comp = rng.integers(0, 8, n)
     x = MIX_MEANS[comp] + 0.35 * rng.standard_normal((n, 2))
     centres = MIX_MEANS[[0, 3]]
-    return Dataset(x, lambda y: densities.centre_reward(y, centres, gamma=2.0, radius=0.4),
+    return Dataset(x, lambda y: densities.centre_reward(y, centres, gamma=2.0, radius=0.43),
                    {"modes": tuple(map(tuple, MIX_MEANS)), "components": 8})
 
 

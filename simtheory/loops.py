@@ -135,10 +135,16 @@ def _real_block(config: LoopConfig, x: np.ndarray, t: int) -> np.ndarray:
     return x[start:start + config.n_samples]
 
 
-def init(config: LoopConfig, real_data, seed: int = 0) -> LoopState:
-    """Generation 0: the family fitted to the first N real points."""
+def init(config: LoopConfig, real_data, seed: int = 0, start: dict | None = None) -> LoopState:
+    """Generation 0: the family fitted to the first N real points, or the given ``start`` parameters (e.g. a
+    model away from the data, to watch the loop contract back)."""
     x = _check_data(config, real_data)
     fam = FAMILIES[config.family]
+    if start is not None:
+        params = {k: np.asarray(v, float) for k, v in start.items()}
+        if "cov" in params:
+            gaussian.check_cov(params["cov"], "start['cov']")
+        return LoopState(0, params, None)
     params = fam.fit(_real_block(config, x, 0), _streams(seed, 0)[2], None, **config.fit_options())
     return LoopState(0, params, None)
 
@@ -205,13 +211,14 @@ def record(config: LoopConfig, state: LoopState, real_data, reward: Reward = Non
     return rec
 
 
-def run_loop(config: LoopConfig, real_data, reward: Reward = None, seed: int = 0) -> list[dict]:
-    """Run the loop; one record per generation, generation 0 being the fit to the real data.
+def run_loop(config: LoopConfig, real_data, reward: Reward = None, seed: int = 0,
+             start: dict | None = None) -> list[dict]:
+    """Run the loop; one record per generation, generation 0 being the fit to the real data (or ``start``).
 
     ``real_data``: (M, d) points (histogram: atom indices); ``reward``: a function of points (n, d) -> (n,),
     or for the histogram family an array of rewards per atom.
     """
-    state = init(config, real_data, seed)
+    state = init(config, real_data, seed, start)
     out = [record(config, state, real_data, reward, seed)]
     for _ in range(config.generations):
         state = step(config, state, real_data, reward, seed)

@@ -37,16 +37,25 @@ def entropy(p: np.ndarray) -> float:
     return float(-np.sum(p[m] * np.log(p[m])))
 
 
+def rounding_atol(r: np.ndarray) -> float:
+    """Rewards closer than this to r* are one level: 64 eps max(1, max|r|). A gap of rounding size would take
+    ~1e16 retraining steps to separate, so exact equality would make the top level set an artefact of
+    floating point (e.g. grid cells at exactly the disc radius of a centre reward)."""
+    return 64 * np.finfo(float).eps * max(1.0, float(np.max(np.abs(r))))
+
+
 def top_reward(p: np.ndarray, r: np.ndarray) -> float:
     """r* = the largest reward on the support of p (the top level set of Theorem 2.1)."""
     return float(r[p > 0].max())
 
 
-def top_mask(p: np.ndarray, r: np.ndarray, atol: float = 0.0) -> np.ndarray:
-    """The top level set {r >= r* - atol} on the support of p."""
+def top_mask(p: np.ndarray, r: np.ndarray, atol: float | None = None) -> np.ndarray:
+    """The top level set {r >= r* - atol} on the support of p (atol None: :func:`rounding_atol`)."""
+    atol = rounding_atol(r) if atol is None else atol
     return (r >= top_reward(p, r) - atol) & (p > 0)
 
 
-def top_mass(p: np.ndarray, r: np.ndarray, r_star: float, atol: float = 0.0) -> float:
-    """Mass p puts on {r >= r_star - atol}."""
+def top_mass(p: np.ndarray, r: np.ndarray, r_star: float, atol: float | None = None) -> float:
+    """Mass p puts on {r >= r_star - atol} (atol None: :func:`rounding_atol`)."""
+    atol = rounding_atol(r) if atol is None else atol
     return float(p[r >= r_star - atol].sum())

@@ -36,13 +36,14 @@ def mixture1d(grid_size: int = 401) -> Scenario:
 
 
 def mixture2d(grid_size: int = 81) -> Scenario:
-    """Eight Gaussians on a circle of radius 2.5; reward: closeness to two of them (discs of radius .4)."""
+    """Eight Gaussians on a circle of radius 2.5; reward: closeness to two of them (discs of radius .43,
+    off the grid's distances so that no cell sits on a disc edge)."""
     g = dn.grid(-4, 4, grid_size)
     x = g.points
     ang = 2 * np.pi * np.arange(8) / 8
     means = 2.5 * np.stack([np.cos(ang), np.sin(ang)], -1)
     p = dn.to_probabilities(dn.gaussian_mixture_pdf(x, means, 0.35))
-    return Scenario(p, dn.centre_reward(x, means[[0, 3]], gamma=2.0, radius=0.4), x)
+    return Scenario(p, dn.centre_reward(x, means[[0, 3]], gamma=2.0, radius=0.43), x)
 
 
 def moons2d(grid_size: int = 81) -> Scenario:
@@ -50,7 +51,7 @@ def moons2d(grid_size: int = 81) -> Scenario:
     g = dn.grid(-1.5, 2.5, grid_size)
     x = g.points
     p = dn.to_probabilities(dn.two_moons_pdf(x, 0.1))
-    return Scenario(p, dn.centre_reward(x, [[-1.0, 0.0], [1.0, -0.5]], gamma=3.0, radius=0.3), x)
+    return Scenario(p, dn.centre_reward(x, [[-1.0, 0.0], [1.0, -0.5]], gamma=3.0, radius=0.33), x)
 
 
 def rings2d(grid_size: int = 81) -> Scenario:
@@ -58,7 +59,7 @@ def rings2d(grid_size: int = 81) -> Scenario:
     g = dn.grid(-3, 3, grid_size)
     x = g.points
     p = dn.to_probabilities(dn.ring_pdf(x, 2.0, 0.2))
-    return Scenario(p, dn.centre_reward(x, [[2.0, 0.0]], gamma=2.0, radius=0.5), x)
+    return Scenario(p, dn.centre_reward(x, [[2.0, 0.0]], gamma=2.0, radius=0.53), x)
 
 
 SCENARIOS: dict[str, Callable[[int], Scenario]] = {

@@ -20,7 +20,7 @@ from .loop_runs import config_from_dataset
 from .runs import RunFolder, atomic_write
 
 COLUMNS = ["job", "family", "K", "lam", "n_samples", "scheme", "replicate", "job_seed", "generation",
-           "mean_reward", "reward_se", "heldout_loglik", "w2_to_data", "tv_to_data"]
+           "mean_reward", "reward_se", "heldout_loglik", "w2_to_data", "tv_to_data", "kl_to_data"]
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import numpy as np
 from . import validate
 from .curation import tilt
 from .dynamics import fixed_point
-from .metrics import kl, top_reward
+from .metrics import kl, top_mask, top_reward
 
 
 def kinf_closed_form(p0, r, t: float) -> np.ndarray:
@@ -26,11 +26,12 @@ def kinf_closed_form(p0, r, t: float) -> np.ndarray:
     return tilt(p, ra, t)
 
 
-def limit_distribution(p0, r, atol: float = 0.0) -> np.ndarray:
-    r"""p* = p_0 restricted to the top level set {r >= r* - atol} and renormalised (Theorem 2.1)."""
+def limit_distribution(p0, r, atol: float | None = None) -> np.ndarray:
+    r"""p* = p_0 restricted to the top level set {r >= r* - atol} and renormalised (Theorem 2.1); atol None
+    means rounding level (:func:`simtheory.metrics.rounding_atol`)."""
     p = validate.probability(p0, "p0")
     ra = validate.rewards(r, p.shape, "r")
-    m = (ra >= top_reward(p, ra) - atol) & (p > 0)
+    m = top_mask(p, ra, atol)
     out = np.where(m, p, 0.0)
     return out / out.sum()
 
@@ -55,13 +56,13 @@ def lemma22_bound(p, r, K, r_top: float | None = None) -> float:
     return m + frac * var * math.exp(c - rs)
 
 
-def kinf_kl_to_limit(p0, r, t: float, atol: float = 0.0) -> float:
+def kinf_kl_to_limit(p0, r, t: float, atol: float | None = None) -> float:
     r"""KL(p* || p_t) for K = inf (derived, curation-theory.md Sec. 2):
     log(1 + E_{p_0}[e^{t (r - r*)} 1{r < r*}] / P_0(r = r*)), decaying like e^{-t gap}."""
     p = validate.probability(p0, "p0")
     ra = validate.rewards(r, p.shape, "r")
     rs = top_reward(p, ra)
-    top = (ra >= rs - atol) & (p > 0)
+    top = top_mask(p, ra, atol)
     below = np.sum(np.where(top, 0.0, p * np.exp(t * np.minimum(ra - rs, 0.0))))
     return float(np.log1p(below / p[top].sum()))
 

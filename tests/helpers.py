@@ -1,23 +1,8 @@
 """Brute-force references shared by tests."""
-import itertools
-
 import numpy as np
 from scipy import integrate, stats
 
-
-def enumerate_curated(p, r, K):
-    """Eq. 6 by enumerating all n^K ordered K-tuples of draws (feasible for tiny n, K)."""
-    p = np.asarray(p, float).ravel()
-    r = np.asarray(r, float).ravel()
-    out = np.zeros(p.size)
-    for tup in itertools.product(range(p.size), repeat=K):
-        idx = list(tup)
-        pr = np.prod(p[idx])
-        if pr == 0:
-            continue
-        w = np.exp(r[idx] - r[idx].max())
-        np.add.at(out, idx, pr * w / w.sum())
-    return out
+from simtheory.curation import curated_bruteforce as enumerate_curated  # noqa: F401
 
 
 def two_atom_binomial(a, d, K):
