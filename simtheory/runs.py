@@ -28,11 +28,21 @@ def atomic_write(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+def _flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
 def config_diff(stored: dict, new: dict) -> list[str]:
-    """Keys whose values differ between two configs, as 'key: stored -> new' lines."""
-    keys = sorted(set(stored) | set(new))
-    return [f"{k}: {stored.get(k, '<absent>')!r} -> {new.get(k, '<absent>')!r}"
-            for k in keys if stored.get(k, "<absent>") != new.get(k, "<absent>")]
+    """Keys whose values differ between two configs (nested keys dotted), as 'key: stored -> new' lines."""
+    a, b = _flat(stored), _flat(new)
+    return [f"{k}: {a.get(k, '<absent>')!r} -> {b.get(k, '<absent>')!r}"
+            for k in sorted(set(a) | set(b)) if a.get(k, "<absent>") != b.get(k, "<absent>")]
 
 
 class ConfigMismatch(ValueError):

@@ -1,0 +1,166 @@
+"""``python -m empirical``: sub-commands train, sample, classifier, loop, fid. Options become configs; the
+library does the work; ``--dry-run`` prints the resolved config."""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+
+def _num(x: str) -> float:
+    return math.inf if x.lower() in ("inf", "infinity") else float(x)
+
+
+def _common(p, config_default="cpu"):
+    p.add_argument("--config", default=config_default, help="preset: tiny, cpu or gpu")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps ... (default: the preset's)")
+    p.add_argument("--data", default=None, help="CIFAR-10 archive or cifar-10-batches-py folder")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--dry-run", action="store_true", help="print the resolved config and stop")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="python -m empirical", description=__doc__)
+    sub = ap.add_subparsers(dest="command", required=True)
+    fmt = argparse.ArgumentDefaultsHelpFormatter
+    t = sub.add_parser("train", help="train a base EDM model on real images", formatter_class=fmt)
+    _common(t)
+    t.add_argument("--total-images", type=int, default=None)
+    t.add_argument("--bf16", action="store_true")
+    t.add_argument("--compile", action="store_true")
+    t.add_argument("--out", default="runs/train")
+    s = sub.add_parser("sample", help="generate images from a network.pt", formatter_class=fmt)
+    s.add_argument("--network", required=True)
+    s.add_argument("--seeds", default="0-63", help="a range A-B (inclusive)")
+    s.add_argument("--steps", type=int, default=18)
+    s.add_argument("--device", default="cpu")
+    s.add_argument("--out", default="runs/samples")
+    s.add_argument("--dry-run", action="store_true")
+    c = sub.add_parser("classifier", help="train the reward classifier and record its accuracy", formatter_class=fmt)
+    _common(c)
+    c.add_argument("--epochs", type=int, default=None)
+    c.add_argument("--out", default="runs/classifier")
+    lp = sub.add_parser("loop", help="curated retraining loop on images into a run folder", formatter_class=fmt)
+    _common(lp)
+    lp.add_argument("--K", type=int, default=None)
+    lp.add_argument("--lam", type=_num, default=None)
+    lp.add_argument("--scheme", default=None, choices=["replace", "accumulate", "fresh"])
+    lp.add_argument("--generations", type=int, default=None)
+    lp.add_argument("--reward", default=None, choices=["class", "confidence"])
+    lp.add_argument("--target", default=None, help="class name for the 'class' reward")
+    lp.add_argument("--fid-n", type=int, default=None)
+    lp.add_argument("--out", default=None)
+    f = sub.add_parser("fid", help="FID of an image folder/npz or a network against CIFAR-10 statistics",
+                       formatter_class=fmt)
+    f.add_argument("--images", default=None, help=".npz with an 'images' array (uint8 NCHW)")
+    f.add_argument("--network", default=None)
+    f.add_argument("--n", type=int, default=1000)
+    f.add_argument("--steps", type=int, default=18)
+    f.add_argument("--ref", default="test", choices=["train", "test"])
+    f.add_argument("--data", default=None)
+    f.add_argument("--device", default="cpu")
+    f.add_argument("--dry-run", action="store_true")
+    return ap
+
+
+def _loop_config(args):
+    from .configs import preset
+    over = {k: v for k, v in {"K": getattr(args, "K", None), "lam": getattr(args, "lam", None),
+                              "scheme": getattr(args, "scheme", None), "generations": getattr(args, "generations", None),
+                              "reward": getattr(args, "reward", None), "target": getattr(args, "target", None),
+                              "fid_n": getattr(args, "fid_n", None), "seed": args.seed, "data": args.data,
+                              "device": args.device}.items() if v is not None}
+    return preset(args.config, **over)
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+def _dispatch(args) -> int:
+    import numpy as np
+    if args.command in ("train", "classifier", "loop"):
+        cfg = _loop_config(args)
+        if args.command == "train":
+            tc = cfg.train
+            tc = replace(tc, total_images=args.total_images or tc.total_images, bf16=args.bf16 or tc.bf16,
+                         compile=args.compile or tc.compile)
+            if args.dry_run:
+                print(json.dumps({"out": args.out, "n_samples": cfg.n_samples, **tc.to_dict()}, indent=2, default=str))
+                return 0
+            from .loop import _real
+            from .train import train
+            x, y = _real(cfg)
+            train(tc, x[: cfg.n_samples], y[: cfg.n_samples], Path(args.out), progress=True)
+            print(Path(args.out) / "network.pt")
+            return 0
+        if args.command == "classifier":
+            cc = replace(cfg.classifier, epochs=args.epochs or cfg.classifier.epochs)
+            if args.dry_run:
+                print(json.dumps({"out": args.out, **cc.to_dict()}, indent=2))
+                return 0
+            from . import data as cifar
+            from .classifier import train_classifier
+            x, y = cifar.dataset("train", cfg.resolution, cfg.classes, cfg.classifier_subset, cfg.data_seed + 1, cfg.data)
+            xt, yt = cifar.dataset("test", cfg.resolution, cfg.classes, None, 0, cfg.data)
+            _, acc = train_classifier(cc, x, y, xt, yt, Path(args.out), progress=True)
+            print(json.dumps({"out": args.out, "test_accuracy": acc}))
+            return 0
+        out = args.out or f"runs/image-loop-{args.config}-K{cfg.K}-lam{cfg.lam}-{cfg.scheme}-{cfg.reward}"
+        if args.dry_run:
+            print(json.dumps({"out": out, **cfg.to_dict()}, indent=2, default=str))
+            return 0
+        from .loop import run_image_loop
+        rf = run_image_loop(cfg, out)
+        for r in rf.metrics():
+            print(json.dumps({k: r[k] for k in ("generation", "mean_reward", "reward_se", "class_proportions")}))
+        return 0
+    if args.command == "sample":
+        a, b = (int(v) for v in args.seeds.split("-"))
+        if args.dry_run:
+            print(json.dumps({"network": args.network, "seeds": [a, b], "steps": args.steps, "out": args.out}))
+            return 0
+        from .edm import generate
+        from .loop import save_grid
+        from .train import load_network
+        D = load_network(Path(args.network), args.device)
+        imgs = generate(D, range(a, b + 1), args.device, args.steps, progress=True)
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        np.savez(out / "images.npz", images=imgs, seeds=np.arange(a, b + 1))
+        save_grid(imgs, out / "grid.png")
+        print(out / "images.npz")
+        return 0
+    # fid
+    if args.dry_run:
+        print(json.dumps(vars(args), indent=2))
+        return 0
+    from . import data as cifar
+    from . import fid as fidmod
+    if (args.images is None) == (args.network is None):
+        raise ValueError("pass exactly one of --images and --network")
+    if args.images:
+        p = Path(args.images)
+        if not p.exists():
+            raise ValueError(f"no file at {p}")
+        imgs = np.load(p)["images"][: args.n]
+        seeds = None
+    else:
+        from .edm import generate
+        from .train import load_network
+        D = load_network(Path(args.network), args.device)
+        seeds = range(args.n)
+        imgs = generate(D, seeds, args.device, args.steps, progress=True)
+    xr, _ = cifar.dataset(args.ref, imgs.shape[-1], None, None, 0, args.data)
+    ref = fidmod.reference_statistics(xr, cifar.CACHE / f"fid-ref-{args.ref}-{imgs.shape[-1]}.npz",
+                                      device=args.device, progress=True)
+    print(json.dumps(fidmod.fid(imgs, ref, seeds=seeds, device=args.device, progress=True), indent=2))
+    return 0

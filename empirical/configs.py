@@ -1,0 +1,119 @@
+"""Named presets (EDM2 style) for the image loop: 'tiny' (tests, ~30 s), 'cpu' (~10 min on 2 cores, 8x8),
+'gpu' (32x32 CIFAR-10, minutes on one H100)."""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, replace
+
+from simtheory import validate
+from simtheory.loops import SCHEMES
+
+from .classifier import ClassifierConfig
+from .data import class_indices
+from .reward import KINDS
+from .train import TrainConfig
+from .unet import UNetConfig
+
+
+@dataclass(frozen=True)
+class ImageLoopConfig:
+    """The curated retraining loop on images; the same words as simtheory.LoopConfig (K, lam, scheme)."""
+
+    resolution: int = 8
+    classes: tuple | None = None          # None: all ten
+    n_samples: int = 2500                 # N real images per generation (synthetic: N if lam = inf, else lam N)
+    data_seed: int = 0
+    K: int = 4
+    lam: float = math.inf
+    scheme: str = "replace"
+    generations: int = 3
+    reward: str = "class"                 # 'class' (gamma P(target|x)) or 'confidence' (gamma max_c P(c|x))
+    target: str = "airplane"
+    gamma: float = 5.0
+    train: TrainConfig = field(default_factory=TrainConfig)
+    finetune_images: int = 50_000
+    finetune_lr: float = 2e-4
+    classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
+    classifier_subset: int = 20_000
+    num_steps: int = 8                    # Heun steps (2N - 1 evaluations)
+    n_eval: int = 1000                    # images per generation for mean reward and class proportions
+    fid_n: int = 0                        # 0: no FID
+    seed: int = 0
+    data: str | None = None               # CIFAR-10 source (archive or cifar-10-batches-py); None: default
+
+    def __post_init__(self):
+        if isinstance(self.train, dict):
+            object.__setattr__(self, "train", TrainConfig(**self.train))
+        if isinstance(self.classifier, dict):
+            object.__setattr__(self, "classifier", ClassifierConfig(**self.classifier))
+        if self.classes is not None:
+            object.__setattr__(self, "classes", tuple(self.classes))
+        class_indices(self.classes)                       # unknown class names fail here
+        k = validate.group_size(self.K, "K")
+        if k == math.inf:
+            raise ValueError("K must be finite for sampled curation")
+        object.__setattr__(self, "K", int(k))
+        object.__setattr__(self, "lam", validate.ratio(self.lam, "lam"))
+        if self.scheme not in SCHEMES:
+            raise ValueError(f"scheme must be one of {SCHEMES}, got {self.scheme!r}")
+        if self.reward not in KINDS:
+            raise ValueError(f"reward must be one of {KINDS}, got {self.reward!r}")
+        if self.reward == "class" and self.target not in (self.classes or self.class_names):
+            raise ValueError(f"target class {self.target!r} is not among the run's classes {self.class_names}")
+        for name in ("n_samples", "generations", "n_eval", "num_steps"):
+            validate.count(getattr(self, name), name, minimum=0 if name == "generations" else 1)
+        if self.train.unet.img_resolution != self.resolution or self.classifier.resolution != self.resolution:
+            raise ValueError("train.unet.img_resolution and classifier.resolution must equal resolution")
+
+    @property
+    def class_names(self) -> tuple:
+        from .data import CLASSES
+        return tuple(self.classes) if self.classes else CLASSES
+
+    @property
+    def n_synthetic(self) -> int:
+        return self.n_samples if self.lam == math.inf else int(round(self.lam * self.n_samples))
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["train"] = self.train.to_dict()
+        return {"kind": "image_loop", **d}
+
+
+def _unet(res, ch, mult, blocks, attn=(), dropout=0.0):
+    return UNetConfig(img_resolution=res, channels=ch, channel_mult=mult, num_blocks=blocks,
+                      attn_resolutions=attn, dropout=dropout)
+
+
+PRESETS = {
+    "tiny": ImageLoopConfig(
+        resolution=8, classes=("airplane", "automobile"), n_samples=256, K=2, generations=2,
+        train=TrainConfig(_unet(8, 16, (1, 1), 1), batch_size=64, total_images=4096, warmup_images=512,
+                          ema_halflife_images=512, checkpoint_images=2048),
+        finetune_images=1024, classifier=ClassifierConfig(resolution=8, num_classes=2, width=8, epochs=1),
+        classifier_subset=2000, num_steps=4, n_eval=64),
+    "cpu": ImageLoopConfig(
+        resolution=8, n_samples=2500, K=4, generations=3,
+        train=TrainConfig(_unet(8, 32, (1, 2), 1), batch_size=128, lr=1e-3, total_images=250_000,
+                          warmup_images=20_000, ema_halflife_images=10_000, checkpoint_images=50_000),
+        finetune_images=50_000, classifier=ClassifierConfig(resolution=8, epochs=4),
+        classifier_subset=20_000, num_steps=8, n_eval=1000),
+    "gpu": ImageLoopConfig(
+        resolution=32, n_samples=25_000, K=4, generations=3,
+        train=TrainConfig(_unet(32, 64, (1, 2, 2), 2, (16,), 0.1), batch_size=256, lr=1e-3,
+                          total_images=5_000_000, warmup_images=500_000, ema_halflife_images=250_000,
+                          checkpoint_images=1_000_000, device="cuda", bf16=True, compile=True),
+        finetune_images=1_000_000, classifier=ClassifierConfig(resolution=32, epochs=15, device="cuda"),
+        classifier_subset=50_000, num_steps=18, n_eval=10_000, fid_n=10_000),
+}
+
+
+def preset(name: str, **overrides) -> ImageLoopConfig:
+    """A named preset with fields replaced (device propagates to training and classifier)."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown config {name!r}; presets are {sorted(PRESETS)}")
+    cfg = PRESETS[name]
+    dev = overrides.pop("device", None)
+    if dev is not None:
+        cfg = replace(cfg, train=replace(cfg.train, device=dev), classifier=replace(cfg.classifier, device=dev))
+    return replace(cfg, **overrides) if overrides else cfg

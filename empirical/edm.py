@@ -1,0 +1,128 @@
+r"""EDM (Karras et al. 2022): preconditioning, training loss, the deterministic Heun sampler, guidance.
+
+D(x; sigma) = c_skip x + c_out F(c_in x; c_noise), sigma_data = 0.5:
+c_skip = sd^2/(sigma^2 + sd^2), c_out = sigma sd / sqrt(sigma^2 + sd^2), c_in = 1/sqrt(sigma^2 + sd^2),
+c_noise = ln(sigma)/4. Loss: ln sigma ~ N(-1.2, 1.2^2), weight (sigma^2 + sd^2)/(sigma sd)^2.
+Sampler: sigma_i = (smax^(1/rho) + i/(N-1) (smin^(1/rho) - smax^(1/rho)))^rho, sigma_N = 0; Heun steps with
+no correction on the last one (2N - 1 evaluations).
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from .unet import UNet, UNetConfig
+
+SIGMA_DATA = 0.5
+P_MEAN, P_STD = -1.2, 1.2
+
+
+def precond_coefficients(sigma: torch.Tensor, sd: float = SIGMA_DATA):
+    """(c_skip, c_out, c_in, c_noise) of EDM's Table 1."""
+    s2 = sigma**2 + sd**2
+    return sd**2 / s2, sigma * sd / s2.sqrt(), 1 / s2.sqrt(), sigma.log() / 4
+
+
+class Denoiser(nn.Module):
+    """The preconditioned denoiser D(x; sigma, class) around a U-Net F."""
+
+    def __init__(self, cfg: UNetConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.net = UNet(cfg)
+
+    def forward(self, x: torch.Tensor, sigma: torch.Tensor, class_labels: torch.Tensor | None = None):
+        sigma = sigma.reshape(-1, 1, 1, 1).to(torch.float32)
+        c_skip, c_out, c_in, c_noise = precond_coefficients(sigma)
+        F_x = self.net((c_in * x).to(x.dtype), c_noise.flatten(), class_labels)
+        return c_skip * x + c_out * F_x.to(torch.float32)
+
+
+def draw_noise(g: torch.Generator, batch: int, shape: tuple) -> tuple[torch.Tensor, torch.Tensor]:
+    """sigma (ln sigma ~ N(P_mean, P_std^2)) and unit noise for a batch, from generator g (on the CPU, so a
+    run's draws do not depend on the device or on how the batch is split across processes)."""
+    sigma = (torch.randn(batch, generator=g) * P_STD + P_MEAN).exp()
+    return sigma, torch.randn((batch,) + tuple(shape), generator=g)
+
+
+def edm_loss(D: nn.Module, y: torch.Tensor, labels: torch.Tensor | None, sigma: torch.Tensor,
+             unit_noise: torch.Tensor) -> torch.Tensor:
+    """Per-image EDM loss weight(sigma) |D(y + sigma n; sigma) - y|^2 (mean over pixels)."""
+    sigma = sigma.to(y.device)
+    n = unit_noise.to(y.device) * sigma.reshape(-1, 1, 1, 1)
+    weight = (sigma**2 + SIGMA_DATA**2) / (sigma * SIGMA_DATA) ** 2
+    return weight * ((D(y + n, sigma, labels) - y) ** 2).mean(dim=(1, 2, 3))
+
+
+def sigma_steps(num_steps: int = 18, sigma_min: float = 0.002, sigma_max: float = 80.0, rho: float = 7.0):
+    """The rho-schedule sigma_0 > ... > sigma_{N-1}, with sigma_N = 0 appended (float64)."""
+    i = torch.arange(num_steps, dtype=torch.float64)
+    s = (sigma_max ** (1 / rho) + i / (num_steps - 1) * (sigma_min ** (1 / rho) - sigma_max ** (1 / rho))) ** rho
+    return torch.cat([s, torch.zeros(1, dtype=torch.float64)])
+
+
+@torch.no_grad()
+def heun_sample(denoise: Callable, latents: torch.Tensor, num_steps: int = 18, sigma_min: float = 0.002,
+                sigma_max: float = 80.0, rho: float = 7.0) -> torch.Tensor:
+    """Deterministic Heun sampler (EDM Algorithm 1) from latents ~ N(0, I) scaled by sigma_max."""
+    t = sigma_steps(num_steps, sigma_min, sigma_max, rho).to(latents.device)
+    x = latents.to(torch.float64) * t[0]
+    for i in range(num_steps):
+        t0, t1 = t[i], t[i + 1]
+        d = (x - denoise(x.float(), t0.float().expand(x.shape[0])).double()) / t0
+        x1 = x + (t1 - t0) * d
+        if i < num_steps - 1:
+            d1 = (x1 - denoise(x1.float(), t1.float().expand(x.shape[0])).double()) / t1
+            x1 = x + (t1 - t0) * (0.5 * d + 0.5 * d1)
+        x = x1
+    return x
+
+
+def latents_for_seeds(seeds, shape: tuple, device) -> torch.Tensor:
+    """One N(0, I) latent per seed, each from its own generator: image i depends only on seeds[i]."""
+    return torch.stack([torch.randn(shape, generator=torch.Generator().manual_seed(int(s))) for s in seeds]).to(device)
+
+
+def guided(D_base: nn.Module, D_aux: nn.Module | None = None, w: float = 0.0, class_labels=None) -> Callable:
+    """denoise(x, sigma) = D_base + w (D_base - D_aux) (SIMS negative guidance; autoguidance with g = 1 + w);
+    w = 0 or no auxiliary model gives D_base."""
+    def f(x, sigma):
+        base = D_base(x, sigma, class_labels)
+        if D_aux is None or w == 0:
+            return base
+        return base + w * (base - D_aux(x, sigma, class_labels))
+    return f
+
+
+def to_uint8(x: torch.Tensor) -> np.ndarray:
+    """[-1, 1] float images -> uint8 NCHW (EDM's x * 127.5 + 128, clipped)."""
+    return (x * 127.5 + 128).clamp(0, 255).to(torch.uint8).cpu().numpy()
+
+
+def to_float(x: np.ndarray | torch.Tensor, device="cpu") -> torch.Tensor:
+    """uint8 NCHW -> float in [-1, 1]."""
+    t = torch.as_tensor(np.asarray(x)).to(device)
+    return t.to(torch.float32) / 127.5 - 1
+
+
+@torch.no_grad()
+def generate(D: nn.Module, seeds, device, num_steps: int = 18, batch: int = 256, class_labels=None,
+             denoise: Callable | None = None, progress: bool = False) -> np.ndarray:
+    """uint8 images for ``seeds`` (one per seed) with the Heun sampler; ``denoise`` overrides D (guidance)."""
+    cfg = D.cfg
+    shape = (cfg.in_channels, cfg.img_resolution, cfg.img_resolution)
+    seeds = list(seeds)
+    out = []
+    it = range(0, len(seeds), batch)
+    if progress:
+        from tqdm import tqdm
+        it = tqdm(it, desc="sample", unit="batch")
+    for s in it:
+        lat = latents_for_seeds(seeds[s:s + batch], shape, device)
+        lab = None if class_labels is None else class_labels[s:s + batch].to(device)
+        f = denoise or (lambda x, sigma: D(x, sigma, lab))
+        out.append(to_uint8(heun_sample(f, lat, num_steps)))
+    return np.concatenate(out) if out else np.zeros((0,) + shape, np.uint8)

@@ -1,0 +1,188 @@
+"""Training of the EDM denoiser, counted in images seen (EDM): Adam with a linear warm-up, EMA with a
+half-life in images, resumable checkpoints, bf16 autocast and torch.compile as options, and
+DistributedDataParallel when WORLD_SIZE > 1 (torchrun), a plain process otherwise.
+
+Every step's batch indices and noise come from a generator seeded by (seed, step) and are drawn for the whole
+global batch; each process takes its slice. So a run resumes exactly, and N processes compute the gradient of
+the same global batch as one process does.
+"""
+from __future__ import annotations
+
+import copy
+import os
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import checkpoints
+from .edm import Denoiser, draw_noise, edm_loss, to_float
+from .unet import UNetConfig
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """What a training run needs besides the data; validated on construction."""
+
+    unet: UNetConfig = field(default_factory=UNetConfig)
+    batch_size: int = 128
+    lr: float = 1e-3
+    warmup_images: int = 100_000
+    total_images: int = 1_000_000
+    ema_halflife_images: float = 50_000
+    seed: int = 0
+    device: str = "cpu"
+    bf16: bool = False
+    compile: bool = False
+    checkpoint_images: int = 250_000
+    conditional: bool = False
+
+    def __post_init__(self):
+        if isinstance(self.unet, dict):
+            object.__setattr__(self, "unet", UNetConfig(**self.unet))
+        for name in ("batch_size", "total_images", "checkpoint_images"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.lr <= 0 or self.ema_halflife_images < 0 or self.warmup_images < 0:
+            raise ValueError("lr must be > 0; ema_halflife_images and warmup_images >= 0")
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["unet"] = self.unet.to_dict()
+        return d
+
+    def network_config(self) -> dict:
+        return {"unet": self.unet.to_dict()}
+
+
+def ema_beta(batch_size: int, half_life_images: float) -> float:
+    """EMA decay per step: the old weights' share halves every half_life images (0 half-life: no averaging)."""
+    return 0.5 ** (batch_size / half_life_images) if half_life_images > 0 else 0.0
+
+
+@torch.no_grad()
+def ema_update(ema: nn.Module, net: nn.Module, beta: float) -> None:
+    for pe, pn in zip(ema.parameters(), net.parameters()):
+        pe.copy_(pn.detach().lerp(pe, beta))
+    for be, bn in zip(ema.buffers(), net.buffers()):
+        be.copy_(bn)
+
+
+def _world() -> tuple[int, int]:
+    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+
+
+def _step_generator(seed: int, step: int) -> torch.Generator:
+    return torch.Generator().manual_seed(int(np.random.SeedSequence([seed, step]).generate_state(1)[0]))
+
+
+def load_network(path: Path, device="cpu") -> Denoiser:
+    """The inference (EMA) network saved by :func:`train` (or a loop generation)."""
+    state, cfg = checkpoints.load(path)
+    D = Denoiser(UNetConfig(**cfg["unet"]))
+    D.load_state_dict(state)
+    return D.to(device).eval()
+
+
+def train(cfg: TrainConfig, images: np.ndarray, labels: np.ndarray | None, out: Path,
+          init: dict | None = None, progress: bool = False) -> Denoiser:
+    """Train (or resume, or fine-tune from ``init``, a network state_dict) on uint8 NCHW ``images``; writes
+    <out>/network.pt (+ .json: the EMA weights) and <out>/training-state.pt; returns the EMA denoiser."""
+    out = Path(out)
+    rank, world = _world()
+    if cfg.batch_size % world:
+        raise ValueError(f"batch_size {cfg.batch_size} is not divisible by WORLD_SIZE {world}")
+    if world > 1 and not torch.distributed.is_initialized():
+        torch.distributed.init_process_group("nccl" if cfg.device.startswith("cuda") else "gloo")
+    dev = torch.device(cfg.device if not cfg.device.startswith("cuda") or world == 1 else f"cuda:{rank}")
+    if cfg.conditional and labels is None:
+        raise ValueError("a conditional run needs labels")
+    torch.manual_seed(cfg.seed)
+    D = Denoiser(cfg.unet).to(dev)
+    if init is not None:
+        D.load_state_dict(init)
+    ema = copy.deepcopy(D).eval().requires_grad_(False)
+    opt = torch.optim.Adam(D.parameters(), lr=cfg.lr, betas=(0.9, 0.999), eps=1e-8)
+    seen = 0
+    state_path = out / "training-state.pt"
+    if state_path.exists():
+        st, _ = checkpoints.load(state_path, cfg.to_dict(), map_location=dev)
+        D.load_state_dict(st["net"])
+        ema.load_state_dict(st["ema"])
+        opt.load_state_dict(st["opt"])
+        seen = int(st["images_seen"])
+    model = D
+    if world > 1:
+        model = nn.parallel.DistributedDataParallel(D, device_ids=[dev.index] if dev.type == "cuda" else None)
+    fwd = torch.compile(model) if cfg.compile else model
+    x_all = torch.as_tensor(images)
+    y_all = None if labels is None else torch.as_tensor(labels)
+    ncls = cfg.unet.num_classes
+    shape = tuple(x_all.shape[1:])
+    local = cfg.batch_size // world
+    beta = ema_beta(cfg.batch_size, cfg.ema_halflife_images)
+    bar = None
+    if progress and rank == 0:
+        from tqdm import tqdm
+        bar = tqdm(total=cfg.total_images, initial=seen, desc="train", unit="img", unit_scale=True)
+    while seen < cfg.total_images:
+        step = seen // cfg.batch_size
+        g = _step_generator(cfg.seed, step)
+        idx = torch.randint(x_all.shape[0], (cfg.batch_size,), generator=g)
+        sigma, noise = draw_noise(g, cfg.batch_size, shape)
+        sl = slice(rank * local, (rank + 1) * local)
+        y = to_float(x_all[idx[sl]], dev)
+        lab = None
+        if cfg.conditional:
+            lab = nn.functional.one_hot(y_all[idx[sl]], ncls).float().to(dev)
+        for pg in opt.param_groups:
+            pg["lr"] = cfg.lr * min(1.0, (seen + cfg.batch_size) / max(cfg.warmup_images, 1))
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+            loss = edm_loss(fwd, y, lab, sigma[sl], noise[sl]).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        for p in D.parameters():      # as EDM's training loop: a rare non-finite gradient does not poison Adam
+            if p.grad is not None:
+                torch.nan_to_num(p.grad, nan=0.0, posinf=1e5, neginf=-1e5, out=p.grad)
+        opt.step()
+        ema_update(ema, D, beta)
+        seen += cfg.batch_size
+        if bar is not None:
+            bar.update(cfg.batch_size)
+            bar.set_postfix(loss=f"{loss.item():.3f}")
+        done = seen >= cfg.total_images
+        if rank == 0 and (done or seen // cfg.checkpoint_images != (seen - cfg.batch_size) // cfg.checkpoint_images):
+            out.mkdir(parents=True, exist_ok=True)
+            checkpoints.save(state_path, {"net": D.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
+                                          "images_seen": torch.tensor(seen)}, cfg.to_dict())
+            checkpoints.save(out / "network.pt", ema.state_dict(), cfg.network_config())
+    if bar is not None:
+        bar.close()
+    if world > 1:
+        torch.distributed.barrier()
+    return ema
+
+
+def finetune_config(cfg: TrainConfig, images: int, seed: int, lr: float | None = None) -> TrainConfig:
+    """The same hyperparameters for a fine-tune of ``images`` images (SIMS and the loops fine-tune so)."""
+    return replace(cfg, total_images=int(images), seed=int(seed), warmup_images=0,
+                   checkpoint_images=int(images), lr=cfg.lr if lr is None else lr)
+
+
+def parameter_count(module: nn.Module) -> int:
+    return int(sum(p.numel() for p in module.parameters()))
+
+
+def images_per_second(cfg: TrainConfig, images: np.ndarray, n: int = 2048) -> float:
+    """Measured training throughput (images/s) for ``n`` images of this config (no files written)."""
+    import tempfile
+    import time
+    with tempfile.TemporaryDirectory() as d:
+        c = replace(cfg, total_images=cfg.batch_size * 2, checkpoint_images=10**12)
+        train(c, images, None, Path(d))            # warm-up (compile, allocator)
+        c = replace(cfg, total_images=n, checkpoint_images=10**12)
+        t = time.perf_counter()
+        train(c, images, None, Path(d) / "t")
+        return n / (time.perf_counter() - t)
