@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from dataclasses import replace
 from pathlib import Path
 
-
-def _num(x: str) -> float:
-    return math.inf if x.lower() in ("inf", "infinity") else float(x)
+from simtheory.validate import parse_number
 
 
 def _common(p, config_default="cpu"):
@@ -46,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     lp = sub.add_parser("loop", help="curated retraining loop on images into a run folder", formatter_class=fmt)
     _common(lp)
     lp.add_argument("--K", type=int, default=None)
-    lp.add_argument("--lam", type=_num, default=None)
+    lp.add_argument("--lam", type=parse_number, default=None)
     lp.add_argument("--scheme", default=None, choices=["replace", "accumulate", "fresh"])
     lp.add_argument("--generations", type=int, default=None)
     lp.add_argument("--reward", default=None, choices=["class", "confidence"])

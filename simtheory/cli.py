@@ -5,21 +5,17 @@ import argparse
 import json
 import math
 import sys
-from dataclasses import asdict
 
 from . import scenarios
-
-
-def _num(x: str) -> float:
-    return math.inf if x.lower() in ("inf", "infinity") else float(x)
+from .validate import parse_number
 
 
 def _add_exact(sub) -> None:
     p = sub.add_parser("exact", help="exact population dynamics of a scenario into a run folder",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--scenario", default="mixture2d", choices=sorted(scenarios.SCENARIOS))
-    p.add_argument("--K", type=_num, default=4, help="samples per kept sample (integer >= 1 or inf)")
-    p.add_argument("--lam", type=_num, default=math.inf, help="synthetic-to-real ratio (inf: fully synthetic)")
+    p.add_argument("--K", type=parse_number, default=4, help="samples per kept sample (integer >= 1 or inf)")
+    p.add_argument("--lam", type=parse_number, default=math.inf, help="synthetic-to-real ratio (inf: fully synthetic)")
     p.add_argument("--steps", type=int, default=30)
     p.add_argument("--grid-size", type=int, default=81, help="nodes per axis")
     p.add_argument("--seed", type=int, default=0)

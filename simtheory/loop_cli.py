@@ -6,10 +6,7 @@ import json
 import math
 
 from . import datasets
-
-
-def _num(x: str) -> float:
-    return math.inf if x.lower() in ("inf", "infinity") else float(x)
+from .validate import parse_number
 
 
 def add_parsers(sub) -> None:
@@ -19,7 +16,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--family", default="gaussian", choices=["gaussian", "gmm", "histogram", "kde"])
     p.add_argument("--n-samples", type=int, default=100, help="N real points per generation")
     p.add_argument("--K", type=int, default=4)
-    p.add_argument("--lam", type=_num, default=math.inf)
+    p.add_argument("--lam", type=parse_number, default=math.inf)
     p.add_argument("--scheme", default="replace", choices=["replace", "accumulate", "fresh"])
     p.add_argument("--generations", type=int, default=10)
     p.add_argument("--estimator", default="mle", choices=["mle", "unbiased"])
@@ -35,7 +32,7 @@ def add_parsers(sub) -> None:
     s.add_argument("--dataset", default="gauss2d", choices=sorted(datasets.DATASETS))
     s.add_argument("--family", nargs="+", default=["gaussian"])
     s.add_argument("--K", nargs="+", type=int, default=[1, 4])
-    s.add_argument("--lam", nargs="+", type=_num, default=[math.inf, 1.0])
+    s.add_argument("--lam", nargs="+", type=parse_number, default=[math.inf, 1.0])
     s.add_argument("--n-samples", nargs="+", type=int, default=[100])
     s.add_argument("--scheme", nargs="+", default=["replace"])
     s.add_argument("--replicates", type=int, default=2)

@@ -94,3 +94,8 @@ def finite_array(x, name: str) -> np.ndarray:
     if not np.all(np.isfinite(a)):
         raise ValueError(f"{name} holds NaN or infinite values")
     return a
+
+
+def parse_number(text: str) -> float:
+    """A command-line number: 'inf' / 'infinity' (any case) is math.inf, anything else float(text)."""
+    return math.inf if text.strip().lower() in ("inf", "infinity") else float(text)

@@ -26,3 +26,4 @@ def laplace_quad(p, r, K):
                                 epsabs=1e-14, epsrel=1e-12, limit=500)
         out[i] = K * p[i] * val
     return out
+__all__ = ["enumerate_curated", "two_atom_binomial", "laplace_quad"]

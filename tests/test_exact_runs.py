@@ -8,7 +8,7 @@ import pytest
 
 from simtheory import densities, dynamics, exact, scenarios
 from simtheory.exact import ExactConfig, run_exact
-from simtheory.runs import ConfigMismatch, RunFolder, read_metrics
+from simtheory.runs import ConfigMismatch, read_metrics
 
 
 def test_run_folder_contents(tmp_path):

@@ -3,7 +3,6 @@ import math
 import numpy as np
 import pytest
 
-import simtheory
 from simtheory import collapse, regression, retrain, theorems
 from simtheory.loops import LoopConfig, run_loop
 
