@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from simtheory.metrics import entropy, total_variation
 from simtheory.runs import read_metrics
 
 from .core import Check, not_measurable, verdict
@@ -68,8 +69,7 @@ def run(quick: bool = False) -> list[Check]:
         out.append(_missing("C11.2", claim, "class proportions concentrate on a few classes", "confidence"))
     else:
         p0, pT = _props(c)
-        ent0 = float(-(p0[p0 > 0] * np.log(p0[p0 > 0])).sum())
-        entT = float(-(pT[pT > 0] * np.log(pT[pT > 0])).sum())
+        ent0, entT = entropy(p0), entropy(pT)
         top3_0, top3_T = float(np.sort(p0)[-3:].sum()), float(np.sort(pT)[-3:].sum())
         n = c[-1]["n_eval"]
         se = math.sqrt(top3_T * (1 - top3_T) / n) + math.sqrt(top3_0 * (1 - top3_0) / n)
@@ -84,12 +84,11 @@ def run(quick: bool = False) -> list[Check]:
         out.append(_missing("C11.3", claim, "proportions stable; reward rises", "lam1"))
     else:
         p0, pT = _props(m)
-        tv_mix = 0.5 * float(np.abs(pT - p0).sum())
+        tv_mix = total_variation(pT, p0)
         z = _rise(m)
         tv_syn = None
         if a is not None:
-            q0, qT = _props(a)
-            tv_syn = 0.5 * float(np.abs(qT - q0).sum())
+            tv_syn = total_variation(*_props(a)[::-1])
         out.append(Check("C11.3", claim, SOURCE,
                          "TV(proportions_T, proportions_0) well below the fully synthetic loop's; reward rises",
                          f"TV {tv_mix:.3f} with lam=1 vs " + (f"{tv_syn:.3f} fully synthetic" if tv_syn is not None else "n/a")

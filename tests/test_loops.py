@@ -120,3 +120,10 @@ def test_bad_data():
         run_loop(cfg, x)
     with pytest.raises(ValueError, match="real_data"):
         run_loop(LoopConfig("gaussian", n_samples=10, n_holdout=0, scheme="fresh", generations=5), x[:30])
+
+
+def test_start_covariance_must_be_positive_definite():
+    x = np.random.default_rng(0).normal(size=(50, 2))
+    cfg = LoopConfig("gaussian", n_samples=20, n_holdout=0, generations=1)
+    with pytest.raises(ValueError, match="cov.*positive definite"):
+        run_loop(cfg, x, start={"mean": [0.0, 0.0], "cov": [[1.0, 2.0], [2.0, 1.0]]})
