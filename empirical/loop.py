@@ -9,6 +9,7 @@ synthetic.npz, samples.png). Rerunning resumes; every step writes atomically, so
 """
 from __future__ import annotations
 
+import io
 import math
 from pathlib import Path
 
@@ -61,7 +62,6 @@ def save_grid(images: np.ndarray, path: Path, ncol: int = 16) -> None:
         grid[r * h:(r + 1) * h, q * w:(q + 1) * w] = images[i].transpose(1, 2, 0)
     scale = max(1, 128 // w)
     im = Image.fromarray(grid).resize((grid.shape[1] * scale, grid.shape[0] * scale), Image.NEAREST)
-    import io
     buf = io.BytesIO()
     im.save(buf, format="PNG")
     atomic_write(path, buf.getvalue())
@@ -112,8 +112,7 @@ def run_image_loop(cfg: ImageLoopConfig, out, progress: bool = True) -> RunFolde
     if cfg.fid_n:
         xt, _ = cifar.dataset("test", cfg.resolution, cfg.classes, None, 0, cfg.data)
         ref = fidmod.reference_statistics(xt, rf.path / "fid-reference.npz", device=cfg.train.device)
-    done = len(rf.metrics())
-    rf.keep_metrics(done)
+    done = rf.keep_metrics(cfg.generations + 1)
     base = rf.path / "gen_000"
     if done == 0:
         D = train(cfg.train, x[: cfg.n_samples], y[: cfg.n_samples], base, progress=progress)
@@ -133,7 +132,6 @@ def run_image_loop(cfg: ImageLoopConfig, out, progress: bool = True) -> RunFolde
             r, _ = rewards_of(cfg, clf, cand)
             rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, t]))
             syn, kept_r = curate(cfg, cand, r, rng) if cfg.K > 1 else (cand, r)
-            import io
             buf = io.BytesIO()
             np.savez(buf, images=syn, rewards=kept_r, candidate_mean_reward=np.array(r.mean()))
             atomic_write(syn_path, buf.getvalue())

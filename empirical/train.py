@@ -169,20 +169,3 @@ def finetune_config(cfg: TrainConfig, images: int, seed: int, lr: float | None =
     """The same hyperparameters for a fine-tune of ``images`` images (SIMS and the loops fine-tune so)."""
     return replace(cfg, total_images=int(images), seed=int(seed), warmup_images=0,
                    checkpoint_images=int(images), lr=cfg.lr if lr is None else lr)
-
-
-def parameter_count(module: nn.Module) -> int:
-    return int(sum(p.numel() for p in module.parameters()))
-
-
-def images_per_second(cfg: TrainConfig, images: np.ndarray, n: int = 2048) -> float:
-    """Measured training throughput (images/s) for ``n`` images of this config (no files written)."""
-    import tempfile
-    import time
-    with tempfile.TemporaryDirectory() as d:
-        c = replace(cfg, total_images=cfg.batch_size * 2, checkpoint_images=10**12)
-        train(c, images, None, Path(d))            # warm-up (compile, allocator)
-        c = replace(cfg, total_images=n, checkpoint_images=10**12)
-        t = time.perf_counter()
-        train(c, images, None, Path(d) / "t")
-        return n / (time.perf_counter() - t)

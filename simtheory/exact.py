@@ -61,10 +61,10 @@ def run_exact(config: ExactConfig, out, progress: bool = False) -> RunFolder:
     pd = sc.p_data if config.lam != math.inf else None
     saved = rf.load_arrays("trajectory")
     traj = list(saved["p"]) if saved is not None else [sc.p0]
+    if saved is None:
+        rf.save_arrays("trajectory", p=np.asarray(traj), r=sc.r, p_star=p_star, p_data=sc.p_data)
     done = len(traj) - 1
-    rows = rf.metrics()
-    rf.keep_metrics(min(len(rows), done + 1))
-    for t in range(len(rf.metrics()), done + 1):          # metrics lost in a kill after the array write
+    for t in range(rf.keep_metrics(done + 1), done + 1):   # metrics lost in a kill after the array write
         rf.append(step_metrics(t, traj[t], sc.r, p_star, sc.p_data))
     rng = range(done, config.steps)
     if progress:
@@ -75,8 +75,6 @@ def run_exact(config: ExactConfig, out, progress: bool = False) -> RunFolder:
         traj.append(step(traj[-1], sc.r, config.K, config.lam, pd))
         rf.save_arrays("trajectory", p=np.asarray(traj), r=sc.r, p_star=p_star, p_data=sc.p_data)
         rf.append(step_metrics(t + 1, traj[-1], sc.r, p_star, sc.p_data))
-    if saved is None and config.steps == 0:
-        rf.save_arrays("trajectory", p=np.asarray(traj), r=sc.r, p_star=p_star, p_data=sc.p_data)
     from .plots import plot_exact_run
     plot_exact_run(Path(rf.path))
     return rf

@@ -41,9 +41,7 @@ def run_loop_folder(config: LoopConfig, dataset: str, n_real: int, out, seed: in
     if state is None:
         state = loops.init(config, ds.x, seed)
         _save_state(rf, state)
-    rows = rf.metrics()
-    rf.keep_metrics(min(len(rows), state.generation + 1))
-    if len(rf.metrics()) == state.generation:          # killed between the state write and its line
+    if rf.keep_metrics(state.generation + 1) == state.generation:   # killed between the state write and its line
         rf.append(jsonable(loops.record(config, state, ds.x, ds.reward, seed)))
     gens = range(state.generation, config.generations)
     if progress:

@@ -81,10 +81,16 @@ class RunFolder:
         """The complete lines of metrics.jsonl (a torn last line from a kill is ignored)."""
         return read_metrics(self.path)
 
-    def keep_metrics(self, n: int) -> None:
-        """Keep the first ``n`` complete metric lines (drops a torn line and lines past the saved state)."""
-        rows = self.metrics()[:n]
-        atomic_write(self.path / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in rows).encode())
+    def keep_metrics(self, n: int) -> int:
+        """Keep at most the first ``n`` complete metric lines, dropping a torn line and lines past the saved
+        state; the file is rewritten only when something is dropped. Returns the number of lines kept."""
+        f = self.path / "metrics.jsonl"
+        rows = self.metrics()
+        raw = f.read_text().splitlines() if f.exists() else []
+        keep = rows[:n]
+        if len(raw) != len(keep):
+            atomic_write(f, "".join(json.dumps(r) + "\n" for r in keep).encode())
+        return len(keep)
 
     def append(self, record: dict) -> None:
         """Append one metrics line and force it to disk."""

@@ -15,8 +15,12 @@ def test_figure_module_writes_png_and_pdf(name, tmp_path):
     assert paths and {p.suffix for p in paths} == {".png", ".pdf"}
     for p in paths:
         assert p.exists() and p.stat().st_size > 2000
-    # a second call reads the run folders it wrote instead of recomputing (same config)
+    # a second call reads the run folders it wrote instead of recomputing: no stored result is rewritten
+    stored = {p: p.stat().st_mtime_ns for p in (tmp_path / "runs").rglob("*")
+              if p.suffix in (".npz", ".jsonl") or p.parent.name == "jobs"}
+    assert stored
     assert importlib.import_module(f"figures.{name}").make(tmp_path, quick=True) == paths
+    assert {p: p.stat().st_mtime_ns for p in stored} == stored
 
 
 @pytest.mark.parametrize("name", pc.modules())
