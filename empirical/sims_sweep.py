@@ -1,0 +1,378 @@
+r"""SIMS experiments on one base model: the w sweep (optionally over B and n_s) with a pick-on-one-seed-set,
+report-on-the-others protocol, and distribution shifting toward a target class proportion.
+
+Seed sets: set j uses seeds SWEEP_SEED0 + j * SEED_STRIDE + i, i < n; every setting uses the same n and the
+same seeds. Set 0 picks (n_s, B, w) by the selection metric (FD in classifier features by default, the cheap
+stand-in for FID at CPU scale); sets 1.. report every metric for all settings, and FID with precision/recall
+in Inception features for w = 0 and the picked setting (``inception_n`` images each). Files in the run folder:
+config.json, metrics.jsonl (one line per setting and seed set), reference.npz, aux-*/ (auxiliary run folders),
+table.md, sweep.png.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from simtheory import validate
+from simtheory.runs import RunFolder, atomic_write
+
+from . import data as cifar
+from . import metrics as mt
+from .sims import (auxiliary_proportions, base_folder, check_w, finetune_auxiliary, guided_class_proportions,
+                   guided_generate, load_auxiliary)
+from .train import load_network
+
+SWEEP_SEED0 = 4 * 10**9
+SEED_STRIDE = 10**7
+METRICS_LOWER_BETTER = {"fd_classifier": True, "fid": True, "precision": False, "recall": False}
+
+
+@dataclass(frozen=True)
+class SimsConfig:
+    """One SIMS experiment on a base model. loop: the image-loop preset whose data, classes, classifier and
+    reward the metrics use; n_s, images (B), lr: the auxiliary (lr None: the base's); ws: the guidance grid."""
+
+    loop: str = "cpu"
+    n_s: tuple = (2500,)
+    images: tuple = (25_000,)
+    lr: float | None = None
+    ws: tuple = (0.0, 0.25, 0.5, 1.0, 1.5, 2.0)
+    n: int = 1000                      # images per seed set and setting (classifier metrics)
+    n_sets: int = 3
+    select: str = "fd_classifier"
+    inception_n: int = 200             # images of each report set that get FID and P/R (w = 0 and the pick)
+    inception_ref_n: int = 500         # real test images behind FID and the real P/R manifold
+    num_steps: int = 8
+    shift_class: str = "airplane"
+    shift_share: float = 0.3
+    shift_w: float = 1.0
+    seed: int = 0
+    device: str | None = None          # None: the loop preset's
+
+    def __post_init__(self):
+        object.__setattr__(self, "n_s", tuple(validate.count(v, "n_s", 1) for v in np.atleast_1d(self.n_s)))
+        object.__setattr__(self, "images", tuple(validate.count(v, "images (B)", 1) for v in np.atleast_1d(self.images)))
+        object.__setattr__(self, "ws", tuple(check_w(w) for w in np.atleast_1d(self.ws)))
+        if 0.0 not in self.ws:
+            raise ValueError("the w grid must include 0 (the base, the reference line)")
+        validate.count(self.n, "n", 2)
+        validate.count(self.n_sets, "n_sets", 2)
+        validate.count(self.num_steps, "num_steps", 1)
+        if self.select not in METRICS_LOWER_BETTER:
+            raise ValueError(f"select must be one of {sorted(METRICS_LOWER_BETTER)}, got {self.select!r}")
+        if self.select in ("fid", "precision", "recall"):
+            raise ValueError("the pick runs on every setting; choose fd_classifier (Inception metrics run only "
+                             "for w = 0 and the pick)")
+        if not 0 < self.shift_share < 1:
+            raise ValueError(f"shift_share must be in (0, 1), got {self.shift_share}")
+        if self.inception_n > self.n:
+            raise ValueError(f"inception_n {self.inception_n} exceeds n {self.n}")
+        check_w(self.shift_w)
+
+    def loop_config(self):
+        from .configs import preset
+        return preset(self.loop, **({"device": self.device} if self.device else {}))
+
+    def to_dict(self) -> dict:
+        return {"kind": "sims", **asdict(self)}
+
+
+PRESETS = {
+    "tiny": SimsConfig(loop="tiny", n_s=(64,), images=(256,), ws=(0.0, 1.0), n=32, n_sets=3, inception_n=0,
+                       inception_ref_n=0, num_steps=4, shift_class="airplane", shift_share=0.7, shift_w=1.0),
+    "cpu": SimsConfig(loop="cpu", n_s=(2500,), images=(25_000,), ws=(0.0, 0.25, 0.5, 1.0, 1.5, 2.0), n=1000,
+                      inception_n=200, inception_ref_n=500, num_steps=8),
+    "gpu": SimsConfig(loop="gpu", n_s=(10_000,), images=(500_000,), lr=1e-4, ws=(0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0),
+                      n=5000, inception_n=5000, inception_ref_n=10_000, num_steps=18),
+}
+
+
+def sims_preset(name: str, **overrides) -> SimsConfig:
+    """A named SIMS preset with fields replaced."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown SIMS config {name!r}; presets are {sorted(PRESETS)}")
+    return replace(PRESETS[name], **overrides) if overrides else PRESETS[name]
+
+
+def seed_set(j: int, n: int) -> np.ndarray:
+    """Seeds of seed set j (disjoint blocks)."""
+    return SWEEP_SEED0 + j * SEED_STRIDE + np.arange(n)
+
+
+def classifier_for(cfg: SimsConfig, base_run, folder: Path):
+    """The reward classifier: the loop's (beside a gen_000 base) if there is one, else trained into ``folder``."""
+    from .classifier import load_classifier, train_classifier
+    lc = cfg.loop_config()
+    beside = base_folder(base_run).parent / "classifier" / "classifier.pt"
+    for p in (beside, folder / "classifier.pt"):
+        if p.exists():
+            return load_classifier(p, lc.classifier.device)[0]
+    x, y = cifar.dataset("train", lc.resolution, lc.classes, lc.classifier_subset, lc.data_seed + 1, lc.data)
+    xt, yt = cifar.dataset("test", lc.resolution, lc.classes, None, 0, lc.data)
+    return train_classifier(lc.classifier, x, y, xt, yt, folder)[0]
+
+
+class Context:
+    """What every measurement of one experiment shares: loop config, base, classifier, reference arrays."""
+
+    def __init__(self, cfg: SimsConfig, base_run, rf: RunFolder, progress: bool = False):
+        self.cfg, self.lc, self.rf, self.progress = cfg, cfg.loop_config(), rf, progress
+        self.device = self.lc.train.device
+        self.base_run = base_run
+        self.D = load_network(base_folder(base_run) / "network.pt", self.device)
+        self.clf = classifier_for(cfg, base_run, rf.path / "classifier")
+        ref = rf.load_arrays("reference")
+        if ref is None:
+            xt, _ = cifar.dataset("test", self.lc.resolution, self.lc.classes, None, 0, self.lc.data)
+            xt = xt[np.random.default_rng(0).permutation(len(xt))]
+            ref = mt.reference(xt, self.clf, self.device, cfg.inception_ref_n, progress)
+            rf.save_arrays("reference", **ref)
+        self.ref = ref
+
+    def label_fn(self, images: np.ndarray) -> np.ndarray:
+        from .classifier import predict_proba
+        return predict_proba(self.clf, images, self.device).argmax(1)
+
+    def measure(self, aux, w: float, seeds: np.ndarray, inception_n: int = 0) -> dict:
+        imgs = guided_generate(self.D, aux, w, seeds, self.device, self.cfg.num_steps)
+        return mt.sample_set_metrics(imgs, seeds, self.clf, self.ref, self.lc.class_names, self.lc.reward,
+                                     self.lc.target, self.lc.gamma, inception_n, device=self.device)
+
+    def auxiliary(self, n_s: int, images: int, name: str | None = None, **kw):
+        out = self.rf.path / (name or f"aux-ns{n_s}-B{images}")
+        return finetune_auxiliary(self.base_run, out, n_s, images, self.cfg.lr, self.cfg.seed,
+                                  num_steps=self.cfg.num_steps, device=self.device, progress=self.progress, **kw)
+
+
+def _key(r: dict) -> tuple:
+    return (r.get("stage"), r.get("n_s"), r.get("images"), r.get("w"), r.get("set"), r.get("inception", False))
+
+
+def run_sweep(cfg: SimsConfig, base_run, out, progress: bool = False) -> RunFolder:
+    """Run (or resume) the sweep into ``out``: every (n_s, B, w) on every seed set, the pick on set 0, Inception
+    metrics on the report sets for w = 0 and the pick; then table.md and sweep.png."""
+    base_folder(base_run)
+    rf = RunFolder.open(out, {**cfg.to_dict(), "base": str(base_run)})
+    ctx = Context(cfg, base_run, rf, progress)
+    done = {_key(r): r for r in rf.metrics()}
+
+    def row(stage, n_s, B, w, j, aux, inception=False):
+        k = (stage, n_s, B, w, j, inception)
+        if k not in done:
+            rec = ctx.measure(aux, w, seed_set(j, cfg.n), cfg.inception_n if inception else 0)
+            rec = {"stage": stage, "n_s": n_s, "images": B, "w": w, "set": j, "inception": inception, **rec}
+            rf.append(rec)
+            done[k] = rec
+        return done[k]
+
+    for j in range(cfg.n_sets):
+        row("sweep", None, None, 0.0, j, None)
+    for n_s in cfg.n_s:
+        for B in cfg.images:
+            aux = ctx.auxiliary(n_s, B)
+            for w in cfg.ws:
+                if w > 0:
+                    for j in range(cfg.n_sets):
+                        row("sweep", n_s, B, w, j, aux)
+    pick = pick_setting(rf.metrics(), cfg.select)
+    if cfg.inception_n:
+        aux = None if pick["w"] == 0 else load_auxiliary(rf.path / f"aux-ns{pick['n_s']}-B{pick['images']}", ctx.D,
+                                                          ctx.device)
+        for j in range(1, cfg.n_sets):
+            row("sweep", None, None, 0.0, j, None, inception=True)
+            if pick["w"] > 0:
+                row("sweep", pick["n_s"], pick["images"], pick["w"], j, aux, inception=True)
+    write_table(rf, cfg)
+    plot_sweep(rf, cfg)
+    return rf
+
+
+def sweep_rows(rows: list[dict], inception: bool = False) -> list[dict]:
+    return [r for r in rows if r.get("stage") == "sweep" and r.get("inception", False) == inception]
+
+
+def pick_setting(rows: list[dict], metric: str = "fd_classifier") -> dict:
+    """The (n_s, B, w) with the best ``metric`` on seed set 0 (never on a report set)."""
+    cand = [r for r in sweep_rows(rows) if r["set"] == 0]
+    if not cand:
+        raise ValueError("no sweep rows on seed set 0")
+    sign = 1 if METRICS_LOWER_BETTER[metric] else -1
+    best = min(cand, key=lambda r: (sign * r[metric], r["w"]))
+    return {"n_s": best["n_s"], "images": best["images"], "w": best["w"], metric: best[metric]}
+
+
+def _settings(rows):
+    return sorted({(r["n_s"] or 0, r["images"] or 0, r["w"]) for r in rows}, key=lambda s: (s[0], s[1], s[2]))
+
+
+def summary(rows: list[dict], metric: str, sets) -> dict:
+    """{(n_s, B, w): (mean, sd, values)} of ``metric`` over the seed sets ``sets``."""
+    out = {}
+    for s in _settings(rows):
+        v = [r[metric] for r in rows if (r["n_s"] or 0, r["images"] or 0, r["w"]) == s and r["set"] in sets
+             and metric in r]
+        if v:
+            out[s] = (float(np.mean(v)), float(np.std(v, ddof=1)) if len(v) > 1 else float("nan"), v)
+    return out
+
+
+def sweep_verdict(rows: list[dict], n_sets: int, metric: str = "fd_classifier", inception: bool = False) -> dict:
+    """The pick (on set 0) against w = 0 on the report sets: per-set paired differences, and the spread of the
+    w = 0 metric over all seed sets (max - min), the tolerance of the SIMS claim."""
+    pick = pick_setting(rows, "fd_classifier")
+    sub = sweep_rows(rows, inception)
+    rep = range(1, n_sets)
+    w0 = {r["set"]: r[metric] for r in sub if r["w"] == 0 and metric in r}
+    pk = {r["set"]: r[metric] for r in sub if (r["n_s"], r["images"], r["w"]) == (pick["n_s"], pick["images"], pick["w"])
+          and metric in r}
+    diffs = [pk[j] - w0[j] for j in rep if j in pk and j in w0]
+    spread_sets = sorted(w0)
+    spread = float(max(w0.values()) - min(w0.values())) if len(w0) > 1 else float("nan")
+    return {"pick": pick, "metric": metric, "w0": [w0.get(j) for j in rep], "picked": [pk.get(j) for j in rep],
+            "diffs": diffs, "spread_w0": spread, "spread_sets": spread_sets}
+
+
+def write_table(rf: RunFolder, cfg: SimsConfig) -> None:
+    """table.md: every setting's metrics on the pick set and the report sets (mean +- sd), the pick, and the
+    Inception metrics."""
+    rows = rf.metrics()
+    sub = sweep_rows(rows)
+    pick = pick_setting(rows, cfg.select)
+    rep = list(range(1, cfg.n_sets))
+    lines = [f"# SIMS sweep ({cfg.n} images per seed set, {cfg.n_sets} seed sets, seeds {SWEEP_SEED0} + j * "
+             f"{SEED_STRIDE} + i)", "",
+             f"Pick on seed set 0 by {cfg.select}: n_s = {pick['n_s']}, B = {pick['images']}, w = {pick['w']}. "
+             f"Report sets: {rep} (mean +- sd over them).", "",
+             "| n_s | B | w | FD classifier (set 0) | FD classifier (report) | mean reward (report) | "
+             "max class share (report) |", "|---|---|---|---|---|---|---|"]
+    fd0 = summary(sub, "fd_classifier", [0])
+    fdr = summary(sub, "fd_classifier", rep)
+    rw = summary(sub, "mean_reward", rep)
+    mx = summary([{**r, "max_share": max(r["class_proportions"])} for r in sub], "max_share", rep)
+    for s in _settings(sub):
+        lines.append(f"| {s[0] or '-'} | {s[1] or '-'} | {s[2]:g} | {fd0[s][0]:.4f} | {fdr[s][0]:.4f} +- "
+                     f"{fdr[s][1]:.4f} | {rw[s][0]:.4f} +- {rw[s][1]:.4f} | {mx[s][0]:.3f} |")
+    inc = sweep_rows(rows, True)
+    if inc:
+        lines += ["", f"Inception metrics ({cfg.inception_n} images of each report set; FID reference: "
+                      f"{cfg.inception_ref_n} real test images):", "",
+                  "| n_s | B | w | set | FID | precision | recall |", "|---|---|---|---|---|---|---|"]
+        for r in sorted(inc, key=lambda r: (r["w"], r["set"])):
+            lines.append(f"| {r['n_s'] or '-'} | {r['images'] or '-'} | {r['w']:g} | {r['set']} | {r['fid']:.2f} | "
+                         f"{r['precision']:.3f} | {r['recall']:.3f} |")
+    atomic_write(rf.path / "table.md", ("\n".join(lines) + "\n").encode())
+
+
+def plot_sweep(rf: RunFolder, cfg: SimsConfig) -> Path:
+    """sweep.png: each metric against w per seed set, the w = 0 value of each set as a dashed reference line."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    rows = sweep_rows(rf.metrics())
+    mets = [("fd_classifier", "FD (classifier features)"), ("mean_reward", "mean reward"),
+            ("max_share", "largest class share")]
+    rows = [{**r, "max_share": max(r["class_proportions"])} for r in rows]
+    combos = sorted({(r["n_s"], r["images"]) for r in rows if r["w"] > 0})
+    fig, axes = plt.subplots(1, len(mets), figsize=(4 * len(mets), 3.2))
+    for ax, (m, label) in zip(axes, mets):
+        for j in range(cfg.n_sets):
+            base = [r for r in rows if r["w"] == 0 and r["set"] == j]
+            if base:
+                ax.axhline(base[0][m], color=f"C{j}", ls="--", lw=0.8)
+            for ci, (n_s, B) in enumerate(combos):
+                pts = sorted(([(0.0, base[0][m])] if base else [])
+                             + [(r["w"], r[m]) for r in rows if (r["n_s"], r["images"]) == (n_s, B) and r["set"] == j])
+                ax.plot(*zip(*pts), marker="o^sD"[ci % 4], color=f"C{j}", ms=3,
+                        label=f"set {j}{' (pick)' if j == 0 else ''}" + (f", n_s={n_s}, B={B}" if len(combos) > 1 else ""))
+        ax.set_xlabel("w")
+        ax.set_title(label)
+    axes[0].legend()
+    fig.suptitle(f"SIMS sweep: {cfg.n} images per seed set; dashed: w = 0 (base) per set", fontsize=9)
+    fig.tight_layout()
+    path = rf.path / "sweep.png"
+    import io
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    atomic_write(path, buf.getvalue())
+    return path
+
+
+def shift_target(class_names, base_props: np.ndarray, cls: str, share: float) -> np.ndarray:
+    """Target proportions: ``share`` on class ``cls``, the rest split among the others in their base proportions."""
+    names = list(class_names)
+    if cls not in names:
+        raise ValueError(f"shift class {cls!r} is not among {names}")
+    i = names.index(cls)
+    b = np.asarray(base_props, float)
+    t = b * (1 - share) / (1 - b[i])
+    t[i] = share
+    return t
+
+
+def run_shift(cfg: SimsConfig, base_run, out, progress: bool = False) -> RunFolder:
+    """Distribution shifting: base proportions measured on seed set 0, the auxiliary's set composed with
+    :func:`empirical.sims.auxiliary_proportions` for the target (``shift_class`` at ``shift_share``) and
+    ``shift_w``, then achieved proportions (classifier) on the report sets against the target and the base."""
+    base_folder(base_run)
+    rf = RunFolder.open(out, {**cfg.to_dict(), "kind": "sims_shift", "base": str(base_run)})
+    ctx = Context(cfg, base_run, rf, progress)
+    done = {(r["stage"], r.get("set")): r for r in rf.metrics()}
+    n_s, B, w = cfg.n_s[0], cfg.images[0], cfg.shift_w
+    if ("base", 0) not in done:
+        done["base", 0] = {"stage": "base", "set": 0, "w": 0.0, **ctx.measure(None, 0.0, seed_set(0, cfg.n))}
+        rf.append(done["base", 0])
+    base_p = np.asarray(done["base", 0]["class_proportions"])
+    if np.any(base_p == 0):
+        raise ValueError(f"a class has no base sample among {cfg.n}: base proportions {base_p.tolist()}; raise n")
+    target = shift_target(ctx.lc.class_names, base_p, cfg.shift_class, cfg.shift_share)
+    aux_p = auxiliary_proportions(target, base_p, w)
+    aux = ctx.auxiliary(n_s, B, name=f"aux-shift-ns{n_s}-B{B}", class_proportions=aux_p, label_fn=ctx.label_fn)
+    plain_aux = ctx.auxiliary(n_s, B)
+    for j in range(1, cfg.n_sets):
+        for stage, a, ww in (("base", None, 0.0), ("sims", plain_aux, w), ("shift", aux, w)):
+            if (stage, j) not in done:
+                rec = {"stage": stage, "set": j, "w": ww, **ctx.measure(a, ww, seed_set(j, cfg.n))}
+                if stage == "shift":
+                    rec.update({"target": target.tolist(), "aux_proportions": aux_p.tolist(),
+                                "predicted_product_form": guided_class_proportions(base_p, aux_p, w).tolist()})
+                rf.append(rec)
+                done[stage, j] = rec
+    write_shift_summary(rf, cfg, target, aux_p)
+    return rf
+
+
+def shift_summary(rows: list[dict], class_name: str, target) -> dict:
+    """Target-class share and TV distance to the target, per stage (base, sims, shift), over the report sets."""
+    t = np.asarray(target)
+    out = {}
+    for stage in ("base", "sims", "shift"):
+        rs = [r for r in rows if r["stage"] == stage and r["set"] > 0]
+        if not rs:
+            continue
+        i = rs[0]["classes"].index(class_name)
+        share = [r["class_proportions"][i] for r in rs]
+        tv = [0.5 * float(np.abs(np.asarray(r["class_proportions"]) - t).sum()) for r in rs]
+        out[stage] = {"share": share, "tv_to_target": tv, "n": rs[0]["n"], "sets": [r["set"] for r in rs]}
+    return out
+
+
+def write_shift_summary(rf: RunFolder, cfg: SimsConfig, target, aux_p) -> None:
+    s = shift_summary(rf.metrics(), cfg.shift_class, target)
+    i = rf.metrics()[0]["classes"].index(cfg.shift_class)
+    lines = [f"# SIMS distribution shifting: target {cfg.shift_class} = {cfg.shift_share}, w = {cfg.shift_w}", "",
+             f"Auxiliary set proportions (product-form derivation): {np.round(aux_p, 4).tolist()}", "",
+             f"Target: {np.round(np.asarray(target), 4).tolist()}", "",
+             f"| stage | {cfg.shift_class} share per report set | TV to target per set |", "|---|---|---|"]
+    for stage, v in s.items():
+        lines.append(f"| {stage} | {', '.join(f'{x:.3f}' for x in v['share'])} | "
+                     f"{', '.join(f'{x:.3f}' for x in v['tv_to_target'])} |")
+    lines += ["", f"n = {cfg.n} images per set (classifier labels); target-class index {i}."]
+    atomic_write(rf.path / "shift.md", ("\n".join(lines) + "\n").encode())
+    atomic_write(rf.path / "shift.json", json.dumps({"target": list(map(float, target)),
+                                                      "aux_proportions": list(map(float, aux_p)),
+                                                      "summary": s}, indent=2).encode())
