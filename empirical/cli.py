@@ -60,7 +60,69 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--data", default=None)
     f.add_argument("--device", default="cpu")
     f.add_argument("--dry-run", action="store_true")
+    _add_sims_parsers(sub, fmt)
     return ap
+
+
+def _floats(text: str) -> tuple:
+    return tuple(parse_number(v) for v in text.split(",") if v.strip())
+
+
+def _ints(text: str) -> tuple:
+    return tuple(int(parse_number(v)) for v in text.split(",") if v.strip())
+
+
+def _add_sims_parsers(sub, fmt) -> None:
+    """Sub-commands sims (auxiliary, distribution shifting) and sims-sweep (w, B, n_s grid)."""
+    for name, help_ in (("sims", "SIMS auxiliary model of a base run (or, with --shift, distribution shifting)"),
+                        ("sims-sweep", "SIMS guidance sweep over w (and B, n_s) on three disjoint seed sets")):
+        p = sub.add_parser(name, help=help_, formatter_class=fmt)
+        p.add_argument("--base", required=True, help="base run: a loop's gen_000 folder or a `train` run folder")
+        p.add_argument("--config", default="cpu", help="SIMS preset: tiny, cpu or gpu")
+        p.add_argument("--out", required=True)
+        p.add_argument("--n-s", type=_ints, default=None, help="synthetic-set size(s) n_s, comma-separated")
+        p.add_argument("--images", type=_ints, default=None, help="fine-tune budget(s) B in images, comma-separated")
+        p.add_argument("--lr", type=parse_number, default=None, help="fine-tune lr (default: the base's)")
+        p.add_argument("--seed", type=int, default=None)
+        p.add_argument("--n", type=int, default=None, help="images per seed set")
+        p.add_argument("--device", default=None)
+        p.add_argument("--dry-run", action="store_true", help="print the resolved config and stop")
+        if name == "sims":
+            p.add_argument("--shift", default=None, help="distribution shifting toward CLASS=SHARE, e.g. airplane=0.3")
+            p.add_argument("--shift-w", type=parse_number, default=None)
+        else:
+            p.add_argument("--w", type=_floats, default=None, help="guidance weights, comma-separated (0 included)")
+            p.add_argument("--inception-n", type=int, default=None, help="images per report set for FID and P/R")
+
+
+def _sims_dispatch(args) -> int:
+    from .sims_sweep import run_shift, run_sweep, sims_preset
+    over = {"n_s": args.n_s, "images": args.images, "lr": args.lr, "seed": args.seed, "n": args.n,
+            "device": args.device}
+    if args.command == "sims-sweep":
+        over.update({"ws": args.w, "inception_n": args.inception_n})
+    elif args.shift is not None:
+        cls, _, share = args.shift.partition("=")
+        if not share:
+            raise ValueError(f"--shift must be CLASS=SHARE, got {args.shift!r}")
+        over.update({"shift_class": cls, "shift_share": parse_number(share), "shift_w": args.shift_w})
+    cfg = sims_preset(args.config, **{k: v for k, v in over.items() if v is not None})
+    if args.dry_run:
+        print(json.dumps({"base": args.base, "out": args.out, **cfg.to_dict()}, indent=2, default=str))
+        return 0
+    if args.command == "sims-sweep":
+        rf = run_sweep(cfg, args.base, args.out, progress=True)
+        print((rf.path / "table.md").read_text())
+        return 0
+    if args.shift is not None:
+        rf = run_shift(cfg, args.base, args.out, progress=True)
+        print((rf.path / "shift.md").read_text())
+        return 0
+    from .sims import finetune_auxiliary
+    finetune_auxiliary(args.base, args.out, cfg.n_s[0], cfg.images[0], cfg.lr, cfg.seed, num_steps=cfg.num_steps,
+                       device=cfg.device or cfg.loop_config().train.device, progress=True)
+    print(Path(args.out) / "network.pt")
+    return 0
 
 
 def _loop_config(args):
@@ -84,6 +146,8 @@ def main(argv=None) -> int:
 
 def _dispatch(args) -> int:
     import numpy as np
+    if args.command in ("sims", "sims-sweep"):
+        return _sims_dispatch(args)
     if args.command in ("train", "classifier", "loop"):
         cfg = _loop_config(args)
         if args.command == "train":

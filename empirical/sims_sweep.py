@@ -302,6 +302,13 @@ def plot_sweep(rf: RunFolder, cfg: SimsConfig) -> Path:
     return path
 
 
+def base_estimate(proportions, n: int) -> np.ndarray:
+    """The base's class proportions from n labelled samples with add-one (Laplace) smoothing,
+    (count + 1) / (n + C): the derivation needs every class > 0, and a class unseen in n draws is rare, not absent."""
+    counts = np.rint(np.asarray(proportions, float) * n)
+    return (counts + 1) / (counts.sum() + len(counts))
+
+
 def shift_target(class_names, base_props: np.ndarray, cls: str, share: float) -> np.ndarray:
     """Target proportions: ``share`` on class ``cls``, the rest split among the others in their base proportions."""
     names = list(class_names)
@@ -315,7 +322,7 @@ def shift_target(class_names, base_props: np.ndarray, cls: str, share: float) ->
 
 
 def run_shift(cfg: SimsConfig, base_run, out, progress: bool = False) -> RunFolder:
-    """Distribution shifting: base proportions measured on seed set 0, the auxiliary's set composed with
+    """Distribution shifting: base proportions measured on seed set 0 (:func:`base_estimate`), the auxiliary's set composed with
     :func:`empirical.sims.auxiliary_proportions` for the target (``shift_class`` at ``shift_share``) and
     ``shift_w``, then achieved proportions (classifier) on the report sets against the target and the base."""
     base_folder(base_run)
@@ -326,9 +333,7 @@ def run_shift(cfg: SimsConfig, base_run, out, progress: bool = False) -> RunFold
     if ("base", 0) not in done:
         done["base", 0] = {"stage": "base", "set": 0, "w": 0.0, **ctx.measure(None, 0.0, seed_set(0, cfg.n))}
         rf.append(done["base", 0])
-    base_p = np.asarray(done["base", 0]["class_proportions"])
-    if np.any(base_p == 0):
-        raise ValueError(f"a class has no base sample among {cfg.n}: base proportions {base_p.tolist()}; raise n")
+    base_p = base_estimate(done["base", 0]["class_proportions"], cfg.n)
     target = shift_target(ctx.lc.class_names, base_p, cfg.shift_class, cfg.shift_share)
     aux_p = auxiliary_proportions(target, base_p, w)
     aux = ctx.auxiliary(n_s, B, name=f"aux-shift-ns{n_s}-B{B}", class_proportions=aux_p, label_fn=ctx.label_fn)

@@ -1,0 +1,151 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from empirical.edm import Denoiser, generate, heun_sample, latents_for_seeds
+from empirical.sims import (PairedDenoiser, auxiliary_proportions, class_quotas, compose_by_class, finetune_auxiliary,
+                            guided_class_proportions, guided_denoiser, guided_generate, load_auxiliary)
+from empirical.train import TrainConfig, load_network, train
+from empirical.unet import UNetConfig
+from simtheory.runs import ConfigMismatch
+
+TINY = UNetConfig(img_resolution=8, channels=16, channel_mult=(1, 2), num_blocks=1, attn_resolutions=(4,), dropout=0.0)
+
+
+def _net(seed, cfg=TINY):
+    """A denoiser whose zero-initialised output layers are perturbed, so that two seeds give different outputs."""
+    torch.manual_seed(seed)
+    D = Denoiser(cfg).eval()
+    with torch.no_grad():
+        for p in D.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    return D
+
+
+@pytest.fixture(scope="module")
+def base_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("base")
+    imgs = np.random.default_rng(0).integers(0, 256, (64, 3, 8, 8), dtype=np.uint8)
+    tc = TrainConfig(TINY, batch_size=16, total_images=64, warmup_images=16, ema_halflife_images=32,
+                     checkpoint_images=64)
+    train(tc, imgs, None, out)
+    return out
+
+
+def test_w0_reproduces_the_base_sampler_bit_for_bit():
+    D, A = _net(0), _net(1)
+    seeds = range(5, 15)
+    ref = generate(D, seeds, "cpu", 4, batch=4)
+    for aux in (A, None):
+        np.testing.assert_array_equal(guided_generate(D, aux, 0, seeds, "cpu", 4, batch=4), ref)
+    assert not np.array_equal(guided_generate(D, A, 1.0, seeds, "cpu", 4, batch=4), ref)
+
+
+def test_batched_pair_equals_two_calls():
+    D, A = _net(0), _net(1)
+    x, s = torch.randn(6, 3, 8, 8, generator=torch.Generator().manual_seed(0)), torch.tensor([0.01, 0.3, 1, 2, 10, 80.])
+    with torch.no_grad():
+        b, a = PairedDenoiser(D, A)(x, s)
+        torch.testing.assert_close(b, D(x, s), rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(a, A(x, s), rtol=1e-5, atol=1e-5)
+        assert (a - b).abs().max() > 1e-3                     # the two networks really differ
+        for w in (0.5, 2.0):
+            one, two = guided_denoiser(D, A, w, batched=True)(x, s), guided_denoiser(D, A, w, batched=False)(x, s)
+            torch.testing.assert_close(one, two, rtol=1e-5, atol=1e-5)
+            torch.testing.assert_close(two, b + w * (b - a), rtol=1e-5, atol=1e-5)
+    lat = latents_for_seeds(range(4), (3, 8, 8), "cpu")
+    x1 = heun_sample(guided_denoiser(D, A, 1.5, batched=True), lat, 4)
+    x2 = heun_sample(guided_denoiser(D, A, 1.5, batched=False), lat, 4)
+    torch.testing.assert_close(x1, x2, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("w", [-0.1, float("nan"), float("inf"), "x"])
+def test_bad_w(w):
+    with pytest.raises(ValueError, match="w"):
+        guided_generate(_net(0), _net(1), w, range(2), "cpu", 2)
+
+
+def test_different_architectures_refused():
+    other = UNetConfig(img_resolution=8, channels=24, channel_mult=(1, 2), num_blocks=1, attn_resolutions=(4,),
+                       dropout=0.0)
+    with pytest.raises(ValueError, match="different architectures.*channels"):
+        guided_generate(_net(0), _net(1, other), 1.0, range(2), "cpu", 2)
+
+
+def test_auxiliary_starts_from_base_and_moves(base_run, tmp_path, monkeypatch):
+    base = load_network(base_run / "network.pt")
+    first = {}
+    real_step = torch.optim.Adam.step
+
+    def spy(self, *a, **k):
+        if not first:
+            first["params"] = [p.detach().clone() for g in self.param_groups for p in g["params"]]
+        return real_step(self, *a, **k)
+    monkeypatch.setattr(torch.optim.Adam, "step", spy)
+    aux = finetune_auxiliary(base_run, tmp_path / "aux", n_s=16, images=64, lr=1e-3, seed=3, num_steps=2)
+    for p0, pb in zip(first["params"], base.parameters()):
+        assert torch.equal(p0, pb)                                    # the optimised copy begins at the base weights
+    moved = max((pa - pb).abs().max().item() for pa, pb in zip(aux.parameters(), base.parameters()))
+    assert moved > 1e-6
+    rows = (tmp_path / "aux" / "metrics.jsonl").read_text().splitlines()
+    assert len(rows) == 1 and '"n_s": 16' in rows[0] and '"lr": 0.001' in rows[0]
+    with np.load(tmp_path / "aux" / "synthetic.npz") as z:
+        assert z["images"].shape == (16, 3, 8, 8)
+        np.testing.assert_array_equal(z["images"], generate(base, z["seeds"], "cpu", 2))
+    # rerun: resumes without training again, same network; another config is refused naming the key
+    again = finetune_auxiliary(base_run, tmp_path / "aux", n_s=16, images=64, lr=1e-3, seed=3, num_steps=2)
+    for pa, pb in zip(aux.parameters(), again.parameters()):
+        assert torch.equal(pa, pb)
+    assert len((tmp_path / "aux" / "metrics.jsonl").read_text().splitlines()) == 1
+    with pytest.raises(ConfigMismatch, match="lr"):
+        finetune_auxiliary(base_run, tmp_path / "aux", n_s=16, images=64, lr=2e-3, seed=3, num_steps=2)
+    # the base's lr when none is given
+    finetune_auxiliary(base_run, tmp_path / "aux2", n_s=4, images=16, num_steps=2)
+    assert '"lr": 0.001' in (tmp_path / "aux2" / "metrics.jsonl").read_text()
+    load_auxiliary(tmp_path / "aux2", base)
+
+
+def test_bad_auxiliary_input(base_run, tmp_path):
+    with pytest.raises(ValueError, match="n_s"):
+        finetune_auxiliary(base_run, tmp_path / "a", n_s=0, images=16)
+    with pytest.raises(ValueError, match="images"):
+        finetune_auxiliary(base_run, tmp_path / "a", n_s=4, images=0)
+    with pytest.raises(ValueError, match="base run not found"):
+        finetune_auxiliary(tmp_path / "nowhere", tmp_path / "a", n_s=4, images=16)
+    with pytest.raises(ValueError, match="lr"):
+        finetune_auxiliary(base_run, tmp_path / "a", n_s=4, images=16, lr=-1.0)
+    with pytest.raises(ValueError, match="no auxiliary network"):
+        load_auxiliary(tmp_path / "nowhere")
+
+
+def test_auxiliary_proportions_invert_the_product_form():
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        base, target = rng.dirichlet(np.ones(5)), rng.dirichlet(np.ones(5))
+        w = rng.uniform(0.1, 3)
+        aux = auxiliary_proportions(target, base, w)
+        assert abs(aux.sum() - 1) < 1e-12
+        np.testing.assert_allclose(guided_class_proportions(base, aux, w), target, rtol=1e-9)
+        np.testing.assert_allclose(auxiliary_proportions(base, base, w), base, rtol=1e-9)
+    # one class pushed up: the auxiliary under-represents it
+    base = np.full(4, 0.25)
+    aux = auxiliary_proportions([0.4, 0.2, 0.2, 0.2], base, 1.0)
+    assert aux[0] < 0.25 and math.isclose(aux[0] / aux[1], 0.5)
+    for bad, match in [(([0.5, 0.6], [0.5, 0.5], 1), "sum to 1"), (([0.5, 0.5], [0.5, 0.5], 0), "w > 0"),
+                       (([1.0, 0.0], [0.5, 0.5], 1), "> 0"), (([0.5, 0.5], [0.5, 0.5], -1), "w")]:
+        with pytest.raises(ValueError, match=match):
+            auxiliary_proportions(*bad)
+
+
+def test_compose_by_class_meets_quotas():
+    assert class_quotas(np.array([0.5, 0.3, 0.2]), 7).tolist() == [4, 2, 1]
+    D = _net(0)
+    label = lambda x: (x.reshape(len(x), -1).astype(int).sum(1) % 2)     # a deterministic stand-in labeller
+    x, y, s = compose_by_class(D, label, [0.25, 0.75], 8, 100, "cpu", 2, chunk=8)
+    assert np.bincount(y, minlength=2).tolist() == [2, 6]
+    np.testing.assert_array_equal(label(x), y)
+    np.testing.assert_array_equal(generate(D, s, "cpu", 2), x)
+    with pytest.raises(ValueError, match="quotas"):
+        compose_by_class(D, lambda x: np.zeros(len(x), int), [0.5, 0.5], 4, 0, "cpu", 2, chunk=4, max_draws=8)
