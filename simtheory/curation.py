@@ -86,6 +86,16 @@ def curated_finite(p: np.ndarray, r: np.ndarray, K: int, *, fast: bool = True) -
     return out / s
 
 
+def curate(p: np.ndarray, r: np.ndarray, K) -> np.ndarray:
+    """The one K dispatch of Eq. 6 for validated p, r (any shape) and K: 1 is the identity, inf the tilt
+    (Lemma 2.1), a finite K the Gumbel-grid quadrature. :func:`curated` and the dynamics both call it."""
+    if K == 1:
+        return p
+    if K == math.inf:
+        return tilt(p, r)
+    return curated_finite(p.ravel(), r.ravel(), K).reshape(p.shape)
+
+
 def curated(p, r, K) -> np.ndarray:
     r"""Exact curated distribution p H_K (Eq. 6 of Ferbach et al. 2024) on a discrete or gridded density.
 
@@ -105,12 +115,8 @@ def curated(p, r, K) -> np.ndarray:
     """
     pa = validate.probability(p, "p")
     ra = validate.rewards(r, pa.shape, "r")
-    k = validate.group_size(K, "K")
-    if k == 1:
-        return pa.copy()
-    if k == math.inf:
-        return tilt(pa, ra)
-    return curated_finite(pa.ravel(), ra.ravel(), k).reshape(pa.shape)
+    out = curate(pa, ra, validate.group_size(K, "K"))
+    return out.copy() if out is pa else out
 
 
 def curated_bruteforce(p, r, K: int) -> np.ndarray:
