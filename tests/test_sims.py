@@ -149,3 +149,44 @@ def test_compose_by_class_meets_quotas():
     np.testing.assert_array_equal(generate(D, s, "cpu", 2), x)
     with pytest.raises(ValueError, match="quotas"):
         compose_by_class(D, lambda x: np.zeros(len(x), int), [0.5, 0.5], 4, 0, "cpu", 2, chunk=4, max_draws=8)
+
+
+def test_pick_uses_seed_set_zero_only():
+    from empirical.sims_sweep import pick_setting, sweep_verdict
+    rows = []
+    for j, (f0, f1) in enumerate([(5.0, 4.0), (5.2, 5.5), (5.1, 4.9)]):       # set 0 prefers w = 1; set 1 would not
+        rows += [{"stage": "sweep", "n_s": None, "images": None, "w": 0.0, "set": j, "fd_classifier": f0},
+                 {"stage": "sweep", "n_s": 8, "images": 16, "w": 1.0, "set": j, "fd_classifier": f1}]
+    assert pick_setting(rows) == {"n_s": 8, "images": 16, "w": 1.0, "fd_classifier": 4.0}
+    v = sweep_verdict(rows, 3)
+    assert v["diffs"] == pytest.approx([0.3, -0.2]) and v["spread_w0"] == pytest.approx(0.2)
+
+
+def test_tiny_sims_pipeline_cli(tmp_path, monkeypatch):
+    """The tiny path end to end: a loop's gen_000 as base, the sweep (rerun resumes), distribution shifting."""
+    from empirical.cli import main
+    from empirical import sims_sweep
+    from simtheory.runs import read_metrics
+    assert main(["loop", "--config", "tiny", "--generations", "0", "--out", str(tmp_path / "loop")]) == 0
+    base = str(tmp_path / "loop" / "gen_000")
+    assert main(["sims-sweep", "--config", "tiny", "--base", base, "--out", str(tmp_path / "sweep")]) == 0
+    rows = read_metrics(tmp_path / "sweep")
+    assert sorted((r["w"], r["set"]) for r in rows) == [(0.0, 0), (0.0, 1), (0.0, 2), (1.0, 0), (1.0, 1), (1.0, 2)]
+    assert all(r["n"] == 32 for r in rows) and (tmp_path / "sweep" / "sweep.png").exists()
+    w0 = [r for r in rows if r["w"] == 0]
+    assert len({r["images_sha1"] for r in w0}) == 3                  # three disjoint seed sets
+    assert main(["sims-sweep", "--config", "tiny", "--base", base, "--out", str(tmp_path / "sweep")]) == 0
+    assert read_metrics(tmp_path / "sweep") == rows                  # resumed: nothing recomputed
+    assert main(["sims-sweep", "--config", "tiny", "--base", base, "--out", str(tmp_path / "sweep"),
+                 "--w", "0,2"]) == 2                                 # another grid in the same folder is refused
+    assert main(["sims", "--config", "tiny", "--base", str(tmp_path / "nope"), "--out", str(tmp_path / "a")]) == 2
+    # the tiny classifier labels nearly everything one class, so the shift's set is composed by a stand-in labeller
+    monkeypatch.setattr(sims_sweep.Context, "label_fn", lambda self, x: (x.reshape(len(x), -1).astype(int).sum(1) % 2))
+    assert main(["sims", "--config", "tiny", "--base", base, "--out", str(tmp_path / "shift"),
+                 "--shift", "airplane=0.7"]) == 0
+    shift = read_metrics(tmp_path / "shift")
+    assert {(r["stage"], r["set"]) for r in shift} == {("base", 0), ("base", 1), ("base", 2), ("sims", 1), ("sims", 2),
+                                                        ("shift", 1), ("shift", 2)}
+    with np.load(tmp_path / "shift" / "aux-shift-ns64-B256" / "synthetic.npz") as z:
+        aux_p = np.array([r for r in shift if r["stage"] == "shift"][0]["aux_proportions"])
+        np.testing.assert_array_equal(np.bincount(z["labels"], minlength=2), class_quotas(aux_p, 64))
