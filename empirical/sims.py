@@ -16,7 +16,7 @@ import hashlib
 import json
 import math
 import time
-from dataclasses import replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -278,3 +278,35 @@ def load_auxiliary(aux_run, D_base: nn.Module | None = None, device="cpu") -> De
     if D_base is not None:
         check_same_architecture(D_base, aux)
     return aux
+
+
+@dataclass(frozen=True)
+class SimsSampling:
+    """The SIMS option of a loop generation: its model D samples with D + w (D - D_aux), where D_aux is D fine-tuned
+    on n_s of D's own samples for ``images`` images (lr None: D's training lr). w = 0 samples plainly."""
+
+    w: float = 1.0
+    n_s: int = 2500
+    images: int = 25_000
+    lr: float | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "w", check_w(self.w))
+        object.__setattr__(self, "n_s", validate.count(self.n_s, "sims n_s", 1))
+        object.__setattr__(self, "images", validate.count(self.images, "sims images (B)", 1))
+        if self.lr is not None and not (math.isfinite(float(self.lr)) and float(self.lr) > 0):
+            raise ValueError(f"sims lr must be > 0, got {self.lr}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def generation_sampler(D: nn.Module, gen_folder, sims: SimsSampling | None, device, num_steps: int, seed: int,
+                       progress: bool = False) -> Callable[[np.ndarray], np.ndarray]:
+    """seeds -> uint8 images of one loop generation: plain Heun sampling, or, with ``sims`` (w > 0), guidance from
+    the generation's own auxiliary, built (or resumed) in <gen_folder>/sims-aux from <gen_folder>/network.pt."""
+    if sims is None or sims.w == 0:
+        return lambda seeds: generate(D, seeds, device, num_steps, progress=progress)
+    aux = finetune_auxiliary(gen_folder, Path(gen_folder) / "sims-aux", sims.n_s, sims.images, sims.lr, seed,
+                             num_steps=num_steps, device=str(device))
+    return lambda seeds: guided_generate(D, aux, sims.w, seeds, device, num_steps, progress=progress)

@@ -381,3 +381,30 @@ def write_shift_summary(rf: RunFolder, cfg: SimsConfig, target, aux_p) -> None:
     atomic_write(rf.path / "shift.json", json.dumps({"target": list(map(float, target)),
                                                       "aux_proportions": list(map(float, aux_p)),
                                                       "summary": s}, indent=2).encode())
+
+
+def explore_hyperparameters(cfg: SimsConfig, base_run, out, lrs, progress: bool = False) -> RunFolder:
+    """Hyperparameter search on seed set 0 only (the pick set): every lr x n_s x B x w > 0 of ``cfg`` plus w = 0,
+    one metrics line each; the report sets are never touched here. Auxiliaries live in lr-<lr>/aux-*."""
+    lrs = tuple(float(v) for v in lrs)
+    rf = RunFolder.open(out, {**cfg.to_dict(), "kind": "sims_explore", "lrs": list(lrs), "base": str(base_run)})
+    done = {(r["lr"], r["n_s"], r["images"], r["w"]) for r in rf.metrics()}
+    ctx = Context(replace(cfg, lr=lrs[0]), base_run, rf, progress)
+    seeds = seed_set(0, cfg.n)
+    if (None, None, None, 0.0) not in done:
+        rf.append({"lr": None, "n_s": None, "images": None, "w": 0.0, "set": 0, **ctx.measure(None, 0.0, seeds)})
+    for lr in lrs:
+        ctx.cfg = replace(cfg, lr=lr)
+        for n_s in cfg.n_s:
+            for B in cfg.images:
+                aux = ctx.auxiliary(n_s, B, name=f"lr-{lr:g}/aux-ns{n_s}-B{B}")
+                for w in cfg.ws:
+                    if w > 0 and (lr, n_s, B, w) not in done:
+                        rf.append({"lr": lr, "n_s": n_s, "images": B, "w": w, "set": 0, **ctx.measure(aux, w, seeds)})
+    rows = rf.metrics()
+    lines = ["| lr | n_s | B | w | FD classifier (set 0) | mean reward |", "|---|---|---|---|---|---|"]
+    for r in sorted(rows, key=lambda r: (r["lr"] or 0, r["n_s"] or 0, r["images"] or 0, r["w"])):
+        lines.append(f"| {r['lr'] or '-'} | {r['n_s'] or '-'} | {r['images'] or '-'} | {r['w']:g} | "
+                     f"{r['fd_classifier']:.4f} | {r['mean_reward']:.4f} |")
+    atomic_write(rf.path / "table.md", ("\n".join(lines) + "\n").encode())
+    return rf
