@@ -190,3 +190,9 @@ def test_tiny_sims_pipeline_cli(tmp_path, monkeypatch):
     with np.load(tmp_path / "shift" / "aux-shift-ns64-B256" / "synthetic.npz") as z:
         aux_p = np.array([r for r in shift if r["stage"] == "shift"][0]["aux_proportions"])
         np.testing.assert_array_equal(np.bincount(z["labels"], minlength=2), class_quotas(aux_p, 64))
+    # the paper-check rows compute their verdicts from these folders
+    import paper_checks.c12_sims_edm as c12
+    monkeypatch.setattr(c12, "RESULTS", tmp_path)
+    checks = {c.id: c for c in c12.run()}
+    assert checks["C12.5"].verdict in ("holds", "fails") and "n = 32" in checks["C12.5"].measured
+    assert checks["C12.8"].verdict in ("holds", "fails") and checks["C12.7"].verdict == "not measurable here"
