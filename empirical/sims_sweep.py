@@ -5,7 +5,7 @@ Seed sets: set j uses seeds SWEEP_SEED0 + j * SEED_STRIDE + i, i < n; every sett
 same seeds. Set 0 picks (n_s, B, w) by the selection metric (FD in classifier features by default, the cheap
 stand-in for FID at CPU scale); sets 1.. report every metric for all settings, and FID with precision/recall
 in Inception features for w = 0 and the picked setting (``inception_n`` images each). Files in the run folder:
-config.json, metrics.jsonl (one line per setting and seed set), reference.npz, aux-*/ (auxiliary run folders),
+config.json, metrics.jsonl (one line per setting and seed set), aux-*/ (auxiliary run folders),
 table.md, sweep.png.
 """
 from __future__ import annotations
@@ -38,7 +38,7 @@ class SimsConfig:
 
     loop: str = "cpu"
     n_s: tuple = (2500,)
-    images: tuple = (25_000,)
+    images: tuple = (10_000,)
     lr: float | None = None
     ws: tuple = (0.0, 0.25, 0.5, 1.0, 1.5, 2.0)
     n: int = 1000                      # images per seed set and setting (classifier metrics)
@@ -84,7 +84,8 @@ class SimsConfig:
 PRESETS = {
     "tiny": SimsConfig(loop="tiny", n_s=(64,), images=(256,), ws=(0.0, 1.0), n=32, n_sets=3, inception_n=0,
                        inception_ref_n=0, num_steps=4, shift_class="airplane", shift_share=0.7, shift_w=1.0),
-    "cpu": SimsConfig(loop="cpu", n_s=(2500,), images=(25_000,), ws=(0.0, 0.25, 0.5, 1.0, 1.5, 2.0), n=1000,
+    # lr: the base's (1e-3), picked over 2e-4 on seed set 0 (results/cpu-sims/explore); B and w picked by the sweep
+    "cpu": SimsConfig(loop="cpu", n_s=(2500,), images=(10_000, 40_000), ws=(0.0, 0.5, 1.0, 1.5, 2.0, 3.0), n=1000,
                       inception_n=200, inception_ref_n=500, num_steps=8),
     "gpu": SimsConfig(loop="gpu", n_s=(10_000,), images=(500_000,), lr=1e-4, ws=(0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0),
                       n=5000, inception_n=5000, inception_ref_n=10_000, num_steps=18),
@@ -125,13 +126,29 @@ class Context:
         self.base_run = base_run
         self.D = load_network(base_folder(base_run) / "network.pt", self.device)
         self.clf = classifier_for(cfg, base_run, rf.path / "classifier")
-        ref = rf.load_arrays("reference")
-        if ref is None:
-            xt, _ = cifar.dataset("test", self.lc.resolution, self.lc.classes, None, 0, self.lc.data)
-            xt = xt[np.random.default_rng(0).permutation(len(xt))]
-            ref = mt.reference(xt, self.clf, self.device, cfg.inception_ref_n, progress)
-            rf.save_arrays("reference", **ref)
-        self.ref = ref
+        self.ref = self._reference(cfg, progress)
+
+    def _reference(self, cfg: SimsConfig, progress: bool) -> dict:
+        """Reference arrays of the real test images (shuffled with seed 0), cached in the data cache under a key
+        of the images, the classifier's weights and inception_ref_n, so that every experiment shares them."""
+        import hashlib
+        import io
+        xt, _ = cifar.dataset("test", self.lc.resolution, self.lc.classes, None, 0, self.lc.data)
+        xt = xt[np.random.default_rng(0).permutation(len(xt))]
+        h = hashlib.sha1(np.ascontiguousarray(xt).tobytes())
+        for v in self.clf.state_dict().values():
+            h.update(v.detach().cpu().numpy().tobytes())
+        h.update(str(cfg.inception_ref_n).encode())
+        path = cifar.CACHE / f"sims-reference-{h.hexdigest()[:16]}.npz"
+        if path.exists():
+            with np.load(path) as z:
+                return {k: z[k] for k in z.files}
+        ref = mt.reference(xt, self.clf, self.device, cfg.inception_ref_n, progress)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        buf = io.BytesIO()
+        np.savez(buf, **ref)
+        atomic_write(path, buf.getvalue())
+        return ref
 
     def label_fn(self, images: np.ndarray) -> np.ndarray:
         from .classifier import predict_proba
