@@ -100,3 +100,18 @@ def test_sample_set_metrics_records_everything():
                            "airplane", inception_n=4)
     with pytest.raises(ValueError, match="target"):
         sample_set_metrics(fake, range(10), clf, ref, ("airplane", "automobile"), "class", "cat")
+
+
+def test_fid_precision_recall_matches_fid_and_pr():
+    from empirical.metrics import fid_precision_recall
+    rng = np.random.default_rng(2)
+    real = rng.integers(0, 256, (5, 3, 8, 8), dtype=np.uint8)
+    fake = rng.integers(0, 256, (5, 3, 8, 8), dtype=np.uint8)
+    rf = fidmod.inception_features(real)
+    mu, sigma = fidmod.statistics(rf)
+    ref = {"mu": mu, "sigma": sigma, "n": np.array(5), "sha1": np.array("x")}
+    rec = fid_precision_recall(fake, ref, rf, seeds=range(3, 8))
+    ff = fidmod.inception_features(fake)
+    assert rec["fid"] == pytest.approx(fidmod.frechet_distance(*fidmod.statistics(ff), mu, sigma), rel=1e-9)
+    assert rec["fid_seeds"] == [3, 7] and rec["fid_n"] == 5 and rec["fid_ref_sha1"] == "x"
+    assert (rec["precision"], rec["recall"]) == precision_recall(rf, ff)
