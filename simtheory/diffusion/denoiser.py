@@ -139,10 +139,15 @@ def gmm_denoiser(x, sigma, weights, means, covs, *, fast: bool = True) -> np.nda
     if not fast:
         return gmm_denoiser_reference(x, sigma, weights, means, covs)
     w, m, c = check_gmm(weights, means, covs)
-    x = _check_x(x, m.shape[1])
-    s = check_sigma(sigma)
-    L, log_norm = _noised_factors(w, c, s)
-    return _denoise_kernel(np.ascontiguousarray(x), np.ascontiguousarray(m), np.ascontiguousarray(c), L, log_norm)
+    return denoise_checked(_check_x(x, m.shape[1]), check_sigma(sigma), w, m, c)
+
+
+def denoise_checked(x: np.ndarray, sigma: float, weights: np.ndarray, means: np.ndarray,
+                    covs: np.ndarray) -> np.ndarray:
+    """The Numba path of :func:`gmm_denoiser` for arguments already checked (samplers call it 2N - 1 times)."""
+    L, log_norm = _noised_factors(weights, covs, float(sigma))
+    return _denoise_kernel(np.ascontiguousarray(x, dtype=np.float64), np.ascontiguousarray(means),
+                           np.ascontiguousarray(covs), L, log_norm)
 
 
 def gmm_score(x, sigma, weights, means, covs) -> np.ndarray:

@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 
 from .. import validate
-from .denoiser import check_gmm, gmm_denoiser
+from .denoiser import check_gmm, denoise_checked, gmm_denoiser
 
 
 def sigma_steps(num_steps: int = 18, sigma_min: float = 0.002, sigma_max: float = 80.0,
@@ -63,16 +63,19 @@ def gmm_params(params: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def guided_denoiser(base: dict, aux: dict | None = None, w: float = 0.0, *,
                     fast: bool = True) -> Callable[[np.ndarray, float], np.ndarray]:
     """denoise(x, sigma) = (1 + w) D_base - w D_aux (SIMS negative guidance; autoguidance with g = 1 + w) for
-    mixtures given as dicts with weights, means, covs; w = 0 or no auxiliary gives D_base."""
+    mixtures given as dicts with weights, means, covs; w = 0 or no auxiliary gives D_base. The mixtures are
+    checked once here; ``fast=False`` evaluates the checked numpy reference instead of the Numba kernel."""
     w = check_w(w)
     b = gmm_params(base)
     a = gmm_params(aux) if aux is not None else None
     if a is not None and a[1].shape[1] != b[1].shape[1]:
         raise ValueError(f"aux has dimension {a[1].shape[1]}, base {b[1].shape[1]}")
 
+    den = denoise_checked if fast else (lambda x, s, *p: gmm_denoiser(x, s, *p, fast=False))
+
     def f(x, sigma):
-        db = gmm_denoiser(x, sigma, *b, fast=fast)
+        db = den(x, sigma, *b)
         if a is None or w == 0:
             return db
-        return (1 + w) * db - w * gmm_denoiser(x, sigma, *a, fast=fast)
+        return (1 + w) * db - w * den(x, sigma, *a)
     return f
