@@ -167,8 +167,11 @@ def run_gaussian_sims(config: GaussianSimsConfig, chains: int, seed: int = 0, me
         bm, bv = guided_gaussian_1d(mean, var, mean, var, 0.0, c.sigma_max)        # the base model's law
         am, av = fit(_stats(bm[:, None] + np.sqrt(bv)[:, None] * g.standard_normal((chains, c.n_s))))
         gm, gv = guided_gaussian_1d(mean, var, am, av, c.w, c.sigma_max)
-        synth = _stats(gm[:, None] + np.sqrt(gv)[:, None] * g.standard_normal((chains, c.n_synthetic)))
-        if c.scheme == "accumulate":
+        if c.n_synthetic:
+            synth = _stats(gm[:, None] + np.sqrt(gv)[:, None] * g.standard_normal((chains, c.n_synthetic)))
+        if c.n_synthetic == 0:                                   # lam = 0: real data only
+            train = real(g) if c.scheme == "fresh" else first
+        elif c.scheme == "accumulate":
             pool = synth if pool is None else _combine(pool, synth)
             train = _combine(first, pool)
         elif c.lam == math.inf:
