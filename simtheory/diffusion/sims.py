@@ -29,7 +29,7 @@ from typing import Callable
 import numpy as np
 from scipy import optimize, special
 
-from .. import validate
+from .. import densities, metrics, validate
 from ..families import gmm
 from ..selection import select_softmax
 from .gaussian import guided_gaussian_1d
@@ -315,6 +315,15 @@ def run_gmm_sims(config: GmmSimsConfig, real_data, reward: Reward = None, seed: 
             rec["mode_proportions"] = mode_proportions(synth, config.modes)
         recs.append(rec)
     return recs
+
+
+def grid_divergences(params: dict, points: np.ndarray, data_probs: np.ndarray) -> tuple[float, float]:
+    """(KL(data || model), TV(data, model)) of a fitted mixture against the data law, both discretised on the
+    grid ``points`` (..., d) with :func:`simtheory.densities.to_probabilities`."""
+    flat = points.reshape(-1, points.shape[-1])
+    lp = gmm.logpdf(_params(params), flat)
+    model = densities.to_probabilities(np.exp(lp - lp.max()).reshape(points.shape[:-1]))
+    return metrics.kl(data_probs, model), metrics.total_variation(data_probs, model)
 
 
 def two_moons(n: int, rng: np.random.Generator, noise: float = 0.1) -> np.ndarray:
