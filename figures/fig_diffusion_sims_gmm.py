@@ -12,7 +12,7 @@ WS = (0.0, 0.5, 1.0, 2.0)
 
 
 def runs(out, name: str, quick: bool) -> dict:
-    T, seeds, M, steps, grid = (4, 2, 200, 16, 41) if quick else (30, 6, 400, 64, 91)
+    T, seeds, M, steps, grid = (3, 2, 100, 8, 31) if quick else (30, 6, 400, 64, 91)
     res = {}
     for w in WS:
         res[w] = cached_arrays(run_dir(out, f"diffusion-sims-{name}-w{w}-T{T}-s{seeds}-M{M}-st{steps}-g{grid}"),

@@ -31,7 +31,7 @@ from scipy import optimize, special
 
 from .. import densities, metrics, validate
 from ..families import gmm
-from ..selection import select_softmax
+from .. import select_softmax
 from .gaussian import guided_gaussian_1d
 from .sampler import check_w, guided_denoiser, heun_sample
 
