@@ -139,3 +139,20 @@ def test_exact_correction_beats_the_product_form_recipe():
     tv0, tv3 = 0.5 * np.abs(q0 - target).sum(), 0.5 * np.abs(q3 - target).sum()
     assert tv0 > 0.01 and tv3 < tv0 / 3
     np.testing.assert_allclose(q3, sims.shifted_masses_1d([-3.0, 0.0, 3.0], [0.25] * 3, [1 / 3] * 3, rho, 1.0, **opts))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("estimator", ["mle", "unbiased"])
+@pytest.mark.parametrize("which", ["zero", "mean", "log", "above"])
+def test_gaussian_sims_closed_forms_at_scale(estimator, which):
+    """20,000 chains, n_s != M, both estimators: E[v_T/v_0] = g^T and E[log v_T/v_0] = T drift (N_SE SE)."""
+    M, n_s, T, n = 40, 25, 15, 20000
+    w = {"zero": 0.0, "mean": sims.critical_w(M, n_s, "mean", estimator),
+         "log": sims.critical_w(M, n_s, "log", estimator), "above": 1.0}[which]
+    cfg = sims.GaussianSimsConfig(w=w, n_samples=M, n_s=n_s, generations=T, sigma_max=math.inf, estimator=estimator)
+    r = sims.run_gaussian_sims(cfg, n, seed=99)["var"]
+    r = r[:, T] / r[:, 0]
+    g = sims.variance_factor_mean(w, M, n_s, estimator)
+    assert abs(r.mean() - g**T) <= N_SE * r.std(ddof=1) / math.sqrt(n)
+    lr = np.log(r)
+    assert abs(lr.mean() - T * sims.log_variance_drift(w, M, n_s, estimator)) <= N_SE * lr.std(ddof=1) / math.sqrt(n)
