@@ -207,3 +207,19 @@ def test_accumulate_scheme_follows_gerstgrasser_closed_form():
         assert np.all(np.abs(m2.mean(0) - pred) <= N_SE * se), (scheme, m2.mean(0), pred)
     # the two schemes are told apart far beyond the tolerance at T
     assert float(np.sum(w)) - float(np.sum(1.0 / np.arange(1, T + 2) ** 2)) > 2 * N_SE * N * se[-1]
+
+
+def test_bertrand_with_data_outside_the_family_follows_the_exact_map():
+    # data 0.5 N(-1, .5^2) + 0.5 N(1, .5^2): no Gaussian fits it (eps > 0); theta* is its (mean, var) and the
+    # loop follows the exact map there, within 4 SE of (mean, var) at N (sqrt 2 for the synthetic noise)
+    N, lam = 20000, 0.3
+    rng = np.random.default_rng(8)
+    x = (np.where(rng.random(N) < 0.5, -1.0, 1.0) + 0.5 * rng.standard_normal(N))[:, None]
+    m, v = float(x.mean()), float(x.var())
+    recs = run_loop(LoopConfig("gaussian", n_samples=N, lam=lam, generations=6, n_eval=2, n_holdout=0), x, seed=2,
+                    start={"mean": [m + 1.0], "cov": [[2.0 * v]]})
+    mu, var = m + 1.0, 2.0 * v
+    tol = N_SE * np.sqrt(2 * (1.25 + 1.125) / N)
+    for r in recs[1:]:
+        mu, var = theorems.gaussian_mixed_map(mu, var, m, v, lam)
+        assert np.hypot(r["mean"][0] - mu, r["cov"][0, 0] - var) <= tol
