@@ -22,8 +22,11 @@ from ..families import gaussian
 
 
 def check_sigma(sigma, name: str = "sigma") -> float:
-    """sigma as a float; ValueError unless it is finite and > 0."""
-    s = float(np.asarray(sigma, dtype=np.float64).reshape(-1)[0]) if np.ndim(sigma) else float(sigma)
+    """sigma as a float; ValueError unless it is one finite number > 0."""
+    a = np.asarray(sigma, dtype=np.float64)
+    if a.size != 1:
+        raise ValueError(f"{name} must be a scalar, got shape {a.shape}")
+    s = float(a.reshape(-1)[0])
     if not math.isfinite(s) or s <= 0:
         raise ValueError(f"{name} must be finite and > 0, got {s!r}")
     return s
