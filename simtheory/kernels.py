@@ -209,7 +209,9 @@ def select_numba(rewards: np.ndarray, gumbel: np.ndarray) -> np.ndarray:
     """Row-wise argmax of rewards + Gumbel noise: one K-way softmax choice per row (Luce first choice)."""
     m, k = rewards.shape
     out = np.empty(m, dtype=np.int64)
-    for i in nb.prange(m):
+    if gumbel.shape[0] != m or gumbel.shape[1] != k:
+        raise ValueError("rewards and gumbel must have the same shape")
+    for i in nb.prange(m):     # bounds: i < m and j < k index both (m, k) arrays; out has m entries
         best = 0
         bv = rewards[i, 0] + gumbel[i, 0]
         for j in range(1, k):
