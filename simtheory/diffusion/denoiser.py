@@ -19,6 +19,7 @@ from scipy.special import logsumexp
 
 from .. import validate
 from ..families import gaussian
+from ..kernels import launch_threads
 
 
 def check_sigma(sigma, name: str = "sigma") -> float:
@@ -149,6 +150,7 @@ def denoise_checked(x: np.ndarray, sigma: float, weights: np.ndarray, means: np.
                     covs: np.ndarray) -> np.ndarray:
     """The Numba path of :func:`gmm_denoiser` for arguments already checked (samplers call it 2N - 1 times)."""
     L, log_norm = _noised_factors(weights, covs, float(sigma))
+    launch_threads()                      # keeps torch's OpenMP thread count (see kernels.launch_threads)
     return _denoise_kernel(np.ascontiguousarray(x, dtype=np.float64), np.ascontiguousarray(means),
                            np.ascontiguousarray(covs), L, log_norm)
 

@@ -165,6 +165,9 @@ def em(x: np.ndarray, params: dict, n_iter: int, *, covariance: str = "full", re
         raise ValueError(f"covariance must be one of {COVARIANCES}, got {covariance!r}")
     x = np.ascontiguousarray(x, dtype=np.float64)
     passf = em_pass_numba if fast else em_pass_reference
+    if fast:
+        from ..kernels import launch_threads
+        launch_threads()                  # keeps torch's OpenMP thread count (see kernels.launch_threads)
     hist = []
     for _ in range(n_iter):
         P, log_norm = _factors(params)
