@@ -76,6 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
     lp.add_argument("--reward", default=None, choices=["class", "confidence"])
     lp.add_argument("--target", default=None, help="class name for the 'class' reward")
     lp.add_argument("--fid-n", type=int, default=None)
+    lp.add_argument("--sims-w", type=parse_number, default=None, help="SIMS: every generation samples with guidance "
+                    "w from its own auxiliary (absent or 0: plain sampling)")
+    lp.add_argument("--sims-n-s", type=int, default=2500, help="SIMS auxiliary's synthetic-set size n_s")
+    lp.add_argument("--sims-images", type=int, default=10_000, help="SIMS auxiliary's fine-tune budget B (images)")
+    lp.add_argument("--sims-lr", type=parse_number, default=None, help="SIMS auxiliary's lr (default: the model's)")
     lp.add_argument("--bf16", action="store_true", help="bf16 autocast in training")
     lp.add_argument("--compile", action="store_true", help="torch.compile the training network")
     lp.add_argument("--out", default=None)
@@ -163,6 +168,9 @@ def _loop_config(args):
                               "reward": getattr(args, "reward", None), "target": getattr(args, "target", None),
                               "fid_n": getattr(args, "fid_n", None), "seed": args.seed, "data": args.data,
                               "device": args.device}.items() if v is not None}
+    if getattr(args, "sims_w", None):
+        from .sims import SimsSampling
+        over["sims"] = SimsSampling(args.sims_w, args.sims_n_s, args.sims_images, args.sims_lr)
     cfg = preset(args.config, **over)
     if getattr(args, "bf16", False) or getattr(args, "compile", False):
         cfg = replace(cfg, train=replace(cfg.train, bf16=args.bf16 or cfg.train.bf16,

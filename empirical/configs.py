@@ -13,11 +13,12 @@ from simtheory.loops import SCHEMES
 from .classifier import ClassifierConfig
 from .data import class_indices
 from .reward import KINDS
+from .sims import SimsSampling
 from .train import TrainConfig
 from .unet import UNetConfig
 
 
-STREAMS = {"data": 1, "classifier": 2, "train": 3, "finetune": 4, "curation": 5, "judge": 6, "split": 7}
+STREAMS = {"data": 1, "classifier": 2, "train": 3, "finetune": 4, "curation": 5, "judge": 6, "split": 7, "sims": 8}
 MAX_SEED = 10**6                          # image seeds are seed * 10^12 + generation * 10^9 + i (< 2^63)
 
 
@@ -65,12 +66,15 @@ class ImageLoopConfig:
     fid_n: int = 0                        # 0: no FID; else >= 2 images
     seed: int = 0
     data: str | None = None               # CIFAR-10 source (archive or cifar-10-batches-py); None: default
+    sims: SimsSampling | None = None      # SIMS: each generation samples with guidance from its own auxiliary
 
     def __post_init__(self):
         if isinstance(self.train, dict):
             object.__setattr__(self, "train", TrainConfig(**self.train))
         if isinstance(self.classifier, dict):
             object.__setattr__(self, "classifier", ClassifierConfig(**self.classifier))
+        if isinstance(self.sims, dict):
+            object.__setattr__(self, "sims", SimsSampling(**self.sims))
         if self.classes is not None:
             object.__setattr__(self, "classes", tuple(self.classes))
         validate.count(self.seed, "seed", minimum=0)
@@ -119,6 +123,8 @@ class ImageLoopConfig:
         d = asdict(self)
         d["train"] = self.train.compared()
         del d["classifier"]["device"]
+        if self.sims is None:
+            del d["sims"]                 # run folders made before the SIMS option stay resumable
         return {"kind": "image_loop", **d}
 
     @property

@@ -34,6 +34,7 @@ from .classifier import load_classifier, predict_proba, train_classifier
 from .configs import ImageLoopConfig, image_seeds, stream_seed
 from .edm import generate
 from .reward import reward_from_probs
+from .sims import generation_sampler
 from .train import finetune_config, load_network, train
 
 
@@ -52,10 +53,22 @@ def curate(cfg: ImageLoopConfig, candidates: np.ndarray, rewards: np.ndarray, rn
     return candidates[idx], rewards[idx]
 
 
-def sample_candidates(cfg: ImageLoopConfig, D, t: int, progress: bool = False) -> np.ndarray:
-    """Generation t's K m candidate images from model t-1 (the loop's one sampling step)."""
-    return generate(D, image_seeds(cfg.seed, t, cfg.n_synthetic * cfg.K), cfg.device, cfg.num_steps,
-                    progress=progress)
+def sample_candidates(cfg: ImageLoopConfig, D, t: int, progress: bool = False, sample=None) -> np.ndarray:
+    """Generation t's K m candidate images from model t-1 (the loop's one sampling step); ``sample`` (seeds ->
+    images, :func:`_sampler`) replaces plain sampling, e.g. with model t-1's SIMS guidance."""
+    seeds = image_seeds(cfg.seed, t, cfg.n_synthetic * cfg.K)
+    if sample is not None:
+        return sample(seeds)
+    return generate(D, seeds, cfg.device, cfg.num_steps, progress=progress)
+
+
+def _sampler(cfg: ImageLoopConfig, t: int, D, folder: Path, progress: bool):
+    """seeds -> images of generation t's model: plain, or with cfg.sims guided by the generation's own auxiliary
+    (built once in <gen>/sims-aux from the generation's network; one process only)."""
+    if cfg.sims is not None and distributed.world()[1] > 1:
+        raise ValueError("a SIMS loop runs in one process: its auxiliary is trained by the sampling rank")
+    return generation_sampler(D, folder, cfg.sims, cfg.device, cfg.num_steps, stream_seed(cfg.seed, "sims", t),
+                              progress)
 
 
 def save_grid(images: np.ndarray, path: Path, ncol: int = 16) -> None:
@@ -97,19 +110,45 @@ def _classifier(cfg: ImageLoopConfig, folder: Path, progress: bool):
     return train_classifier(cfg.classifier, x, y, xt, yt, folder, progress)
 
 
-def _measure(cfg, t, D, clf, acc, ref, folder: Path, progress: bool) -> dict:
+def _measure(cfg, t, D, clf, acc, ref, folder: Path, progress: bool, sample=None, clf_ref=None) -> dict:
+    from . import metrics as mt
     seeds = image_seeds(cfg.seed, 0, max(cfg.n_eval, cfg.fid_n))
-    imgs = generate(D, seeds[: cfg.n_eval], cfg.device, cfg.num_steps, progress=progress)
+    sample = sample or (lambda s: generate(D, s, cfg.device, cfg.num_steps, progress=progress))
+    imgs = sample(seeds[: cfg.n_eval])
     r, probs = rewards_of(cfg, clf, imgs)
     counts = np.bincount(probs.argmax(1), minlength=len(cfg.class_names))
     rec = {"generation": t, "mean_reward": float(r.mean()), "reward_se": float(r.std(ddof=1) / math.sqrt(len(r))),
            "class_proportions": (counts / counts.sum()).tolist(), "classes": list(cfg.class_names),
            "classifier_accuracy": acc, "n_eval": cfg.n_eval}
+    if clf_ref is not None:
+        rec["fd_classifier"] = mt.frechet_of_features(mt.classifier_features(clf, imgs, cfg.classifier.device),
+                                                      clf_ref["clf_mu"], clf_ref["clf_sigma"])
+    if cfg.sims is not None:
+        rec["sims_w"] = cfg.sims.w
     save_grid(imgs, folder / "samples.png")
     if cfg.fid_n:
-        fimgs = imgs if cfg.fid_n <= cfg.n_eval else generate(D, seeds, cfg.device, cfg.num_steps)
-        rec.update(fidmod.fid(fimgs[: cfg.fid_n], ref, seeds=seeds[: cfg.fid_n], device=cfg.device))
+        fimgs = imgs if cfg.fid_n <= cfg.n_eval else sample(seeds)
+        if clf_ref is not None and "pr_feats" in clf_ref:
+            rec.update(mt.fid_precision_recall(fimgs[: cfg.fid_n], ref, clf_ref["pr_feats"], seeds[: cfg.fid_n],
+                                               device=cfg.device))
+        else:
+            rec.update(fidmod.fid(fimgs[: cfg.fid_n], ref, seeds=seeds[: cfg.fid_n], device=cfg.device))
     return rec
+
+
+def _classifier_reference(cfg: ImageLoopConfig, clf, rf: RunFolder) -> dict:
+    """Classifier-feature statistics of the real test images (FD per generation) and, with fid_n, the Inception
+    features of the first fid_n of them (the real manifold of precision/recall; cached in the run folder)."""
+    from . import metrics as mt
+    xt, _ = cifar.dataset("test", cfg.resolution, cfg.classes, None, 0, cfg.data)
+    out = mt.reference(xt, clf, cfg.classifier.device)
+    if cfg.fid_n:
+        pr = rf.load_arrays("pr-reference")
+        if pr is None:
+            pr = {"feats": fidmod.inception_features(xt[: cfg.fid_n], device=cfg.device)}
+            rf.save_arrays("pr-reference", **pr)
+        out["pr_feats"] = pr["feats"]
+    return out
 
 
 def _load_synthetic(path: Path) -> dict:
@@ -120,12 +159,12 @@ def _load_synthetic(path: Path) -> dict:
         raise checkpoints.unreadable(path, f"{type(e).__name__}: {e}") from None
 
 
-def _synthetic(cfg: ImageLoopConfig, t: int, D, clf, folder: Path, progress: bool) -> dict:
+def _synthetic(cfg: ImageLoopConfig, t: int, D, clf, folder: Path, progress: bool, sample=None) -> dict:
     """Generation t's curated synthetic images (sampled, scored, curated once; then read from synthetic.npz)."""
     path = folder / "synthetic.npz"
     if path.exists():
         return _load_synthetic(path)
-    cand = sample_candidates(cfg, D, t, progress)
+    cand = sample_candidates(cfg, D, t, progress, sample)
     r, _ = rewards_of(cfg, clf, cand)
     rng = np.random.default_rng(stream_seed(cfg.seed, "curation", t))
     syn, kept_r = curate(cfg, cand, r, rng) if cfg.K > 1 else (cand, r)
@@ -187,7 +226,7 @@ def run_image_loop(cfg: ImageLoopConfig, out, progress: bool = True) -> RunFolde
     distributed.check_device(cfg.device)
     distributed.check_device(cfg.classifier.device)
     run = Path(out)
-    x = y = rf = clf = acc = ref = D = None
+    x = y = rf = clf = acc = ref = D = clf_ref = sample = None
     if main:
         x, y = real_images(cfg)                       # a missing data file fails before the folder exists
         if cfg.fid_n:
@@ -197,6 +236,7 @@ def run_image_loop(cfg: ImageLoopConfig, out, progress: bool = True) -> RunFolde
         if cfg.fid_n:
             xt, _ = cifar.dataset("test", cfg.resolution, cfg.classes, None, 0, cfg.data)
             ref = fidmod.reference_statistics(xt, rf.path / "fid-reference.npz", device=cfg.device)
+        clf_ref = _classifier_reference(cfg, clf, rf)
     distributed.init(cfg.device)
     done = distributed.share(_resume_point(rf, cfg) if main else None)
     if done == 0:
@@ -204,21 +244,24 @@ def run_image_loop(cfg: ImageLoopConfig, out, progress: bool = True) -> RunFolde
         real = distributed.share((x[: cfg.n_samples], y[: cfg.n_samples]) if main else None)
         D = train(cfg.train, *real, base, progress=progress)
         if main:
-            rf.append(jsonable(_measure(cfg, 0, D, clf, acc, ref, base, progress)))
+            sample = _sampler(cfg, 0, D, base, progress)
+            rf.append(jsonable(_measure(cfg, 0, D, clf, acc, ref, base, progress, sample, clf_ref)))
         done = 1
     if main:
         D = load_network(rf.path / f"gen_{done - 1:03d}" / "network.pt", cfg.device)
+        sample = _sampler(cfg, done - 1, D, run / f"gen_{done - 1:03d}", progress)
     for t in range(done, cfg.generations + 1):
         g = run / f"gen_{t:03d}"
         syn = None
         if main:
             g.mkdir(exist_ok=True)
-            syn = _synthetic(cfg, t, D, clf, g, progress)
+            syn = _synthetic(cfg, t, D, clf, g, progress, sample)
         train_x = distributed.share(_training_set(cfg, t, syn["images"], x, run) if main else None)
         ft = finetune_config(cfg.train, cfg.finetune_images, stream_seed(cfg.seed, "finetune", t), cfg.finetune_lr)
         D = train(ft, train_x, None, g, init=D.state_dict() if main else None, progress=progress)
         if main:
-            rec = _measure(cfg, t, D, clf, acc, ref, g, progress)
+            sample = _sampler(cfg, t, D, g, progress)
+            rec = _measure(cfg, t, D, clf, acc, ref, g, progress, sample, clf_ref)
             rec["kept_mean_reward"] = float(syn["rewards"].mean())
             rec["candidate_mean_reward"] = float(syn["candidate_mean_reward"])
             rf.append(jsonable(rec))

@@ -84,9 +84,9 @@ class SimsConfig:
 PRESETS = {
     "tiny": SimsConfig(loop="tiny", n_s=(64,), images=(256,), ws=(0.0, 1.0), n=32, n_sets=3, inception_n=0,
                        inception_ref_n=0, num_steps=4, shift_class="airplane", shift_share=0.7, shift_w=1.0),
-    # lr: the base's (1e-3), picked over 2e-4 on seed set 0 (results/cpu-sims/explore); B and w picked by the sweep
-    "cpu": SimsConfig(loop="cpu", n_s=(2500,), images=(10_000, 40_000), ws=(0.0, 0.5, 1.0, 1.5, 2.0, 3.0), n=1000,
-                      inception_n=200, inception_ref_n=500, num_steps=8),
+    # lr: the base's (1e-3), picked over 2e-4 on seed set 0 (results/cpu-sims/explore); w picked by the sweep
+    "cpu": SimsConfig(loop="cpu", n_s=(2500,), images=(10_000,), ws=(0.0, 0.5, 1.0, 1.5, 2.0, 3.0), n=1000,
+                      inception_n=150, inception_ref_n=300, num_steps=8),
     "gpu": SimsConfig(loop="gpu", n_s=(10_000,), images=(500_000,), lr=1e-4, ws=(0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0),
                       n=5000, inception_n=5000, inception_ref_n=10_000, num_steps=18),
 }

@@ -196,3 +196,25 @@ def test_tiny_sims_pipeline_cli(tmp_path, monkeypatch):
     checks = {c.id: c for c in c12.run()}
     assert checks["C12.5"].verdict in ("holds", "fails") and "n = 32" in checks["C12.5"].measured
     assert checks["C12.8"].verdict in ("holds", "fails") and checks["C12.7"].verdict == "not measurable here"
+
+
+def test_loop_generation_samples_with_its_own_auxiliary(tmp_path):
+    """SIMS as a sampling option of the image loop: each generation's model is guided by an auxiliary fine-tuned
+    from that model on its own samples; a rerun resumes without recomputing."""
+    from dataclasses import replace
+    from empirical.configs import preset
+    from empirical.loop import run_image_loop
+    from empirical.sims import SimsSampling
+    cfg = preset("tiny", generations=1, K=1, lam=1.0, sims=SimsSampling(1.0, 16, 64))
+    rows = run_image_loop(cfg, tmp_path / "sims", progress=False).metrics()
+    assert [r["generation"] for r in rows] == [0, 1] and all(r["sims_w"] == 1.0 and "fd_classifier" in r for r in rows)
+    for t in (0, 1):
+        aux = tmp_path / "sims" / f"gen_{t:03d}" / "sims-aux"
+        assert '"n_s": 16' in (aux / "metrics.jsonl").read_text()
+        assert f'"seed": {t}' in (aux / "config.json").read_text()
+    assert run_image_loop(cfg, tmp_path / "sims", progress=False).metrics() == rows
+    plain = run_image_loop(replace(cfg, sims=None), tmp_path / "plain", progress=False).metrics()
+    assert plain[0]["mean_reward"] != rows[0]["mean_reward"] and "sims_w" not in plain[0]
+    assert "sims" not in replace(cfg, sims=None).to_dict()
+    with pytest.raises(ValueError, match="w"):
+        SimsSampling(w=-1.0)
