@@ -398,3 +398,99 @@ def zscore(a, a_se, b, b_se):
     s = np.sqrt(np.asarray(a_se, float) ** 2 + np.asarray(b_se, float) ** 2)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(s > 0, (a - b) / np.where(s > 0, s, 1.0), np.where(a == b, 0.0, np.inf))
+
+
+# ------------------------------------------------------------------------- theory against one generation
+QUANTITIES = ("mean_reward", "mean_exp_reward", "class_proportions")
+
+
+def compare_generation(prediction: dict, kept: dict | None, model: dict | None) -> dict:
+    r"""Predicted against measured for one generation, per quantity q in :data:`QUANTITIES` present in both:
+
+    ``selection_z_q``: (kept set - predicted kept law) / combined SE -- tests the selection (conservative,
+    :func:`zscore`). ``fit_error_q`` = next model's measured - predicted next law, with ``fit_error_q_se``
+    (independent draws) and ``fit_z_q`` -- what infinite capacity misses, plus sampling noise.
+    ``kept`` and ``model`` are :func:`sample_means`-shaped dicts (keys q and q_se).
+    """
+    out = {}
+    for q in QUANTITIES:
+        pk, pn = prediction.get(f"predicted_kept_{q}"), prediction.get(f"predicted_{q}")
+        if kept is not None and pk is not None and q in kept:
+            out[f"selection_z_{q}"] = _plain(zscore(kept[q], kept[f"{q}_se"], pk, prediction[f"predicted_kept_{q}_se"]))
+        if model is not None and pn is not None and model.get(q) is not None:
+            err = np.asarray(model[q], float) - np.asarray(pn, float)
+            se = np.hypot(np.asarray(model[f"{q}_se"], float), np.asarray(prediction[f"predicted_{q}_se"], float))
+            out[f"fit_error_{q}"], out[f"fit_error_{q}_se"] = _plain(err), _plain(se)
+            out[f"fit_z_{q}"] = _plain(zscore(model[q], model[f"{q}_se"], pn, prediction[f"predicted_{q}_se"]))
+    return out
+
+
+def _tv(a, b) -> float:
+    return float(0.5 * np.abs(np.asarray(a, float) - np.asarray(b, float)).sum())
+
+
+def loop_checks(generations: list[dict], K, lam: float, n_se: float = 4.0) -> list[dict]:
+    r"""The theorems' consequences for a sampled loop, checked generation by generation with allowances from
+    the sample sizes (``n_se`` standard errors) and the measured fit error.
+
+    Each element of ``generations`` (t = 1, 2, ...) holds ``prediction`` (:func:`one_step` on generation t's
+    candidates, i.e. samples of model t-1), ``kept`` (the kept set), ``train`` (the whole training set of model
+    t: kept and real), ``model`` (samples of model t) and optionally ``previous`` (other samples of model t-1),
+    the last four :func:`sample_means`-shaped.
+    Returns rows {generation, check, value, allowance, holds}; a check holds when value <= allowance.
+
+    - ``selection``: max over the reward and classes of |kept - predicted kept law| / combined SE (Eq. 6).
+    - ``lemma22``: bound - (E_kept[e^r] - E_cand[e^r]) against n_se SEs (Lemma 2.2: the gain is above the bound).
+    - ``exp_reward_no_fall`` (lam = inf): E_{t-1}[e^r] (candidates) - E_t[e^r] (model) against the kept set's
+      noise plus the measured fit error max(0, E_train[e^r] - E_t[e^r]) (Lemma 2.2: the exact step never
+      lowers E[e^r]).
+    - ``k1_no_drift`` (K = 1, lam = inf): |proportions_t - proportions_{t-1}| per class (``previous``) against
+      noise plus the measured per-class fit error |model_t - train_t| (K = 1 is the identity map, so train_t is
+      the candidates' law and only the candidates' agreement with ``previous`` is left to noise).
+    - ``real_data_distance`` (lam finite): TV(model_t, data) - TV(predicted_t, data) against the noise of the
+      kept set (diluted by lam / (1 + lam)) plus the measured fit error TV(model_t, train) (triangle
+      inequality through the training set, whose distance to the prediction is selection noise).
+    """
+    k = validate.group_size(K, "K")
+    la = validate.ratio(lam, "lam")
+    rows = []
+    for t, g in enumerate(generations, start=1):
+        pred, kept, train, model = g["prediction"], g.get("kept"), g.get("train"), g.get("model")
+
+        def add(check, value, allowance):
+            rows.append({"generation": t, "check": check, "value": float(value), "allowance": float(allowance),
+                         "holds": bool(value <= allowance)})
+        if kept is not None:
+            z = compare_generation(pred, kept, None)
+            zs = np.concatenate([np.abs(np.atleast_1d(z[f"selection_z_{q}"])) for q in ("mean_reward", "class_proportions")
+                                 if f"selection_z_{q}" in z])
+            add("selection", zs.max(), n_se)
+            gain = kept["mean_exp_reward"] - pred["candidate_mean_exp_reward"]
+            add("lemma22", pred["lemma22_gain_bound"] - gain,
+                n_se * math.hypot(kept["mean_exp_reward_se"], pred["predicted_kept_exp_gain_se"]))
+        if model is None or train is None:
+            continue
+        if la == math.inf and model.get("mean_exp_reward") is not None and kept is not None:
+            # cand - model = (train - model) + (cand - kept): only a fall beyond the kept set's noise fails
+            drop = pred["candidate_mean_exp_reward"] - model["mean_exp_reward"]
+            add("exp_reward_no_fall", drop,
+                n_se * math.hypot(kept["mean_exp_reward_se"], pred["predicted_kept_exp_gain_se"])
+                + max(0.0, train["mean_exp_reward"] - model["mean_exp_reward"]))
+        if "class_proportions" not in model:
+            continue
+        m, ms = np.asarray(model["class_proportions"]), np.asarray(model["class_proportions_se"])
+        prev = g.get("previous")
+        if k == 1 and la == math.inf and prev is not None and "class_proportions" in prev:
+            pp, ps = np.asarray(prev["class_proportions"]), np.asarray(prev["class_proportions_se"])
+            fit = np.abs(m - np.asarray(train["class_proportions"]))
+            cs = np.asarray(pred["candidate_class_proportions_se"])
+            # m_t - m_{t-1} = (m_t - train_t) + (cand_t - m_{t-1}) exactly, train_t being the candidates
+            excess = np.abs(m - pp) - n_se * np.hypot(cs, ps) - fit
+            add("k1_no_drift", excess.max(), 0.0)
+        if la != math.inf and "real_class_proportions" in pred and kept is not None:
+            data = pred["real_class_proportions"]
+            noise = 0.5 * n_se * la / (1 + la) * np.hypot(np.asarray(kept["class_proportions_se"]),
+                                                          np.asarray(pred["predicted_kept_class_proportions_se"])).sum()
+            add("real_data_distance", _tv(m, data) - _tv(pred["predicted_class_proportions"], data),
+                noise + _tv(m, train["class_proportions"]))
+    return rows

@@ -1,0 +1,151 @@
+"""Property tests of the theory's consequences on small sampled loops of both halves (issue 11, item 4).
+
+Each loop exposes, per generation, its candidates (rewards, labels), the kept set, the training set and
+samples of the new model; :func:`simtheory.predict.loop_checks` sets them against the exact predictions with
+allowances of N_SE standard errors and the measured fit error. The same checks run on the theory families
+(histogram, gmm: the folds of simtheory.loops, written out here so that the candidates are visible) and on
+the image loop's tiny preset (read back from its run folder)."""
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from simtheory import predict, select_softmax
+from simtheory.families import gmm, histogram
+
+from tolerances import N_SE
+
+HIST_ATOMS = 8
+HIST_CLASS = np.arange(HIST_ATOMS) // 2           # 4 classes of 2 atoms each
+GMM_CENTRES = np.array([[0.0, 0.0], [3.0, 0.0], [0.0, 3.0]])
+
+
+def _hist_reward(scale):
+    return np.linspace(0.0, scale, HIST_ATOMS)
+
+
+def _gmm_reward(x, scale):
+    return scale * np.exp(-0.5 * np.sum((x - GMM_CENTRES[1]) ** 2, axis=1))
+
+
+def _gmm_label(x):
+    return np.argmin(((x[:, None, :] - GMM_CENTRES[None]) ** 2).sum(-1), axis=1)
+
+
+def family_generations(family: str, K: int, lam: float, gens: int, scale: float, seed: int, N: int = 1500,
+                       n_eval: int = 4000, invert_selection: bool = False) -> list[dict]:
+    """A replace-scheme loop of a theory family: sample K m candidates, keep one per group by softmax(r)
+    (softmax(-r) when ``invert_selection``: a broken loop the checks must catch), mix with the N real points,
+    refit. Returns the per-generation records of :func:`simtheory.predict.loop_checks`."""
+    rng = np.random.default_rng(seed)
+    if family == "histogram":
+        p_data = rng.dirichlet(np.ones(HIST_ATOMS) * 3)
+        real = rng.choice(HIST_ATOMS, N, p=p_data).reshape(-1, 1)
+        r_atoms = _hist_reward(scale)
+        reward = lambda x: r_atoms[x.reshape(-1).astype(int)]          # noqa: E731
+        label = lambda x: HIST_CLASS[x.reshape(-1).astype(int)]        # noqa: E731
+        fit = lambda x: histogram.fit(x, n_atoms=HIST_ATOMS)            # noqa: E731
+        sample, C = histogram.sample, 4
+
+        def measure(params):        # the histogram's law is known exactly: no evaluation noise
+            p = params["probs"]
+            q = np.bincount(HIST_CLASS, p, minlength=C)
+            return {"mean_reward": float(p @ r_atoms), "mean_reward_se": 0.0,
+                    "mean_exp_reward": float(p @ np.exp(r_atoms)), "mean_exp_reward_se": 0.0,
+                    "class_proportions": q.tolist(), "class_proportions_se": [0.0] * C}
+    else:
+        comp = rng.choice(3, N, p=[0.5, 0.3, 0.2])
+        real = GMM_CENTRES[comp] + rng.normal(0, 0.7, (N, 2))
+        reward = lambda x: _gmm_reward(x, scale)                       # noqa: E731
+        label, C = _gmm_label, 3
+        fit = lambda x: gmm.fit(x, rng, None, components=3, n_iter=30)  # noqa: E731
+        sample = gmm.sample
+
+        def measure(params):
+            x = gmm.sample(params, n_eval, rng)
+            return predict.sample_means(reward(x), label(x), C)
+    r_real, y_real = reward(real), label(real)
+    params = fit(real)
+    prev = measure(params)
+    m = N if lam == math.inf else int(round(lam * N))
+    out = []
+    for _ in range(gens):
+        cand = sample(params, K * m, rng)
+        r, y = reward(cand), label(cand)
+        keep = np.arange(m) * K + select_softmax((-r if invert_selection else r).reshape(m, K), rng)
+        kw = {} if lam == math.inf else {"real_rewards": r_real, "real_labels": y_real}
+        pred = predict.one_step(r, y, K, lam=lam, n_classes=C, **kw)
+        train_x = cand[keep] if lam == math.inf else np.concatenate([real, cand[keep]])
+        params = fit(train_x)
+        model = measure(params)
+        out.append({"prediction": pred, "kept": predict.sample_means(r[keep], y[keep], C),
+                    "train": predict.sample_means(reward(train_x), label(train_x), C), "model": model,
+                    "previous": prev})
+        prev = model
+    return out
+
+
+def _failures(rows):
+    return [r for r in rows if not r["holds"]]
+
+
+loops = st.tuples(st.sampled_from(["histogram", "gmm"]), st.sampled_from([1, 2, 4]),
+                  st.sampled_from([math.inf, 1.0, 0.5]), st.sampled_from([1.0, 3.0]), st.integers(0, 2**31 - 1))
+
+
+@settings(max_examples=30)
+@given(loops)
+def test_theory_family_loops_satisfy_the_predictions(case):
+    family, K, lam, scale, seed = case
+    gens = family_generations(family, K, lam, 3, scale, seed, N=1000 if family == "gmm" else 1500)
+    rows = predict.loop_checks(gens, K, lam, N_SE)
+    names = {r["check"] for r in rows}
+    assert {"selection", "lemma22"} <= names
+    assert ("exp_reward_no_fall" in names) == (lam == math.inf)
+    assert ("k1_no_drift" in names) == (K == 1 and lam == math.inf)
+    assert ("real_data_distance" in names) == (lam != math.inf)
+    assert not _failures(rows), _failures(rows)
+
+
+def test_histogram_fit_error_is_zero_and_k1_is_the_identity():
+    """The histogram refit is the training set's law, so its fit error is exactly 0; with K = 1 and lam = inf
+    the prediction equals the candidates' law."""
+    gens = family_generations("histogram", 1, math.inf, 2, 3.0, 4)
+    for g in gens:
+        z = predict.compare_generation(g["prediction"], g["kept"], g["model"])
+        np.testing.assert_allclose(g["model"]["class_proportions"], g["train"]["class_proportions"], atol=1e-12)
+        assert g["prediction"]["predicted_class_proportions"] == g["prediction"]["candidate_class_proportions"]
+        assert np.all(np.isfinite(z["fit_error_class_proportions"]))
+
+
+@pytest.mark.parametrize("family", ["histogram", "gmm"])
+def test_checks_catch_a_loop_that_selects_the_wrong_way(family):
+    """Negative control: keeping softmax(-r) instead of softmax(r) must fail the selection and Lemma 2.2 checks
+    (a check that cannot fail would be a defect)."""
+    gens = family_generations(family, 4, math.inf, 2, 3.0, 1, invert_selection=True)
+    failed = {r["check"] for r in _failures(predict.loop_checks(gens, 4, math.inf, N_SE))}
+    assert {"selection", "lemma22", "exp_reward_no_fall"} <= failed
+
+
+def test_k1_check_catches_a_drifting_loop():
+    """Negative control for k1_no_drift: a model whose 'previous' measurement is of another law fails."""
+    gens = family_generations("histogram", 1, math.inf, 1, 3.0, 2)
+    shifted = dict(gens[0]["previous"])
+    q = np.array(shifted["class_proportions"])
+    shifted["class_proportions"] = (np.roll(q, 1)).tolist()
+    gens[0]["previous"] = shifted
+    failed = {r["check"] for r in _failures(predict.loop_checks(gens, 1, math.inf, N_SE))}
+    assert "k1_no_drift" in failed
+
+
+def test_real_data_check_catches_a_loop_that_drops_the_real_data():
+    """Negative control for real_data_distance: a model that trained on the kept set alone drifts from the
+    data farther than the lam-mixture predicts."""
+    gens = family_generations("histogram", 4, 0.5, 1, 3.0, 3)
+    g = gens[0]
+    g["model"] = dict(g["kept"], class_proportions_se=[0.0] * 4)
+    g["train"] = {**g["train"], "class_proportions": g["model"]["class_proportions"]}
+    failed = {r["check"] for r in _failures(predict.loop_checks(gens, 4, 0.5, N_SE))}
+    assert "real_data_distance" in failed
