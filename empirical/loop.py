@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from simtheory.loop_runs import jsonable
+from simtheory.runs import jsonable
 from simtheory.runs import RunFolder, atomic_write
 from simtheory.selection import select_softmax
 

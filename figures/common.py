@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from simtheory.plots import save_figure  # noqa: E402
-from simtheory.runs import RunFolder  # noqa: E402
+from simtheory.runs import code_version, computed  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "out"
 K_COLORS = {1: "0.6", 2: "C0", 4: "C1", 8: "C2", 32: "C3", float("inf"): "k"}
@@ -36,11 +36,6 @@ def run_dir(out: Path, name: str) -> Path:
 
 
 def cached_arrays(folder: Path, config: dict, compute: Callable[[], dict]) -> dict[str, np.ndarray]:
-    """The arrays of a computed run: read from ``folder`` if it holds this config, else computed and saved
-    there (config.json + data.npz, the run-folder format; a different config in the folder is refused)."""
-    rf = RunFolder.open(folder, config)
-    data = rf.load_arrays("data")
-    if data is None:
-        data = {k: np.asarray(v) for k, v in compute().items()}
-        rf.save_arrays("data", **data)
-    return data
+    """The arrays of a computed run (:func:`simtheory.runs.computed`), keyed by the code of simtheory and of
+    the figures: arrays made by other code are refused, never reused."""
+    return computed(folder, config, compute, code_version("simtheory", "figures"))

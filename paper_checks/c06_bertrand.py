@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from simtheory import collapse, theorems
+from simtheory import theorems
 from simtheory.loops import LoopConfig, run_loop
 
 from .core import Check, verdict
@@ -15,7 +15,7 @@ def _local_rate(lam: float) -> float:
     mu, var = 1e-6, 1 - 2e-6
     d0 = np.hypot(mu, var - 1)
     for _ in range(20):
-        mu, var = collapse.gaussian_mixed_map(mu, var, 0.0, 1.0, lam)
+        mu, var = theorems.gaussian_mixed_map(mu, var, 0.0, 1.0, lam)
     return float((np.hypot(mu, var - 1) / d0) ** (1 / 20))
 
 

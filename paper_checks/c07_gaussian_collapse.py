@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from simtheory import collapse
+from simtheory import theorems
 from simtheory.loops import LoopConfig, run_loop
 
 from .core import Check, verdict
@@ -21,17 +21,17 @@ def run(quick: bool = False) -> list[Check]:
     M, T, n = 20, 10, (100 if quick else 600)
     mu, var = _chains(M, T, n, "mle")
     ratio = var[:, T] / var[:, 0]
-    pred = float(collapse.variance_mean(1.0, M, T, "mle"))
+    pred = float(theorems.variance_mean(1.0, M, T, "mle"))
     se = ratio.std(ddof=1) / np.sqrt(n)
     msd = (mu[:, T] - mu[:, 0]) ** 2 / var[:, 0]
-    pred_msd = collapse.mean_walk_msd(1.0, M, T, "mle")
+    pred_msd = theorems.mean_walk_msd(1.0, M, T, "mle")
     se_msd = msd.std(ddof=1) / np.sqrt(n)
     _, vu = _chains(M, T, n, "unbiased")
     lr = np.log(vu[:, T] / vu[:, 0])
-    pred_lr = float(collapse.log_variance_drift(M, T, "unbiased"))
-    se_lr = float(collapse.log_variance_sd(M, T)) / np.sqrt(n)
+    pred_lr = float(theorems.log_variance_drift(M, T, "unbiased"))
+    se_lr = float(theorems.log_variance_sd(M, T)) / np.sqrt(n)
     nc = 20000 if quick else 200000
-    ch = collapse.chi2_chain(1.0, 20, 50, nc, np.random.default_rng(5), "mle")[:, -1]
+    ch = theorems.chi2_chain(1.0, 20, 50, nc, np.random.default_rng(5), "mle")[:, -1]
     mean50, med50 = float(ch.mean()), float(np.median(ch))
     boot = np.random.default_rng(6)
     med_se = float(np.std([np.median(boot.choice(ch, nc)) for _ in range(50)]))

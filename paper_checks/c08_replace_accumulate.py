@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from simtheory import regression
+from simtheory import theorems
 
 from .core import Check, verdict
 
@@ -13,8 +13,8 @@ def run(quick: bool = False) -> list[Check]:
     out = []
     for i, scheme in enumerate(("replace", "accumulate")):
         rng = np.random.default_rng(10 + i)
-        e = np.array([regression.regression_loop(T, d, 1.0, G, scheme, rng) for _ in range(n)])
-        pred = regression.expected_error(T, d, 1.0, np.arange(1, G + 1), scheme)
+        e = np.array([theorems.regression_loop(T, d, 1.0, G, scheme, rng) for _ in range(n)])
+        pred = theorems.expected_error(T, d, 1.0, np.arange(1, G + 1), scheme)
         z = np.abs(e.mean(0) - pred) / (e.std(0, ddof=1) / np.sqrt(n))
         growth = e.mean(0)[-1] / e.mean(0)[0]
         out.append(Check(f"C8.{i + 1}", f"Linear regression, {scheme}: test error "

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from simtheory import collapse
+from simtheory import theorems
 from simtheory.loops import LoopConfig, run_loop
 
 from .core import Check, verdict
@@ -28,7 +28,7 @@ def run(quick: bool = False) -> list[Check]:
     ok = collapsed and fresh[1] > 0.5 and fresh[2] < 2.0
     bias = 0.9
     pred_bias = float((bias * (M - 1) / M) ** T)
-    ch = collapse.chi2_chain(1.0, M, T, 20000, np.random.default_rng(4), "mle")[:, -1] * bias ** T
+    ch = theorems.chi2_chain(1.0, M, T, 20000, np.random.default_rng(4), "mle")[:, -1] * bias ** T
     return [
         Check("C9.1", "Fully synthetic loops collapse; with fresh real data each generation they do not",
               "Alemohammad et al., ICLR 2024 (MAD) via curation-theory.md Sec. 4 [exact statements unverified]",
@@ -41,7 +41,7 @@ def run(quick: bool = False) -> list[Check]:
               "a real set polluted by, not accumulated beside, synthetic data", figures=("gaussian_collapse.png",)),
         Check("C9.2", "Sampling bias lambda_s < 1 (covariance scaled) speeds collapse",
               "Alemohammad et al., ICLR 2024 [unverified]", f"E[sigma^2_T] = (lambda_s (M-1)/M)^T = {pred_bias:.2e} at lambda_s = {bias}",
-              f"chi^2 recursion mean {ch.mean():.2e} vs unbiased-sampling {float(collapse.variance_mean(1, M, T)):.2e}",
+              f"chi^2 recursion mean {ch.mean():.2e} vs unbiased-sampling {float(theorems.variance_mean(1, M, T)):.2e}",
               "4 SE of the mean", verdict(abs(ch.mean() - pred_bias) <= 4 * ch.std(ddof=1) / np.sqrt(ch.size)
-                                           and pred_bias < float(collapse.variance_mean(1, M, T)))),
+                                           and pred_bias < float(theorems.variance_mean(1, M, T)))),
     ]

@@ -6,14 +6,15 @@ from __future__ import annotations
 import numpy as np
 
 import simtheory
-from simtheory import datasets, scenarios
+from simtheory import scenarios
+from simtheory.geometries import MIXTURE2D
 from simtheory.metrics import top_mass
 
 from .core import Check, verdict
 
 
 def _mode_masses(p, x):
-    near = np.argmin(((x[..., None, :] - datasets.MIX_MEANS) ** 2).sum(-1), axis=-1)
+    near = MIXTURE2D.nearest_mode(x)
     return np.array([p[near == m].sum() for m in range(8)])
 
 

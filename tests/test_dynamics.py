@@ -89,7 +89,7 @@ def test_fixed_point_interior_attracting_and_rewarding(c, lam):
 
 def test_renormalisation_guard_fires(monkeypatch):
     p, r = np.array([0.5, 0.5]), np.array([0.0, 1.0])
-    monkeypatch.setattr(dynamics, "_curate", lambda p, r, K: p * (1 + 1e-9))
+    monkeypatch.setattr(dynamics, "curate", lambda p, r, K: p * (1 + 1e-9))
     with pytest.raises(FloatingPointError):
         simtheory.retrain(p, r, 4, 1)
 

@@ -6,8 +6,9 @@ import sys
 import numpy as np
 import pytest
 
-from simtheory import densities, dynamics, exact, scenarios
-from simtheory.exact import ExactConfig, run_exact
+from simtheory import densities, dynamics, scenarios
+from simtheory.runs import exact
+from simtheory.runs.exact import ExactConfig, run_exact
 from simtheory.runs import ConfigMismatch, read_metrics
 
 

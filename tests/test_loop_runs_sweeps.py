@@ -3,9 +3,9 @@ import math
 import pytest
 
 from simtheory import loops
-from simtheory.loop_runs import config_from_dataset, run_loop_folder
+from simtheory.runs.loop import config_from_dataset, run_loop_folder
 from simtheory.runs import read_metrics
-from simtheory.sweeps import SweepConfig, run_sweep
+from simtheory.runs.sweep import SweepConfig, run_sweep
 
 
 def test_loop_folder_resume_after_crash(tmp_path, monkeypatch):

@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from simtheory import collapse, regression, retrain, theorems
+from simtheory import retrain, theorems
 from simtheory.loops import LoopConfig, run_loop
 
 from tolerances import N_SE
@@ -35,12 +35,12 @@ def test_gaussian_mle_variance_decay_and_mean_walk():
     M, T, n = 10, 8, 400
     mu, var = _chains(M, T, n, "mle")
     ratio = var / var[:, :1]
-    target = collapse.variance_mean(1.0, M, np.arange(T + 1), "mle")
+    target = theorems.variance_mean(1.0, M, np.arange(T + 1), "mle")
     se = ratio.std(axis=0, ddof=1) / np.sqrt(n)
     assert np.all(np.abs(ratio.mean(0) - target)[1:] <= N_SE * se[1:])
     msd = ((mu - mu[:, :1]) ** 2 / var[:, :1])
     for t in [1, 4, 8]:
-        pred = collapse.mean_walk_msd(1.0, M, t, "mle")
+        pred = theorems.mean_walk_msd(1.0, M, t, "mle")
         assert abs(msd[:, t].mean() - pred) <= N_SE * msd[:, t].std(ddof=1) / np.sqrt(n)
 
 
@@ -49,17 +49,17 @@ def test_gaussian_unbiased_log_variance_drift():
     _, var = _chains(M, T, n, "unbiased")
     logr = np.log(var / var[:, :1])
     for t in [2, 5, 8]:
-        pred = collapse.log_variance_drift(M, t, "unbiased")
+        pred = theorems.log_variance_drift(M, t, "unbiased")
         assert pred < 0
-        assert abs(logr[:, t].mean() - pred) <= N_SE * collapse.log_variance_sd(M, t) / np.sqrt(n)
+        assert abs(logr[:, t].mean() - pred) <= N_SE * theorems.log_variance_sd(M, t) / np.sqrt(n)
 
 
 @pytest.mark.parametrize("scheme", ["replace", "accumulate"])
 def test_regression_replace_vs_accumulate(scheme):
     T, d, sigma, G, n = 30, 5, 1.0, 8, 3000
     rng = np.random.default_rng(7)
-    errs = np.array([regression.regression_loop(T, d, sigma, G, scheme, rng) for _ in range(n)])
-    pred = regression.expected_error(T, d, sigma, np.arange(1, G + 1), scheme)
+    errs = np.array([theorems.regression_loop(T, d, sigma, G, scheme, rng) for _ in range(n)])
+    pred = theorems.expected_error(T, d, sigma, np.arange(1, G + 1), scheme)
     se = errs.std(axis=0, ddof=1) / np.sqrt(n)
     assert np.all(np.abs(errs.mean(0) - pred) <= N_SE * se)
 
@@ -84,17 +84,17 @@ def test_histogram_loop_tends_to_exact_dynamics():
 def test_bertrand_contraction_exact_map():
     mu_d, var_d = 1.0, 2.0
     for lam in [0.1, 0.3, 0.45]:
-        rho = collapse.gaussian_contraction_factor(lam)
+        rho = theorems.gaussian_contraction_factor(lam)
         # the exact one-step recursion of the errors, from far away
         mu, var = 3.0, 0.5
-        mu1, var1 = collapse.gaussian_mixed_map(mu, var, mu_d, var_d, lam)
+        mu1, var1 = theorems.gaussian_mixed_map(mu, var, mu_d, var_d, lam)
         assert abs((mu1 - mu_d) - rho * (mu - mu_d)) < 1e-12
         assert abs((var1 - var_d) - (rho * (var - var_d) + lam / (1 + lam) ** 2 * (mu - mu_d) ** 2)) < 1e-12
         # local contraction at rate rho near theta*
         mu, var = mu_d + 1e-5, var_d - 2e-5
         d0 = math.hypot(mu - mu_d, var - var_d)
         for t in range(1, 6):
-            mu, var = collapse.gaussian_mixed_map(mu, var, mu_d, var_d, lam)
+            mu, var = theorems.gaussian_mixed_map(mu, var, mu_d, var_d, lam)
             assert math.hypot(mu - mu_d, var - var_d) <= rho**t * d0 * (1 + 1e-4)
         assert rho <= theorems.bertrand_rate(lam, 1.0, 1.0, 0.0)
 

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import datasets, loops, validate
-from .loop_runs import config_from_dataset
-from .runs import RunFolder, atomic_write
+from .. import datasets, loops, validate
+from .loop import config_from_dataset
+from .folder import RunFolder, atomic_write, code_version
 
 COLUMNS = ["job", "family", "K", "lam", "n_samples", "scheme", "replicate", "job_seed", "generation",
            "mean_reward", "reward_se", "heldout_loglik", "w2_to_data", "tv_to_data", "kl_to_data"]
@@ -91,7 +91,7 @@ def run_sweep(cfg: SweepConfig, out, scheduler: str | None = None, serial: bool 
               progress: bool = True, processes: bool = True) -> Path:
     """Run the sweep into ``out`` (serially, on a new local dask cluster, or on ``scheduler``); returns the
     path of results.csv. Jobs already finished in ``out`` are skipped."""
-    rf = RunFolder.open(out, cfg.to_dict())
+    rf = RunFolder.open(out, cfg.to_dict(), code_version("simtheory"))
     jdir = rf.path / "jobs"
     jdir.mkdir(exist_ok=True)
     todo = [j for j in jobs(cfg) if not (jdir / f"{j['job']:05d}.csv").exists()]
