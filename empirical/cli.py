@@ -1,4 +1,4 @@
-"""``python -m empirical``: sub-commands train, sample, classifier, loop, fid. Options become configs; the
+"""``python -m empirical``: sub-commands train, sample, classifier, loop, fid, compare. Options become configs; the
 library does the work; ``--dry-run`` prints the resolved config."""
 from __future__ import annotations
 
@@ -60,7 +60,27 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--data", default=None)
     f.add_argument("--device", default="cpu")
     f.add_argument("--dry-run", action="store_true")
+    cp = sub.add_parser("compare", help="theory against measurement (per-generation predictions) for image-loop "
+                        "run folders", formatter_class=fmt)
+    cp.add_argument("runs", nargs="+", help="image-loop run folders")
+    cp.add_argument("--out", default=None, help="output folder (default: <run>/compare; with several runs, "
+                    "<out>/<run name>)")
+    cp.add_argument("--dry-run", action="store_true")
     return ap
+
+
+def _compare(args) -> int:
+    """``compare``: empirical.compare on each run folder; prints where the tables and figures went."""
+    from .compare import compare_run, write
+    for run in args.runs:
+        out = Path(run) / "compare" if args.out is None else (
+            Path(args.out) / Path(run).name if len(args.runs) > 1 else Path(args.out))
+        if args.dry_run:
+            print(json.dumps({"run": run, "out": str(out)}))
+            continue
+        for p in write(compare_run(run), out):
+            print(p)
+    return 0
 
 
 def _loop_config(args):
@@ -84,6 +104,8 @@ def main(argv=None) -> int:
 
 def _dispatch(args) -> int:
     import numpy as np
+    if args.command == "compare":
+        return _compare(args)
     if args.command in ("train", "classifier", "loop"):
         cfg = _loop_config(args)
         if args.command == "train":

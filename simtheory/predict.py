@@ -462,8 +462,8 @@ def loop_checks(generations: list[dict], K, lam: float, n_se: float = 4.0) -> li
                          "holds": bool(value <= allowance)})
         if kept is not None:
             z = compare_generation(pred, kept, None)
-            zs = np.concatenate([np.abs(np.atleast_1d(z[f"selection_z_{q}"])) for q in ("mean_reward", "class_proportions")
-                                 if f"selection_z_{q}" in z])
+            zs = np.concatenate([np.abs(np.atleast_1d(z[f"selection_z_{q}"]))
+                                 for q in ("mean_reward", "class_proportions") if f"selection_z_{q}" in z])
             add("selection", zs.max(), n_se)
             gain = kept["mean_exp_reward"] - pred["candidate_mean_exp_reward"]
             add("lemma22", pred["lemma22_gain_bound"] - gain,

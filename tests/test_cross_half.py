@@ -149,3 +149,101 @@ def test_real_data_check_catches_a_loop_that_drops_the_real_data():
     g["train"] = {**g["train"], "class_proportions": g["model"]["class_proportions"]}
     failed = {r["check"] for r in _failures(predict.loop_checks(gens, 4, 0.5, N_SE))}
     assert "real_data_distance" in failed
+
+
+# ------------------------------------------------------------------------------------------- image half
+def write_image_run(folder, K=4, lam=math.inf, scheme="replace", gens=3, seed=0, N=800, n_eval=1000,
+                    with_candidates=True):
+    """An image-loop run folder in the loop's format (config.json, metrics.jsonl, gen_XXX/synthetic.npz) whose
+    'images' are atoms of a histogram model (rewards and classes per atom): the compare path without torch."""
+    from simtheory.runs import RunFolder, jsonable
+    rng = np.random.default_rng(seed)
+    A, C = 12, 3
+    r_atoms = rng.uniform(0, 5, A)
+    cls = np.arange(A) % C
+    real = rng.choice(A, N, p=rng.dirichlet(np.ones(A) * 2))
+    rf = RunFolder.open(folder, {"kind": "image_loop", "K": K, "lam": lam, "scheme": scheme, "reward": "class",
+                                 "n_samples": N, "generations": gens})
+    classes = ["c0", "c1", "c2"]
+
+    def measure(t, probs):
+        ev = rng.choice(A, n_eval, p=probs)
+        r = r_atoms[ev]
+        rf.append(jsonable({"generation": t, "mean_reward": float(r.mean()),
+                            "reward_se": float(r.std(ddof=1) / math.sqrt(n_eval)),
+                            "mean_exp_reward": float(np.exp(r).mean()),
+                            "mean_exp_reward_se": float(np.exp(r).std(ddof=1) / math.sqrt(n_eval)),
+                            "class_proportions": (np.bincount(cls[ev], minlength=C) / n_eval).tolist(),
+                            "classes": classes, "n_eval": n_eval}))
+    probs = np.bincount(real, minlength=A) / N
+    measure(0, probs)
+    m = N if lam == math.inf else int(round(lam * N))
+    pool = []
+    for t in range(1, gens + 1):
+        cand = rng.choice(A, K * m, p=probs)
+        keep = np.arange(m) * K + select_softmax(r_atoms[cand].reshape(m, K), rng)
+        pool = pool + [cand[keep]] if scheme == "accumulate" else [cand[keep]]
+        parts = pool if lam == math.inf and scheme != "accumulate" else [real] + pool
+        probs = np.bincount(np.concatenate(parts), minlength=A) / sum(len(p) for p in parts)
+        g = rf.path / f"gen_{t:03d}"
+        g.mkdir()
+        arrays = {"rewards": r_atoms[cand[keep]]}
+        if with_candidates:
+            arrays.update(candidate_rewards=r_atoms[cand], candidate_labels=cls[cand], kept_index=keep)
+            if lam != math.inf or scheme == "accumulate":
+                arrays.update(real_rewards=r_atoms[real], real_labels=cls[real])
+        np.savez(g / "synthetic.npz", **arrays)
+        measure(t, probs)
+    return rf.path
+
+
+@pytest.mark.parametrize("K,lam,scheme", [(4, math.inf, "replace"), (2, 1.0, "replace"), (4, math.inf, "accumulate"),
+                                          (1, math.inf, "replace")])
+def test_compare_on_a_run_folder(tmp_path, K, lam, scheme):
+    from empirical.compare import compare_run, write
+    res = compare_run(write_image_run(tmp_path / "run", K, lam, scheme))
+    assert not _failures(res["checks"]), _failures(res["checks"])
+    assert len(res["generations"]) == 3 and len(res["multi_step"]["mean_reward"]) == 4
+    # the histogram model refits exactly, so only sampling noise separates measurement and one-step prediction
+    for g in res["generations"]:
+        assert np.all(np.abs(g["comparison"]["fit_z_class_proportions"]) <= N_SE + 1)
+    paths = write(res, tmp_path / "out")
+    assert all(p.exists() and p.stat().st_size > 0 for p in paths)
+    assert "| 3 |" in (tmp_path / "out" / "compare.md").read_text()
+
+
+def test_compare_multistep_matches_the_loop_it_predicts(tmp_path):
+    """Multi-step prediction from generation 1's candidates against a histogram loop with many samples: the
+    measured trajectory lies within N_SE combined SEs of the prediction (the histogram has no fit error)."""
+    from empirical.compare import compare_run
+    res = compare_run(write_image_run(tmp_path / "run", 4, math.inf, "replace", gens=3, N=6000, n_eval=4000))
+    ms = res["multi_step"]
+    for t in range(1, 4):
+        meas = res["measured"][t]
+        z = predict.zscore(meas["class_proportions"], meas["class_proportions_se"], ms["class_proportions"][t],
+                           ms["class_proportions_se"][t])
+        assert np.all(np.abs(z) <= N_SE + 1), (t, z)
+
+
+def test_compare_refuses_folders_without_candidates(tmp_path):
+    from empirical.cli import main
+    from empirical.compare import MissingCandidates, compare_run
+    old = write_image_run(tmp_path / "old", with_candidates=False)
+    with pytest.raises(MissingCandidates, match="lacks candidate_rewards, candidate_labels, kept_index"):
+        compare_run(old)
+    bare = write_image_run(tmp_path / "bare")
+    import shutil
+    shutil.rmtree(bare / "gen_001")
+    with pytest.raises(MissingCandidates, match="no gen_001/synthetic.npz"):
+        compare_run(bare)
+    assert main(["compare", str(old)]) == 2
+    with pytest.raises(ValueError, match="not a run folder"):
+        compare_run(tmp_path)
+
+
+def test_compare_cli_writes_tables_and_figures(tmp_path, capsys):
+    from empirical.cli import main
+    run = write_image_run(tmp_path / "run")
+    assert main(["compare", str(run), "--out", str(tmp_path / "cmp")]) == 0
+    assert {p.name for p in (tmp_path / "cmp").iterdir()} >= {"compare.json", "compare.md", "compare_reward.png",
+                                                              "compare_classes.png"}
