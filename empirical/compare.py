@@ -38,6 +38,23 @@ def _npz(path: Path) -> dict:
         return {k: z[k] for k in z.files}
 
 
+def _generation(folder: Path, t: int) -> dict:
+    f = folder / f"gen_{t:03d}" / "synthetic.npz"
+    if not f.exists():
+        raise MissingCandidates(
+            f"{folder}: generation {t} has no gen_{t:03d}/synthetic.npz (only config.json and metrics.jsonl "
+            "were kept). Rerun the loop with the command in the folder's README.md into a new folder; the loop "
+            "now stores every candidate's reward and label there.")
+    z = _npz(f)
+    missing = [k for k in KEYS if k not in z]
+    if missing:
+        raise MissingCandidates(
+            f"{folder}: gen_{t:03d}/synthetic.npz lacks {', '.join(missing)}: the folder was made before the loop "
+            "recorded its candidates, so the predictions cannot be recomputed from it. Rerun the loop (same "
+            "command, new folder) to compare theory with measurement.")
+    return z
+
+
 def load_run(folder) -> dict:
     """config, metrics rows and every generation's arrays of an image-loop run folder; MissingCandidates (a
     ValueError naming the folder and what is missing) for folders made before candidates were recorded."""
@@ -48,22 +65,7 @@ def load_run(folder) -> dict:
     if cfg.get("kind") != "image_loop":
         raise ValueError(f"{folder} holds a {cfg.get('kind')!r} run; compare reads image-loop run folders")
     rows = read_metrics(folder)
-    gens = []
-    for t in range(1, len(rows)):
-        f = folder / f"gen_{t:03d}" / "synthetic.npz"
-        if not f.exists():
-            raise MissingCandidates(
-                f"{folder}: generation {t} has no gen_{t:03d}/synthetic.npz (only config.json and metrics.jsonl "
-                "were kept). Rerun the loop with the command in the folder's README.md into a new folder; the loop "
-                "now stores every candidate's reward and label there.")
-        z = _npz(f)
-        missing = [k for k in KEYS if k not in z]
-        if missing:
-            raise MissingCandidates(
-                f"{folder}: gen_{t:03d}/synthetic.npz lacks {', '.join(missing)}: the folder was made before the loop "
-                "recorded its candidates, so the predictions cannot be recomputed from it. Rerun the loop (same "
-                "command, new folder) to compare theory with measurement.")
-        gens.append(z)
+    gens = [_generation(folder, t) for t in range(1, len(rows))]
     if not gens:
         raise ValueError(f"{folder}: needs at least one finished generation after generation 0, has {len(rows)} rows")
     return {"folder": folder, "config": cfg, "rows": rows, "gens": gens}
@@ -96,6 +98,34 @@ def _real(cfg: dict, gens: list[dict], t: int):
     return rr, ry, m / len(rr)
 
 
+def _one_step(cfg: dict, gens: list[dict], t: int, C: int) -> dict:
+    z = gens[t - 1]
+    rr, ry, lam_t = _real(cfg, gens, t)
+    return predict.one_step(z["candidate_rewards"], z["candidate_labels"].astype(np.int64), int(cfg["K"]), lam=lam_t,
+                            real_rewards=rr, real_labels=ry, n_classes=C)
+
+
+def _multi_step(cfg: dict, gens: list[dict], steps: int, C: int) -> dict:
+    z1 = gens[0]
+    rr, ry, _ = _real(cfg, gens, 1)
+    return predict.trajectory(z1["candidate_rewards"], z1["candidate_labels"].astype(np.int64), int(cfg["K"]), steps,
+                              lam=float(cfg["lam"]), real_rewards=rr, real_labels=ry, n_classes=C, scheme=cfg["scheme"])
+
+
+def recorded_predictions(folder, config: dict, t: int, n_classes: int) -> dict:
+    """What the image loop records in generation t's metrics line, from the arrays it has stored in
+    gen_001..gen_t: the one-step predictions of :func:`simtheory.predict.one_step` (``predicted_*``,
+    ``predicted_kept_*``, ``candidate_*``, the Lemma 2.2 bound, each with its SE) and generation t of the
+    multi-step prediction from generation 1's candidates (``multistep_predicted_*``)."""
+    folder = Path(folder)
+    gens = [_generation(folder, s) for s in range(1, t + 1)]
+    out = _one_step(config, gens, t, n_classes)
+    multi = _multi_step(config, gens, t, n_classes)
+    for k, v in multi.items():
+        out[f"multistep_predicted_{k}"] = np.asarray(v[t]).tolist()
+    return out
+
+
 def compare_run(folder) -> dict:
     """Every number of the comparison for one run folder (see the module docstring)."""
     run = load_run(folder)
@@ -109,8 +139,8 @@ def compare_run(folder) -> dict:
     for t in range(1, len(rows)):
         z = gens[t - 1]
         cr, cy, keep = z["candidate_rewards"], z["candidate_labels"].astype(np.int64), z["kept_index"].astype(np.int64)
-        rr, ry, lam_t = _real(cfg, gens, t)
-        pred = predict.one_step(cr, cy, K, lam=lam_t, real_rewards=rr, real_labels=ry, n_classes=C)
+        rr, ry, _ = _real(cfg, gens, t)
+        pred = _one_step(cfg, gens, t, C)
         kept = predict.sample_means(cr[keep], cy[keep], C)
         train_r = cr[keep] if rr is None else np.concatenate([rr, cr[keep]])
         train_y = cy[keep] if ry is None else np.concatenate([ry, cy[keep]])
@@ -123,10 +153,7 @@ def compare_run(folder) -> dict:
                     for k, v in recorded.items() if k in pred), default=None)
         out["generations"].append({"generation": t, **rec, "comparison": predict.compare_generation(pred, kept, model),
                                    "recorded_prediction_max_abs_diff": diff})
-    z1 = gens[0]
-    rr, ry, _ = _real(cfg, gens, 1)
-    multi = predict.trajectory(z1["candidate_rewards"], z1["candidate_labels"].astype(np.int64), K, len(rows) - 1,
-                               lam=lam, real_rewards=rr, real_labels=ry, n_classes=C, scheme=cfg["scheme"])
+    multi = _multi_step(cfg, gens, len(rows) - 1, C)
     out["multi_step"] = {k: np.asarray(v).tolist() for k, v in multi.items()}
     out["measured"] = [_measured(r) for r in rows]
     out["checks"] = predict.loop_checks(records, K, lam if cfg["scheme"] != "accumulate" else 1.0, N_SE)

@@ -247,3 +247,21 @@ def test_compare_cli_writes_tables_and_figures(tmp_path, capsys):
     assert main(["compare", str(run), "--out", str(tmp_path / "cmp")]) == 0
     assert {p.name for p in (tmp_path / "cmp").iterdir()} >= {"compare.json", "compare.md", "compare_reward.png",
                                                               "compare_classes.png"}
+
+
+def test_paper_check_rows_from_run_folders(tmp_path, monkeypatch):
+    """paper_checks.c15 on run folders with candidates (a verdict per row) and without (not measurable, with the
+    command that makes the folder)."""
+    from paper_checks import c15_theory_vs_experiment as c15
+    from paper_checks.core import HOLDS, NOT_MEASURABLE
+    monkeypatch.setattr(c15, "RESULTS", tmp_path)
+    write_image_run(tmp_path / "cpu-airplane-K4")
+    write_image_run(tmp_path / "cpu-airplane-K4-lam1", K=4, lam=1.0)
+    write_image_run(tmp_path / "cpu-confidence-K4", with_candidates=False)
+    rows = c15.run()
+    by = {r.id: r for r in rows}
+    assert by["C15.1.1"].verdict == HOLDS and by["C15.1.2"].verdict == HOLDS and by["C15.1.4"].verdict == HOLDS
+    assert "t=3:" in by["C15.1.4"].note and "c0 " in by["C15.1.4"].note
+    assert by["C15.2"].verdict == NOT_MEASURABLE and "--reward confidence" in by["C15.2"].note
+    assert any(r.id.startswith("C15.3.") and "real data" in r.claim for r in rows)
+    assert by["C15.9"].verdict == NOT_MEASURABLE
