@@ -156,6 +156,7 @@ def write_image_run(folder, K=4, lam=math.inf, scheme="replace", gens=3, seed=0,
                     with_candidates=True):
     """An image-loop run folder in the loop's format (config.json, metrics.jsonl, gen_XXX/synthetic.npz) whose
     'images' are atoms of a histogram model (rewards and classes per atom): the compare path without torch."""
+    from empirical.compare import recorded_predictions
     from simtheory.runs import RunFolder, jsonable
     rng = np.random.default_rng(seed)
     A, C = 12, 3
@@ -166,7 +167,7 @@ def write_image_run(folder, K=4, lam=math.inf, scheme="replace", gens=3, seed=0,
                                  "n_samples": N, "generations": gens})
     classes = ["c0", "c1", "c2"]
 
-    def measure(t, probs):
+    def measure(t, probs, extra=None):
         ev = rng.choice(A, n_eval, p=probs)
         r = r_atoms[ev]
         rf.append(jsonable({"generation": t, "mean_reward": float(r.mean()),
@@ -174,7 +175,7 @@ def write_image_run(folder, K=4, lam=math.inf, scheme="replace", gens=3, seed=0,
                             "mean_exp_reward": float(np.exp(r).mean()),
                             "mean_exp_reward_se": float(np.exp(r).std(ddof=1) / math.sqrt(n_eval)),
                             "class_proportions": (np.bincount(cls[ev], minlength=C) / n_eval).tolist(),
-                            "classes": classes, "n_eval": n_eval}))
+                            "classes": classes, "n_eval": n_eval, **(extra or {})}))
     probs = np.bincount(real, minlength=A) / N
     measure(0, probs)
     m = N if lam == math.inf else int(round(lam * N))
@@ -193,7 +194,7 @@ def write_image_run(folder, K=4, lam=math.inf, scheme="replace", gens=3, seed=0,
             if lam != math.inf or scheme == "accumulate":
                 arrays.update(real_rewards=r_atoms[real], real_labels=cls[real])
         np.savez(g / "synthetic.npz", **arrays)
-        measure(t, probs)
+        measure(t, probs, recorded_predictions(rf.path, rf.config, t, C) if with_candidates else None)
     return rf.path
 
 
@@ -265,3 +266,29 @@ def test_paper_check_rows_from_run_folders(tmp_path, monkeypatch):
     assert by["C15.2"].verdict == NOT_MEASURABLE and "--reward confidence" in by["C15.2"].note
     assert any(r.id.startswith("C15.3.") and "real data" in r.claim for r in rows)
     assert by["C15.9"].verdict == NOT_MEASURABLE
+
+
+def test_recorded_predictions_match_an_exact_recomputation(tmp_path):
+    """What the loop records is reproducible from its stored arrays: the kept law by simtheory.curated on the
+    candidates as atoms of mass 1/n, mixed with the real images at lam (the external check's recipe)."""
+    import simtheory
+    from empirical.compare import compare_run
+    from simtheory.runs import read_metrics
+    for lam in (math.inf, 1.0):
+        run = write_image_run(tmp_path / f"run{lam}", K=4, lam=lam)
+        for t, row in enumerate(read_metrics(run)[1:], start=1):
+            with np.load(run / f"gen_{t:03d}" / "synthetic.npz") as z:
+                cr, cy = z["candidate_rewards"], z["candidate_labels"]
+                c = simtheory.curated(np.full(cr.size, 1 / cr.size), cr, 4)
+                kept = np.bincount(cy, c, minlength=3)
+                nxt = kept if lam == math.inf else (np.bincount(z["real_labels"], minlength=3) / z["real_labels"].size
+                                                    + lam * kept) / (1 + lam)
+            np.testing.assert_allclose(row["predicted_kept_class_proportions"], kept, atol=1e-12)
+            np.testing.assert_allclose(row["predicted_class_proportions"], nxt, atol=1e-12)
+            np.testing.assert_allclose(row["predicted_kept_mean_reward"], c @ cr, atol=1e-12)
+        res = compare_run(run)
+        assert all(g["recorded_prediction_max_abs_diff"] == 0 for g in res["generations"])
+        for t, g in enumerate(res["generations"], start=1):
+            row = read_metrics(run)[t]
+            np.testing.assert_allclose(row["multistep_predicted_class_proportions"],
+                                       res["multi_step"]["class_proportions"][t], atol=1e-12)
