@@ -74,7 +74,7 @@ def load_run(folder) -> dict:
 def _measured(row: dict) -> dict:
     """A metrics row as :func:`simtheory.predict.sample_means` output (binomial SEs from n_eval)."""
     q = np.asarray(row["class_proportions"], float)
-    out = {"mean_reward": row["mean_reward"], "mean_reward_se": row["reward_se"],
+    out = {"n": row["n_eval"], "mean_reward": row["mean_reward"], "mean_reward_se": row["reward_se"],
            "class_proportions": q.tolist(), "class_proportions_se": np.sqrt(q * (1 - q) / row["n_eval"]).tolist()}
     if "mean_exp_reward" in row:
         out["mean_exp_reward"], out["mean_exp_reward_se"] = row["mean_exp_reward"], row["mean_exp_reward_se"]

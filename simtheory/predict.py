@@ -416,13 +416,25 @@ def compare_generation(prediction: dict, kept: dict | None, model: dict | None) 
     for q in QUANTITIES:
         pk, pn = prediction.get(f"predicted_kept_{q}"), prediction.get(f"predicted_{q}")
         if kept is not None and pk is not None and q in kept:
-            out[f"selection_z_{q}"] = _plain(zscore(kept[q], kept[f"{q}_se"], pk, prediction[f"predicted_kept_{q}_se"]))
+            out[f"selection_z_{q}"] = _plain(zscore(kept[q], _null_se(kept, q, pk), pk,
+                                                    prediction[f"predicted_kept_{q}_se"]))
         if model is not None and pn is not None and model.get(q) is not None:
             err = np.asarray(model[q], float) - np.asarray(pn, float)
-            se = np.hypot(np.asarray(model[f"{q}_se"], float), np.asarray(prediction[f"predicted_{q}_se"], float))
+            ms = _null_se(model, q, pn)
+            se = np.hypot(ms, np.asarray(prediction[f"predicted_{q}_se"], float))
             out[f"fit_error_{q}"], out[f"fit_error_{q}_se"] = _plain(err), _plain(se)
-            out[f"fit_z_{q}"] = _plain(zscore(model[q], model[f"{q}_se"], pn, prediction[f"predicted_{q}_se"]))
+            out[f"fit_z_{q}"] = _plain(zscore(model[q], ms, pn, prediction[f"predicted_{q}_se"]))
     return out
+
+
+def _null_se(sample: dict, q: str, predicted) -> np.ndarray:
+    """A measured value's SE for testing it against a prediction: for class proportions the binomial SE under
+    the prediction, sqrt(pi (1 - pi) / n) (the plug-in SE is 0 for a class the sample happens to miss, which
+    would make any rare predicted class a failure); for means the sample's own SE."""
+    if q == "class_proportions" and "n" in sample:
+        pi = np.clip(np.asarray(predicted, float), 0.0, 1.0)     # rounding only: predictions are probabilities
+        return np.sqrt(pi * (1 - pi) / sample["n"])
+    return np.asarray(sample[f"{q}_se"], float)
 
 
 def _tv(a, b) -> float:
@@ -457,9 +469,9 @@ def loop_checks(generations: list[dict], K, lam: float, n_se: float = 4.0) -> li
     for t, g in enumerate(generations, start=1):
         pred, kept, train, model = g["prediction"], g.get("kept"), g.get("train"), g.get("model")
 
-        def add(check, value, allowance):
+        def add(check, value, allowance):     # 1e-12: differences of equal probabilities are rounding
             rows.append({"generation": t, "check": check, "value": float(value), "allowance": float(allowance),
-                         "holds": bool(value <= allowance)})
+                         "holds": bool(value <= allowance + 1e-12)})
         if kept is not None:
             z = compare_generation(pred, kept, None)
             zs = np.concatenate([np.abs(np.atleast_1d(z[f"selection_z_{q}"]))
@@ -478,18 +490,25 @@ def loop_checks(generations: list[dict], K, lam: float, n_se: float = 4.0) -> li
                 + max(0.0, train["mean_exp_reward"] - model["mean_exp_reward"]))
         if "class_proportions" not in model:
             continue
-        m, ms = np.asarray(model["class_proportions"]), np.asarray(model["class_proportions_se"])
+        m = np.asarray(model["class_proportions"])
         prev = g.get("previous")
         if k == 1 and la == math.inf and prev is not None and "class_proportions" in prev:
-            pp, ps = np.asarray(prev["class_proportions"]), np.asarray(prev["class_proportions_se"])
+            pp = np.asarray(prev["class_proportions"])
             fit = np.abs(m - np.asarray(train["class_proportions"]))
-            cs = np.asarray(pred["candidate_class_proportions_se"])
+            c = np.asarray(pred["candidate_class_proportions"])
+            if "n" in prev:     # two samples of one model: binomial SE of the difference at the pooled proportion
+                nc, npv = pred["n_candidates"], prev["n"]
+                pi = (c * nc + pp * npv) / (nc + npv)
+                noise = np.sqrt(pi * (1 - pi) * (1 / nc + 1 / npv))
+            else:
+                noise = np.hypot(pred["candidate_class_proportions_se"], prev["class_proportions_se"])
             # m_t - m_{t-1} = (m_t - train_t) + (cand_t - m_{t-1}) exactly, train_t being the candidates
-            excess = np.abs(m - pp) - n_se * np.hypot(cs, ps) - fit
+            excess = np.abs(m - pp) - n_se * noise - fit
             add("k1_no_drift", excess.max(), 0.0)
         if la != math.inf and "real_class_proportions" in pred and kept is not None:
             data = pred["real_class_proportions"]
-            noise = 0.5 * n_se * la / (1 + la) * np.hypot(np.asarray(kept["class_proportions_se"]),
+            pk = pred["predicted_kept_class_proportions"]
+            noise = 0.5 * n_se * la / (1 + la) * np.hypot(_null_se(kept, "class_proportions", pk),
                                                           np.asarray(pred["predicted_kept_class_proportions_se"])).sum()
             add("real_data_distance", _tv(m, data) - _tv(pred["predicted_class_proportions"], data),
                 noise + _tv(m, train["class_proportions"]))
