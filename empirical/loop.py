@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from simtheory.runs import jsonable
 from simtheory.runs import RunFolder, atomic_write
 from simtheory.selection import select_softmax
 
+from . import compare
 from . import data as cifar
 from . import fid as fidmod
 from .classifier import load_classifier, predict_proba, train_classifier
@@ -92,6 +94,7 @@ def _measure(cfg, t, D, clf, acc, ref, folder: Path, progress: bool) -> dict:
     r, probs = rewards_of(cfg, clf, imgs)
     counts = np.bincount(probs.argmax(1), minlength=len(cfg.class_names))
     rec = {"generation": t, "mean_reward": float(r.mean()), "reward_se": float(r.std(ddof=1) / math.sqrt(len(r))),
+           "mean_exp_reward": float(np.exp(r).mean()), "mean_exp_reward_se": float(np.exp(r).std(ddof=1) / math.sqrt(len(r))),
            "class_proportions": (counts / counts.sum()).tolist(), "classes": list(cfg.class_names),
            "classifier_accuracy": acc, "n_eval": cfg.n_eval}
     save_grid(imgs, folder / "samples.png")
@@ -129,11 +132,17 @@ def run_image_loop(cfg: ImageLoopConfig, out, progress: bool = True) -> RunFolde
         else:
             cand = generate(D, _gen_seeds(cfg, t, cfg.n_synthetic * cfg.K), cfg.train.device, cfg.num_steps,
                             progress=progress)
-            r, _ = rewards_of(cfg, clf, cand)
+            r, probs = rewards_of(cfg, clf, cand)
             rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, t]))
-            syn, kept_r = curate(cfg, cand, r, rng) if cfg.K > 1 else (cand, r)
+            keep, kept_r = curate(cfg, np.arange(len(cand)), r, rng) if cfg.K > 1 else (np.arange(len(cand)), r)
+            syn = cand[keep]
+            # issue 11: every candidate's reward and label (and the real images') so predictions can be recomputed
+            record = {"candidate_rewards": r, "candidate_labels": probs.argmax(1), "kept_index": keep}
+            if cfg.lam != math.inf or cfg.scheme == "accumulate":
+                rr, rp = rewards_of(cfg, clf, x[cfg.n_samples * t if cfg.scheme == "fresh" else 0:][: cfg.n_samples])
+                record.update(real_rewards=rr, real_labels=rp.argmax(1))
             buf = io.BytesIO()
-            np.savez(buf, images=syn, rewards=kept_r, candidate_mean_reward=np.array(r.mean()))
+            np.savez(buf, images=syn, rewards=kept_r, candidate_mean_reward=np.array(r.mean()), **record)
             atomic_write(syn_path, buf.getvalue())
         pool = [syn]
         if cfg.scheme == "accumulate":
@@ -149,5 +158,9 @@ def run_image_loop(cfg: ImageLoopConfig, out, progress: bool = True) -> RunFolde
         with np.load(syn_path) as z:
             rec["kept_mean_reward"] = float(z["rewards"].mean())
             rec["candidate_mean_reward"] = float(z["candidate_mean_reward"])
+        try:    # issue 11: the exact one- and multi-step predictions from the stored candidates, with SEs
+            rec.update(compare.recorded_predictions(rf.path, cfg.to_dict(), t, len(cfg.class_names)))
+        except compare.MissingCandidates as e:
+            warnings.warn(f"no predictions recorded: {e}")
         rf.append(jsonable(rec))
     return rf

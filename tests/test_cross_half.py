@@ -292,3 +292,52 @@ def test_recorded_predictions_match_an_exact_recomputation(tmp_path):
             row = read_metrics(run)[t]
             np.testing.assert_allclose(row["multistep_predicted_class_proportions"],
                                        res["multi_step"]["class_proportions"][t], atol=1e-12)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    from empirical.configs import preset
+    from empirical.loop import run_image_loop
+    folder = tmp_path_factory.mktemp("tiny") / "run"
+    run_image_loop(preset("tiny"), folder, progress=False)
+    return folder
+
+
+def _image_checks(folder, K, lam, scheme="replace"):
+    from empirical.compare import compare_run
+    res = compare_run(folder)
+    names = {c["check"] for c in res["checks"]}
+    assert {"selection", "lemma22"} <= names
+    assert ("exp_reward_no_fall" in names) == (lam == math.inf and scheme != "accumulate")
+    assert ("real_data_distance" in names) == (lam != math.inf)
+    assert not _failures(res["checks"]), _failures(res["checks"])
+    # the loop's own records are the predictions recomputed from its stored arrays
+    assert all(g["recorded_prediction_max_abs_diff"] == 0 for g in res["generations"])
+    return res
+
+
+def test_tiny_image_loop_through_the_same_checks(tiny_run):
+    """The image half (tiny preset: K = 2, lam = inf, 2 generations) through the checks the theory families pass."""
+    from simtheory.runs import read_metrics
+    res = _image_checks(tiny_run, 2, math.inf)
+    for t, row in enumerate(read_metrics(tiny_run)[1:], start=1):
+        with np.load(tiny_run / f"gen_{t:03d}" / "synthetic.npz") as z:
+            assert z["candidate_rewards"].shape == z["candidate_labels"].shape == (2 * 256,)
+            np.testing.assert_allclose(z["rewards"], z["candidate_rewards"][z["kept_index"]])
+        assert row["predicted_mean_reward"] == row["predicted_kept_mean_reward"]     # lam = inf
+        assert row["predicted_kept_exp_gain"] >= row["lemma22_gain_bound"]
+        assert len(row["multistep_predicted_class_proportions"]) == 2
+    assert len(res["multi_step"]["mean_reward"]) == 3
+
+
+@pytest.mark.slow
+@settings(max_examples=4)
+@given(st.sampled_from([1, 2, 4]), st.sampled_from([math.inf, 1.0]), st.integers(0, 1000))
+def test_tiny_image_loops_satisfy_the_predictions(K, lam, seed):
+    """Hypothesis over K, lam and the seed on the tiny preset (about 20 s a loop)."""
+    import tempfile
+    from empirical.configs import preset
+    from empirical.loop import run_image_loop
+    with tempfile.TemporaryDirectory() as d:
+        run_image_loop(preset("tiny", K=K, lam=lam, seed=seed), d, progress=False)
+        _image_checks(d, K, lam)
