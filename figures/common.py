@@ -30,12 +30,19 @@ def save(fig, out: Path, name: str) -> list[Path]:
     return paths
 
 
+def code() -> dict:
+    """The code that makes the figures' runs: simtheory's and the figures' sources (hashed) and version."""
+    return code_version("simtheory", "figures")
+
+
 def run_dir(out: Path, name: str) -> Path:
-    """The run folder a figure keeps its runs in: <out>/runs/<name>."""
-    return out / "runs" / name
+    """The run folder a figure keeps its runs in: <out>/runs/<source hash>/<name>. Keyed by the producing
+    code, so that after any change to simtheory or figures the runs are made again, never reused (runs of
+    older code stay in their own folders until removed)."""
+    return out / "runs" / code()["source_sha256"] / name
 
 
 def cached_arrays(folder: Path, config: dict, compute: Callable[[], dict]) -> dict[str, np.ndarray]:
-    """The arrays of a computed run (:func:`simtheory.runs.computed`), keyed by the code of simtheory and of
-    the figures: arrays made by other code are refused, never reused."""
-    return computed(folder, config, compute, code_version("simtheory", "figures"))
+    """The arrays of a computed run (:func:`simtheory.runs.computed`), stored with the producing code: arrays
+    made by other code are refused, never reused."""
+    return computed(folder, config, compute, code())

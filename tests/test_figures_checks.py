@@ -1,5 +1,7 @@
 """Every figure module and every paper check at reduced size: outputs exist, verdicts are computed."""
 import importlib
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -55,3 +57,41 @@ def test_report_lists_every_check(tmp_path):
     for c in checks:
         assert f"| {c.id} |" in text
     assert HOLDS in text and NOT_MEASURABLE in text
+
+
+def test_figure_runs_of_older_code_are_not_reused(tmp_path):
+    # a copy of the project whose simtheory source then changes: the figure must compute its runs again
+    import shutil
+    import subprocess
+    import sys
+    import time
+    root = Path(__file__).resolve().parents[1]
+    for pkg in ("simtheory", "figures"):
+        shutil.copytree(root / pkg, tmp_path / pkg, ignore=shutil.ignore_patterns("__pycache__", "out"))
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "figures", "--quick", "--only", "fig_bertrand", "--out", str(out)]
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    subprocess.run(cmd, cwd=tmp_path, env=env, check=True, capture_output=True)
+    first = {p: p.stat().st_mtime_ns for p in out.rglob("*.npz")}
+    assert first
+    time.sleep(0.05)
+    with open(tmp_path / "simtheory" / "dynamics.py", "a") as f:
+        f.write("\n# a change to the code that made the stored runs\n")
+    edited = time.time_ns()
+    res = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr[-800:]
+    fresh = [p for p in out.rglob("*.npz") if p.stat().st_mtime_ns > edited]
+    assert fresh, "the stored runs of the older code were reused"
+
+
+def test_loop_and_exact_folders_refuse_other_code(tmp_path):
+    import json
+    import math
+    from simtheory.runs import ConfigMismatch
+    from simtheory.runs.exact import ExactConfig, run_exact
+    rf = run_exact(ExactConfig("four_atoms", 4, math.inf, 2), tmp_path / "r")
+    cfg = json.loads((rf.path / "config.json").read_text())
+    cfg["code"]["source_sha256"] = "0" * 16
+    (rf.path / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ConfigMismatch, match="other code"):
+        run_exact(ExactConfig("four_atoms", 4, math.inf, 2), tmp_path / "r")

@@ -127,3 +127,59 @@ def test_start_covariance_must_be_positive_definite():
     cfg = LoopConfig("gaussian", n_samples=20, n_holdout=0, generations=1)
     with pytest.raises(ValueError, match="cov.*positive definite"):
         run_loop(cfg, x, start={"mean": [0.0, 0.0], "cov": [[1.0, 2.0], [2.0, 1.0]]})
+
+
+# ------------------------------------------------------------------------------------ issue 13, item 2
+def _family_case(family):
+    rng = np.random.default_rng(0)
+    if family == "histogram":
+        return rng.choice(5, size=(400, 1)), np.linspace(0.0, 1.0, 5), {"n_atoms": 5}
+    return rng.normal(size=(400, 2)), (lambda y: y[:, 0]), {}
+
+
+@pytest.mark.parametrize("family", ["gaussian", "gmm", "histogram", "kde"])
+@pytest.mark.parametrize("scheme", ["replace", "accumulate"])
+def test_lam_zero_with_curation_is_the_real_data_fit(family, scheme):
+    # lam = 0: no synthetic points, so every generation refits the same N real points (whatever K is)
+    x, reward, opts = _family_case(family)
+    cfg = LoopConfig(family, n_samples=100, K=3, lam=0.0, generations=3, scheme=scheme, n_eval=50,
+                     n_holdout=0, components=2, **opts)
+    recs = run_loop(cfg, x, reward, seed=1)
+    assert len(recs) == 4
+    if family in ("gaussian", "histogram"):       # deterministic fits: identical parameters
+        key = "mean" if family == "gaussian" else "probs"
+        for r in recs[1:]:
+            np.testing.assert_array_equal(r[key], recs[0][key])
+
+
+def test_integer_options_are_stored_as_ints():
+    cfg = LoopConfig("gmm", n_samples=10.0, generations=2.0, components=3.0, em_iter=5.0, n_eval=20.0,
+                     n_holdout=0.0)
+    for name in ("n_samples", "generations", "components", "em_iter", "n_eval", "n_holdout"):
+        assert type(getattr(cfg, name)) is int, name
+    x = np.random.default_rng(0).normal(size=(50, 2))
+    assert len(run_loop(cfg, x, lambda y: y[:, 0])) == 3
+    assert type(LoopConfig("histogram", n_atoms=7.0).n_atoms) is int
+
+
+def test_gaussian_needs_more_points_than_dimensions():
+    x = np.random.default_rng(0).normal(size=(100, 3))
+    with pytest.raises(ValueError, match="n_samples"):
+        run_loop(LoopConfig("gaussian", n_samples=3, generations=2, n_holdout=0), x)
+
+
+def test_exp_reward_reported_relative_to_top_reward_at_any_scale():
+    x = np.random.default_rng(0).normal(size=(400, 1))
+    recs = run_loop(LoopConfig("gaussian", n_samples=100, K=2, generations=1, n_eval=500, n_holdout=0), x,
+                    lambda y: 2000.0 * y[:, 0], seed=0)
+    for r in recs:
+        assert np.isfinite(r["mean_exp_reward_rel"]) and r["mean_exp_reward_rel"] > 0
+        assert r["r_star"] == 2000.0 * x.max()       # the top reward over the real pool
+    # at a small scale, E[e^r] = e^{r*} mean_exp_reward_rel against the lognormal mean e^{mu + var/2}
+    n = 500
+    m = run_loop(LoopConfig("gaussian", n_samples=100, generations=0, n_eval=n, n_holdout=0), x,
+                 lambda y: y[:, 0], seed=0)[0]
+    var = m["cov"][0, 0]
+    target = np.exp(m["mean"][0] + var / 2)
+    se = target * np.sqrt(np.expm1(var) / n)          # sd of e^X, X ~ N(mu, var), over sqrt(n)
+    assert abs(m["mean_exp_reward_rel"] * np.exp(m["r_star"]) - target) <= N_SE * se
