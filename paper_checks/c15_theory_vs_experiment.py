@@ -104,7 +104,8 @@ def _rows(res: dict, label: str, id0: str) -> list[Check]:
         "measured: " + ", ".join(f"{m['mean_reward']:.3f} ± {m['mean_reward_se']:.3f}" for m in meas)
         + f"; at generation {T}: reward z {zr:+.1f}, max class |z| {zc.max():.1f}",
         f"{N_SE:g} combined SEs at the last generation", verdict(abs(zr) <= N_SE and zc.max() <= N_SE),
-        _props_note(res)))
+        "The multi-step prediction carries no fit error: where the one-step row fails, the fit errors of every "
+        "generation compound here. " + _props_note(res)))
     for name, claim, src in (
             ("exp_reward_no_fall", "E[e^r] does not fall between generations beyond noise and the measured fit error",
              f"{SOURCE}, Lemma 2.2 [paper]"),
