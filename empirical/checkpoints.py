@@ -1,5 +1,6 @@
 """Checkpoints: state_dicts plus a JSON config, loadable with torch.load(weights_only=True); never pickled
-code. A checkpoint from another config is refused with the differing keys."""
+code. A checkpoint from another config is refused with the differing keys; a truncated or corrupt one (or
+one without its JSON) is refused with the file's name and what to do."""
 from __future__ import annotations
 
 import io
@@ -11,14 +12,36 @@ import torch
 from simtheory.runs import atomic_write, config_diff
 
 
+def unreadable(path: Path, why) -> ValueError:
+    """The error for a damaged run file: which file, and how to recover (the run recomputes what is removed)."""
+    path = Path(path)
+    return ValueError(f"{path} is unreadable ({why}): it is truncated or corrupt, e.g. from a kill or a full disk. "
+                      f"Delete the folder {path.parent} and rerun the same command; the run recomputes it.")
+
+
 def save(path: Path, state: dict, config: dict) -> None:
-    """Atomically write ``path`` (tensors / state_dicts) and ``path``.json (the config)."""
+    """Atomically write ``path`` (tensors / state_dicts) and ``path``.json (the config); the JSON first, so a
+    checkpoint never exists without it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     buf = io.BytesIO()
     torch.save(state, buf)
-    atomic_write(path, buf.getvalue())
     atomic_write(path.with_suffix(".json"), (json.dumps(config, indent=2, sort_keys=True) + "\n").encode())
+    atomic_write(path, buf.getvalue())
+
+
+def read_json(path: Path) -> dict:
+    """A JSON object from ``path``; a missing, torn or garbage file is a ValueError naming it."""
+    path = Path(path)
+    if not path.exists():
+        raise unreadable(path, "missing")
+    try:
+        out = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise unreadable(path, f"not JSON: {e}") from None
+    if not isinstance(out, dict):
+        raise unreadable(path, "not a JSON object")
+    return out
 
 
 def load(path: Path, expected_config: dict | None = None, map_location="cpu") -> tuple[dict, dict]:
@@ -26,9 +49,15 @@ def load(path: Path, expected_config: dict | None = None, map_location="cpu") ->
     path = Path(path)
     if not path.exists():
         raise ValueError(f"no checkpoint at {path}")
-    cfg = json.loads(path.with_suffix(".json").read_text())
+    cfg = read_json(path.with_suffix(".json"))
     if expected_config is not None:
         diff = config_diff(cfg, json.loads(json.dumps(expected_config)))
         if diff:
             raise ValueError(f"checkpoint {path} was made with another config:\n  " + "\n  ".join(diff))
-    return torch.load(path, map_location=map_location, weights_only=True), cfg
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:        # torch raises RuntimeError, EOFError, UnpicklingError, ... for damaged files
+        raise unreadable(path, f"{type(e).__name__}: {e}") from None
+    if not isinstance(state, dict):
+        raise unreadable(path, "not a state dict")
+    return state, cfg

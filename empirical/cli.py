@@ -1,5 +1,6 @@
-"""``python -m empirical``: sub-commands train, sample, classifier, loop, fid, compare. Options become configs; the
-library does the work; ``--dry-run`` prints the resolved config."""
+"""``python -m empirical``: sub-commands train, sample, classifier, loop, fid, compare. Options become configs;
+the library does the work; ``--dry-run`` prints the resolved config. ``--threads N`` sets torch's and Numba's
+thread counts for this process (the library itself never changes them)."""
 from __future__ import annotations
 
 import argparse
@@ -16,7 +17,32 @@ def _common(p, config_default="cpu"):
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps ... (default: the preset's)")
     p.add_argument("--data", default=None, help="CIFAR-10 archive or cifar-10-batches-py folder")
     p.add_argument("--seed", type=int, default=None)
+    _threads(p)
     p.add_argument("--dry-run", action="store_true", help="print the resolved config and stop")
+
+
+def _threads(p):
+    p.add_argument("--threads", type=int, default=None,
+                   help="CPU threads for torch and Numba (default: as the environment sets them; small networks "
+                        "on a busy machine run fastest with 1)")
+
+
+def set_threads(n: int | None) -> None:
+    """Set torch's and Numba's thread counts to ``n`` (an explicit user choice; None leaves them)."""
+    if n is None:
+        return
+    import numba
+    import torch
+
+    from simtheory.kernels import launch_threads
+    if n < 1:
+        raise ValueError(f"--threads must be >= 1, got {n}")
+    launch_threads()
+    if n > numba.config.NUMBA_NUM_THREADS:
+        raise ValueError(f"--threads {n} exceeds NUMBA_NUM_THREADS={numba.config.NUMBA_NUM_THREADS}, the most "
+                         "Numba can use in this process; raise NUMBA_NUM_THREADS or lower --threads")
+    numba.set_num_threads(n)
+    torch.set_num_threads(n)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seeds", default="0-63", help="a range A-B (inclusive)")
     s.add_argument("--steps", type=int, default=18)
     s.add_argument("--device", default="cpu")
+    _threads(s)
     s.add_argument("--out", default="runs/samples")
     s.add_argument("--dry-run", action="store_true")
     c = sub.add_parser("classifier", help="train the reward classifier and record its accuracy", formatter_class=fmt)
@@ -49,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     lp.add_argument("--reward", default=None, choices=["class", "confidence"])
     lp.add_argument("--target", default=None, help="class name for the 'class' reward")
     lp.add_argument("--fid-n", type=int, default=None)
+    lp.add_argument("--bf16", action="store_true", help="bf16 autocast in training")
+    lp.add_argument("--compile", action="store_true", help="torch.compile the training network")
     lp.add_argument("--out", default=None)
     f = sub.add_parser("fid", help="FID of an image folder/npz or a network against CIFAR-10 statistics",
                        formatter_class=fmt)
@@ -59,12 +88,14 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--ref", default="test", choices=["train", "test"])
     f.add_argument("--data", default=None)
     f.add_argument("--device", default="cpu")
+    _threads(f)
     f.add_argument("--dry-run", action="store_true")
     cp = sub.add_parser("compare", help="theory against measurement (per-generation predictions) for image-loop "
                         "run folders", formatter_class=fmt)
     cp.add_argument("runs", nargs="+", help="image-loop run folders")
     cp.add_argument("--out", default=None, help="output folder (default: <run>/compare; with several runs, "
                     "<out>/<run name>)")
+    _threads(cp)
     cp.add_argument("--dry-run", action="store_true")
     return ap
 
@@ -90,7 +121,11 @@ def _loop_config(args):
                               "reward": getattr(args, "reward", None), "target": getattr(args, "target", None),
                               "fid_n": getattr(args, "fid_n", None), "seed": args.seed, "data": args.data,
                               "device": args.device}.items() if v is not None}
-    return preset(args.config, **over)
+    cfg = preset(args.config, **over)
+    if getattr(args, "bf16", False) or getattr(args, "compile", False):
+        cfg = replace(cfg, train=replace(cfg.train, bf16=args.bf16 or cfg.train.bf16,
+                                         compile=args.compile or cfg.train.compile))
+    return cfg
 
 
 def main(argv=None) -> int:
@@ -104,6 +139,8 @@ def main(argv=None) -> int:
 
 def _dispatch(args) -> int:
     import numpy as np
+    if not args.dry_run:
+        set_threads(args.threads)
     if args.command == "compare":
         return _compare(args)
     if args.command in ("train", "classifier", "loop"):
@@ -115,9 +152,9 @@ def _dispatch(args) -> int:
             if args.dry_run:
                 print(json.dumps({"out": args.out, "n_samples": cfg.n_samples, **tc.to_dict()}, indent=2, default=str))
                 return 0
-            from .loop import _real
+            from .loop import real_images
             from .train import train
-            x, y = _real(cfg)
+            x, y = real_images(cfg)
             train(tc, x[: cfg.n_samples], y[: cfg.n_samples], Path(args.out), progress=True)
             print(Path(args.out) / "network.pt")
             return 0
@@ -128,7 +165,9 @@ def _dispatch(args) -> int:
                 return 0
             from . import data as cifar
             from .classifier import train_classifier
-            x, y = cifar.dataset("train", cfg.resolution, cfg.classes, cfg.classifier_subset, cfg.data_seed + 1, cfg.data)
+            from .configs import stream_seed
+            x, y = cifar.dataset("train", cfg.resolution, cfg.classes, cfg.classifier_subset,
+                                 stream_seed(cfg.seed, "split"), cfg.data)
             xt, yt = cifar.dataset("test", cfg.resolution, cfg.classes, None, 0, cfg.data)
             _, acc = train_classifier(cc, x, y, xt, yt, Path(args.out), progress=True)
             print(json.dumps({"out": args.out, "test_accuracy": acc}))
@@ -166,6 +205,8 @@ def _dispatch(args) -> int:
     from . import fid as fidmod
     if (args.images is None) == (args.network is None):
         raise ValueError("pass exactly one of --images and --network")
+    if args.n < 2:
+        raise ValueError(f"--n must be >= 2 (a covariance needs two images), got {args.n}")
     if args.images:
         p = Path(args.images)
         if not p.exists():

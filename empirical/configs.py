@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field, replace
 
+import numpy as np
+
 from simtheory import validate
 from simtheory.loops import SCHEMES
 
@@ -15,14 +17,37 @@ from .train import TrainConfig
 from .unet import UNetConfig
 
 
+STREAMS = {"data": 1, "classifier": 2, "train": 3, "finetune": 4, "curation": 5, "judge": 6, "split": 7}
+MAX_SEED = 10**6                          # image seeds are seed * 10^12 + generation * 10^9 + i (< 2^63)
+
+
+def stream_seed(seed: int, stream: str, t: int = 0) -> int:
+    """The 32-bit seed of one random stream of a run (``stream`` in STREAMS, generation t), from the run's
+    seed: independent streams, and two runs' streams differ when their seeds do."""
+    return int(np.random.SeedSequence([int(seed), STREAMS[stream], int(t)]).generate_state(1)[0])
+
+
+def image_seeds(seed: int, t: int, n: int) -> np.ndarray:
+    """Per-image sampler seeds: block t = 0 holds the evaluation images (the same every generation, for
+    paired comparisons), block t >= 1 generation t's candidates; disjoint across blocks and runs."""
+    if n > 10**9:
+        raise ValueError(f"at most 10^9 images per generation, got {n}")
+    return int(seed) * 10**12 + int(t) * 10**9 + np.arange(n, dtype=np.int64)
+
+
 @dataclass(frozen=True)
 class ImageLoopConfig:
-    """The curated retraining loop on images; the same words as simtheory.LoopConfig (K, lam, scheme)."""
+    """The curated retraining loop on images; the same words as simtheory.LoopConfig (K, lam, scheme).
+
+    ``seed`` decides every random draw of a run (stream_seed): the real-image subset, the classifier's data and
+    training, the base model's training, each fine-tune, curation and the sampler seeds; the nested
+    ``train.seed`` and ``classifier.seed`` are set from it. The device is recorded in the run's log, not here,
+    so a run can resume on another device.
+    """
 
     resolution: int = 8
     classes: tuple | None = None          # None: all ten
     n_samples: int = 2500                 # N real images per generation (synthetic: N if lam = inf, else lam N)
-    data_seed: int = 0
     K: int = 4
     lam: float = math.inf
     scheme: str = "replace"
@@ -37,7 +62,7 @@ class ImageLoopConfig:
     classifier_subset: int = 20_000
     num_steps: int = 8                    # Heun steps (2N - 1 evaluations)
     n_eval: int = 1000                    # images per generation for mean reward and class proportions
-    fid_n: int = 0                        # 0: no FID
+    fid_n: int = 0                        # 0: no FID; else >= 2 images
     seed: int = 0
     data: str | None = None               # CIFAR-10 source (archive or cifar-10-batches-py); None: default
 
@@ -48,6 +73,11 @@ class ImageLoopConfig:
             object.__setattr__(self, "classifier", ClassifierConfig(**self.classifier))
         if self.classes is not None:
             object.__setattr__(self, "classes", tuple(self.classes))
+        validate.count(self.seed, "seed", minimum=0)
+        if self.seed >= MAX_SEED:
+            raise ValueError(f"seed must be below {MAX_SEED}, got {self.seed}")
+        object.__setattr__(self, "train", replace(self.train, seed=stream_seed(self.seed, "train")))
+        object.__setattr__(self, "classifier", replace(self.classifier, seed=stream_seed(self.seed, "classifier")))
         class_indices(self.classes)                       # unknown class names fail here
         k = validate.group_size(self.K, "K")
         if k == math.inf:
@@ -60,8 +90,18 @@ class ImageLoopConfig:
             raise ValueError(f"reward must be one of {KINDS}, got {self.reward!r}")
         if self.reward == "class" and self.target not in (self.classes or self.class_names):
             raise ValueError(f"target class {self.target!r} is not among the run's classes {self.class_names}")
-        for name in ("n_samples", "generations", "n_eval", "num_steps"):
-            validate.count(getattr(self, name), name, minimum=0 if name == "generations" else 1)
+        for name in ("n_samples", "generations", "n_eval", "num_steps", "fid_n", "finetune_images",
+                     "classifier_subset"):
+            validate.count(getattr(self, name), name, minimum=0 if name in ("generations", "fid_n") else 1)
+        if self.num_steps < 2:
+            raise ValueError(f"num_steps must be >= 2 (the Heun schedule needs two noise levels), got {self.num_steps}")
+        if self.n_eval < 2:
+            raise ValueError(f"n_eval must be >= 2 (the reward's standard error needs two images), got {self.n_eval}")
+        if self.fid_n == 1:
+            raise ValueError("fid_n must be 0 (no FID) or >= 2 (a covariance needs two images), got 1")
+        if self.n_synthetic < 1:
+            raise ValueError(f"lam = {self.lam:g} with n_samples = {self.n_samples} rounds to {self.n_synthetic} "
+                             "synthetic images per generation; raise lam or n_samples (round(lam N) >= 1)")
         if self.train.unet.img_resolution != self.resolution or self.classifier.resolution != self.resolution:
             raise ValueError("train.unet.img_resolution and classifier.resolution must equal resolution")
 
@@ -75,9 +115,15 @@ class ImageLoopConfig:
         return self.n_samples if self.lam == math.inf else int(round(self.lam * self.n_samples))
 
     def to_dict(self) -> dict:
+        """The compared config (config.json): every field but the devices."""
         d = asdict(self)
-        d["train"] = self.train.to_dict()
+        d["train"] = self.train.compared()
+        del d["classifier"]["device"]
         return {"kind": "image_loop", **d}
+
+    @property
+    def device(self) -> str:
+        return self.train.device
 
 
 def _unet(res, ch, mult, blocks, attn=(), dropout=0.0):

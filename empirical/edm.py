@@ -59,6 +59,10 @@ def edm_loss(D: nn.Module, y: torch.Tensor, labels: torch.Tensor | None, sigma: 
 
 def sigma_steps(num_steps: int = 18, sigma_min: float = 0.002, sigma_max: float = 80.0, rho: float = 7.0):
     """The rho-schedule sigma_0 > ... > sigma_{N-1}, with sigma_N = 0 appended (float64)."""
+    if int(num_steps) != num_steps or num_steps < 2:
+        raise ValueError(f"num_steps must be an integer >= 2 (sigma_max to sigma_min), got {num_steps!r}")
+    if not 0 < sigma_min < sigma_max or rho <= 0:
+        raise ValueError(f"need 0 < sigma_min < sigma_max and rho > 0, got {sigma_min}, {sigma_max}, {rho}")
     i = torch.arange(num_steps, dtype=torch.float64)
     s = (sigma_max ** (1 / rho) + i / (num_steps - 1) * (sigma_min ** (1 / rho) - sigma_max ** (1 / rho))) ** rho
     return torch.cat([s, torch.zeros(1, dtype=torch.float64)])

@@ -1,16 +1,23 @@
 """The curated retraining loop on images: the fold of simtheory.loops with real networks.
 
-Generation 0 trains the base model on N real images. Generation t: generate K m candidates from model t-1
-(per-image seeds), score them with the classifier reward, keep one per group of K by softmax (simtheory's
-selection rule), mix with real images by scheme and lam, fine-tune model t-1 on the result, then measure:
-mean reward and its standard error on n_eval fixed-seed images, class proportions by the classifier, FID
-(optional) and a sample grid. Run folder: config.json, metrics.jsonl, classifier/, gen_XXX/ (network.pt,
-synthetic.npz, samples.png). Rerunning resumes; every step writes atomically, so a kill loses nothing done.
+Generation 0 trains the base model on N real images. Generation t: sample K m candidates from model t-1
+(per-image seeds; :func:`sample_candidates`), score them with the classifier reward, keep one per group of K
+by softmax (simtheory's selection rule), mix with real images by scheme and lam, fine-tune model t-1 on the
+result, then measure: mean reward and its standard error on n_eval fixed-seed images, class proportions by
+the classifier, FID (optional) and a sample grid.
+
+Run folder: config.json (compared on resume; no device), log.jsonl (one line per start: device, threads,
+world size), metrics.jsonl, classifier/, gen_XXX/ (network.pt, training-state.pt, synthetic.npz, samples.png).
+Rerunning resumes; every step writes atomically, so a kill loses nothing done. Under torchrun, rank 0 alone
+samples, curates, measures and writes; every rank trains (empirical.distributed).
 """
 from __future__ import annotations
 
 import io
+import json
 import math
+import os
+import time
 import warnings
 from pathlib import Path
 
@@ -21,20 +28,14 @@ from simtheory.runs import jsonable
 from simtheory.runs import RunFolder, atomic_write
 from simtheory.selection import select_softmax
 
-from . import compare
+from . import checkpoints, compare, distributed
 from . import data as cifar
 from . import fid as fidmod
 from .classifier import load_classifier, predict_proba, train_classifier
-from .configs import ImageLoopConfig
+from .configs import ImageLoopConfig, image_seeds, stream_seed
 from .edm import generate
 from .reward import reward_from_probs
 from .train import finetune_config, load_network, train
-
-EVAL_SEED0 = 10**9          # evaluation images use the same seeds every generation (paired comparisons)
-
-
-def _gen_seeds(cfg: ImageLoopConfig, t: int, n: int) -> np.ndarray:
-    return cfg.seed * 10**8 + t * 10**6 + np.arange(n)
 
 
 def rewards_of(cfg: ImageLoopConfig, clf, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -50,6 +51,12 @@ def curate(cfg: ImageLoopConfig, candidates: np.ndarray, rewards: np.ndarray, rn
     keep = select_softmax(rewards[: m * cfg.K].reshape(m, cfg.K), rng)
     idx = np.arange(m) * cfg.K + keep
     return candidates[idx], rewards[idx]
+
+
+def sample_candidates(cfg: ImageLoopConfig, D, t: int, progress: bool = False) -> np.ndarray:
+    """Generation t's K m candidate images from model t-1 (the loop's one sampling step)."""
+    return generate(D, image_seeds(cfg.seed, t, cfg.n_synthetic * cfg.K), cfg.device, cfg.num_steps,
+                    progress=progress)
 
 
 def save_grid(images: np.ndarray, path: Path, ncol: int = 16) -> None:
@@ -69,9 +76,11 @@ def save_grid(images: np.ndarray, path: Path, ncol: int = 16) -> None:
     atomic_write(path, buf.getvalue())
 
 
-def _real(cfg: ImageLoopConfig):
-    x, y = cifar.dataset("train", cfg.resolution, cfg.classes, None, cfg.data_seed, cfg.data)
-    perm = np.random.default_rng(cfg.data_seed).permutation(len(x))
+def real_images(cfg: ImageLoopConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The run's real training images in a seeded order (the first N for replace/accumulate, block t for
+    fresh generation t); a missing data file or too few images is a ValueError."""
+    x, y = cifar.dataset("train", cfg.resolution, cfg.classes, None, 0, cfg.data)
+    perm = np.random.default_rng(stream_seed(cfg.seed, "data")).permutation(len(x))
     need = cfg.n_samples * ((cfg.generations + 1) if cfg.scheme == "fresh" else 1)
     if need > len(x):
         raise ValueError(f"the run needs {need} real images, the selected classes have {len(x)}")
@@ -83,84 +92,161 @@ def _classifier(cfg: ImageLoopConfig, folder: Path, progress: bool):
     if path.exists():
         clf, meta = load_classifier(path, cfg.classifier.device)
         return clf, meta["test_accuracy"]
-    x, y = cifar.dataset("train", cfg.resolution, cfg.classes, cfg.classifier_subset, cfg.data_seed + 1, cfg.data)
+    x, y = cifar.dataset("train", cfg.resolution, cfg.classes, cfg.classifier_subset,
+                         stream_seed(cfg.seed, "split"), cfg.data)
     xt, yt = cifar.dataset("test", cfg.resolution, cfg.classes, None, 0, cfg.data)
     return train_classifier(cfg.classifier, x, y, xt, yt, folder, progress)
 
 
 def _measure(cfg, t, D, clf, acc, ref, folder: Path, progress: bool) -> dict:
-    seeds = EVAL_SEED0 + np.arange(cfg.n_eval)
-    imgs = generate(D, seeds, cfg.train.device, cfg.num_steps, progress=progress)
+    seeds = image_seeds(cfg.seed, 0, max(cfg.n_eval, cfg.fid_n))
+    imgs = generate(D, seeds[: cfg.n_eval], cfg.device, cfg.num_steps, progress=progress)
     r, probs = rewards_of(cfg, clf, imgs)
     counts = np.bincount(probs.argmax(1), minlength=len(cfg.class_names))
     rec = {"generation": t, "mean_reward": float(r.mean()), "reward_se": float(r.std(ddof=1) / math.sqrt(len(r))),
-           "mean_exp_reward": float(np.exp(r).mean()), "mean_exp_reward_se": float(np.exp(r).std(ddof=1) / math.sqrt(len(r))),
+           "mean_exp_reward": float(np.exp(r).mean()),
+           "mean_exp_reward_se": float(np.exp(r).std(ddof=1) / math.sqrt(len(r))),
            "class_proportions": (counts / counts.sum()).tolist(), "classes": list(cfg.class_names),
            "classifier_accuracy": acc, "n_eval": cfg.n_eval}
     save_grid(imgs, folder / "samples.png")
     if cfg.fid_n:
-        fseeds = EVAL_SEED0 + np.arange(cfg.fid_n)
-        fimgs = imgs if cfg.fid_n <= cfg.n_eval else generate(D, fseeds, cfg.train.device, cfg.num_steps)
-        rec.update(fidmod.fid(fimgs[: cfg.fid_n], ref, seeds=fseeds, device=cfg.train.device))
+        fimgs = imgs if cfg.fid_n <= cfg.n_eval else generate(D, seeds, cfg.device, cfg.num_steps)
+        rec.update(fidmod.fid(fimgs[: cfg.fid_n], ref, seeds=seeds[: cfg.fid_n], device=cfg.device))
     return rec
 
 
-def run_image_loop(cfg: ImageLoopConfig, out, progress: bool = True) -> RunFolder:
-    """Run (or resume) the loop into ``out``; returns the run folder."""
+def _load_synthetic(path: Path) -> dict:
+    try:
+        with np.load(path) as z:
+            return {k: z[k] for k in ("images", "rewards", "candidate_mean_reward")}
+    except Exception as e:        # zipfile, pickle and key errors of a torn or foreign file
+        raise checkpoints.unreadable(path, f"{type(e).__name__}: {e}") from None
+
+
+def _prediction_inputs(cfg: ImageLoopConfig, clf, r, probs, keep, x, t: int) -> dict:
+    """Issue 11: every candidate's reward and classifier label, the kept indices and the real training images'
+    rewards and labels, stored in synthetic.npz so that the predictions can be recomputed (empirical.compare)."""
+    rec = {"candidate_rewards": r, "candidate_labels": probs.argmax(1), "kept_index": keep}
+    if cfg.lam != math.inf or cfg.scheme == "accumulate":
+        start = cfg.n_samples * t if cfg.scheme == "fresh" else 0
+        rr, rp = rewards_of(cfg, clf, x[start:start + cfg.n_samples])
+        rec.update(real_rewards=rr, real_labels=rp.argmax(1))
+    return rec
+
+
+def _predictions(rf: RunFolder, cfg: ImageLoopConfig, t: int) -> dict:
+    """Issue 11: the exact one- and multi-step predictions (with SEs) from the stored candidates."""
+    try:
+        return compare.recorded_predictions(rf.path, cfg.to_dict(), t, len(cfg.class_names))
+    except compare.MissingCandidates as e:       # a folder resumed from before candidates were stored
+        warnings.warn(f"no predictions recorded: {e}")
+        return {}
+
+
+def _synthetic(cfg: ImageLoopConfig, t: int, D, clf, folder: Path, progress: bool, x: np.ndarray) -> dict:
+    """Generation t's curated synthetic images (sampled, scored, curated once; then read from synthetic.npz)."""
+    path = folder / "synthetic.npz"
+    if path.exists():
+        return _load_synthetic(path)
+    cand = sample_candidates(cfg, D, t, progress)
+    r, probs = rewards_of(cfg, clf, cand)
+    rng = np.random.default_rng(stream_seed(cfg.seed, "curation", t))
+    idx = np.arange(len(cand))
+    keep, kept_r = curate(cfg, idx, r, rng) if cfg.K > 1 else (idx, r)    # curating indices: the same draws
+    out = {"images": cand[keep], "rewards": kept_r, "candidate_mean_reward": np.array(r.mean())}
+    out.update(_prediction_inputs(cfg, clf, r, probs, keep, x, t))
+    buf = io.BytesIO()
+    np.savez(buf, **out)
+    atomic_write(path, buf.getvalue())
+    return out
+
+
+def _training_set(cfg: ImageLoopConfig, t: int, syn: np.ndarray, x: np.ndarray, run: Path) -> np.ndarray:
+    """What model t is fine-tuned on: this generation's synthetic images (all generations' for accumulate)
+    and, unless lam = inf with replace or fresh, N real images (block t of the real data for fresh)."""
+    pool = [syn]
+    if cfg.scheme == "accumulate":
+        pool = [_load_synthetic(run / f"gen_{s:03d}" / "synthetic.npz")["images"] for s in range(1, t)] + [syn]
+    real = []
+    if cfg.lam != math.inf or cfg.scheme == "accumulate":
+        start = cfg.n_samples * t if cfg.scheme == "fresh" else 0
+        real = [x[start:start + cfg.n_samples]]
+    return np.concatenate(real + pool)
+
+
+def _open(cfg: ImageLoopConfig, out) -> RunFolder:
+    """The run folder, after the inputs are known good (a typo must not leave a folder that refuses reruns)."""
+    cfg_path = Path(out) / "config.json"
+    if cfg_path.exists():
+        checkpoints.read_json(cfg_path)           # a torn or garbage config.json: say which file, what to do
     rf = RunFolder.open(out, cfg.to_dict())
-    torch.manual_seed(cfg.seed)
-    x, y = _real(cfg)
-    clf, acc = _classifier(cfg, rf.path / "classifier", progress)
-    ref = None
-    if cfg.fid_n:
-        xt, _ = cifar.dataset("test", cfg.resolution, cfg.classes, None, 0, cfg.data)
-        ref = fidmod.reference_statistics(xt, rf.path / "fid-reference.npz", device=cfg.train.device)
+    import numba
+    from simtheory.kernels import launch_threads
+    launch_threads()                                  # so reading Numba's count keeps torch's
+    log = {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "device": cfg.device,
+           "classifier_device": cfg.classifier.device, "world_size": distributed.world()[1],
+           "torch_threads": torch.get_num_threads(), "numba_threads": numba.get_num_threads(),
+           "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"), "torch": torch.__version__}
+    with open(rf.path / "log.jsonl", "a") as f:
+        f.write(json.dumps(log) + "\n")
+    return rf
+
+
+def _resume_point(rf: RunFolder, cfg: ImageLoopConfig) -> int:
+    """Generations already finished: metric lines 0, 1, ... in order whose folder still holds network.pt."""
     done = rf.keep_metrics(cfg.generations + 1)
-    base = rf.path / "gen_000"
+    for t in range(done):
+        if not (rf.path / f"gen_{t:03d}" / "network.pt").exists():
+            later = [f"gen_{s:03d}" for s in range(t + 1, cfg.generations + 1) if (rf.path / f"gen_{s:03d}").exists()]
+            if later:
+                raise ValueError(f"{rf.path / f'gen_{t:03d}'} lacks network.pt but later generations exist: delete "
+                                 f"{', '.join(later)} as well (they were made from it), then rerun")
+            return rf.keep_metrics(t)
+    return done
+
+
+def run_image_loop(cfg: ImageLoopConfig, out, progress: bool = True) -> RunFolder | None:
+    """Run (or resume) the loop into ``out``; returns the run folder (None on torchrun ranks other than 0)."""
+    main = distributed.is_main()
+    progress = progress and main
+    distributed.check_device(cfg.device)
+    distributed.check_device(cfg.classifier.device)
+    run = Path(out)
+    x = y = rf = clf = acc = ref = D = None
+    if main:
+        x, y = real_images(cfg)                       # a missing data file fails before the folder exists
+        if cfg.fid_n:
+            fidmod.detector_path()
+        rf = _open(cfg, out)
+        clf, acc = _classifier(cfg, rf.path / "classifier", progress)
+        if cfg.fid_n:
+            xt, _ = cifar.dataset("test", cfg.resolution, cfg.classes, None, 0, cfg.data)
+            ref = fidmod.reference_statistics(xt, rf.path / "fid-reference.npz", device=cfg.device)
+    distributed.init(cfg.device)
+    done = distributed.share(_resume_point(rf, cfg) if main else None)
     if done == 0:
-        D = train(cfg.train, x[: cfg.n_samples], y[: cfg.n_samples], base, progress=progress)
-        rf.append(jsonable(_measure(cfg, 0, D, clf, acc, ref, base, progress)))
+        base = run / "gen_000"
+        real = distributed.share((x[: cfg.n_samples], y[: cfg.n_samples]) if main else None)
+        D = train(cfg.train, *real, base, progress=progress)
+        if main:
+            rf.append(jsonable(_measure(cfg, 0, D, clf, acc, ref, base, progress)))
         done = 1
-    D = load_network(rf.path / f"gen_{done - 1:03d}" / "network.pt", cfg.train.device)
+    if main:
+        D = load_network(rf.path / f"gen_{done - 1:03d}" / "network.pt", cfg.device)
     for t in range(done, cfg.generations + 1):
-        g = rf.path / f"gen_{t:03d}"
-        g.mkdir(exist_ok=True)
-        syn_path = g / "synthetic.npz"
-        if syn_path.exists():
-            with np.load(syn_path) as z:
-                syn = z["images"]
-        else:
-            cand = generate(D, _gen_seeds(cfg, t, cfg.n_synthetic * cfg.K), cfg.train.device, cfg.num_steps,
-                            progress=progress)
-            r, probs = rewards_of(cfg, clf, cand)
-            rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, t]))
-            keep, kept_r = curate(cfg, np.arange(len(cand)), r, rng) if cfg.K > 1 else (np.arange(len(cand)), r)
-            syn = cand[keep]
-            # issue 11: every candidate's reward and label (and the real images') so predictions can be recomputed
-            record = {"candidate_rewards": r, "candidate_labels": probs.argmax(1), "kept_index": keep}
-            if cfg.lam != math.inf or cfg.scheme == "accumulate":
-                rr, rp = rewards_of(cfg, clf, x[cfg.n_samples * t if cfg.scheme == "fresh" else 0:][: cfg.n_samples])
-                record.update(real_rewards=rr, real_labels=rp.argmax(1))
-            buf = io.BytesIO()
-            np.savez(buf, images=syn, rewards=kept_r, candidate_mean_reward=np.array(r.mean()), **record)
-            atomic_write(syn_path, buf.getvalue())
-        pool = [syn]
-        if cfg.scheme == "accumulate":
-            pool = [np.load(rf.path / f"gen_{s:03d}" / "synthetic.npz")["images"] for s in range(1, t + 1)]
-        real = []
-        if cfg.lam != math.inf or cfg.scheme == "accumulate":
-            start = cfg.n_samples * t if cfg.scheme == "fresh" else 0
-            real = [x[start:start + cfg.n_samples]]
-        train_x = np.concatenate(real + pool)
-        ft = finetune_config(cfg.train, cfg.finetune_images, cfg.seed * 1000 + t, cfg.finetune_lr)
-        D = train(ft, train_x, None, g, init=D.state_dict(), progress=progress)
-        rec = _measure(cfg, t, D, clf, acc, ref, g, progress)
-        with np.load(syn_path) as z:
-            rec["kept_mean_reward"] = float(z["rewards"].mean())
-            rec["candidate_mean_reward"] = float(z["candidate_mean_reward"])
-        try:    # issue 11: the exact one- and multi-step predictions from the stored candidates, with SEs
-            rec.update(compare.recorded_predictions(rf.path, cfg.to_dict(), t, len(cfg.class_names)))
-        except compare.MissingCandidates as e:
-            warnings.warn(f"no predictions recorded: {e}")
-        rf.append(jsonable(rec))
+        g = run / f"gen_{t:03d}"
+        syn = None
+        if main:
+            g.mkdir(exist_ok=True)
+            syn = _synthetic(cfg, t, D, clf, g, progress, x)
+        train_x = distributed.share(_training_set(cfg, t, syn["images"], x, run) if main else None)
+        ft = finetune_config(cfg.train, cfg.finetune_images, stream_seed(cfg.seed, "finetune", t), cfg.finetune_lr)
+        D = train(ft, train_x, None, g, init=D.state_dict() if main else None, progress=progress)
+        if main:
+            rec = _measure(cfg, t, D, clf, acc, ref, g, progress)
+            rec["kept_mean_reward"] = float(syn["rewards"].mean())
+            rec["candidate_mean_reward"] = float(syn["candidate_mean_reward"])
+            rec.update(_predictions(rf, cfg, t))
+            rf.append(jsonable(rec))
+    distributed.barrier()
     return rf

@@ -1,6 +1,7 @@
 """Training of the EDM denoiser, counted in images seen (EDM): Adam with a linear warm-up, EMA with a
 half-life in images, resumable checkpoints, bf16 autocast and torch.compile as options, and
-DistributedDataParallel when WORLD_SIZE > 1 (torchrun), a plain process otherwise.
+DistributedDataParallel when WORLD_SIZE > 1 (torchrun; each rank on the device of its LOCAL_RANK, starting
+from rank 0's weights and optimizer state), a plain process otherwise.
 
 Every step's batch indices and noise come from a generator seeded by (seed, step) and are drawn for the whole
 global batch; each process takes its slice. So a run resumes exactly, and N processes compute the gradient of
@@ -9,7 +10,6 @@ the same global batch as one process does.
 from __future__ import annotations
 
 import copy
-import os
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import checkpoints
+from . import checkpoints, distributed
 from .edm import Denoiser, draw_noise, edm_loss, to_float
 from .unet import UNetConfig
 
@@ -53,6 +53,12 @@ class TrainConfig:
         d["unet"] = self.unet.to_dict()
         return d
 
+    def compared(self) -> dict:
+        """The fields a resumed run must share with the saved one: all but the device (a run may move)."""
+        d = self.to_dict()
+        del d["device"]
+        return d
+
     def network_config(self) -> dict:
         return {"unet": self.unet.to_dict()}
 
@@ -70,10 +76,6 @@ def ema_update(ema: nn.Module, net: nn.Module, beta: float) -> None:
         be.copy_(bn)
 
 
-def _world() -> tuple[int, int]:
-    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
-
-
 def _step_generator(seed: int, step: int) -> torch.Generator:
     return torch.Generator().manual_seed(int(np.random.SeedSequence([seed, step]).generate_state(1)[0]))
 
@@ -81,8 +83,11 @@ def _step_generator(seed: int, step: int) -> torch.Generator:
 def load_network(path: Path, device="cpu") -> Denoiser:
     """The inference (EMA) network saved by :func:`train` (or a loop generation)."""
     state, cfg = checkpoints.load(path)
-    D = Denoiser(UNetConfig(**cfg["unet"]))
-    D.load_state_dict(state)
+    try:
+        D = Denoiser(UNetConfig(**cfg["unet"]))
+        D.load_state_dict(state)
+    except (KeyError, TypeError, ValueError, RuntimeError) as e:
+        raise checkpoints.unreadable(path, f"does not match its JSON: {e}") from None
     return D.to(device).eval()
 
 
@@ -91,12 +96,10 @@ def train(cfg: TrainConfig, images: np.ndarray, labels: np.ndarray | None, out: 
     """Train (or resume, or fine-tune from ``init``, a network state_dict) on uint8 NCHW ``images``; writes
     <out>/network.pt (+ .json: the EMA weights) and <out>/training-state.pt; returns the EMA denoiser."""
     out = Path(out)
-    rank, world = _world()
+    rank, world = distributed.world()
     if cfg.batch_size % world:
         raise ValueError(f"batch_size {cfg.batch_size} is not divisible by WORLD_SIZE {world}")
-    if world > 1 and not torch.distributed.is_initialized():
-        torch.distributed.init_process_group("nccl" if cfg.device.startswith("cuda") else "gloo")
-    dev = torch.device(cfg.device if not cfg.device.startswith("cuda") or world == 1 else f"cuda:{rank}")
+    dev = distributed.init(cfg.device)
     if cfg.conditional and labels is None:
         raise ValueError("a conditional run needs labels")
     torch.manual_seed(cfg.seed)
@@ -107,12 +110,22 @@ def train(cfg: TrainConfig, images: np.ndarray, labels: np.ndarray | None, out: 
     opt = torch.optim.Adam(D.parameters(), lr=cfg.lr, betas=(0.9, 0.999), eps=1e-8)
     seen = 0
     state_path = out / "training-state.pt"
-    if state_path.exists():
-        st, _ = checkpoints.load(state_path, cfg.to_dict(), map_location=dev)
-        D.load_state_dict(st["net"])
-        ema.load_state_dict(st["ema"])
-        opt.load_state_dict(st["opt"])
-        seen = int(st["images_seen"])
+    if rank == 0 and state_path.exists():
+        st, _ = checkpoints.load(state_path, cfg.compared(), map_location="cpu")
+        try:
+            D.load_state_dict(st["net"])
+            ema.load_state_dict(st["ema"])
+            opt.load_state_dict(st["opt"])
+            seen = int(st["images_seen"])
+        except (KeyError, TypeError, ValueError, RuntimeError) as e:
+            raise checkpoints.unreadable(state_path, f"does not match the network: {e}") from None
+    if world > 1:     # every rank starts from rank 0's weights, EMA, optimizer state and count
+        start = distributed.share({"net": D.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
+                                   "seen": seen} if rank == 0 else None)
+        D.load_state_dict(start["net"])
+        ema.load_state_dict(start["ema"])
+        opt.load_state_dict(start["opt"])
+        seen = start["seen"]
     model = D
     if world > 1:
         model = nn.parallel.DistributedDataParallel(D, device_ids=[dev.index] if dev.type == "cuda" else None)
@@ -155,9 +168,11 @@ def train(cfg: TrainConfig, images: np.ndarray, labels: np.ndarray | None, out: 
         done = seen >= cfg.total_images
         if rank == 0 and (done or seen // cfg.checkpoint_images != (seen - cfg.batch_size) // cfg.checkpoint_images):
             out.mkdir(parents=True, exist_ok=True)
-            checkpoints.save(state_path, {"net": D.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
-                                          "images_seen": torch.tensor(seen)}, cfg.to_dict())
+            # the network first: a kill between the two writes then resumes from the older state and
+            # rewrites both, while the other order would keep a stale network.pt for good
             checkpoints.save(out / "network.pt", ema.state_dict(), cfg.network_config())
+            checkpoints.save(state_path, {"net": D.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
+                                          "images_seen": torch.tensor(seen)}, cfg.compared())
     if bar is not None:
         bar.close()
     if world > 1:

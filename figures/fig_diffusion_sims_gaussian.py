@@ -35,10 +35,10 @@ def make(out, quick: bool = False) -> list:
             else:
                 ax[1].semilogy(t, np.median(r, 0), color=c, ls=ls, lw=0.8)
     ax[0].set(xlabel="generation", ylabel="E[sigma^2_t / sigma^2_0]",
-              title=f"mean over {n} chains (M = n_s = {M}); dotted: closed form")
+              title=f"mean, {n} chains, M = n_s = {M} (dotted: exact)")
     ax[0].legend(fontsize=6)
     ax[1].set(xlabel="generation", ylabel="median sigma^2_t / sigma^2_0",
-              title="median; dotted exp(t E log); dashed sigma_max = 80")
+              title="median (dotted: exp(t E log); thin: sigma_max = 80)")
     ax[1].legend(fontsize=6)
     for scheme, lam, c in (("replace", math.inf, "C0"), ("accumulate", math.inf, "C2"), ("fresh", 1.0, "C1"),
                            ("replace", 1.0, "C3")):

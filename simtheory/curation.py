@@ -84,6 +84,7 @@ def curated_finite(p: np.ndarray, r: np.ndarray, K: int, *, fast: bool = True) -
     rl = r[live] - r[live].max()    # only differences matter: grid coordinates stay of the spread's size
     g = gumbel_grid(rl, K)
     if fast:
+        kernels.launch_threads()          # keeps torch's OpenMP thread count (see kernels.launch_threads)
         log_f = kernels.log_cdf_numba(pl, rl, g.z0, g.n)
     else:
         log_f = kernels.log_cdf_reference(pl, rl, g.z)

@@ -17,6 +17,7 @@ chunks, so results do not depend on the thread count.
 """
 from __future__ import annotations
 
+import ctypes
 import math
 
 import numba as nb
@@ -26,6 +27,25 @@ Y_LO = -4.0       # G(-4) = e^{-e^4} < 3e-24
 Y_SERIES = 8.0    # u = e^{-y} < 3.4e-4 beyond: 4th-order series in u
 N_CHUNKS = 16     # fixed work split: thread count never changes a result
 _REF_BUDGET = 2**24   # entries of one (atoms x nodes) block of the references (128 MB of float64)
+
+
+def launch_threads() -> None:
+    """Start Numba's thread pool (idempotent) without changing the process's OpenMP thread count.
+
+    Numba's 'omp' threading layer calls omp_set_num_threads(NUMBA_NUM_THREADS) when it starts; that resolves
+    to the OpenMP runtime torch loaded globally, so the first parallel kernel would silently change
+    torch.get_num_threads() (issue 12: 1 -> 2 threads, training 40x slower on a loaded 2-core machine). The
+    count is read before the start and written back after it; Numba's own count is unaffected.
+    """
+    from numba.np.ufunc import parallel
+    if parallel._is_initialized:
+        return
+    omp = ctypes.CDLL(None)                     # the global symbol scope, where Numba's call resolves
+    get = getattr(omp, "omp_get_max_threads", None)
+    before = get() if get is not None else None
+    parallel._launch_threads()
+    if before is not None:
+        omp.omp_set_num_threads(before)
 
 
 # ----------------------------------------------------------------------------------------- references
@@ -209,7 +229,9 @@ def select_numba(rewards: np.ndarray, gumbel: np.ndarray) -> np.ndarray:
     """Row-wise argmax of rewards + Gumbel noise: one K-way softmax choice per row (Luce first choice)."""
     m, k = rewards.shape
     out = np.empty(m, dtype=np.int64)
-    for i in nb.prange(m):
+    if gumbel.shape[0] != m or gumbel.shape[1] != k:
+        raise ValueError("rewards and gumbel must have the same shape")
+    for i in nb.prange(m):     # bounds: i < m and j < k index both (m, k) arrays; out has m entries
         best = 0
         bv = rewards[i, 0] + gumbel[i, 0]
         for j in range(1, k):

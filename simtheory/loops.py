@@ -48,6 +48,7 @@ class LoopConfig:
     n_eval: int = 4000            # model samples for the reward metrics
     n_holdout: int = 500          # real points held out (the last ones) for the held-out log-likelihood
     modes: tuple = field(default_factory=tuple)   # centres for mode proportions (nearest centre)
+    sampling_bias: float = 1.0    # lambda_s: synthetic points drawn with covariances scaled by it (MAD loops)
 
     def __post_init__(self):
         if self.family not in FAMILIES:
@@ -68,6 +69,11 @@ class LoopConfig:
             raise ValueError(f"covariance must be 'full' or 'diag', got {self.covariance!r}")
         if self.family == "histogram" or self.n_atoms is not None:
             object.__setattr__(self, "n_atoms", validate.count(self.n_atoms, "n_atoms"))
+        if not (isinstance(self.sampling_bias, (int, float)) and 0 < self.sampling_bias < math.inf):
+            raise ValueError(f"sampling_bias must be a number > 0, got {self.sampling_bias!r}")
+        object.__setattr__(self, "sampling_bias", float(self.sampling_bias))
+        if self.family == "histogram" and self.sampling_bias != 1.0:
+            raise ValueError("sampling_bias scales covariances: the histogram family has none (use 1)")
         if self.bandwidth is not None:
             object.__setattr__(self, "bandwidth", validate.ratio(self.bandwidth, "bandwidth"))
         object.__setattr__(self, "modes", tuple(tuple(float(v) for v in np.atleast_1d(c)) for c in self.modes))
@@ -158,11 +164,26 @@ def init(config: LoopConfig, real_data, seed: int = 0, start: dict | None = None
     return LoopState(0, params, None)
 
 
+def biased(params: dict, lam_s: float) -> dict:
+    """The parameters the synthetic points are drawn from under sampling bias lam_s (Alemohammad et al.
+    2024): every covariance scaled by lam_s (a KDE's bandwidth by sqrt(lam_s)); lam_s = 1 changes nothing."""
+    if lam_s == 1.0:
+        return params
+    out = dict(params)
+    for k in ("cov", "covs"):
+        if k in out:
+            out[k] = lam_s * np.asarray(out[k])
+    if "bandwidth" in out:
+        out["bandwidth"] = np.sqrt(lam_s) * np.asarray(out["bandwidth"])
+    return out
+
+
 def curate_samples(config: LoopConfig, params: dict, m: int, reward: Reward,
                    rng_sample: np.random.Generator, rng_select: np.random.Generator) -> np.ndarray:
-    """m synthetic points, each the softmax(r) choice among K fresh model draws (K = 1: plain draws)."""
+    """m synthetic points, each the softmax(r) choice among K fresh model draws (K = 1: plain draws), drawn
+    with the config's sampling bias."""
     fam = FAMILIES[config.family]
-    cand = fam.sample(params, m * config.K, rng_sample)
+    cand = fam.sample(biased(params, config.sampling_bias), m * config.K, rng_sample)
     if config.K == 1 or m == 0:        # m = 0 (lam = 0): no synthetic points, nothing to curate
         return cand[:m]
     if reward is None:

@@ -21,6 +21,8 @@ def select_softmax(rewards, rng: np.random.Generator, *, fast: bool = True) -> n
     if r.ndim != 2 or r.shape[1] < 1:
         raise ValueError(f"rewards must have shape (m, K) with K >= 1, got {r.shape}")
     g = rng.gumbel(size=r.shape)
+    if fast:
+        kernels.launch_threads()          # keeps torch's OpenMP thread count (see kernels.launch_threads)
     return kernels.select_numba(r, g) if fast else kernels.select_reference(r, g)
 
 

@@ -259,6 +259,8 @@ def test_bad_input_is_named():
     for s in (0.0, -1.0, math.nan, math.inf):
         with pytest.raises(ValueError, match="sigma must be finite and > 0"):
             gmm_denoiser(x, s, w, m, c)
+    with pytest.raises(ValueError, match="sigma must be a scalar"):
+        gmm_denoiser(x, np.array([1.0, 2.0]), w, m, c)
     with pytest.raises(ValueError, match="x holds NaN"):
         gmm_denoiser(np.full((1, 2), np.nan), 1.0, w, m, c)
     with pytest.raises(ValueError, match="x must have shape"):

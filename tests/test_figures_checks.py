@@ -25,7 +25,46 @@ def test_figure_module_writes_png_and_pdf(name, tmp_path):
     assert {p: p.stat().st_mtime_ns for p in stored} == stored
 
 
-@pytest.mark.parametrize("name", pc.modules())
+MINE = [m for m in pc.modules() if m[:3] in {f"c{i:02d}" for i in range(1, 11)}]
+
+
+def _run_perturbed(mod, which):
+    from paper_checks import core
+    core.PERTURB.update(which=which, seen=0, owners=[])
+    try:
+        return mod.run(quick=True), core.PERTURB["seen"], list(core.PERTURB["owners"])
+    finally:
+        core.PERTURB.update(which=None, seen=0, owners=[])
+
+
+@pytest.mark.parametrize("name", MINE)
+def test_every_verdict_flips_when_its_measured_quantity_crosses_its_bound(name):
+    # every comparison pushed past its tolerance: a verdict that does not follow its measured quantity (a
+    # hard-coded verdict, a comparison left out) would still hold
+    checks, seen, _ = _run_perturbed(importlib.import_module(f"paper_checks.{name}"), "all")
+    assert seen > 0
+    for c in checks:
+        assert c.verdict in (FAILS, NOT_MEASURABLE), (c.id, c.verdict)
+        assert c.claim and c.source and c.prediction and c.tolerance
+        if c.verdict != NOT_MEASURABLE:
+            assert any(ch.isdigit() for ch in c.measured)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", MINE)
+def test_each_comparison_alone_flips_its_verdict(name):
+    mod = importlib.import_module(f"paper_checks.{name}")
+    base, n, owners = _run_perturbed(mod, None)
+    before = {c.id: c.verdict for c in base}
+    bounds = [0] + [k for _, k in owners]
+    for i in range(n):
+        owner = next(cid for (cid, k), lo in zip(owners, bounds) if lo <= i < k)
+        after = {c.id: c.verdict for c in _run_perturbed(mod, i)[0]}
+        if before[owner] == HOLDS:
+            assert after[owner] == FAILS, (name, i, owner)
+
+
+@pytest.mark.parametrize("name", [m for m in pc.modules() if m not in MINE])
 def test_each_verdict_is_computed(name, monkeypatch):
     mod = importlib.import_module(f"paper_checks.{name}")
     seen = []

@@ -78,3 +78,14 @@ def test_unreachable_scheduler_is_a_one_line_error(tmp_path):
     assert res.returncode == 2, res.stderr[-600:]
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and "127.0.0.1:9" in lines[0], res.stderr[-600:]
+
+
+def test_replicates_and_grid_points_get_their_own_seeds(tmp_path):
+    import csv
+    cfg = SweepConfig("gauss2d", ("gaussian",), (2,), (math.inf,), (30,), ("replace",), 3, 2, 1000)
+    rows = list(csv.DictReader(open(run_sweep(cfg, tmp_path / "s", serial=True, progress=False))))
+    last = [r for r in rows if r["generation"] == "2"]
+    assert len({r["job_seed"] for r in last}) == 3
+    assert len({r["mean_reward"] for r in last}) == 3        # replicates differ
+    first = [r for r in rows if r["generation"] == "0"]
+    assert len({r["mean_reward"] for r in first}) == 3       # already at the fit to the data (evaluation draws)

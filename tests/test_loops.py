@@ -183,3 +183,43 @@ def test_exp_reward_reported_relative_to_top_reward_at_any_scale():
     target = np.exp(m["mean"][0] + var / 2)
     se = target * np.sqrt(np.expm1(var) / n)          # sd of e^X, X ~ N(mu, var), over sqrt(n)
     assert abs(m["mean_exp_reward_rel"] * np.exp(m["r_star"]) - target) <= N_SE * se
+
+
+def _mean_chains(scheme, N, T, n):
+    """mu_t, sigma^2_t of n Gaussian loop chains (lam = inf), chain i on its own N real points of N(0, 1)."""
+    cfg = LoopConfig("gaussian", n_samples=N, generations=T, scheme=scheme, n_eval=2, n_holdout=0)
+    a = np.array([[(r["mean"][0], r["cov"][0, 0]) for r in
+                   run_loop(cfg, np.random.default_rng([5, i]).standard_normal((N, 1)), seed=i)] for i in range(n)])
+    return a[..., 0], a[..., 1]
+
+
+def test_accumulate_scheme_follows_gerstgrasser_closed_form():
+    # accumulate: mu_t = sum_{j<=t} eps_j / (j + 1), eps_j the mean error of set j (variance E[sigma^2_{j-1}]/N):
+    # N E[mu_t^2] = sum_{i<=t+1} E[sigma^2_{i-2}] / i^2 (Gerstgrasser et al.'s sum 1/i^2); replace has no damping
+    N, T, n = 40, 5, 800
+    for scheme, damp in (("accumulate", True), ("replace", False)):
+        mu, var = _mean_chains(scheme, N, T, n)
+        v = np.concatenate([[1.0], var.mean(0)[:-1]])
+        w = 1.0 / (np.arange(T + 1) + 1) ** 2 if damp else np.ones(T + 1)
+        pred = np.cumsum(v * w) / N
+        m2 = mu**2
+        se = m2.std(0, ddof=1) / np.sqrt(n)
+        assert np.all(np.abs(m2.mean(0) - pred) <= N_SE * se), (scheme, m2.mean(0), pred)
+    # the two schemes are told apart far beyond the tolerance at T
+    assert float(np.sum(w)) - float(np.sum(1.0 / np.arange(1, T + 2) ** 2)) > 2 * N_SE * N * se[-1]
+
+
+def test_bertrand_with_data_outside_the_family_follows_the_exact_map():
+    # data 0.5 N(-1, .5^2) + 0.5 N(1, .5^2): no Gaussian fits it (eps > 0); theta* is its (mean, var) and the
+    # loop follows the exact map there, within 4 SE of (mean, var) at N (sqrt 2 for the synthetic noise)
+    N, lam = 20000, 0.3
+    rng = np.random.default_rng(8)
+    x = (np.where(rng.random(N) < 0.5, -1.0, 1.0) + 0.5 * rng.standard_normal(N))[:, None]
+    m, v = float(x.mean()), float(x.var())
+    recs = run_loop(LoopConfig("gaussian", n_samples=N, lam=lam, generations=6, n_eval=2, n_holdout=0), x, seed=2,
+                    start={"mean": [m + 1.0], "cov": [[2.0 * v]]})
+    mu, var = m + 1.0, 2.0 * v
+    tol = N_SE * np.sqrt(2 * (1.25 + 1.125) / N)
+    for r in recs[1:]:
+        mu, var = theorems.gaussian_mixed_map(mu, var, m, v, lam)
+        assert np.hypot(r["mean"][0] - mu, r["cov"][0, 0] - var) <= tol

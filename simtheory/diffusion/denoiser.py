@@ -19,11 +19,15 @@ from scipy.special import logsumexp
 
 from .. import validate
 from ..families import gaussian
+from ..kernels import launch_threads
 
 
 def check_sigma(sigma, name: str = "sigma") -> float:
-    """sigma as a float; ValueError unless it is finite and > 0."""
-    s = float(np.asarray(sigma, dtype=np.float64).reshape(-1)[0]) if np.ndim(sigma) else float(sigma)
+    """sigma as a float; ValueError unless it is one finite number > 0."""
+    a = np.asarray(sigma, dtype=np.float64)
+    if a.size != 1:
+        raise ValueError(f"{name} must be a scalar, got shape {a.shape}")
+    s = float(a.reshape(-1)[0])
     if not math.isfinite(s) or s <= 0:
         raise ValueError(f"{name} must be finite and > 0, got {s!r}")
     return s
@@ -146,6 +150,7 @@ def denoise_checked(x: np.ndarray, sigma: float, weights: np.ndarray, means: np.
                     covs: np.ndarray) -> np.ndarray:
     """The Numba path of :func:`gmm_denoiser` for arguments already checked (samplers call it 2N - 1 times)."""
     L, log_norm = _noised_factors(weights, covs, float(sigma))
+    launch_threads()                      # keeps torch's OpenMP thread count (see kernels.launch_threads)
     return _denoise_kernel(np.ascontiguousarray(x, dtype=np.float64), np.ascontiguousarray(means),
                            np.ascontiguousarray(covs), L, log_norm)
 

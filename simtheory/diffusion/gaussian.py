@@ -171,8 +171,9 @@ def product_gaussian(mean_base, cov_base, mean_aux, cov_aux, w) -> tuple[np.ndar
 def product_divergence_w(cov_base, cov_aux) -> float:
     """The w at which the product form's precision (1 + w) S_b^{-1} - w S_a^{-1} = P_b - w (P_a - P_b) first
     loses positive definiteness: 1 / lambda_max of the pencil (P_a - P_b, P_b); inf if P_a <= P_b."""
-    _, cb = _gaussian_args(np.zeros(np.atleast_1d(np.diag(np.atleast_2d(cov_base))).size), cov_base, "base")
-    _, ca = _gaussian_args(np.zeros(cb.shape[0]), cov_aux, "aux")
+    d = np.atleast_2d(np.asarray(cov_base, float)).shape[0]
+    _, cb = _gaussian_args(np.zeros(d), cov_base, "base")
+    _, ca = _gaussian_args(np.zeros(d), cov_aux, "aux")
     pb, pa = np.linalg.inv(cb), np.linalg.inv(ca)
     lam = linalg.eigh(pa - pb, pb, eigvals_only=True).max()
     return math.inf if lam <= 0 else float(1.0 / lam)

@@ -31,7 +31,7 @@ from scipy import optimize, special
 
 from .. import densities, metrics, validate
 from ..families import gmm
-from ..selection import select_softmax
+from .. import select_softmax
 from .gaussian import guided_gaussian_1d
 from .sampler import check_w, guided_denoiser, heun_sample
 
@@ -417,3 +417,19 @@ def shifted_masses_1d(means, variances, base_weights, aux_weights, w: float, *, 
     for j, l in enumerate(labels):
         masses_sorted[l] += cdf[j + 1] - cdf[j]
     return masses_sorted[rank]
+
+
+def aux_weights_exact_1d(means, variances, base_weights, target, w: float, *, iterations: int = 6,
+                         **shift_options) -> tuple[np.ndarray, np.ndarray]:
+    """Auxiliary weights whose exact 1-D guided ODE output reaches ``target``: start from the product-form
+    recipe and correct by the fixed point rho <- rho (q(rho) / target)^(1/w), normalised (the product form's
+    sensitivity, q_j proportional to rho_j^-w, applied to the exact masses q(rho) of
+    :func:`shifted_masses_1d`). Returns (rho, q(rho)) after ``iterations`` corrections."""
+    q = validate.probability(target, "target")
+    rho = aux_weights_for_target(base_weights, q, w)
+    got = shifted_masses_1d(means, variances, base_weights, rho, w, **shift_options)
+    for _ in range(validate.count(iterations, "iterations", 0)):
+        rho = rho * (got / q) ** (1.0 / w)
+        rho = rho / rho.sum()
+        got = shifted_masses_1d(means, variances, base_weights, rho, w, **shift_options)
+    return rho, got

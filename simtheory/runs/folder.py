@@ -119,11 +119,18 @@ class RunFolder:
 
     def keep_metrics(self, n: int) -> int:
         """Keep at most the first ``n`` complete metric lines, dropping a torn line and lines past the saved
-        state; the file is rewritten only when something is dropped. Returns the number of lines kept."""
+        state; the file is rewritten only when something is dropped. Returns the number of lines kept.
+
+        Lines are kept only while their "generation" (where present) counts 0, 1, 2, ...: a duplicate or
+        out-of-order line, e.g. from two processes writing one folder, ends the kept prefix."""
         f = self.path / "metrics.jsonl"
         rows = self.metrics()
         raw = f.read_text().splitlines() if f.exists() else []
-        keep = rows[:n]
+        keep = []
+        for i, row in enumerate(rows[:n]):
+            if row.get("generation", i) != i:
+                break
+            keep.append(row)
         if len(raw) != len(keep):
             atomic_write(f, "".join(json.dumps(r) + "\n" for r in keep).encode())
         return len(keep)
