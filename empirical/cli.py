@@ -66,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("classifier", help="train the reward classifier and record its accuracy", formatter_class=fmt)
     _common(c)
     c.add_argument("--epochs", type=int, default=None)
+    c.add_argument("--which", default="classifier", choices=["classifier", "judge"],
+                   help="the reward classifier or the independent judge (other architecture, seed and data)")
     c.add_argument("--out", default="runs/classifier")
     lp = sub.add_parser("loop", help="curated retraining loop on images into a run folder", formatter_class=fmt)
     _common(lp)
@@ -159,15 +161,15 @@ def _dispatch(args) -> int:
             print(Path(args.out) / "network.pt")
             return 0
         if args.command == "classifier":
-            cc = replace(cfg.classifier, epochs=args.epochs or cfg.classifier.epochs)
+            base = cfg.classifier if args.which == "classifier" else cfg.judge
+            cc = replace(base, epochs=args.epochs or base.epochs)
             if args.dry_run:
                 print(json.dumps({"out": args.out, **cc.to_dict()}, indent=2))
                 return 0
             from . import data as cifar
             from .classifier import train_classifier
-            from .configs import stream_seed
-            x, y = cifar.dataset("train", cfg.resolution, cfg.classes, cfg.classifier_subset,
-                                 stream_seed(cfg.seed, "split"), cfg.data)
+            from .loop import classifier_data
+            x, y = classifier_data(cfg, args.which)
             xt, yt = cifar.dataset("test", cfg.resolution, cfg.classes, None, 0, cfg.data)
             _, acc = train_classifier(cc, x, y, xt, yt, Path(args.out), progress=True)
             print(json.dumps({"out": args.out, "test_accuracy": acc}))
@@ -179,7 +181,8 @@ def _dispatch(args) -> int:
         from .loop import run_image_loop
         rf = run_image_loop(cfg, out)
         for r in rf.metrics():
-            print(json.dumps({k: r[k] for k in ("generation", "mean_reward", "reward_se", "class_proportions")}))
+            print(json.dumps({k: r.get(k) for k in ("generation", "mean_reward", "reward_se", "class_proportions",
+                                                    "judge_class_proportions")}))
         return 0
     if args.command == "sample":
         a, b = (int(v) for v in args.seeds.split("-"))

@@ -4,10 +4,11 @@ Generation 0 trains the base model on N real images. Generation t: sample K m ca
 (per-image seeds; :func:`sample_candidates`), score them with the classifier reward, keep one per group of K
 by softmax (simtheory's selection rule), mix with real images by scheme and lam, fine-tune model t-1 on the
 result, then measure: mean reward and its standard error on n_eval fixed-seed images, class proportions by
-the classifier, FID (optional) and a sample grid.
+the reward classifier and by an independent judge classifier (other architecture, seed and data), FID
+(optional) and a sample grid.
 
 Run folder: config.json (compared on resume; no device), log.jsonl (one line per start: device, threads,
-world size), metrics.jsonl, classifier/, gen_XXX/ (network.pt, training-state.pt, synthetic.npz, samples.png).
+world size), metrics.jsonl, classifier/, judge/, gen_XXX/ (network.pt, training-state.pt, synthetic.npz, samples.png).
 Rerunning resumes; every step writes atomically, so a kill loses nothing done. Under torchrun, rank 0 alone
 samples, curates, measures and writes; every rank trains (empirical.distributed).
 """
@@ -38,9 +39,11 @@ from .reward import reward_from_probs
 from .train import finetune_config, load_network, train
 
 
-def rewards_of(cfg: ImageLoopConfig, clf, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(rewards, class probabilities) of uint8 images."""
-    probs = predict_proba(clf, images, cfg.classifier.device)
+def rewards_of(cfg: ImageLoopConfig, clf, images: np.ndarray, device: str | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """(rewards, class probabilities) of uint8 images under classifier ``clf`` (on ``device``, default the
+    reward classifier's)."""
+    probs = predict_proba(clf, images, device or cfg.classifier.device)
     return reward_from_probs(probs, cfg.reward, cfg.class_names.index(cfg.target) if cfg.reward == "class" else 0,
                              cfg.gamma), probs
 
@@ -87,27 +90,54 @@ def real_images(cfg: ImageLoopConfig) -> tuple[np.ndarray, np.ndarray]:
     return x[perm], y[perm]
 
 
-def _classifier(cfg: ImageLoopConfig, folder: Path, progress: bool):
+def classifier_data(cfg: ImageLoopConfig, which: str) -> tuple[np.ndarray, np.ndarray]:
+    """Training images of the reward classifier (``which='classifier'``) or of the judge ('judge'): two
+    disjoint parts of one seeded permutation of the classes' training split."""
+    x, y = cifar.dataset("train", cfg.resolution, cfg.classes, None, 0, cfg.data)
+    perm = np.random.default_rng(stream_seed(cfg.seed, "split")).permutation(len(x))
+    a = cfg.classifier_subset
+    idx = perm[:a] if which == "classifier" else perm[a:a + cfg.judge_subset]
+    idx = np.sort(idx)
+    return x[idx], y[idx]
+
+
+def _classifier(cfg: ImageLoopConfig, which: str, folder: Path, progress: bool):
+    """The reward classifier or the judge of a run (trained once, then loaded) and its test accuracy."""
+    ccfg = cfg.classifier if which == "classifier" else cfg.judge
     path = folder / "classifier.pt"
     if path.exists():
-        clf, meta = load_classifier(path, cfg.classifier.device)
+        clf, meta = load_classifier(path, ccfg.device)
         return clf, meta["test_accuracy"]
-    x, y = cifar.dataset("train", cfg.resolution, cfg.classes, cfg.classifier_subset,
-                         stream_seed(cfg.seed, "split"), cfg.data)
+    x, y = classifier_data(cfg, which)
     xt, yt = cifar.dataset("test", cfg.resolution, cfg.classes, None, 0, cfg.data)
-    return train_classifier(cfg.classifier, x, y, xt, yt, folder, progress)
+    return train_classifier(ccfg, x, y, xt, yt, folder, progress)
 
 
-def _measure(cfg, t, D, clf, acc, ref, folder: Path, progress: bool) -> dict:
+def _se(a: np.ndarray) -> float | None:
+    """Standard error of a mean (None for a single value)."""
+    return float(a.std(ddof=1) / math.sqrt(len(a))) if len(a) > 1 else None
+
+
+def _proportions(probs: np.ndarray, n_classes: int) -> list:
+    return (np.bincount(probs.argmax(1), minlength=n_classes) / len(probs)).tolist()
+
+
+def _measure(cfg, t, D, clf, acc, judge, ref, folder: Path, progress: bool) -> dict:
+    """Generation t's metrics on the n_eval evaluation images: the reward (mean, SE) and class proportions
+    by the reward classifier, and by the judge (``judge_*``: the reward formula and argmax classes under the
+    independent classifier)."""
     seeds = image_seeds(cfg.seed, 0, max(cfg.n_eval, cfg.fid_n))
     imgs = generate(D, seeds[: cfg.n_eval], cfg.device, cfg.num_steps, progress=progress)
     r, probs = rewards_of(cfg, clf, imgs)
-    counts = np.bincount(probs.argmax(1), minlength=len(cfg.class_names))
-    rec = {"generation": t, "mean_reward": float(r.mean()), "reward_se": float(r.std(ddof=1) / math.sqrt(len(r))),
-           "mean_exp_reward": float(np.exp(r).mean()),
-           "mean_exp_reward_se": float(np.exp(r).std(ddof=1) / math.sqrt(len(r))),
-           "class_proportions": (counts / counts.sum()).tolist(), "classes": list(cfg.class_names),
-           "classifier_accuracy": acc, "n_eval": cfg.n_eval}
+    jclf, jacc = judge
+    jr, jprobs = rewards_of(cfg, jclf, imgs, cfg.judge.device)
+    n = len(cfg.class_names)
+    rec = {"generation": t, "mean_reward": float(r.mean()), "reward_se": _se(r),
+           "mean_exp_reward": float(np.exp(r).mean()), "mean_exp_reward_se": _se(np.exp(r)),
+           "class_proportions": _proportions(probs, n), "classes": list(cfg.class_names),
+           "classifier_accuracy": acc, "judge_mean_reward": float(jr.mean()),
+           "judge_reward_se": _se(jr),
+           "judge_class_proportions": _proportions(jprobs, n), "judge_accuracy": jacc, "n_eval": cfg.n_eval}
     save_grid(imgs, folder / "samples.png")
     if cfg.fid_n:
         fimgs = imgs if cfg.fid_n <= cfg.n_eval else generate(D, seeds, cfg.device, cfg.num_steps)
@@ -118,15 +148,16 @@ def _measure(cfg, t, D, clf, acc, ref, folder: Path, progress: bool) -> dict:
 def _load_synthetic(path: Path) -> dict:
     try:
         with np.load(path) as z:
-            return {k: z[k] for k in ("images", "rewards", "candidate_mean_reward")}
+            return {k: z[k] for k in ("images", "rewards", "candidate_rewards")}
     except Exception as e:        # zipfile, pickle and key errors of a torn or foreign file
         raise checkpoints.unreadable(path, f"{type(e).__name__}: {e}") from None
 
 
-def _prediction_inputs(cfg: ImageLoopConfig, clf, r, probs, keep, x, t: int) -> dict:
-    """Issue 11: every candidate's reward and classifier label, the kept indices and the real training images'
-    rewards and labels, stored in synthetic.npz so that the predictions can be recomputed (empirical.compare)."""
-    rec = {"candidate_rewards": r, "candidate_labels": probs.argmax(1), "kept_index": keep}
+def _prediction_inputs(cfg: ImageLoopConfig, clf, probs, keep, x, t: int) -> dict:
+    """Issue 11: beside the candidates' rewards, their classifier labels, the kept indices and the real training
+    images' rewards and labels, stored in synthetic.npz so that the predictions can be recomputed
+    (empirical.compare)."""
+    rec = {"candidate_labels": probs.argmax(1), "kept_index": keep}
     if cfg.lam != math.inf or cfg.scheme == "accumulate":
         start = cfg.n_samples * t if cfg.scheme == "fresh" else 0
         rr, rp = rewards_of(cfg, clf, x[start:start + cfg.n_samples])
@@ -153,8 +184,8 @@ def _synthetic(cfg: ImageLoopConfig, t: int, D, clf, folder: Path, progress: boo
     rng = np.random.default_rng(stream_seed(cfg.seed, "curation", t))
     idx = np.arange(len(cand))
     keep, kept_r = curate(cfg, idx, r, rng) if cfg.K > 1 else (idx, r)    # curating indices: the same draws
-    out = {"images": cand[keep], "rewards": kept_r, "candidate_mean_reward": np.array(r.mean())}
-    out.update(_prediction_inputs(cfg, clf, r, probs, keep, x, t))
+    out = {"images": cand[keep], "rewards": kept_r, "candidate_rewards": r}
+    out.update(_prediction_inputs(cfg, clf, probs, keep, x, t))
     buf = io.BytesIO()
     np.savez(buf, **out)
     atomic_write(path, buf.getvalue())
@@ -211,14 +242,16 @@ def run_image_loop(cfg: ImageLoopConfig, out, progress: bool = True) -> RunFolde
     progress = progress and main
     distributed.check_device(cfg.device)
     distributed.check_device(cfg.classifier.device)
+    distributed.check_device(cfg.judge.device)
     run = Path(out)
-    x = y = rf = clf = acc = ref = D = None
+    x = y = rf = clf = acc = judge = ref = D = None
     if main:
         x, y = real_images(cfg)                       # a missing data file fails before the folder exists
         if cfg.fid_n:
             fidmod.detector_path()
         rf = _open(cfg, out)
-        clf, acc = _classifier(cfg, rf.path / "classifier", progress)
+        clf, acc = _classifier(cfg, "classifier", rf.path / "classifier", progress)
+        judge = _classifier(cfg, "judge", rf.path / "judge", progress)
         if cfg.fid_n:
             xt, _ = cifar.dataset("test", cfg.resolution, cfg.classes, None, 0, cfg.data)
             ref = fidmod.reference_statistics(xt, rf.path / "fid-reference.npz", device=cfg.device)
@@ -229,7 +262,7 @@ def run_image_loop(cfg: ImageLoopConfig, out, progress: bool = True) -> RunFolde
         real = distributed.share((x[: cfg.n_samples], y[: cfg.n_samples]) if main else None)
         D = train(cfg.train, *real, base, progress=progress)
         if main:
-            rf.append(jsonable(_measure(cfg, 0, D, clf, acc, ref, base, progress)))
+            rf.append(jsonable(_measure(cfg, 0, D, clf, acc, judge, ref, base, progress)))
         done = 1
     if main:
         D = load_network(rf.path / f"gen_{done - 1:03d}" / "network.pt", cfg.device)
@@ -243,9 +276,10 @@ def run_image_loop(cfg: ImageLoopConfig, out, progress: bool = True) -> RunFolde
         ft = finetune_config(cfg.train, cfg.finetune_images, stream_seed(cfg.seed, "finetune", t), cfg.finetune_lr)
         D = train(ft, train_x, None, g, init=D.state_dict() if main else None, progress=progress)
         if main:
-            rec = _measure(cfg, t, D, clf, acc, ref, g, progress)
-            rec["kept_mean_reward"] = float(syn["rewards"].mean())
-            rec["candidate_mean_reward"] = float(syn["candidate_mean_reward"])
+            rec = _measure(cfg, t, D, clf, acc, judge, ref, g, progress)
+            kept, cand = syn["rewards"], syn["candidate_rewards"]
+            rec.update(kept_mean_reward=float(kept.mean()), kept_reward_se=_se(kept),
+                       candidate_mean_reward=float(cand.mean()), candidate_reward_se=_se(cand))
             rec.update(_predictions(rf, cfg, t))
             rf.append(jsonable(rec))
     distributed.barrier()
