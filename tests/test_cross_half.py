@@ -317,17 +317,19 @@ def _image_checks(folder, K, lam, scheme="replace"):
 
 
 def test_tiny_image_loop_through_the_same_checks(tiny_run):
-    """The image half (tiny preset: K = 2, lam = inf, 2 generations) through the checks the theory families pass."""
+    """The image half (tiny preset, lam = inf) through the checks the theory families pass."""
+    from empirical.configs import preset
     from simtheory.runs import read_metrics
-    res = _image_checks(tiny_run, 2, math.inf)
+    cfg = preset("tiny")
+    res = _image_checks(tiny_run, cfg.K, cfg.lam)
     for t, row in enumerate(read_metrics(tiny_run)[1:], start=1):
         with np.load(tiny_run / f"gen_{t:03d}" / "synthetic.npz") as z:
-            assert z["candidate_rewards"].shape == z["candidate_labels"].shape == (2 * 256,)
+            assert z["candidate_rewards"].shape == z["candidate_labels"].shape == (cfg.K * cfg.n_synthetic,)
             np.testing.assert_allclose(z["rewards"], z["candidate_rewards"][z["kept_index"]])
         assert row["predicted_mean_reward"] == row["predicted_kept_mean_reward"]     # lam = inf
         assert row["predicted_kept_exp_gain"] >= row["lemma22_gain_bound"]
-        assert len(row["multistep_predicted_class_proportions"]) == 2
-    assert len(res["multi_step"]["mean_reward"]) == 3
+        assert len(row["multistep_predicted_class_proportions"]) == len(cfg.class_names)
+    assert len(res["multi_step"]["mean_reward"]) == cfg.generations + 1
 
 
 @pytest.mark.slow
