@@ -1,5 +1,5 @@
-"""``python -m empirical``: sub-commands train, sample, classifier, loop, fid. Options become configs; the
-library does the work; ``--dry-run`` prints the resolved config. ``--threads N`` sets torch's and Numba's
+"""``python -m empirical``: sub-commands train, sample, classifier, loop, fid, compare. Options become configs;
+the library does the work; ``--dry-run`` prints the resolved config. ``--threads N`` sets torch's and Numba's
 thread counts for this process (the library itself never changes them)."""
 from __future__ import annotations
 
@@ -92,7 +92,28 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--device", default="cpu")
     _threads(f)
     f.add_argument("--dry-run", action="store_true")
+    cp = sub.add_parser("compare", help="theory against measurement (per-generation predictions) for image-loop "
+                        "run folders", formatter_class=fmt)
+    cp.add_argument("runs", nargs="+", help="image-loop run folders")
+    cp.add_argument("--out", default=None, help="output folder (default: <run>/compare; with several runs, "
+                    "<out>/<run name>)")
+    _threads(cp)
+    cp.add_argument("--dry-run", action="store_true")
     return ap
+
+
+def _compare(args) -> int:
+    """``compare``: empirical.compare on each run folder; prints where the tables and figures went."""
+    from .compare import compare_run, write
+    for run in args.runs:
+        out = Path(run) / "compare" if args.out is None else (
+            Path(args.out) / Path(run).name if len(args.runs) > 1 else Path(args.out))
+        if args.dry_run:
+            print(json.dumps({"run": run, "out": str(out)}))
+            continue
+        for p in write(compare_run(run), out):
+            print(p)
+    return 0
 
 
 def _loop_config(args):
@@ -122,6 +143,8 @@ def _dispatch(args) -> int:
     import numpy as np
     if not args.dry_run:
         set_threads(args.threads)
+    if args.command == "compare":
+        return _compare(args)
     if args.command in ("train", "classifier", "loop"):
         cfg = _loop_config(args)
         if args.command == "train":

@@ -19,16 +19,17 @@ import json
 import math
 import os
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from simtheory.loop_runs import jsonable
+from simtheory.runs import jsonable
 from simtheory.runs import RunFolder, atomic_write
 from simtheory.selection import select_softmax
 
-from . import checkpoints, distributed
+from . import checkpoints, compare, distributed
 from . import data as cifar
 from . import fid as fidmod
 from .classifier import load_classifier, predict_proba, train_classifier
@@ -132,6 +133,7 @@ def _measure(cfg, t, D, clf, acc, judge, ref, folder: Path, progress: bool) -> d
     jr, jprobs = rewards_of(cfg, jclf, imgs, cfg.judge.device)
     n = len(cfg.class_names)
     rec = {"generation": t, "mean_reward": float(r.mean()), "reward_se": _se(r),
+           "mean_exp_reward": float(np.exp(r).mean()), "mean_exp_reward_se": _se(np.exp(r)),
            "class_proportions": _proportions(probs, n), "classes": list(cfg.class_names),
            "classifier_accuracy": acc, "judge_mean_reward": float(jr.mean()),
            "judge_reward_se": _se(jr),
@@ -151,16 +153,39 @@ def _load_synthetic(path: Path) -> dict:
         raise checkpoints.unreadable(path, f"{type(e).__name__}: {e}") from None
 
 
-def _synthetic(cfg: ImageLoopConfig, t: int, D, clf, folder: Path, progress: bool) -> dict:
+def _prediction_inputs(cfg: ImageLoopConfig, clf, probs, keep, x, t: int) -> dict:
+    """Issue 11: beside the candidates' rewards, their classifier labels, the kept indices and the real training
+    images' rewards and labels, stored in synthetic.npz so that the predictions can be recomputed
+    (empirical.compare)."""
+    rec = {"candidate_labels": probs.argmax(1), "kept_index": keep}
+    if cfg.lam != math.inf or cfg.scheme == "accumulate":
+        start = cfg.n_samples * t if cfg.scheme == "fresh" else 0
+        rr, rp = rewards_of(cfg, clf, x[start:start + cfg.n_samples])
+        rec.update(real_rewards=rr, real_labels=rp.argmax(1))
+    return rec
+
+
+def _predictions(rf: RunFolder, cfg: ImageLoopConfig, t: int) -> dict:
+    """Issue 11: the exact one- and multi-step predictions (with SEs) from the stored candidates."""
+    try:
+        return compare.recorded_predictions(rf.path, cfg.to_dict(), t, len(cfg.class_names))
+    except compare.MissingCandidates as e:       # a folder resumed from before candidates were stored
+        warnings.warn(f"no predictions recorded: {e}")
+        return {}
+
+
+def _synthetic(cfg: ImageLoopConfig, t: int, D, clf, folder: Path, progress: bool, x: np.ndarray) -> dict:
     """Generation t's curated synthetic images (sampled, scored, curated once; then read from synthetic.npz)."""
     path = folder / "synthetic.npz"
     if path.exists():
         return _load_synthetic(path)
     cand = sample_candidates(cfg, D, t, progress)
-    r, _ = rewards_of(cfg, clf, cand)
+    r, probs = rewards_of(cfg, clf, cand)
     rng = np.random.default_rng(stream_seed(cfg.seed, "curation", t))
-    syn, kept_r = curate(cfg, cand, r, rng) if cfg.K > 1 else (cand, r)
-    out = {"images": syn, "rewards": kept_r, "candidate_rewards": r}
+    idx = np.arange(len(cand))
+    keep, kept_r = curate(cfg, idx, r, rng) if cfg.K > 1 else (idx, r)    # curating indices: the same draws
+    out = {"images": cand[keep], "rewards": kept_r, "candidate_rewards": r}
+    out.update(_prediction_inputs(cfg, clf, probs, keep, x, t))
     buf = io.BytesIO()
     np.savez(buf, **out)
     atomic_write(path, buf.getvalue())
@@ -246,7 +271,7 @@ def run_image_loop(cfg: ImageLoopConfig, out, progress: bool = True) -> RunFolde
         syn = None
         if main:
             g.mkdir(exist_ok=True)
-            syn = _synthetic(cfg, t, D, clf, g, progress)
+            syn = _synthetic(cfg, t, D, clf, g, progress, x)
         train_x = distributed.share(_training_set(cfg, t, syn["images"], x, run) if main else None)
         ft = finetune_config(cfg.train, cfg.finetune_images, stream_seed(cfg.seed, "finetune", t), cfg.finetune_lr)
         D = train(ft, train_x, None, g, init=D.state_dict() if main else None, progress=progress)
@@ -255,6 +280,7 @@ def run_image_loop(cfg: ImageLoopConfig, out, progress: bool = True) -> RunFolde
             kept, cand = syn["rewards"], syn["candidate_rewards"]
             rec.update(kept_mean_reward=float(kept.mean()), kept_reward_se=_se(kept),
                        candidate_mean_reward=float(cand.mean()), candidate_reward_se=_se(cand))
+            rec.update(_predictions(rf, cfg, t))
             rf.append(jsonable(rec))
     distributed.barrier()
     return rf

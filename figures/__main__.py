@@ -10,6 +10,7 @@ from tqdm import tqdm
 
 MODULES = ["fig_reward_curves", "fig_densities_2d", "fig_fixed_point", "fig_finite_vs_exact",
            "fig_gaussian_collapse", "fig_bertrand"]
+MODULES += ["fig_diffusion_guided", "fig_diffusion_sims_gaussian", "fig_diffusion_sims_gmm"]
 
 
 def main(argv=None) -> int:

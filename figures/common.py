@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from simtheory.plots import save_figure  # noqa: E402
-from simtheory.runs import RunFolder  # noqa: E402
+from simtheory.runs import code_version, computed  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "out"
 K_COLORS = {1: "0.6", 2: "C0", 4: "C1", 8: "C2", 32: "C3", float("inf"): "k"}
@@ -30,17 +30,19 @@ def save(fig, out: Path, name: str) -> list[Path]:
     return paths
 
 
+def code() -> dict:
+    """The code that makes the figures' runs: simtheory's and the figures' sources (hashed) and version."""
+    return code_version("simtheory", "figures")
+
+
 def run_dir(out: Path, name: str) -> Path:
-    """The run folder a figure keeps its runs in: <out>/runs/<name>."""
-    return out / "runs" / name
+    """The run folder a figure keeps its runs in: <out>/runs/<source hash>/<name>. Keyed by the producing
+    code, so that after any change to simtheory or figures the runs are made again, never reused (runs of
+    older code stay in their own folders until removed)."""
+    return out / "runs" / code()["source_sha256"] / name
 
 
 def cached_arrays(folder: Path, config: dict, compute: Callable[[], dict]) -> dict[str, np.ndarray]:
-    """The arrays of a computed run: read from ``folder`` if it holds this config, else computed and saved
-    there (config.json + data.npz, the run-folder format; a different config in the folder is refused)."""
-    rf = RunFolder.open(folder, config)
-    data = rf.load_arrays("data")
-    if data is None:
-        data = {k: np.asarray(v) for k, v in compute().items()}
-        rf.save_arrays("data", **data)
-    return data
+    """The arrays of a computed run (:func:`simtheory.runs.computed`), stored with the producing code: arrays
+    made by other code are refused, never reused."""
+    return computed(folder, config, compute, code())

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from simtheory import collapse, theorems
+from simtheory import theorems
 from simtheory.loops import LoopConfig, run_loop
 
 from .common import cached_arrays, plt, run_dir, save
@@ -31,13 +31,13 @@ def make(out, quick: bool = False) -> list:
         mu, var = START["mean"][0], START["cov"][0][0]
         exact = [np.hypot(mu, var - 1.0)]
         for _ in range(G):
-            mu, var = collapse.gaussian_mixed_map(mu, var, 0.0, 1.0, lam)
+            mu, var = theorems.gaussian_mixed_map(mu, var, 0.0, 1.0, lam)
             exact.append(np.hypot(mu, var - 1.0))
         t = np.arange(G + 1)
         ax.semilogy(t, exact, color=c, label=f"lam={lam}: exact map")
         ax.semilogy(t, d["loop_dist"], "o", color=c, ms=3, label=f"lam={lam}: loop, N={N}")
         ax.semilogy(t, exact[0] * theorems.bertrand_rate(lam, 1.0, 1.0, 0.0) ** t, color=c, ls="--", lw=0.8)
-        ax.semilogy(t, exact[0] * collapse.gaussian_contraction_factor(lam) ** t, color=c, ls=":", lw=0.8)
+        ax.semilogy(t, exact[0] * theorems.gaussian_contraction_factor(lam) ** t, color=c, ls=":", lw=0.8)
     ax.plot([], [], "k--", lw=0.8, label="stated rate lam/(1-lam)")
     ax.plot([], [], "k:", lw=0.8, label="local rate lam/(1+lam)")
     ax.set(xlabel="generation", ylabel="|theta_t - theta*|", title="contraction with real data")

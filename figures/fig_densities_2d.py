@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from simtheory import scenarios, theorems
-from simtheory.exact import ExactConfig, run_exact
+from simtheory.runs.exact import ExactConfig, run_exact
 
 from .common import plt, run_dir, save
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from simtheory import retrain, scenarios
-from simtheory.loop_runs import config_from_dataset, run_loop_folder
+from simtheory.runs.loop import config_from_dataset, run_loop_folder
 from simtheory.runs import read_metrics
 
 from .common import plt, run_dir, save

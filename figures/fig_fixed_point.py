@@ -7,7 +7,7 @@ import csv
 import numpy as np
 
 from simtheory import scenarios, theorems
-from simtheory.sweeps import SweepConfig, run_sweep
+from simtheory.runs.sweep import SweepConfig, run_sweep
 
 from .common import cached_arrays, plt, run_dir, save
 

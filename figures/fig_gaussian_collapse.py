@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from simtheory import collapse, regression
+from simtheory import theorems
 from simtheory.loops import LoopConfig, run_loop
 
 from .common import cached_arrays, plt, run_dir, save
@@ -35,8 +35,8 @@ def make(out, quick: bool = False) -> list:
         ratio = d["var"] / d["var"][:, :1]
         ax[0].semilogy(t, ratio.mean(0), color=c, label=f"{est}: mean")
         ax[0].semilogy(t, np.median(ratio, 0), color=c, ls="--", label=f"{est}: median")
-        ax[0].semilogy(t, collapse.variance_mean(1.0, M, t, est), color=c, ls=":", lw=2, label=f"{est}: E closed form")
-        ax[0].semilogy(t, np.exp(collapse.log_variance_drift(M, t, est)), color=c, ls="-.", lw=1,
+        ax[0].semilogy(t, theorems.variance_mean(1.0, M, t, est), color=c, ls=":", lw=2, label=f"{est}: E closed form")
+        ax[0].semilogy(t, np.exp(theorems.log_variance_drift(M, t, est)), color=c, ls="-.", lw=1,
                        label=f"{est}: exp E[log] closed form")
     ax[0].set(xlabel="generation", ylabel="sigma^2_t / sigma^2_0", title=f"Gaussian refit, M={M}, {n} chains")
     ax[0].legend(ncol=2, fontsize=6)
@@ -54,13 +54,13 @@ def make(out, quick: bool = False) -> list:
     nr = 300 if quick else 3000
     d = cached_arrays(run_dir(out, f"regression-T{Tr}-d{dr}-G{G}-n{nr}"),
                       {"kind": "regression", "T": Tr, "d": dr, "G": G, "n": nr},
-                      lambda: {s: np.array([regression.regression_loop(Tr, dr, 1.0, G, s, np.random.default_rng(i))
+                      lambda: {s: np.array([theorems.regression_loop(Tr, dr, 1.0, G, s, np.random.default_rng(i))
                                             for i in range(nr)]) for s in ("replace", "accumulate")})
     i = np.arange(1, G + 1)
     for s, c in (("replace", "C0"), ("accumulate", "C2")):
         e = d[s]
         ax[2].errorbar(i, e.mean(0), yerr=4 * e.std(0, ddof=1) / np.sqrt(nr), fmt="o", color=c, ms=3, label=f"{s} (MC, 4 SE)")
-        ax[2].plot(i, regression.expected_error(Tr, dr, 1.0, i, s), color=c, ls=":", label=f"{s} closed form")
+        ax[2].plot(i, theorems.expected_error(Tr, dr, 1.0, i, s), color=c, ls=":", label=f"{s} closed form")
     ax[2].set(xlabel="generation i", ylabel="test error |w_i - w*|^2", title=f"linear regression T={Tr}, d={dr}")
     ax[2].legend()
     return save(fig, out, "gaussian_collapse")

@@ -8,7 +8,7 @@ import numpy as np
 import simtheory
 from simtheory import theorems
 
-from .core import Check, verdict
+from .core import Check, passes, verdict
 
 
 def run(quick: bool = False) -> list[Check]:
@@ -34,6 +34,6 @@ def run(quick: bool = False) -> list[Check]:
     return [Check("C3.1", "Each curated step raises E[e^r] by at least ((K-1)/K) Var[e^r] / e^{r*}",
                   "Ferbach et al. 2024, Lemma 2.2 [paper; exact normaliser unverified]",
                   "E_{t+1}[e^r] - bound >= 0", f"min slack {slack:.2e} over {n_cases} cases x 3 steps (units of e^{{r*}})",
-                  "-1e-12 (rounding)", verdict(slack >= -1e-12),
+                  "-1e-12 (rounding)", verdict(passes(slack, ">=", -1e-12)),
                   f"tightest observed gain / ((K-1)/K Var/e^{{r*}}) = {ratio_min:.3f} (>= 1 means the bound holds); "
                   f"the stronger normaliser E_t[e^r] (instead of e^{{r*}}) fails in {stronger_fail} of {total} steps")]

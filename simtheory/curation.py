@@ -21,7 +21,8 @@ from . import kernels, validate
 
 H = kernels.H_CHAIN  # grid step ln2/3 = 0.231: trapezoid error ~1e-15 (tests/test_curation.py)
 Y_HI = 45.0       # grid runs to max r + log K + Y_HI: neglected tail K e^{-45} < 3e-14 at K = 1e6
-MAX_NODES = 50_000_000
+MAX_GRID_BYTES = 2 * 2**30   # kernel buffers allowed for one curated step
+MAX_NODES = MAX_GRID_BYTES // kernels.BYTES_PER_NODE   # ~2 million nodes: a reward spread up to ~4.7e5
 NORM_TOL = 1e-9   # the quadrature's mass defect allowed before it is an error rather than rounding
 
 
@@ -39,26 +40,38 @@ class GumbelGrid:
 
 
 def gumbel_grid(r: np.ndarray, K: int, h: float = H) -> GumbelGrid:
-    """The grid for rewards ``r`` and group size ``K`` (from min r + Y_LO to max r + log K + Y_HI)."""
+    """The grid for rewards ``r`` and group size ``K`` (from min r + Y_LO to max r + log K + Y_HI).
+
+    Pass rewards shifted so that max r = 0 (as :func:`curated_finite` does): grid positions are then computed
+    from numbers of the size of the reward spread, not of the rewards. The node count is limited so that
+    the kernels' buffers (kernels.BYTES_PER_NODE each) stay within MAX_GRID_BYTES.
+    """
+    spread = float(r.max() - r.min())
     z0 = float(r.min()) + kernels.Y_LO
-    span = float(r.max()) + math.log(K) + Y_HI - z0
-    n = int(math.ceil(span / h)) + 1
+    span = spread + math.log(K) + Y_HI - kernels.Y_LO
+    n = int(math.ceil(span / h)) + 1 if math.isfinite(span) else math.inf
     if n > MAX_NODES:
-        raise ValueError(f"r spans {float(r.max() - r.min()):.3g}: more than {MAX_NODES} grid nodes at h={h}")
-    return GumbelGrid(z0, h, n)
+        raise ValueError(f"r spans {spread:.3g}: the exact step would need {n:.3g} grid nodes, "
+                         f"{n * kernels.BYTES_PER_NODE / 2**30:.3g} GiB of memory (limit {MAX_NODES} nodes, "
+                         f"{MAX_GRID_BYTES / 2**30:.0f} GiB); a reward spread up to "
+                         f"~{(MAX_NODES - 1) * h - Y_HI - math.log(K) + kernels.Y_LO:.3g} fits")
+    return GumbelGrid(z0, h, int(n))
 
 
 def tilt(p: np.ndarray, r: np.ndarray, t: float = 1.0) -> np.ndarray:
     r"""p e^{t r} / E_p[e^{t r}]: the K = inf step (t = 1, Lemma 2.1) and its t-fold iterate.
 
-    Shifted by max r over the support so that rewards of any scale neither overflow nor underflow away.
+    Computed in log space, log p + t (r - max r) shifted by its maximum, so that rewards of any scale and
+    masses of any size give every representable result (a mass times e^{t r} never underflows on its own).
     """
     support = p > 0
     if not np.any(support):
         raise ValueError("p has no mass")
-    w = np.zeros_like(p)
-    w[support] = p[support] * np.exp(t * (r[support] - r[support].max()))
-    return w / w.sum()
+    lw = np.log(p[support]) + t * (r[support] - r[support].max())
+    w = np.exp(lw - lw.max())
+    out = np.zeros_like(p, dtype=np.float64)
+    out[support] = w / w.sum()
+    return out
 
 
 def curated_finite(p: np.ndarray, r: np.ndarray, K: int, *, fast: bool = True) -> np.ndarray:
@@ -67,7 +80,8 @@ def curated_finite(p: np.ndarray, r: np.ndarray, K: int, *, fast: bool = True) -
     ``fast=False`` runs the dense numpy reference instead of the Numba kernels (same grid, same answer).
     """
     live = p > 0
-    pl, rl = p[live], r[live]
+    pl = p[live]
+    rl = r[live] - r[live].max()    # only differences matter: grid coordinates stay of the spread's size
     g = gumbel_grid(rl, K)
     if fast:
         kernels.launch_threads()          # keeps torch's OpenMP thread count (see kernels.launch_threads)
@@ -85,6 +99,16 @@ def curated_finite(p: np.ndarray, r: np.ndarray, K: int, *, fast: bool = True) -
     if abs(s - 1.0) > NORM_TOL:
         raise FloatingPointError(f"curated mass is {s!r}: the quadrature lost more than {NORM_TOL:g}")
     return out / s
+
+
+def curate(p: np.ndarray, r: np.ndarray, K) -> np.ndarray:
+    """The one K dispatch of Eq. 6 for validated p, r (any shape) and K: 1 is the identity, inf the tilt
+    (Lemma 2.1), a finite K the Gumbel-grid quadrature. :func:`curated` and the dynamics both call it."""
+    if K == 1:
+        return p
+    if K == math.inf:
+        return tilt(p, r)
+    return curated_finite(p.ravel(), r.ravel(), K).reshape(p.shape)
 
 
 def curated(p, r, K) -> np.ndarray:
@@ -106,12 +130,8 @@ def curated(p, r, K) -> np.ndarray:
     """
     pa = validate.probability(p, "p")
     ra = validate.rewards(r, pa.shape, "r")
-    k = validate.group_size(K, "K")
-    if k == 1:
-        return pa.copy()
-    if k == math.inf:
-        return tilt(pa, ra)
-    return curated_finite(pa.ravel(), ra.ravel(), k).reshape(pa.shape)
+    out = curate(pa, ra, validate.group_size(K, "K"))
+    return out.copy() if out is pa else out
 
 
 def curated_bruteforce(p, r, K: int) -> np.ndarray:

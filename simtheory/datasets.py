@@ -5,7 +5,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import densities, scenarios
+from . import scenarios
+from .geometries import MIXTURE2D
 
 
 @dataclass(frozen=True)
@@ -27,16 +28,10 @@ def gauss1d(n: int, rng: np.random.Generator) -> Dataset:
     return Dataset(rng.standard_normal((n, 1)), lambda y: y[:, 0])
 
 
-MIX_MEANS = 2.5 * np.stack([np.cos(2 * np.pi * np.arange(8) / 8), np.sin(2 * np.pi * np.arange(8) / 8)], -1)
-
-
 def mixture2d(n: int, rng: np.random.Generator) -> Dataset:
-    """Eight Gaussians (std .35) on a circle of radius 2.5; reward: closeness to modes 0 and 3 (as scenarios.mixture2d)."""
-    comp = rng.integers(0, 8, n)
-    x = MIX_MEANS[comp] + 0.35 * rng.standard_normal((n, 2))
-    centres = MIX_MEANS[[0, 3]]
-    return Dataset(x, lambda y: densities.centre_reward(y, centres, gamma=2.0, radius=0.43),
-                   {"modes": tuple(map(tuple, MIX_MEANS)), "components": 8})
+    """Draws from :data:`simtheory.geometries.MIXTURE2D` (the law of scenarios.mixture2d) with its reward."""
+    return Dataset(MIXTURE2D.sample(n, rng), MIXTURE2D.reward,
+                   {"modes": tuple(map(tuple, MIXTURE2D.means)), "components": MIXTURE2D.means.shape[0]})
 
 
 def atoms1d(n: int, rng: np.random.Generator) -> Dataset:

@@ -14,17 +14,9 @@ import math
 import numpy as np
 
 from . import validate
-from .curation import curated_finite, tilt
+from .curation import curate
 
 ROUNDING_TOL = 1e-12   # largest mass defect a step may correct: more means a numerical fault, not rounding
-
-
-def _curate(p: np.ndarray, r: np.ndarray, K) -> np.ndarray:
-    if K == 1:
-        return p
-    if K == math.inf:
-        return tilt(p, r)
-    return curated_finite(p.ravel(), r.ravel(), K).reshape(p.shape)
 
 
 def step(p: np.ndarray, r: np.ndarray, K, lam: float, p_data: np.ndarray | None) -> np.ndarray:
@@ -33,7 +25,7 @@ def step(p: np.ndarray, r: np.ndarray, K, lam: float, p_data: np.ndarray | None)
     The map is homogeneous of degree K in p, so a mass defect e grows like K^t e; renormalising each step
     keeps it at rounding level, and a defect above ROUNDING_TOL raises instead of being hidden.
     """
-    c = _curate(p, r, K)
+    c = curate(p, r, K)
     q = c if lam == math.inf else (p_data + lam * c) / (1.0 + lam)
     s = float(q.sum())
     if abs(s - 1.0) > ROUNDING_TOL:

@@ -26,7 +26,7 @@ import numpy as np
 Y_LO = -4.0       # G(-4) = e^{-e^4} < 3e-24
 Y_SERIES = 8.0    # u = e^{-y} < 3.4e-4 beyond: 4th-order series in u
 N_CHUNKS = 16     # fixed work split: thread count never changes a result
-_REF_CHUNK = 2048
+_REF_BUDGET = 2**24   # entries of one (atoms x nodes) block of the references (128 MB of float64)
 
 
 def launch_threads() -> None:
@@ -53,11 +53,12 @@ def log_cdf_reference(p: np.ndarray, r: np.ndarray, z: np.ndarray) -> np.ndarray
     r"""log F(z_q) for F(z) = sum_j p_j exp(-e^{r_j - z}); log1p(-(1-F)) where F >= 1/2 keeps 1-F's digits."""
     F = np.zeros_like(z)
     Fb = np.zeros_like(z)
+    rows = max(1, min(p.size, _REF_BUDGET // max(1, z.size)))
     with np.errstate(over="ignore"):
-        for s in range(0, p.size, _REF_CHUNK):
-            u = np.exp(r[s:s + _REF_CHUNK, None] - z[None, :])
-            F += p[s:s + _REF_CHUNK] @ np.exp(-u)
-            Fb += p[s:s + _REF_CHUNK] @ -np.expm1(-u)
+        for s in range(0, p.size, rows):
+            u = np.exp(r[s:s + rows, None] - z[None, :])
+            F += p[s:s + rows] @ np.exp(-u)
+            Fb += p[s:s + rows] @ -np.expm1(-u)
     with np.errstate(divide="ignore", invalid="ignore"):   # np.where evaluates both branches
         return np.where(F < 0.5, np.log(F), np.log1p(-Fb))
 
@@ -65,10 +66,11 @@ def log_cdf_reference(p: np.ndarray, r: np.ndarray, z: np.ndarray) -> np.ndarray
 def atom_integrals_reference(r: np.ndarray, phi: np.ndarray, z: np.ndarray, h: float) -> np.ndarray:
     r"""I_i = h sum_q g(z_q - r_i) phi_q, g(y) = exp(-y - e^{-y}) (trapezoid rule for \int g(z-r_i) phi(z) dz)."""
     out = np.empty(r.size)
+    rows = max(1, min(r.size, _REF_BUDGET // max(1, z.size)))
     with np.errstate(over="ignore"):
-        for s in range(0, r.size, _REF_CHUNK):
-            y = z[None, :] - r[s:s + _REF_CHUNK, None]
-            out[s:s + _REF_CHUNK] = h * (np.exp(-y - np.exp(-y)) @ phi)
+        for s in range(0, r.size, rows):
+            y = z[None, :] - r[s:s + rows, None]
+            out[s:s + rows] = h * (np.exp(-y - np.exp(-y)) @ phi)
     return out
 
 
@@ -85,13 +87,18 @@ E2 = 2.0 ** (-2.0 / 3.0)   # e^{-2h}
 
 STEPS = int(math.ceil((Y_SERIES - Y_LO) / H_CHAIN / CHAIN))   # chain steps per atom window
 WINDOW = CHAIN * STEPS    # explicit nodes per atom: y from [Y_LO, Y_LO + h) to beyond Y_SERIES
+BYTES_PER_NODE = 8 * (8 * N_CHUNKS + 4)   # peak kernel buffers per grid node (log_cdf_numba's chunk arrays)
 
 
 @nb.njit(cache=True, inline="always")
-def _window(t: float, h: float):
-    """First node with y >= Y_LO for an atom at fractional grid position t (the grid starts at Y_LO below
-    the lowest reward, so this is never negative; the grid ends far above q_lo + WINDOW)."""
-    return max(0, int(math.ceil(t + Y_LO / h - 1e-9)))
+def _window(t: float, h: float, n: int) -> int:
+    """First node with y >= Y_LO for an atom at fractional grid position t, or -1 when the atom's window
+    [q_lo, q_lo + WINDOW) is not inside the grid's n nodes. Every write and read of the kernels is at
+    q_lo + i, 0 <= i < WINDOW, or at q_lo + WINDOW when that is < n: this check is their bounds check."""
+    qf = math.ceil(t + Y_LO / h - 1e-9)
+    if not (qf >= 0.0 and qf + WINDOW <= n):   # also false for NaN; tested before the int conversion
+        return -1
+    return int(qf)
 
 
 @nb.njit(parallel=True, cache=True)
@@ -103,6 +110,7 @@ def log_cdf_numba(p: np.ndarray, r: np.ndarray, z0: float, n: int) -> np.ndarray
     fb_exp = np.zeros((C, n))     # ... and of 1 - F
     low = np.zeros((C, n + 1))    # mass of atoms whose window starts at q (they add p to 1-F below q)
     seed = np.zeros((C, 5, n))    # [0]: mass entering the series tail at q; [m]: p v^m seeds, v = e^{-y}
+    bad = np.zeros(C, dtype=np.int64)
     m_atoms = p.size
     for c in nb.prange(C):
         for j in range(c * m_atoms // C, (c + 1) * m_atoms // C):
@@ -110,7 +118,10 @@ def log_cdf_numba(p: np.ndarray, r: np.ndarray, z0: float, n: int) -> np.ndarray
             if pj == 0.0:
                 continue
             t = (r[j] - z0) / h
-            q_lo = _window(t, h)
+            q_lo = _window(t, h, n)
+            if q_lo < 0:
+                bad[c] += 1
+                continue
             q_ser = q_lo + WINDOW
             low[c, q_lo] += pj
             u0 = math.exp(-(q_lo - t) * h)
@@ -138,6 +149,8 @@ def log_cdf_numba(p: np.ndarray, r: np.ndarray, z0: float, n: int) -> np.ndarray
                 for m in range(1, 5):
                     vm *= v
                     seed[c, m, q_ser] += vm
+    if bad.sum() > 0:
+        raise ValueError("the grid does not hold every atom's window (z0 above min r + Y_LO, or too few nodes)")
     out = np.empty(n)
     lo_suffix = 0.0                # mass of atoms whose window starts above q: they contribute p to 1-F
     lo_tot = np.zeros(n + 1)
@@ -178,9 +191,14 @@ def atom_integrals_numba(r: np.ndarray, phi: np.ndarray, z0: float) -> np.ndarra
         for q in range(n - 1, -1, -1):
             S[m, q] = phi[q] + dm * S[m, q + 1]
     out = np.empty(r.size)
+    bad = np.zeros(r.size, dtype=np.bool_)
     for i in nb.prange(r.size):
         t = (r[i] - z0) / h
-        q_lo = _window(t, h)
+        q_lo = _window(t, h, n)
+        if q_lo < 0:
+            bad[i] = True
+            out[i] = np.nan
+            continue
         q_ser = q_lo + WINDOW
         u0 = math.exp(-(q_lo - t) * h)
         v = u0 * 0.5 ** STEPS
@@ -196,6 +214,8 @@ def atom_integrals_numba(r: np.ndarray, phi: np.ndarray, z0: float) -> np.ndarra
         if q_ser < n:   # g = u e^{-u} = u - u^2 + u^3/2 - u^4/6 + O(u^5)
             acc += v * (S[1, q_ser] - v * (S[2, q_ser] - v * (S[3, q_ser] / 2.0 - v * S[4, q_ser] / 6.0)))
         out[i] = h * acc
+    if np.any(bad):
+        raise ValueError("the grid does not hold every atom's window (z0 above min r + Y_LO, or too few nodes)")
     return out
 
 
@@ -209,7 +229,9 @@ def select_numba(rewards: np.ndarray, gumbel: np.ndarray) -> np.ndarray:
     """Row-wise argmax of rewards + Gumbel noise: one K-way softmax choice per row (Luce first choice)."""
     m, k = rewards.shape
     out = np.empty(m, dtype=np.int64)
-    for i in nb.prange(m):
+    if gumbel.shape[0] != m or gumbel.shape[1] != k:
+        raise ValueError("rewards and gumbel must have the same shape")
+    for i in nb.prange(m):     # bounds: i < m and j < k index both (m, k) arrays; out has m entries
         best = 0
         bv = rewards[i, 0] + gumbel[i, 0]
         for j in range(1, k):

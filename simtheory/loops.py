@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Callable
 
 import numpy as np
+from scipy.special import logsumexp
 
 from . import validate
 from .families import FAMILIES, gaussian
@@ -47,28 +48,34 @@ class LoopConfig:
     n_eval: int = 4000            # model samples for the reward metrics
     n_holdout: int = 500          # real points held out (the last ones) for the held-out log-likelihood
     modes: tuple = field(default_factory=tuple)   # centres for mode proportions (nearest centre)
+    sampling_bias: float = 1.0    # lambda_s: synthetic points drawn with covariances scaled by it (MAD loops)
 
     def __post_init__(self):
         if self.family not in FAMILIES:
             raise ValueError(f"family must be one of {sorted(FAMILIES)}, got {self.family!r}")
         if self.scheme not in SCHEMES:
             raise ValueError(f"scheme must be one of {SCHEMES}, got {self.scheme!r}")
-        validate.count(self.n_samples, "n_samples")
         k = validate.group_size(self.K, "K")
         if k == math.inf:
             raise ValueError("K must be finite in a finite-sample loop (K = inf is the exact tilt)")
         object.__setattr__(self, "K", int(k))
         object.__setattr__(self, "lam", validate.ratio(self.lam, "lam"))
-        validate.count(self.generations, "generations", minimum=0)
-        validate.count(self.n_eval, "n_eval", minimum=2)
-        validate.count(self.n_holdout, "n_holdout", minimum=0)
+        for name, minimum in (("n_samples", 1), ("generations", 0), ("n_eval", 2), ("n_holdout", 0),
+                              ("components", 1), ("em_iter", 1)):
+            object.__setattr__(self, name, validate.count(getattr(self, name), name, minimum))
         if self.estimator not in gaussian.ESTIMATORS:
             raise ValueError(f"estimator must be one of {gaussian.ESTIMATORS}, got {self.estimator!r}")
-        validate.count(self.components, "components")
         if self.covariance not in ("full", "diag"):
             raise ValueError(f"covariance must be 'full' or 'diag', got {self.covariance!r}")
-        if self.family == "histogram":
-            validate.count(self.n_atoms, "n_atoms")
+        if self.family == "histogram" or self.n_atoms is not None:
+            object.__setattr__(self, "n_atoms", validate.count(self.n_atoms, "n_atoms"))
+        if not (isinstance(self.sampling_bias, (int, float)) and 0 < self.sampling_bias < math.inf):
+            raise ValueError(f"sampling_bias must be a number > 0, got {self.sampling_bias!r}")
+        object.__setattr__(self, "sampling_bias", float(self.sampling_bias))
+        if self.family == "histogram" and self.sampling_bias != 1.0:
+            raise ValueError("sampling_bias scales covariances: the histogram family has none (use 1)")
+        if self.bandwidth is not None:
+            object.__setattr__(self, "bandwidth", validate.ratio(self.bandwidth, "bandwidth"))
         object.__setattr__(self, "modes", tuple(tuple(float(v) for v in np.atleast_1d(c)) for c in self.modes))
 
     @property
@@ -80,6 +87,16 @@ class LoopConfig:
         """Real points the loop uses (N, or N per generation under 'fresh') plus the held-out ones."""
         per = self.n_samples * ((self.generations + 1) if self.scheme == "fresh" else 1)
         return per + self.n_holdout
+
+    def check_data_shape(self, n_points: int, dim: int) -> None:
+        """ValueError naming the option when real data of n_points points in ``dim`` dimensions cannot run
+        this config: too few points, or (Gaussian family) N <= d, where every fitted covariance is singular."""
+        if n_points < self.real_needed():
+            raise ValueError(f"real_data has {n_points} points; this config needs {self.real_needed()} "
+                             f"(N={self.n_samples}, scheme={self.scheme}, n_holdout={self.n_holdout})")
+        if self.family == "gaussian" and self.n_samples <= dim:
+            raise ValueError(f"n_samples = {self.n_samples} must exceed the data dimension d = {dim} for the "
+                             "gaussian family: a covariance fitted to N <= d points is singular")
 
     def fit_options(self) -> dict:
         return {"gaussian": {"estimator": self.estimator},
@@ -118,9 +135,7 @@ def _check_data(config: LoopConfig, real_data) -> np.ndarray:
         x = x[:, None]
     if config.family != "histogram":
         x = validate.finite_array(x, "real_data")
-    if x.shape[0] < config.real_needed():
-        raise ValueError(f"real_data has {x.shape[0]} points; this config needs {config.real_needed()} "
-                         f"(N={config.n_samples}, scheme={config.scheme}, n_holdout={config.n_holdout})")
+    config.check_data_shape(x.shape[0], x.shape[1])
     return x
 
 
@@ -149,13 +164,28 @@ def init(config: LoopConfig, real_data, seed: int = 0, start: dict | None = None
     return LoopState(0, params, None)
 
 
+def biased(params: dict, lam_s: float) -> dict:
+    """The parameters the synthetic points are drawn from under sampling bias lam_s (Alemohammad et al.
+    2024): every covariance scaled by lam_s (a KDE's bandwidth by sqrt(lam_s)); lam_s = 1 changes nothing."""
+    if lam_s == 1.0:
+        return params
+    out = dict(params)
+    for k in ("cov", "covs"):
+        if k in out:
+            out[k] = lam_s * np.asarray(out[k])
+    if "bandwidth" in out:
+        out["bandwidth"] = np.sqrt(lam_s) * np.asarray(out["bandwidth"])
+    return out
+
+
 def curate_samples(config: LoopConfig, params: dict, m: int, reward: Reward,
                    rng_sample: np.random.Generator, rng_select: np.random.Generator) -> np.ndarray:
-    """m synthetic points, each the softmax(r) choice among K fresh model draws (K = 1: plain draws)."""
+    """m synthetic points, each the softmax(r) choice among K fresh model draws (K = 1: plain draws), drawn
+    with the config's sampling bias."""
     fam = FAMILIES[config.family]
-    cand = fam.sample(params, m * config.K, rng_sample)
-    if config.K == 1:
-        return cand
+    cand = fam.sample(biased(params, config.sampling_bias), m * config.K, rng_sample)
+    if config.K == 1 or m == 0:        # m = 0 (lam = 0): no synthetic points, nothing to curate
+        return cand[:m]
     if reward is None:
         raise ValueError("K > 1 curates by a reward: pass reward=")
     r = _rewards(reward, cand).reshape(m, config.K)
@@ -180,7 +210,8 @@ def step(config: LoopConfig, state: LoopState, real_data, reward: Reward = None,
 
 
 def record(config: LoopConfig, state: LoopState, real_data, reward: Reward = None, seed: int = 0) -> dict:
-    """Metrics of generation t: the fitted parameters, E[r] (+ its standard error), E[e^r], held-out
+    """Metrics of generation t: the fitted parameters, E[r] (+ its standard error), E[e^{r - r*}] with r* the
+    top reward over the real pool (as the exact runs report it: no overflow at any reward scale), held-out
     log-likelihood, mode proportions, and the distance to the data law (W2 for Gaussians, TV/KL on atoms)."""
     x = _check_data(config, real_data)
     fam = FAMILIES[config.family]
@@ -188,18 +219,20 @@ def record(config: LoopConfig, state: LoopState, real_data, reward: Reward = Non
     rec: dict = {"generation": state.generation}
     rec.update({k: np.asarray(v) for k, v in state.params.items() if k != "points"})
     ev = fam.sample(state.params, config.n_eval, rng_eval)
+    pool = x[:-config.n_holdout] if config.n_holdout else x
     if reward is not None:
         r = _rewards(reward, ev)
+        r_star = float(_rewards(reward, pool).max())
         rec["mean_reward"] = float(r.mean())
         rec["reward_se"] = float(r.std(ddof=1) / math.sqrt(r.size))
-        rec["mean_exp_reward"] = float(np.exp(r).mean())
+        rec["r_star"] = r_star
+        rec["mean_exp_reward_rel"] = float(np.exp(logsumexp(r - r_star) - math.log(r.size)))
     if config.n_holdout:
         rec["heldout_loglik"] = float(np.mean(fam.logpdf(state.params, x[-config.n_holdout:])))
     if config.modes:
         c = np.asarray(config.modes)
         near = np.argmin(((ev[:, None, :] - c[None]) ** 2).sum(-1), axis=1)
         rec["mode_proportions"] = (np.bincount(near, minlength=len(c)) / ev.shape[0]).tolist()
-    pool = x[:-config.n_holdout] if config.n_holdout else x
     if config.family == "gaussian":
         ref = gaussian.fit(pool.astype(float), estimator="mle")
         rec["w2_to_data"] = gaussian.w2(state.params["mean"], state.params["cov"], ref["mean"], ref["cov"])

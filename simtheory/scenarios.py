@@ -7,6 +7,7 @@ from typing import Callable
 import numpy as np
 
 from . import densities as dn
+from .geometries import MIXTURE1D, MIXTURE2D
 
 
 @dataclass(frozen=True)
@@ -28,22 +29,16 @@ def four_atoms(grid_size: int = 0) -> Scenario:
 
 
 def mixture1d(grid_size: int = 401) -> Scenario:
-    """Three Gaussians on [-4, 4]; reward peaks on the right mode."""
-    g = dn.grid(-4, 4, grid_size, dim=1)
-    x = g.points
-    p = dn.to_probabilities(dn.gaussian_mixture_pdf(x, [[-2.0], [0.0], [2.0]], 0.5, [0.5, 0.3, 0.2]))
-    return Scenario(p, dn.centre_reward(x, [[2.0]], gamma=1.0, radius=0.25), x)
+    """:data:`simtheory.geometries.MIXTURE1D` on [-4, 4]: three Gaussians, reward peaks on the right mode."""
+    x = dn.grid(-4, 4, grid_size, dim=1).points
+    return Scenario(dn.to_probabilities(MIXTURE1D.pdf(x)), MIXTURE1D.reward(x), x)
 
 
 def mixture2d(grid_size: int = 81) -> Scenario:
-    """Eight Gaussians on a circle of radius 2.5; reward: closeness to two of them (discs of radius .43,
-    off the grid's distances so that no cell sits on a disc edge)."""
-    g = dn.grid(-4, 4, grid_size)
-    x = g.points
-    ang = 2 * np.pi * np.arange(8) / 8
-    means = 2.5 * np.stack([np.cos(ang), np.sin(ang)], -1)
-    p = dn.to_probabilities(dn.gaussian_mixture_pdf(x, means, 0.35))
-    return Scenario(p, dn.centre_reward(x, means[[0, 3]], gamma=2.0, radius=0.43), x)
+    """:data:`simtheory.geometries.MIXTURE2D` on [-4, 4]^2: eight Gaussians on a circle of radius 2.5,
+    reward: closeness to two of them."""
+    x = dn.grid(-4, 4, grid_size).points
+    return Scenario(dn.to_probabilities(MIXTURE2D.pdf(x)), MIXTURE2D.reward(x), x)
 
 
 def moons2d(grid_size: int = 81) -> Scenario:

@@ -61,6 +61,11 @@ def group_size(K, name: str = "K") -> float | int:
         raise ValueError(f"{name} must be an integer >= 1 or math.inf, got {type(K).__name__}")
     if k < 1:
         raise ValueError(f"{name} must be >= 1, got {k}")
+    try:
+        float(k)
+    except OverflowError:
+        raise ValueError(f"{name} has {len(str(k))} digits: beyond the float range; use math.inf for the K -> inf "
+                         "limit") from None
     return k
 
 

@@ -149,3 +149,84 @@ def test_reference_and_kernel_agree_wide_rewards():
     r = rng.normal(0, 3e3, 40)
     for K in [2, 17, 10**6]:
         np.testing.assert_allclose(curated_finite(p, r, K), curated_finite(p, r, K, fast=False), atol=ROUNDING)
+
+
+# ------------------------------------------------------------------ memory safety and scale (issue 13, item 1)
+def _run_isolated(code: str, mem_gb: float = 4.0):
+    """Run ``code`` in a fresh interpreter with its address space capped, so that a regression that
+    corrupts the heap or allocates tens of GB fails this test instead of the test process."""
+    import subprocess
+    import sys
+    pre = (f"import resource; resource.setrlimit(resource.RLIMIT_AS, ({int(mem_gb * 2**30)}, "
+           f"{int(mem_gb * 2**30)}))\n")
+    return subprocess.run([sys.executable, "-c", pre + code], capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("r0", [3.6e16, 1e18, -1e18, 1e300])
+def test_single_atom_at_huge_reward(r0):
+    res = _run_isolated(f"import simtheory\nprint(simtheory.curated([1.0], [{r0!r}], 3)[0])")
+    assert res.returncode == 0, res.stderr[-800:]
+    assert res.stdout.strip() == "1.0"
+
+
+@given(small_case(max_n=5, max_k=7, scale=20.0),
+       st.sampled_from([1e3, -1e6, 1e9, 1e12, -1e14, 1e15]))
+def test_common_offset_changes_nothing(case, offset):
+    p, r, K = case
+    r = np.round(r * 8) / 8          # on a grid of 1/8: r + offset is exact in float64 for |offset| <= 1e15
+    assert np.all((r + offset) - offset == r)
+    np.testing.assert_array_equal(simtheory.curated(p, r + offset, K), simtheory.curated(p, r, K))
+
+
+def test_grid_node_limit_is_sized_by_memory():
+    from simtheory.curation import gumbel_grid
+    with pytest.raises(ValueError, match="memory"):
+        gumbel_grid(np.array([0.0, 1e7]), 2)          # 43 million nodes: ~50 GB of kernel buffers
+    res = _run_isolated("import simtheory\nsimtheory.curated([0.5, 0.5], [0.0, 5e6], 4)")
+    assert res.returncode == 1 and "ValueError" in res.stderr and "memory" in res.stderr, res.stderr[-800:]
+
+
+def test_tilt_keeps_representable_masses():
+    # p_1 e^{r_1} / Z = e^{-800} / 1e-300 ~ 4e-48: representable, yet e^{-800} alone underflows
+    out = tilt(np.array([1e-300, 1.0 - 1e-300]), np.array([0.0, -800.0]))
+    expect = math.exp(-800 - math.log(1e-300))
+    assert out[1] > 0 and abs(out[1] / expect - 1) < 1e-12
+    out = simtheory.curated(np.array([1e-300, 1.0 - 1e-300]), np.array([0.0, -800.0]), math.inf)
+    assert abs(out[1] / expect - 1) < 1e-12
+
+
+def test_K_beyond_float_range_is_a_value_error():
+    with pytest.raises(ValueError, match="K"):
+        simtheory.curated([0.5, 0.5], [0.0, 1.0], 10**309)
+
+
+def _two_atom_mp(a, d, K):
+    """Top-atom curated mass of {a at reward d, 1-a at 0}: the binomial sum in 50-digit arithmetic."""
+    import mpmath as mp
+    mp.mp.dps = 50
+    a, e = mp.mpf(a), mp.exp(mp.mpf(d))
+    return float(mp.fsum(mp.binomial(K, j) * a**j * (1 - a) ** (K - j) * j * e / (j * e + K - j)
+                         for j in range(1, K + 1)))
+
+
+@pytest.mark.parametrize("K", [2, 5, 64])
+@pytest.mark.parametrize("a", [1e-300, 1e-120, 1e-20, 1e-6])
+def test_tiny_masses_in_relative_error(K, a):
+    for d, offset in [(-3.0, 0.0), (2.5, 1e12), (40.0, -1e15)]:
+        got = simtheory.curated([1 - a, a], [offset, d + offset], K)[1]
+        ref = _two_atom_mp(a, d, K)
+        assert abs(got / ref - 1) < 1e-10, (a, d, K, got, ref)
+
+
+def test_common_offset_at_1e18_isolated():
+    # rewards that 1e18 + r represents exactly (multiples of 256): the old absolute-coordinate grid lost the
+    # atoms' positions and wrote outside its buffers here
+    code = ("import numpy as np, simtheory\n"
+            "p = np.array([0.2, 0.5, 0.3]); r = np.array([0.0, 256.0, -512.0])\n"
+            "a = simtheory.curated(p, r, 4)\n"
+            "for c in (2.0**60, -(2.0**60), 1e18):\n"
+            "    assert np.all((r + c) - c == r)\n"
+            "    assert np.array_equal(simtheory.curated(p, r + c, 4), a), c\n"
+            "print('ok')")
+    res = _run_isolated(code)
+    assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr[-800:]

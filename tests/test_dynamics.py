@@ -89,7 +89,7 @@ def test_fixed_point_interior_attracting_and_rewarding(c, lam):
 
 def test_renormalisation_guard_fires(monkeypatch):
     p, r = np.array([0.5, 0.5]), np.array([0.0, 1.0])
-    monkeypatch.setattr(dynamics, "_curate", lambda p, r, K: p * (1 + 1e-9))
+    monkeypatch.setattr(dynamics, "curate", lambda p, r, K: p * (1 + 1e-9))
     with pytest.raises(FloatingPointError):
         simtheory.retrain(p, r, 4, 1)
 
@@ -108,3 +108,49 @@ def test_lam_zero_is_data_and_lam_inf_ignores_data():
     np.testing.assert_allclose(simtheory.retrain(p, r, 3, 2, lam=0, p_data=pd)[1:], [pd, pd], atol=1e-15)
     np.testing.assert_allclose(simtheory.retrain(p, r, 3, 2, lam=math.inf, p_data=pd),
                                simtheory.retrain(p, r, 3, 2), atol=0)
+
+
+# ------------------------------------------------------------------- issue 13, item 6: along the trajectory
+@given(case(max_n=7), st.sampled_from([0.25, 1.0, 4.0]), st.integers(0, 2**31 - 1))
+def test_real_data_bounds_along_the_trajectory(c, lam, seed):
+    p, r, K = c
+    # from p_data: p_t / p_data is nondecreasing in r at every t (likelihood-ratio dominance), so E_t[r] >= E_data[r]
+    traj = simtheory.retrain(p, r, K, 25, lam=lam, p_data=p)
+    order = np.argsort(r, kind="stable")
+    for q in traj:
+        ratio, rs = (q / p)[order], r[order]
+        for i in range(1, ratio.size):
+            lower = ratio[:i][rs[:i] < rs[i]]
+            if lower.size:
+                assert lower.max() <= ratio[i] * (1 + 1e-12) + 1e-15
+    assert np.all(traj @ r >= p @ r - 1e-12)
+    # from any start: p_t >= p_data / (1 + lam) for t >= 1, hence KL(p_data || p_t) <= log(1 + lam)
+    start = np.random.default_rng(seed).dirichlet(np.ones(p.size))
+    for q in simtheory.retrain(start, r, K, 25, lam=lam, p_data=p)[1:]:
+        assert np.all(q >= p / (1 + lam) * (1 - 1e-12))
+        assert kl(p, q) <= math.log1p(lam) * (1 + 1e-12)
+
+
+def test_reward_need_not_rise_monotonically_from_a_random_start():
+    # what the stability theorems do not give: E_t[r] can fall along the way from a start away from p_data
+    p, r = np.array([0.05, 0.9, 0.05]), np.array([0.0, 1.0, 3.0])
+    start = np.array([0.0, 0.02, 0.98])
+    er = simtheory.retrain(start, r, 4, 5, lam=1.0, p_data=p) @ r
+    assert np.any(np.diff(er) < -1e-3)
+    assert np.all(np.diff(simtheory.retrain(p, r, 4, 5, lam=1.0, p_data=p) @ r) >= -1e-12)
+
+
+def test_bias_amplification_ties_kept_advantage_takes_all():
+    # two features at the top reward keep p_0's split; give one an advantage delta and the other one vanishes:
+    # at K = inf exactly as (p_B / p_A) e^{-t delta}, at K = 4 monotonically
+    p = np.array([0.5, 0.3, 0.2])       # an unrewarded region, feature A, feature B
+    r = np.array([-2.0, 1.0, 1.0])
+    tied = simtheory.retrain(p, r, 4, 60)
+    np.testing.assert_allclose(tied[:, 2] / tied[:, 1], 0.2 / 0.3, rtol=1e-12)
+    delta = 0.1
+    ra = r + np.array([0.0, delta, 0.0])
+    kinf = simtheory.retrain(p, ra, math.inf, 60)
+    np.testing.assert_allclose(kinf[:, 2] / kinf[:, 1], 0.2 / 0.3 * np.exp(-delta * np.arange(61)), rtol=1e-12)
+    k4 = simtheory.retrain(p, ra, 4, 300)
+    split = k4[:, 2] / k4[:, 1]
+    assert np.all(np.diff(split) < 0) and split[-1] < 0.01 * split[0]

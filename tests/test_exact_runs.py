@@ -2,12 +2,14 @@ import json
 import math
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from simtheory import densities, dynamics, exact, scenarios
-from simtheory.exact import ExactConfig, run_exact
+from simtheory import densities, dynamics, scenarios
+from simtheory.runs import exact
+from simtheory.runs.exact import ExactConfig, run_exact
 from simtheory.runs import ConfigMismatch, read_metrics
 
 
@@ -41,9 +43,34 @@ def test_resume_after_crash_equals_uninterrupted(tmp_path, monkeypatch):
     assert len(read_metrics(tmp_path / "cut")) == 5
     with open(tmp_path / "cut" / "metrics.jsonl", "a") as f:
         f.write('{"step": 5, "mean_rew')          # a line torn by the kill
+    with open(tmp_path / "cut" / "trajectory.f64", "ab") as f:
+        f.write(b"\x01" * 100)                        # a trajectory record torn by the kill
     monkeypatch.setattr(exact, "step", real_step)
     run_exact(cfg, tmp_path / "cut")
     assert read_metrics(tmp_path / "cut") == read_metrics(full.path)
+    with np.load(tmp_path / "cut" / "trajectory.npz") as a, np.load(full.path / "trajectory.npz") as b:
+        for k in ("p", "r", "p_star", "p_data"):
+            np.testing.assert_array_equal(a[k], b[k])     # bit for bit
+
+
+def _bytes_written() -> int:
+    with open("/proc/self/io") as f:
+        return int(next(line for line in f if line.startswith("wchar:")).split()[1])
+
+
+@pytest.mark.skipif(not Path("/proc/self/io").exists(), reason="needs Linux /proc/self/io")
+def test_exact_run_writes_each_step_once(tmp_path):
+    # an exact run appends each step: the bytes it writes grow like steps x |p|, not steps^2 x |p| / 2
+    steps, grid = 150, 201
+    run_exact(ExactConfig("mixture1d", 2, math.inf, 2, grid), tmp_path / "warm")      # compile, import
+    before = _bytes_written()
+    rf = run_exact(ExactConfig("mixture1d", 2, math.inf, steps, grid), tmp_path / "r")
+    written = _bytes_written() - before
+    one = grid * 8
+    plot = (rf.path / "plot.png").stat().st_size
+    metrics = (rf.path / "metrics.jsonl").stat().st_size
+    # each p_t once appended and once gathered into trajectory.npz, plus the other arrays, metrics and plot
+    assert written <= 3 * (steps + 1) * one + 2 * metrics + 2 * plot + 100_000, written
 
 
 def test_changed_config_refused(tmp_path):

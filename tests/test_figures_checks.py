@@ -1,5 +1,7 @@
 """Every figure module and every paper check at reduced size: outputs exist, verdicts are computed."""
 import importlib
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,7 +25,46 @@ def test_figure_module_writes_png_and_pdf(name, tmp_path):
     assert {p: p.stat().st_mtime_ns for p in stored} == stored
 
 
-@pytest.mark.parametrize("name", pc.modules())
+MINE = [m for m in pc.modules() if m[:3] in {f"c{i:02d}" for i in range(1, 11)}]
+
+
+def _run_perturbed(mod, which):
+    from paper_checks import core
+    core.PERTURB.update(which=which, seen=0, owners=[])
+    try:
+        return mod.run(quick=True), core.PERTURB["seen"], list(core.PERTURB["owners"])
+    finally:
+        core.PERTURB.update(which=None, seen=0, owners=[])
+
+
+@pytest.mark.parametrize("name", MINE)
+def test_every_verdict_flips_when_its_measured_quantity_crosses_its_bound(name):
+    # every comparison pushed past its tolerance: a verdict that does not follow its measured quantity (a
+    # hard-coded verdict, a comparison left out) would still hold
+    checks, seen, _ = _run_perturbed(importlib.import_module(f"paper_checks.{name}"), "all")
+    assert seen > 0
+    for c in checks:
+        assert c.verdict in (FAILS, NOT_MEASURABLE), (c.id, c.verdict)
+        assert c.claim and c.source and c.prediction and c.tolerance
+        if c.verdict != NOT_MEASURABLE:
+            assert any(ch.isdigit() for ch in c.measured)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", MINE)
+def test_each_comparison_alone_flips_its_verdict(name):
+    mod = importlib.import_module(f"paper_checks.{name}")
+    base, n, owners = _run_perturbed(mod, None)
+    before = {c.id: c.verdict for c in base}
+    bounds = [0] + [k for _, k in owners]
+    for i in range(n):
+        owner = next(cid for (cid, k), lo in zip(owners, bounds) if lo <= i < k)
+        after = {c.id: c.verdict for c in _run_perturbed(mod, i)[0]}
+        if before[owner] == HOLDS:
+            assert after[owner] == FAILS, (name, i, owner)
+
+
+@pytest.mark.parametrize("name", [m for m in pc.modules() if m not in MINE])
 def test_each_verdict_is_computed(name, monkeypatch):
     mod = importlib.import_module(f"paper_checks.{name}")
     seen = []
@@ -55,3 +96,41 @@ def test_report_lists_every_check(tmp_path):
     for c in checks:
         assert f"| {c.id} |" in text
     assert HOLDS in text and NOT_MEASURABLE in text
+
+
+def test_figure_runs_of_older_code_are_not_reused(tmp_path):
+    # a copy of the project whose simtheory source then changes: the figure must compute its runs again
+    import shutil
+    import subprocess
+    import sys
+    import time
+    root = Path(__file__).resolve().parents[1]
+    for pkg in ("simtheory", "figures"):
+        shutil.copytree(root / pkg, tmp_path / pkg, ignore=shutil.ignore_patterns("__pycache__", "out"))
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "figures", "--quick", "--only", "fig_bertrand", "--out", str(out)]
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    subprocess.run(cmd, cwd=tmp_path, env=env, check=True, capture_output=True)
+    first = {p: p.stat().st_mtime_ns for p in out.rglob("*.npz")}
+    assert first
+    time.sleep(0.05)
+    with open(tmp_path / "simtheory" / "dynamics.py", "a") as f:
+        f.write("\n# a change to the code that made the stored runs\n")
+    edited = time.time_ns()
+    res = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr[-800:]
+    fresh = [p for p in out.rglob("*.npz") if p.stat().st_mtime_ns > edited]
+    assert fresh, "the stored runs of the older code were reused"
+
+
+def test_loop_and_exact_folders_refuse_other_code(tmp_path):
+    import json
+    import math
+    from simtheory.runs import ConfigMismatch
+    from simtheory.runs.exact import ExactConfig, run_exact
+    rf = run_exact(ExactConfig("four_atoms", 4, math.inf, 2), tmp_path / "r")
+    cfg = json.loads((rf.path / "config.json").read_text())
+    cfg["code"]["source_sha256"] = "0" * 16
+    (rf.path / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ConfigMismatch, match="other code"):
+        run_exact(ExactConfig("four_atoms", 4, math.inf, 2), tmp_path / "r")

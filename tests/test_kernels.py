@@ -43,3 +43,20 @@ def test_select_kernel_matches_reference():
     gum = rng.gumbel(size=(1000, 5))
     np.testing.assert_array_equal(kernels.select_numba(rew, gum), kernels.select_reference(rew, gum))
     np.testing.assert_array_equal(kernels.select_numba.py_func(rew, gum), kernels.select_reference(rew, gum))
+
+
+def test_kernels_refuse_a_grid_that_does_not_hold_every_window():
+    # the edge of the bounds: a grid one node too short for the highest atom's window, or starting above
+    # the lowest atom, must raise before any write (no out-of-bounds write, no heap corruption)
+    r = np.array([0.0, 3.0])
+    p = np.array([0.5, 0.5])
+    g = gumbel_grid(r, 2)
+    need = int(np.ceil((3.0 - g.z0) / g.h + kernels.Y_LO / g.h - 1e-9)) + kernels.WINDOW
+    kernels.log_cdf_numba(p, r, g.z0, need)              # exactly enough nodes: fine
+    with pytest.raises(ValueError, match="grid"):
+        kernels.log_cdf_numba(p, r, g.z0, need - 1)
+    with pytest.raises(ValueError, match="grid"):
+        kernels.log_cdf_numba(p, r, g.z0 + 1.0, g.n)
+    phi = np.ones(need - 1)
+    with pytest.raises(ValueError, match="grid"):
+        kernels.atom_integrals_numba(r, phi, g.z0)

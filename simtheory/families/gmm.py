@@ -49,6 +49,9 @@ def em_pass_numba(x: np.ndarray, means: np.ndarray, P: np.ndarray, log_norm: np.
 
     Points are taken in blocks of BLOCK with the point index innermost (SIMD over points); each of a fixed
     number of chunks accumulates into its own arrays; S2 is accumulated on its lower triangle.
+
+    Bounds (no check needed): every write is at [c], [j], [j, a], [j, a, bb] or [:B] with c < C, j < k,
+    bb <= a < d and B <= BLOCK, the shapes of the arrays written; reads of x are at b0 + i < hi <= n.
     """
     n, d = x.shape
     k = means.shape[0]

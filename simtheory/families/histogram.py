@@ -22,7 +22,7 @@ def inverse_cdf_numba(cdf: np.ndarray, u: np.ndarray) -> np.ndarray:
     """Atom index of each uniform u by binary search in cdf (first index with cdf > u)."""
     out = np.empty(u.size, dtype=np.int64)
     last = cdf.size - 1
-    for i in range(u.size):
+    for i in range(u.size):     # bounds: 0 <= lo <= mid < hi <= last throughout; out has u.size entries
         lo, hi = 0, last
         while lo < hi:
             mid = (lo + hi) // 2

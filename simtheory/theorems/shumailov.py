@@ -1,8 +1,8 @@
-r"""Closed forms of finite-sample retraining that the loops are checked against (curation-theory.md Sec. 3-4).
+r"""Shumailov et al. 2024: a Gaussian refitted on M of its own samples each generation (curation-theory.md
+Sec. 4), the closed forms the finite-sample loops are checked against.
 
-Gaussian refit on M samples each generation (Shumailov et al. 2024): sigma^2_{t+1} = sigma^2_t chi^2_{M-1}/c,
-c = M (MLE) or M - 1 (unbiased); the mean performs a random walk with step variance sigma^2_t / M.
-Bertrand et al. 2024: the Gaussian family retrained on data mixed at ratio lam, with infinite samples.
+sigma^2_{t+1} = sigma^2_t chi^2_{M-1}/c, c = M (MLE) or M - 1 (unbiased); the mean performs a random walk
+with step variance sigma^2_t / M.
 """
 from __future__ import annotations
 
@@ -48,19 +48,3 @@ def chi2_chain(sigma0_sq: float, M: int, T: int, n_chains: int, rng: np.random.G
     an independent reference for the loop engine's Gaussian family."""
     steps = rng.chisquare(M - 1, size=(n_chains, T)) / _c(M, estimator)
     return sigma0_sq * np.concatenate([np.ones((n_chains, 1)), np.cumprod(steps, axis=1)], axis=1)
-
-
-def gaussian_mixed_map(mu: float, var: float, mu_data: float, var_data: float, lam: float) -> tuple[float, float]:
-    r"""One exact retraining step of a 1-D Gaussian on p_data + lam p_theta (Bertrand et al. 2024, infinite
-    samples): theta_{t+1} = argmax E_{p_data}[log p_theta] + lam E_{p_theta_t}[log p_theta], i.e. the moment
-    match mu' = (mu_d + lam mu) / (1 + lam), var' = (var_d + mu_d^2 + lam (var + mu^2)) / (1 + lam) - mu'^2."""
-    mu1 = (mu_data + lam * mu) / (1 + lam)
-    var1 = (var_data + mu_data**2 + lam * (var + mu**2)) / (1 + lam) - mu1**2
-    return mu1, var1
-
-
-def gaussian_contraction_factor(lam: float) -> float:
-    r"""lam / (1 + lam): the mean error contracts by exactly this factor each step, and the variance error
-    obeys e_v' = lam/(1+lam) e_v + lam/(1+lam)^2 e_mu^2, so it is the rate of the linearised map at the fixed
-    point (the local contraction that Bertrand et al.'s theorem bounds)."""
-    return lam / (1 + lam)

@@ -1,4 +1,5 @@
-"""The papers' predictions and bounds as functions, each citing its source.
+"""Ferbach, Bertrand, Bose, Gidel 2024 (curated retraining): the predictions and bounds as functions, each
+citing its lemma or theorem.
 
 Exponential moments are in units of e^{r*} (w = e^{r - r*}), r* the top reward on the support of p0, so
 that the bounds are checked without overflow for rewards of any scale; every statement below is homogeneous
@@ -10,10 +11,10 @@ import math
 
 import numpy as np
 
-from . import validate
-from .curation import tilt
-from .dynamics import fixed_point
-from .metrics import kl, top_mask, top_reward
+from .. import validate
+from ..curation import tilt
+from ..dynamics import fixed_point
+from ..metrics import kl, top_mask, top_reward
 
 
 def kinf_closed_form(p0, r, t: float) -> np.ndarray:
@@ -82,12 +83,3 @@ def mixed_fixed_point(p_data, r, K, lam: float) -> dict:
         "kl_to_data": kl(q, pd),
         "kl_data_to_q": kl(pd, q),
     }
-
-
-def bertrand_rate(lam: float, alpha: float, L: float, eps: float) -> float:
-    r"""Contraction factor lam (alpha + eps L) / (alpha - lam (alpha + eps L)) of Bertrand et al. 2024
-    (Theorem 1 as restated); the theorem needs lam (1 + L eps / alpha) < 1/2, where the factor is < 1."""
-    a = lam * (alpha + eps * L)
-    if not alpha > a:
-        return math.inf
-    return a / (alpha - a)

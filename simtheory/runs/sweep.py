@@ -6,6 +6,7 @@ the table <run>/results.csv is assembled from them in job order, so it is the sa
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import itertools
@@ -15,9 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import datasets, loops, validate
-from .loop_runs import config_from_dataset
-from .runs import RunFolder, atomic_write
+from .. import datasets, loops, validate
+from ..loops import LoopConfig
+from .loop import config_from_dataset
+from .folder import RunFolder, atomic_write, code_version
 
 COLUMNS = ["job", "family", "K", "lam", "n_samples", "scheme", "replicate", "job_seed", "generation",
            "mean_reward", "reward_se", "heldout_loglik", "w2_to_data", "tv_to_data", "kl_to_data"]
@@ -40,19 +42,28 @@ class SweepConfig:
     data_seed: int = 0
 
     def __post_init__(self):
+        """Validate the whole grid: every job's LoopConfig is built and checked against the data set, so a
+        bad option fails here, before a folder is created or a cluster started."""
         if self.dataset not in datasets.DATASETS:
             raise ValueError(f"unknown dataset {self.dataset!r}; choose from {sorted(datasets.DATASETS)}")
         for name in ("families", "Ks", "lams", "Ns", "schemes"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
             if not getattr(self, name):
                 raise ValueError(f"{name} is empty")
-        validate.count(self.replicates, "replicates")
-        for k in self.Ks:
-            validate.group_size(k, "K")
-        for lam in self.lams:
-            validate.ratio(lam, "lam")
-        for n in self.Ns:
-            validate.count(n, "N")
+        for name, minimum in (("replicates", 1), ("generations", 0), ("n_real", 1), ("base_seed", 0),
+                              ("data_seed", 0)):
+            object.__setattr__(self, name, validate.count(getattr(self, name), name, minimum))
+        object.__setattr__(self, "Ks", tuple(validate.group_size(k, "K") for k in self.Ks))
+        object.__setattr__(self, "lams", tuple(validate.ratio(lam, "lam") for lam in self.lams))
+        object.__setattr__(self, "Ns", tuple(validate.count(n, "n_samples") for n in self.Ns))
+        dim = datasets.make(self.dataset, 8, 0).x.shape[1]
+        for fam, K, lam, N, scheme in itertools.product(self.families, self.Ks, self.lams, self.Ns, self.schemes):
+            self.loop_config(fam, K, lam, N, scheme).check_data_shape(self.n_real, dim)
+
+    def loop_config(self, family: str, K, lam: float, n_samples: int, scheme: str) -> LoopConfig:
+        """The LoopConfig of one grid point (the data set's own options filled in)."""
+        return config_from_dataset(self.dataset, family=family, n_samples=n_samples, K=K, lam=lam, scheme=scheme,
+                                   generations=self.generations)
 
     def to_dict(self) -> dict:
         return {"kind": "sweep", **{k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}}
@@ -72,8 +83,7 @@ def jobs(cfg: SweepConfig) -> list[dict]:
 def run_job(job: dict, cfg: SweepConfig) -> list[dict]:
     """Run one job's loop; one row per generation."""
     ds = datasets.make(cfg.dataset, cfg.n_real, cfg.data_seed)
-    lc = config_from_dataset(cfg.dataset, family=job["family"], n_samples=job["n_samples"], K=job["K"],
-                             lam=job["lam"], scheme=job["scheme"], generations=cfg.generations)
+    lc = cfg.loop_config(job["family"], job["K"], job["lam"], job["n_samples"], job["scheme"])
     recs = loops.run_loop(lc, ds.x, ds.reward, seed=job["job_seed"])
     return [{**job, **{c: r.get(c, "") for c in COLUMNS if c in r}, "generation": r["generation"]} for r in recs]
 
@@ -91,7 +101,7 @@ def run_sweep(cfg: SweepConfig, out, scheduler: str | None = None, serial: bool 
               progress: bool = True, processes: bool = True) -> Path:
     """Run the sweep into ``out`` (serially, on a new local dask cluster, or on ``scheduler``); returns the
     path of results.csv. Jobs already finished in ``out`` are skipped."""
-    rf = RunFolder.open(out, cfg.to_dict())
+    rf = RunFolder.open(out, cfg.to_dict(), code_version("simtheory"))
     jdir = rf.path / "jobs"
     jdir.mkdir(exist_ok=True)
     todo = [j for j in jobs(cfg) if not (jdir / f"{j['job']:05d}.csv").exists()]
@@ -99,26 +109,27 @@ def run_sweep(cfg: SweepConfig, out, scheduler: str | None = None, serial: bool 
     def done(job, rows):
         atomic_write(jdir / f"{job['job']:05d}.csv", _rows_csv(rows, header=False).encode())
 
-    bar = None
-    if progress:
-        from tqdm import tqdm
-        bar = tqdm(total=len(jobs(cfg)), initial=len(jobs(cfg)) - len(todo), desc="sweep")
-    if serial or not todo:
-        for j in todo:
-            done(j, run_job(j, cfg))
-            bar and bar.update()
-    else:
-        from dask.distributed import Client, LocalCluster, as_completed
-        cluster = None if scheduler else LocalCluster(n_workers=workers, threads_per_worker=1,
-                                                      processes=processes, dashboard_address=None)
-        with Client(scheduler or cluster) as client:
+    with contextlib.ExitStack() as stack:
+        client = None
+        if todo and not serial:   # connect before any progress output: an unreachable scheduler raises OSError
+            from dask.distributed import Client, LocalCluster
+            target = scheduler or stack.enter_context(LocalCluster(n_workers=workers, threads_per_worker=1,
+                                                                   processes=processes, dashboard_address=None))
+            client = stack.enter_context(Client(target))
+        bar = None
+        if progress:
+            from tqdm import tqdm
+            bar = stack.enter_context(tqdm(total=len(jobs(cfg)), initial=len(jobs(cfg)) - len(todo), desc="sweep"))
+        if client is None:
+            for j in todo:
+                done(j, run_job(j, cfg))
+                bar and bar.update()
+        else:
+            from dask.distributed import as_completed
             futs = {client.submit(run_job, j, cfg, pure=False): j for j in todo}
             for f in as_completed(futs):
                 done(futs[f], f.result())
                 bar and bar.update()
-        if cluster is not None:
-            cluster.close()
-    bar and bar.close()
     table = "".join((jdir / f"{j['job']:05d}.csv").read_text() for j in jobs(cfg))
     path = rf.path / "results.csv"
     atomic_write(path, (_rows_csv([], header=True) + table).encode())

@@ -1,17 +1,22 @@
-"""Exact population dynamics of a named scenario, run into a run folder (``python -m simtheory exact``)."""
+"""Exact population dynamics of a named scenario, run into a run folder (``python -m simtheory exact``).
+
+The trajectory is appended one step at a time to trajectory.f64 (O(one density) per step); when the run is
+complete it is gathered into trajectory.npz (p, r, p_star, p_data) and plot.png.
+"""
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from . import metrics as mt
-from . import scenarios, validate
-from .dynamics import step
-from .runs import RunFolder
-from .theorems import limit_distribution
+from .. import metrics as mt
+from .. import scenarios, validate
+from ..dynamics import step
+from ..theorems import limit_distribution
+from .folder import RunFolder, code_version, fold_steps
 
 
 @dataclass(frozen=True)
@@ -53,28 +58,38 @@ def step_metrics(t: int, p: np.ndarray, r: np.ndarray, p_star: np.ndarray, p_dat
     }
 
 
+def read_trajectory(folder) -> np.ndarray:
+    """p_0..p_T of a complete exact run (trajectory.npz)."""
+    with np.load(Path(folder) / "trajectory.npz") as z:
+        return z["p"]
+
+
 def run_exact(config: ExactConfig, out, progress: bool = False) -> RunFolder:
-    """Run (or resume) ``config`` into the folder ``out``; returns the folder."""
-    rf = RunFolder.open(out, config.to_dict())
+    """Run (or resume) ``config`` into the folder ``out``; returns the folder. Resuming continues from the
+    last complete step bit for bit (the records are the float64 bytes of each p_t)."""
+    rf = RunFolder.open(out, config.to_dict(), code_version("simtheory"))
     sc = scenarios.get(config.scenario, config.grid_size)
     p_star = limit_distribution(sc.p0, sc.r)
     pd = sc.p_data if config.lam != math.inf else None
-    saved = rf.load_arrays("trajectory")
-    traj = list(saved["p"]) if saved is not None else [sc.p0]
-    if saved is None:
+    final = rf.path / "trajectory.npz"
+    if final.exists():
+        traj = list(read_trajectory(rf.path))
+    else:
+        traj = list(rf.records("trajectory", sc.p0.shape))
+        if not traj:
+            rf.append_record("trajectory", sc.p0)
+            traj = [sc.p0]
+
+    def advance(t: int) -> None:
+        traj.append(step(traj[t], sc.r, config.K, config.lam, pd))
+        rf.append_record("trajectory", traj[-1])
+
+    fold_steps(rf, len(traj) - 1, config.steps, advance, lambda t: step_metrics(t, traj[t], sc.r, p_star, sc.p_data),
+               desc=f"exact {config.scenario} K={config.K} lam={config.lam}" if progress else None)
+    if not final.exists():
         rf.save_arrays("trajectory", p=np.asarray(traj), r=sc.r, p_star=p_star, p_data=sc.p_data)
-    done = len(traj) - 1
-    for t in range(rf.keep_metrics(done + 1), done + 1):   # metrics lost in a kill after the array write
-        rf.append(step_metrics(t, traj[t], sc.r, p_star, sc.p_data))
-    rng = range(done, config.steps)
-    if progress:
-        from tqdm import tqdm
-        rng = tqdm(rng, desc=f"exact {config.scenario} K={config.K} lam={config.lam}", initial=done,
-                   total=config.steps)
-    for t in rng:
-        traj.append(step(traj[-1], sc.r, config.K, config.lam, pd))
-        rf.save_arrays("trajectory", p=np.asarray(traj), r=sc.r, p_star=p_star, p_data=sc.p_data)
-        rf.append(step_metrics(t + 1, traj[-1], sc.r, p_star, sc.p_data))
-    from .plots import plot_exact_run
+    if (rf.path / "trajectory.f64").exists():
+        os.remove(rf.path / "trajectory.f64")     # gathered into trajectory.npz
+    from ..plots import plot_exact_run
     plot_exact_run(Path(rf.path))
     return rf

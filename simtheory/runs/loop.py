@@ -1,19 +1,13 @@
 """A finite-sample loop run into a run folder, resumable: state.npz after each generation, then its line."""
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 
 import numpy as np
 
-from . import datasets, loops
-from .loops import LoopConfig, LoopState
-from .runs import RunFolder
-
-
-def jsonable(rec: dict) -> dict:
-    """A record with arrays turned into (nested) lists, for metrics.jsonl."""
-    return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in rec.items()}
+from .. import datasets, loops
+from ..loops import LoopConfig, LoopState
+from .folder import RunFolder, code_version, fold_steps
 
 
 def _save_state(rf: RunFolder, state: LoopState) -> None:
@@ -36,21 +30,23 @@ def run_loop_folder(config: LoopConfig, dataset: str, n_real: int, out, seed: in
     """Run (or resume) a loop on a named data set into ``out``; the config, data set and seeds are stored."""
     ds = datasets.make(dataset, n_real, data_seed)
     rf = RunFolder.open(out, {**config.to_dict(), "dataset": dataset, "n_real": n_real, "seed": seed,
-                              "data_seed": data_seed})
+                              "data_seed": data_seed}, code_version("simtheory"))
     state = _load_state(rf)
     if state is None:
         state = loops.init(config, ds.x, seed)
         _save_state(rf, state)
-    if rf.keep_metrics(state.generation + 1) == state.generation:   # killed between the state write and its line
-        rf.append(jsonable(loops.record(config, state, ds.x, ds.reward, seed)))
-    gens = range(state.generation, config.generations)
-    if progress:
-        from tqdm import tqdm
-        gens = tqdm(gens, desc=f"loop {config.family}", initial=state.generation, total=config.generations)
-    for _ in gens:
-        state = loops.step(config, state, ds.x, ds.reward, seed)
-        _save_state(rf, state)
-        rf.append(jsonable(loops.record(config, state, ds.x, ds.reward, seed)))
+    box = [state]
+
+    def advance(t: int) -> None:
+        box[0] = loops.step(config, box[0], ds.x, ds.reward, seed)
+        _save_state(rf, box[0])
+
+    def line(t: int) -> dict:
+        assert box[0].generation == t, (box[0].generation, t)   # only the last state is kept
+        return loops.record(config, box[0], ds.x, ds.reward, seed)
+
+    fold_steps(rf, state.generation, config.generations, advance, line,
+               desc=f"loop {config.family}" if progress else None)
     return rf
 
 
@@ -60,7 +56,3 @@ def config_from_dataset(dataset: str, **options) -> LoopConfig:
     merged = {**ds_opts, **{k: v for k, v in options.items() if v is not None}}
     fields = set(asdict(LoopConfig()))
     return LoopConfig(**{k: v for k, v in merged.items() if k in fields})
-
-
-def describe(config: LoopConfig) -> str:
-    return json.dumps(config.to_dict(), indent=2, default=str)

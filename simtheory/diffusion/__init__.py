@@ -1,0 +1,18 @@
+r"""Exact diffusion on Gaussian mixtures: an infinite-capacity EDM diffusion model.
+
+The noised law of a Gaussian mixture at noise level sigma is again a mixture (covariances S_k + sigma^2 I), so
+the EDM denoiser D(x; sigma) = E[x_0 | x_0 + sigma n = x] has a closed form and the probability-flow ODE
+dx/dsigma = (x - D(x; sigma)) / sigma can be integrated to any accuracy. On it SIMS (Alemohammad et al. 2024:
+D_w = (1 + w) D_base - w D_aux) and curated retraining loops run exactly up to sampling noise.
+
+    denoiser   exact GMM denoiser and score (Numba kernel beside the numpy reference)
+    sampler    EDM rho-schedule, deterministic Heun sampler (the rule of empirical/edm.py), guided denoisers
+    gaussian   exact output law of the guided ODE for Gaussian base/aux; the product-form heuristic
+    sims       SIMS on the Gaussian refit loop and on GMM loops (with curation); distribution shifting
+"""
+from .denoiser import gmm_denoiser, gmm_denoiser_reference, gmm_score, noised_logpdf
+from .gaussian import guided_gaussian, product_gaussian
+from .sampler import guided_denoiser, heun_sample, sigma_steps
+
+__all__ = ["gmm_denoiser", "gmm_denoiser_reference", "gmm_score", "noised_logpdf", "heun_sample", "sigma_steps",
+           "guided_denoiser", "guided_gaussian", "product_gaussian"]

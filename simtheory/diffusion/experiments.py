@@ -1,0 +1,105 @@
+"""The exact-diffusion experiments behind the figures and paper checks, as pure functions returning arrays
+(figures cache them in run folders with figures.common.cached_arrays)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import densities
+from ..families import gmm
+from . import sims
+from .gaussian import guided_gaussian, product_gaussian
+
+SQUARE = {"weights": np.full(4, 0.25), "means": np.array([[-2.0, -2.0], [-2.0, 2.0], [2.0, -2.0], [2.0, 2.0]]),
+          "covs": np.repeat(0.3 * np.eye(2)[None], 4, axis=0)}
+DATASETS = {"mixture": {"components": 4, "lo": -4.5, "hi": 4.5},
+            "moons": {"components": 8, "lo": -1.6, "hi": 2.6}}
+
+
+def guided_vs_product(vb: float, va: float, mb: float, ma: float, ws: np.ndarray) -> dict[str, np.ndarray]:
+    """Mean and variance against w of the exact ODE law (sigma_max = 80 and inf) and of the product form
+    (NaN where it is not normalisable), 1-D."""
+    out = {k: np.full(len(ws), np.nan) for k in ("ode_mean", "ode_var", "inf_mean", "inf_var", "prod_mean", "prod_var")}
+    for i, w in enumerate(ws):
+        m, v = guided_gaussian(mb, vb, ma, va, w)
+        out["ode_mean"][i], out["ode_var"][i] = m[0], v[0, 0]
+        m, v = guided_gaussian(mb, vb, ma, va, w, sigma_max=math.inf)
+        out["inf_mean"][i], out["inf_var"][i] = m[0], v[0, 0]
+        try:
+            m, v = product_gaussian(mb, vb, ma, va, w)
+            out["prod_mean"][i], out["prod_var"][i] = m[0], v[0, 0]
+        except ValueError:
+            pass
+    return {"w": np.asarray(ws, float), **out}
+
+
+def gaussian_sims_chains(w: float, M: int, n_s: int, T: int, chains: int, seed: int, sigma_max: float = math.inf,
+                         scheme: str = "replace", lam: float = math.inf) -> dict[str, np.ndarray]:
+    """sigma^2_t / sigma^2_0 of ``chains`` SIMS Gaussian loops (real data N(0, 1))."""
+    cfg = sims.GaussianSimsConfig(w=w, n_samples=M, n_s=n_s, generations=T, sigma_max=sigma_max, scheme=scheme,
+                                  lam=lam)
+    out = sims.run_gaussian_sims(cfg, chains, seed=seed)
+    return {"ratio": out["var"] / out["var"][:, :1], "mean": out["mean"]}
+
+
+def dataset(name: str, n: int, rng: np.random.Generator) -> np.ndarray:
+    """n points of the 2-D mixture on a square ('mixture') or of two moons ('moons')."""
+    if name == "mixture":
+        return gmm.sample(SQUARE, n, rng)
+    if name == "moons":
+        return sims.two_moons(n, rng)
+    raise ValueError(f"dataset must be one of {sorted(DATASETS)}, got {name!r}")
+
+
+def data_law(name: str, n_grid: int) -> tuple[np.ndarray, np.ndarray]:
+    """(grid points (n, n, 2), the data law discretised on them)."""
+    spec = DATASETS[name]
+    pts = densities.grid(spec["lo"], spec["hi"], n_grid).points
+    if name == "mixture":
+        dens = densities.gaussian_mixture_pdf(pts, SQUARE["means"], math.sqrt(0.3))
+    else:
+        dens = densities.two_moons_pdf(pts)
+    return pts, densities.to_probabilities(dens)
+
+
+def modes(name: str) -> tuple:
+    """Mode centres for mode proportions: the mixture's means; the two moons' arc midpoints."""
+    return tuple(map(tuple, SQUARE["means"])) if name == "mixture" else ((0.0, 1.0), (1.0, -0.5))
+
+
+def gmm_sims_runs(name: str, w: float, seeds, *, M: int = 400, n_s: int = 400, T: int = 30, num_steps: int = 64,
+                  K: int = 1, reward=None, n_grid: int = 91, lam: float = math.inf,
+                  scheme: str = "replace") -> dict[str, np.ndarray]:
+    """SIMS GMM loops on a 2-D data set, one per seed: per generation the TV and KL of the base fit to the data
+    law on a grid, the synthetic sets' mode proportions, and the fitted densities on the grid (first seed)."""
+    spec = DATASETS[name]
+    pts, data = data_law(name, n_grid)
+    cfg = sims.GmmSimsConfig(w=w, n_samples=M, n_s=n_s, components=spec["components"], K=K, generations=T,
+                             num_steps=num_steps, modes=modes(name), lam=lam, scheme=scheme)
+    tv, kl, props, dens = [], [], [], None
+    for i, seed in enumerate(seeds):
+        x = dataset(name, cfg.real_needed(), np.random.default_rng(1000 + seed))
+        recs = sims.run_gmm_sims(cfg, x, reward, seed=seed)
+        div = np.array([sims.grid_divergences(r, pts, data) for r in recs])
+        kl.append(div[:, 0])
+        tv.append(div[:, 1])
+        props.append(np.array([r.get("mode_proportions", np.full(len(cfg.modes), np.nan)) for r in recs]))
+        if i == 0:
+            flat = pts.reshape(-1, 2)
+            dens = np.array([np.exp(gmm.logpdf(r, flat)).reshape(pts.shape[:-1]) for r in recs])
+    return {"tv": np.array(tv), "kl": np.array(kl), "props": np.array(props), "density": dens, "data": data}
+
+
+def shift_curve(pi, rho_of_w, ws, *, means=(-3.0, 0.0, 3.0), var: float = 0.25, num_steps: int = 128,
+                grid: int = 801) -> dict[str, np.ndarray]:
+    """Class masses of the 1-D guided ODE (exact: :func:`sims.shifted_masses_1d`) and of the product form, for
+    shared components (means, var) with base weights pi and auxiliary weights rho_of_w(w), against w."""
+    k = len(means)
+    ode, prod, rhos = np.empty((len(ws), k)), np.empty((len(ws), k)), np.empty((len(ws), k))
+    for i, w in enumerate(ws):
+        rho = np.asarray(rho_of_w(w), float)
+        rhos[i] = rho
+        ode[i] = sims.shifted_masses_1d(means, [var] * k, pi, rho, w, num_steps=num_steps, grid=grid)
+        prod[i] = sims.product_form_masses(pi, rho, w)
+    return {"w": np.asarray(ws, float), "ode": ode, "product": prod, "rho": rhos}

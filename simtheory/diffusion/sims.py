@@ -1,0 +1,435 @@
+r"""SIMS (Alemohammad et al. 2024) on infinite-capacity diffusion models: Gaussian and Gaussian-mixture refit
+loops, with curation, and distribution shifting.
+
+Generation t -> t+1 (the loop engine's fold, with SIMS at the sampling arrow):
+    base   = fit (MLE / EM) to the current training set of M points;
+    aux    = fit to n_s samples of the base diffusion model (EM warm-started from the base: SIMS fine-tunes a
+             copy of the base on its own samples);
+    sample = the guided diffusion D_w = (1 + w) D_base - w D_aux (K m candidates; K > 1 keeps one per group by
+             softmax(r), the curation rule of the finite-sample loops);
+    mix    = the schemes of simtheory.loops: 'replace' (real N points + synthetic; synthetic only when lam = inf),
+             'accumulate' (real + every synthetic set so far), 'fresh' (N new real points each generation).
+
+Gaussian loop in the limit sigma_max -> inf, MLE, replace, lam = inf: the guided variance is
+v_b (v_b / v_a)^w (:mod:`.gaussian`) and v_a = v_b chi^2_{n_s-1} / n_s, so
+
+    v_{t+1} = v_t (chi^2_{M-1} / M) (n_s / chi^2_{n_s-1})^w      (independent factors),
+    E[v_{t+1} / v_t] = (M-1)/M (n_s/2)^w Gamma((n_s-1)/2 - w) / Gamma((n_s-1)/2)   (w < (n_s-1)/2),
+    E[log v_{t+1} / v_t] = psi((M-1)/2) + log(2/M) - w (psi((n_s-1)/2) + log(2/n_s)).
+
+The w that keeps E[v_t] constant and the w that keeps E[log v_t] constant differ (Jensen): between them the
+mean variance grows while the typical (median) variance still collapses.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+import numpy as np
+from scipy import optimize, special
+
+from .. import densities, metrics, validate
+from ..families import gmm
+from .. import select_softmax
+from .gaussian import guided_gaussian_1d
+from .sampler import check_w, guided_denoiser, heun_sample
+
+SCHEMES = ("replace", "accumulate", "fresh")
+ESTIMATORS = {"mle": 0, "unbiased": 1}     # divisor n - ddof
+
+
+# ---------------------------------------------------------------- Gaussian loop: closed forms
+
+def _divisor(n: int, estimator: str) -> int:
+    return n - ESTIMATORS[estimator]
+
+
+def variance_factor_mean(w: float, M: int, n_s: int, estimator: str = "mle") -> float:
+    r"""E[v_{t+1} / v_t] of the SIMS Gaussian loop (sigma_max = inf, replace, lam = inf; module docstring):
+    (M-1)/c_M (c_s/2)^w Gamma((n_s-1)/2 - w) / Gamma((n_s-1)/2), c = n (MLE) or n - 1 (unbiased);
+    inf for w >= (n_s - 1)/2 (E[chi^-2w] diverges)."""
+    w = check_w(w)
+    M, n_s = validate.count(M, "M", 2), validate.count(n_s, "n_s", 2)
+    nu = 0.5 * (n_s - 1)
+    if w >= nu:
+        return math.inf
+    log_aux = w * math.log(_divisor(n_s, estimator) / 2) + special.gammaln(nu - w) - special.gammaln(nu)
+    return (M - 1) / _divisor(M, estimator) * math.exp(log_aux)
+
+
+def log_variance_drift(w: float, M: int, n_s: int, estimator: str = "mle") -> float:
+    """E[log v_{t+1} - log v_t] = psi((M-1)/2) + log(2/c_M) - w (psi((n_s-1)/2) + log(2/c_s))."""
+    w = check_w(w)
+    M, n_s = validate.count(M, "M", 2), validate.count(n_s, "n_s", 2)
+    base = special.digamma(0.5 * (M - 1)) + math.log(2 / _divisor(M, estimator))
+    aux = special.digamma(0.5 * (n_s - 1)) + math.log(2 / _divisor(n_s, estimator))
+    return float(base - w * aux)
+
+
+def critical_w(M: int, n_s: int, kind: str = "mean", estimator: str = "mle") -> float:
+    """The w at which the SIMS Gaussian loop neither collapses nor explodes: E[v_{t+1}/v_t] = 1 (kind 'mean',
+    by brentq on the log of the Gamma-ratio form) or E[log v_{t+1}/v_t] = 0 (kind 'log', a ratio of digammas)."""
+    if kind == "log":
+        base = special.digamma(0.5 * (M - 1)) + math.log(2 / _divisor(M, estimator))
+        aux = special.digamma(0.5 * (n_s - 1)) + math.log(2 / _divisor(n_s, estimator))
+        return float(base / aux)
+    if kind != "mean":
+        raise ValueError(f"kind must be 'mean' or 'log', got {kind!r}")
+    nu = 0.5 * (n_s - 1)
+    if variance_factor_mean(0.0, M, n_s, estimator) >= 1:
+        return 0.0
+    f = lambda w: math.log(variance_factor_mean(w, M, n_s, estimator))   # noqa: E731  increasing in w
+    hi = nu - 1e-9
+    return float(optimize.brentq(f, 0.0, hi, xtol=1e-13, rtol=1e-13))
+
+
+# ---------------------------------------------------------------- Gaussian loop: simulation
+
+@dataclass(frozen=True)
+class GaussianSimsConfig:
+    """SIMS on the 1-D Gaussian refit loop; validated on construction (ValueError names the option)."""
+
+    w: float = 1.0
+    n_samples: int = 100          # M: real points, and synthetic ones when lam = inf
+    n_s: int = 100                # the auxiliary's synthetic set
+    generations: int = 20
+    scheme: str = "replace"
+    lam: float = math.inf
+    estimator: str = "mle"
+    sigma_max: float = 80.0       # inf: the sigma_max -> inf limit law
+
+    def __post_init__(self):
+        object.__setattr__(self, "w", check_w(self.w))
+        validate.count(self.n_samples, "n_samples", 2)
+        validate.count(self.n_s, "n_s", 2)
+        validate.count(self.generations, "generations", 0)
+        if self.scheme not in SCHEMES:
+            raise ValueError(f"scheme must be one of {SCHEMES}, got {self.scheme!r}")
+        object.__setattr__(self, "lam", validate.ratio(self.lam, "lam"))
+        if self.estimator not in ESTIMATORS:
+            raise ValueError(f"estimator must be one of {sorted(ESTIMATORS)}, got {self.estimator!r}")
+        if not (float(self.sigma_max) > 0):
+            raise ValueError(f"sigma_max must be > 0 (or inf), got {self.sigma_max!r}")
+
+    @property
+    def n_synthetic(self) -> int:
+        return self.n_samples if self.lam == math.inf else int(round(self.lam * self.n_samples))
+
+    def to_dict(self) -> dict:
+        return {"kind": "gaussian_sims", **asdict(self)}
+
+
+def _stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(count, mean, sum of squared deviations) per row."""
+    m = x.mean(axis=1)
+    return np.full(x.shape[0], float(x.shape[1])), m, ((x - m[:, None]) ** 2).sum(axis=1)
+
+
+def _combine(a, b):
+    """Chan et al.'s pairwise update of (count, mean, M2)."""
+    na, ma, sa = a
+    nb, mb, sb = b
+    n = na + nb
+    delta = mb - ma
+    return n, ma + delta * nb / n, sa + sb + delta**2 * na * nb / n
+
+
+def run_gaussian_sims(config: GaussianSimsConfig, chains: int, seed: int = 0, mean0: float = 0.0,
+                      var0: float = 1.0) -> dict[str, np.ndarray]:
+    """``chains`` independent SIMS loops on real data N(mean0, var0), vectorised over chains; every draw is an
+    actual sample (the fits use the samples' sufficient statistics). Returns arrays (chains, T + 1): the base
+    fit's 'mean' and 'var' per generation, and (chains, T): the auxiliary's 'aux_mean', 'aux_var' and the
+    guided law's 'guided_mean', 'guided_var' used to make the next generation."""
+    chains = validate.count(chains, "chains")
+    if not (math.isfinite(var0) and var0 > 0):
+        raise ValueError(f"var0 must be finite and > 0, got {var0!r}")
+    c, M, T = config, config.n_samples, config.generations
+    root = np.random.SeedSequence(seed)
+    rng = [np.random.default_rng(s) for s in root.spawn(T + 1)]
+    sd0 = math.sqrt(var0)
+
+    def real(g):
+        return _stats(mean0 + sd0 * g.standard_normal((chains, M)))
+
+    def fit(st):
+        n, m, s2 = st
+        return m, s2 / (n - ESTIMATORS[c.estimator])
+
+    first = real(rng[0])
+    mean, var = fit(first)
+    out = {k: np.empty((chains, T + 1)) for k in ("mean", "var")}
+    out.update({k: np.empty((chains, T)) for k in ("aux_mean", "aux_var", "guided_mean", "guided_var")})
+    out["mean"][:, 0], out["var"][:, 0] = mean, var
+    pool = None
+    for t in range(1, T + 1):
+        g = rng[t]
+        bm, bv = guided_gaussian_1d(mean, var, mean, var, 0.0, c.sigma_max)        # the base model's law
+        am, av = fit(_stats(bm[:, None] + np.sqrt(bv)[:, None] * g.standard_normal((chains, c.n_s))))
+        gm, gv = guided_gaussian_1d(mean, var, am, av, c.w, c.sigma_max)
+        if c.n_synthetic:
+            synth = _stats(gm[:, None] + np.sqrt(gv)[:, None] * g.standard_normal((chains, c.n_synthetic)))
+        if c.n_synthetic == 0:                                   # lam = 0: real data only
+            train = real(g) if c.scheme == "fresh" else first
+        elif c.scheme == "accumulate":
+            pool = synth if pool is None else _combine(pool, synth)
+            train = _combine(first, pool)
+        elif c.lam == math.inf:
+            train = synth
+        else:
+            train = _combine(first if c.scheme == "replace" else real(g), synth)
+        mean, var = fit(train)
+        out["aux_mean"][:, t - 1], out["aux_var"][:, t - 1] = am, av
+        out["guided_mean"][:, t - 1], out["guided_var"][:, t - 1] = gm, gv
+        out["mean"][:, t], out["var"][:, t] = mean, var
+    return out
+
+
+# ---------------------------------------------------------------- Gaussian-mixture loop
+
+Reward = Callable[[np.ndarray], np.ndarray] | None
+
+
+@dataclass(frozen=True)
+class GmmSimsConfig:
+    """SIMS (and curation) on a Gaussian-mixture refit loop with the exact GMM diffusion model."""
+
+    w: float = 1.0
+    n_samples: int = 1000         # M
+    n_s: int = 1000
+    components: int = 4
+    K: int = 1                    # candidates per kept synthetic point (1 = no curation)
+    lam: float = math.inf
+    scheme: str = "replace"
+    generations: int = 10
+    num_steps: int = 18
+    sigma_max: float = 80.0
+    em_iter: int = 100
+    warm_start: bool = True       # base EM from the previous generation's fit (the aux is always warm)
+    restarts: int = 5             # EM starts for a fit from scratch; the highest log-likelihood is kept
+    modes: tuple = field(default_factory=tuple)   # centres for the synthetic sets' mode proportions
+
+    def __post_init__(self):
+        object.__setattr__(self, "w", check_w(self.w))
+        for name in ("n_samples", "n_s", "components", "num_steps", "em_iter", "restarts"):
+            validate.count(getattr(self, name), name)
+        validate.count(self.generations, "generations", 0)
+        k = validate.group_size(self.K, "K")
+        if k == math.inf:
+            raise ValueError("K must be finite in a sampled loop")
+        object.__setattr__(self, "K", int(k))
+        object.__setattr__(self, "lam", validate.ratio(self.lam, "lam"))
+        if self.scheme not in SCHEMES:
+            raise ValueError(f"scheme must be one of {SCHEMES}, got {self.scheme!r}")
+        if self.n_s < self.components or self.n_samples < self.components:
+            raise ValueError(f"n_s ({self.n_s}) and n_samples ({self.n_samples}) must be >= components "
+                             f"({self.components})")
+        object.__setattr__(self, "modes", tuple(tuple(float(v) for v in np.atleast_1d(m)) for m in self.modes))
+
+    @property
+    def n_synthetic(self) -> int:
+        return self.n_samples if self.lam == math.inf else int(round(self.lam * self.n_samples))
+
+    def real_needed(self) -> int:
+        return self.n_samples * ((self.generations + 1) if self.scheme == "fresh" else 1)
+
+    def to_dict(self) -> dict:
+        return {"kind": "gmm_sims", **asdict(self)}
+
+
+def _gen_streams(seed: int, t: int) -> list[np.random.Generator]:
+    """Independent generators for generation t: aux latents, synthetic latents, selection, fits."""
+    ss = np.random.SeedSequence(entropy=seed, spawn_key=(t,))
+    return [np.random.default_rng(s) for s in ss.spawn(4)]
+
+
+def _params(p: dict) -> dict:
+    return {k: np.asarray(p[k], float) for k in ("weights", "means", "covs")}
+
+
+def fit_gmm(x: np.ndarray, rng: np.random.Generator, warm: dict | None, components: int, n_iter: int,
+            restarts: int = 1) -> dict:
+    """EM (simtheory.families.gmm) from ``warm``, or the best of ``restarts`` seeded starts by log-likelihood
+    (one start often lands in a local optimum with a component on a handful of points)."""
+    if warm is not None:
+        return _params(gmm.fit(x, rng, warm, components=components, n_iter=n_iter))
+    fits = [gmm.fit(x, rng, None, components=components, n_iter=n_iter) for _ in range(restarts)]
+    return _params(max(fits, key=lambda f: float(f["loglik"])))
+
+
+def mode_proportions(x: np.ndarray, modes) -> np.ndarray:
+    """Fraction of the rows of x nearest to each centre."""
+    c = np.asarray(modes, float)
+    near = np.argmin(((x[:, None, :] - c[None]) ** 2).sum(-1), axis=1)
+    return np.bincount(near, minlength=len(c)) / x.shape[0]
+
+
+def sims_generation(config: GmmSimsConfig, base: dict, reward: Reward, rngs) -> tuple[dict, np.ndarray]:
+    """One SIMS sampling arrow: the auxiliary (EM warm-started from the base on n_s Heun samples of the base)
+    and the kept synthetic points (K m guided Heun samples, one kept per group by softmax(reward))."""
+    ra, rs, rc, rf = rngs
+    d = base["means"].shape[1]
+    heun = dict(num_steps=config.num_steps, sigma_max=config.sigma_max)
+    aux_x = heun_sample(guided_denoiser(base), ra.standard_normal((config.n_s, d)), **heun)
+    aux = fit_gmm(aux_x, rf, base, config.components, config.em_iter)
+    m, K = config.n_synthetic, config.K
+    cand = heun_sample(guided_denoiser(base, aux, config.w), rs.standard_normal((m * K, d)), **heun)
+    if K == 1:
+        return aux, cand
+    if reward is None:
+        raise ValueError("K > 1 curates by a reward: pass reward=")
+    r = validate.finite_array(np.asarray(reward(cand), float).reshape(-1), "reward(x)")
+    if r.size != m * K:
+        raise ValueError("reward(x) must return one value per point")
+    keep = select_softmax(r.reshape(m, K), rc)
+    return aux, cand.reshape(m, K, d)[np.arange(m), keep]
+
+
+def run_gmm_sims(config: GmmSimsConfig, real_data, reward: Reward = None, seed: int = 0,
+                 start: dict | None = None) -> list[dict]:
+    """The SIMS GMM loop; one record per generation: the base fit (weights, means, covs), and from generation 1
+    on the auxiliary that made its data ('aux_*') and the synthetic set's mode proportions (if modes given).
+    Generation 0 is the EM fit to the first N real points (or ``start``)."""
+    x = validate.finite_array(real_data, "real_data")
+    if x.ndim != 2 or x.shape[0] < config.real_needed():
+        raise ValueError(f"real_data must be (n, d) with n >= {config.real_needed()}, got {x.shape}")
+    N = config.n_samples
+    fit_opts = dict(components=config.components, n_iter=config.em_iter, restarts=config.restarts)
+    base = _params(start) if start is not None else fit_gmm(x[:N], _gen_streams(seed, 0)[3], None, **fit_opts)
+    recs = [{"generation": 0, **base}]
+    pool = None
+    for t in range(1, config.generations + 1):
+        rngs = _gen_streams(seed, t)
+        aux, synth = sims_generation(config, base, reward, rngs)
+        if config.scheme == "accumulate":
+            pool = synth if pool is None else np.concatenate([pool, synth])
+            train = np.concatenate([x[:N], pool])
+        elif config.lam == math.inf:
+            train = synth
+        else:
+            real = x[N * t:N * (t + 1)] if config.scheme == "fresh" else x[:N]
+            train = np.concatenate([real, synth])
+        base = fit_gmm(train, rngs[3], base if config.warm_start else None, **fit_opts)
+        rec = {"generation": t, **base, **{f"aux_{k}": v for k, v in aux.items()}}
+        if config.modes:
+            rec["mode_proportions"] = mode_proportions(synth, config.modes)
+        recs.append(rec)
+    return recs
+
+
+def grid_divergences(params: dict, points: np.ndarray, data_probs: np.ndarray) -> tuple[float, float]:
+    """(KL(data || model), TV(data, model)) of a fitted mixture against the data law, both discretised on the
+    grid ``points`` (..., d) with :func:`simtheory.densities.to_probabilities`."""
+    flat = points.reshape(-1, points.shape[-1])
+    lp = gmm.logpdf(_params(params), flat)
+    model = densities.to_probabilities(np.exp(lp - lp.max()).reshape(points.shape[:-1]))
+    return metrics.kl(data_probs, model), metrics.total_variation(data_probs, model)
+
+
+def two_moons(n: int, rng: np.random.Generator, noise: float = 0.1) -> np.ndarray:
+    """n points of scikit-learn's two moons (the law of simtheory.densities.two_moons_pdf): theta ~ U[0, pi],
+    the arc (cos t, sin t) or (1 - cos t, 1/2 - sin t) with probability 1/2 each, plus N(0, noise^2 I)."""
+    n = validate.count(n, "n")
+    th = rng.uniform(0, np.pi, n)
+    upper = rng.random(n) < 0.5
+    pts = np.where(upper[:, None], np.stack([np.cos(th), np.sin(th)], -1),
+                   np.stack([1 - np.cos(th), 0.5 - np.sin(th)], -1))
+    return pts + noise * rng.standard_normal((n, 2))
+
+
+# ---------------------------------------------------------------- distribution shifting
+
+def product_form_masses(base_weights, aux_weights, w: float) -> np.ndarray:
+    r"""Class masses p_base^(1+w)/p_aux^w predicts for well-separated shared components:
+    q_j proportional to pi_j^(1+w) rho_j^(-w)."""
+    pi = validate.probability(base_weights, "base_weights")
+    rho = validate.probability(aux_weights, "aux_weights")
+    w = check_w(w)
+    if np.any((rho == 0) & (pi > 0)):
+        raise ValueError("aux_weights must be > 0 wherever base_weights are")
+    with np.errstate(divide="ignore"):
+        lq = np.where(pi > 0, (1 + w) * np.log(pi) - w * np.log(np.where(rho > 0, rho, 1.0)), -np.inf)
+    q = np.exp(lq - lq.max())
+    return q / q.sum()
+
+
+def aux_weights_for_target(base_weights, target, w: float) -> np.ndarray:
+    r"""The SIMS issue's recipe: auxiliary class proportions rho so that the product form reaches the target q,
+    i.e. rho_j proportional to (pi_j^(1+w) / q_j)^(1/w), w > 0 (inverting :func:`product_form_masses`)."""
+    pi = validate.probability(base_weights, "base_weights")
+    q = validate.probability(target, "target")
+    w = check_w(w)
+    if w == 0:
+        raise ValueError("w must be > 0 to shift the distribution")
+    if np.any(q <= 0) or np.any(pi <= 0):
+        raise ValueError("base_weights and target must be > 0 in every class")
+    lr = ((1 + w) * np.log(pi) - np.log(q)) / w
+    r = np.exp(lr - lr.max())
+    return r / r.sum()
+
+
+def shifted_masses(means, covs, base_weights, aux_weights, w: float, latents, *, num_steps: int = 256,
+                   sigma_max: float = 80.0) -> np.ndarray:
+    """Class masses of the guided ODE's output (Heun with ``num_steps``) for base and auxiliary mixtures that
+    share components (means, covs) but not weights; each output point is labelled by the nearest mean.
+    Monte Carlo over ``latents`` (n, d): the standard error is sqrt(q (1 - q) / n)."""
+    base = {"weights": base_weights, "means": means, "covs": covs}
+    aux = {"weights": aux_weights, "means": means, "covs": covs}
+    out = heun_sample(guided_denoiser(base, aux, w), latents, num_steps, sigma_max=sigma_max)
+    return mode_proportions(out, means)
+
+
+def shifted_masses_1d(means, variances, base_weights, aux_weights, w: float, *, num_steps: int = 256,
+                      sigma_max: float = 80.0, z_max: float = 9.0, grid: int = 2001) -> np.ndarray:
+    """Exact (no sampling noise) class masses of the 1-D guided ODE's output: the flow map z -> x(0) is
+    increasing (1-D flows keep order), so each class's latent set is an interval; its ends are located on a
+    latent grid and refined by bisection on the Heun map, and the mass is Phi(right) - Phi(left). Labels by the
+    nearest mean; latents beyond +-z_max (mass < 3e-19) are dropped."""
+    mu = validate.finite_array(means, "means").reshape(-1)
+    order = np.argsort(mu)
+    covs = np.asarray(variances, float).reshape(-1, 1, 1)
+    base = {"weights": base_weights, "means": mu[:, None], "covs": covs}
+    aux = {"weights": aux_weights, "means": mu[:, None], "covs": covs}
+    f = guided_denoiser(base, aux, w)
+    rank = np.empty_like(order)
+    rank[order] = np.arange(mu.size)
+
+    def label(z):
+        x = heun_sample(f, z[:, None], num_steps, sigma_max=sigma_max)[:, 0]
+        return rank[np.argmin(np.abs(x[:, None] - mu[None]), axis=1)]     # position in sorted order
+
+    z = np.linspace(-z_max, z_max, grid)
+    lab = label(z)
+    if np.any(np.diff(lab) < 0):
+        raise RuntimeError("the Heun map is not monotone on the latent grid; increase num_steps")
+    cut = np.nonzero(np.diff(lab))[0]
+    lo, hi = z[cut].copy(), z[cut + 1].copy()
+    target = lab[cut + 1]
+    for _ in range(32):          # grid step 2 z_max / (grid - 1) halved 32 times: < 1e-11
+        mid = 0.5 * (lo + hi)
+        right = label(mid) >= target
+        hi = np.where(right, mid, hi)
+        lo = np.where(right, lo, mid)
+    edges = np.concatenate([[-np.inf], 0.5 * (lo + hi), [np.inf]])
+    cdf = special.ndtr(edges)
+    masses_sorted = np.zeros(mu.size)
+    labels = np.concatenate([[lab[0]], target])
+    for j, l in enumerate(labels):
+        masses_sorted[l] += cdf[j + 1] - cdf[j]
+    return masses_sorted[rank]
+
+
+def aux_weights_exact_1d(means, variances, base_weights, target, w: float, *, iterations: int = 6,
+                         **shift_options) -> tuple[np.ndarray, np.ndarray]:
+    """Auxiliary weights whose exact 1-D guided ODE output reaches ``target``: start from the product-form
+    recipe and correct by the fixed point rho <- rho (q(rho) / target)^(1/w), normalised (the product form's
+    sensitivity, q_j proportional to rho_j^-w, applied to the exact masses q(rho) of
+    :func:`shifted_masses_1d`). Returns (rho, q(rho)) after ``iterations`` corrections."""
+    q = validate.probability(target, "target")
+    rho = aux_weights_for_target(base_weights, q, w)
+    got = shifted_masses_1d(means, variances, base_weights, rho, w, **shift_options)
+    for _ in range(validate.count(iterations, "iterations", 0)):
+        rho = rho * (got / q) ** (1.0 / w)
+        rho = rho / rho.sum()
+        got = shifted_masses_1d(means, variances, base_weights, rho, w, **shift_options)
+    return rho, got

@@ -1,0 +1,51 @@
+"""The continuous laws and rewards the named experiments share: one definition each, discretised on a grid by
+:mod:`simtheory.scenarios` (exact dynamics) and sampled by :mod:`simtheory.datasets` (finite loops)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import densities
+
+
+@dataclass(frozen=True)
+class MixtureGeometry:
+    """Isotropic Gaussian mixture sum_k w_k N(mu_k, s^2 I) with the centre reward
+    r(x) = -gamma max(min_c |x - c| - radius, 0) (:func:`simtheory.densities.centre_reward`)."""
+
+    means: np.ndarray            # (k, d)
+    scale: float
+    weights: np.ndarray          # (k,)
+    reward_centres: np.ndarray   # (c, d)
+    gamma: float
+    radius: float
+
+    def pdf(self, x: np.ndarray) -> np.ndarray:
+        """Density at points x (..., d)."""
+        return densities.gaussian_mixture_pdf(x, self.means, self.scale, self.weights)
+
+    def reward(self, x: np.ndarray) -> np.ndarray:
+        """Reward at points x (..., d)."""
+        return densities.centre_reward(x, self.reward_centres, gamma=self.gamma, radius=self.radius)
+
+    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """n draws (n, d): a component by weight, then mean + scale * N(0, I)."""
+        comp = rng.choice(self.weights.size, size=n, p=self.weights)
+        return self.means[comp] + self.scale * rng.standard_normal((n, self.means.shape[1]))
+
+    def nearest_mode(self, x: np.ndarray) -> np.ndarray:
+        """Index of the nearest mean for each point x (..., d): the mode a point belongs to."""
+        return np.argmin(((x[..., None, :] - self.means) ** 2).sum(-1), axis=-1)
+
+
+_ANG = 2 * np.pi * np.arange(8) / 8
+_CIRCLE = 2.5 * np.stack([np.cos(_ANG), np.sin(_ANG)], -1)
+
+MIXTURE1D = MixtureGeometry(np.array([[-2.0], [0.0], [2.0]]), 0.5, np.array([0.5, 0.3, 0.2]),
+                            np.array([[2.0]]), gamma=1.0, radius=0.25)
+"""Three Gaussians on the line; the reward peaks on the right mode."""
+
+MIXTURE2D = MixtureGeometry(_CIRCLE, 0.35, np.full(8, 1 / 8), _CIRCLE[[0, 3]], gamma=2.0, radius=0.43)
+"""Eight Gaussians (std .35) on a circle of radius 2.5; reward: closeness to modes 0 and 3 (discs of radius
+.43, off the grid's distances so that no grid cell sits on a disc edge)."""

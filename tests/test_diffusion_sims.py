@@ -1,0 +1,158 @@
+"""SIMS on exact diffusion models: Gaussian loop closed forms against simulation, GMM loops, shifting."""
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from simtheory.diffusion import sims
+from simtheory.families import gmm
+
+from tolerances import N_SE
+
+
+def test_critical_w_closed_forms():
+    for M in (10, 50, 400):
+        assert sims.critical_w(M, M, "log") == pytest.approx(1.0, abs=1e-12)     # same chi^2 on both sides
+        assert sims.variance_factor_mean(0.0, M, 30) == pytest.approx((M - 1) / M)
+    w = sims.critical_w(50, 80, "mean")
+    assert sims.variance_factor_mean(w, 50, 80) == pytest.approx(1.0, abs=1e-12)
+    assert 0 < w < sims.critical_w(50, 80, "log")                                 # Jensen
+    # the Gamma-ratio mean against a direct chi^2 expectation by quadrature
+    M, n_s, w = 20, 15, 0.7
+    ref = (M - 1) / M * stats.chi2(n_s - 1).expect(lambda q: (n_s / q) ** w)
+    assert sims.variance_factor_mean(w, M, n_s) == pytest.approx(ref, rel=1e-9)
+    assert sims.variance_factor_mean(7.0, M, n_s) == math.inf                    # w >= (n_s - 1)/2
+    assert sims.log_variance_drift(0.0, M, n_s, "unbiased") == pytest.approx(
+        stats.chi2(M - 1).expect(lambda q: math.log(q / (M - 1))), rel=1e-9)
+
+
+@pytest.mark.parametrize("kind", ["mean", "log", "zero"])
+def test_gaussian_sims_loop_matches_closed_forms(kind):
+    """sigma_max = inf, replace, lam = inf: E[v_T / v_0] = g^T and E[log v_T / v_0] = T drift, checked on
+    2,000 simulated chains (every point sampled) within N_SE standard errors of the chain mean."""
+    M, n_s, T, n = 30, 40, 8, 2000
+    w = {"mean": sims.critical_w(M, n_s, "mean"), "log": sims.critical_w(M, n_s, "log"), "zero": 0.0}[kind]
+    out = sims.run_gaussian_sims(sims.GaussianSimsConfig(w=w, n_samples=M, n_s=n_s, generations=T,
+                                                         sigma_max=math.inf), n, seed=7)
+    r = out["var"][:, T] / out["var"][:, 0]
+    assert abs(r.mean() - sims.variance_factor_mean(w, M, n_s) ** T) <= N_SE * r.std(ddof=1) / math.sqrt(n)
+    lr = np.log(r)
+    assert abs(lr.mean() - T * sims.log_variance_drift(w, M, n_s)) <= N_SE * lr.std(ddof=1) / math.sqrt(n)
+
+
+def test_gaussian_sims_loop_guided_law_and_determinism():
+    cfg = sims.GaussianSimsConfig(w=1.3, n_samples=20, n_s=25, generations=3, sigma_max=80.0)
+    a = sims.run_gaussian_sims(cfg, 50, seed=3)
+    b = sims.run_gaussian_sims(cfg, 50, seed=3)
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k])
+    from simtheory.diffusion import guided_gaussian
+    gm, gv = guided_gaussian(a["mean"][0, 1], a["var"][0, 1], a["aux_mean"][0, 1], a["aux_var"][0, 1], 1.3)
+    assert a["guided_mean"][0, 1] == pytest.approx(gm[0], rel=1e-10)
+    assert a["guided_var"][0, 1] == pytest.approx(gv[0, 0], rel=1e-10)
+
+
+@pytest.mark.parametrize("scheme,lam", [("replace", 1.0), ("accumulate", math.inf), ("fresh", 0.5), ("fresh", 0.0)])
+def test_gaussian_sims_schemes_with_real_data_do_not_collapse(scheme, lam):
+    """With real data in every training set the refit loop stays near the data law (no collapse at w = 0)."""
+    cfg = sims.GaussianSimsConfig(w=0.0, n_samples=40, n_s=40, generations=30, scheme=scheme, lam=lam,
+                                  sigma_max=math.inf)
+    out = sims.run_gaussian_sims(cfg, 400, seed=1)
+    v = out["var"][:, -1]
+    assert np.all(np.isfinite(v)) and 0.7 < np.median(v) < 1.3
+
+
+def test_bad_config_is_named():
+    with pytest.raises(ValueError, match="w must be"):
+        sims.GaussianSimsConfig(w=-1)
+    with pytest.raises(ValueError, match="scheme"):
+        sims.GaussianSimsConfig(scheme="mix")
+    with pytest.raises(ValueError, match="lam"):
+        sims.GmmSimsConfig(lam=-0.5)
+    with pytest.raises(ValueError, match="K must be"):
+        sims.GmmSimsConfig(K=0)
+    with pytest.raises(ValueError, match="n_s .* must be >= components"):
+        sims.GmmSimsConfig(n_s=2, components=4)
+    with pytest.raises(ValueError, match="target"):
+        sims.aux_weights_for_target([0.5, 0.5], [0.2, 0.9], 1.0)
+    with pytest.raises(ValueError, match="w must be > 0"):
+        sims.aux_weights_for_target([0.5, 0.5], [0.2, 0.8], 0.0)
+
+
+TRUE = {"weights": np.full(4, 0.25), "means": np.array([[-2.0, -2], [-2, 2], [2, -2], [2, 2]]),
+        "covs": np.repeat(0.3 * np.eye(2)[None], 4, 0)}
+
+
+def test_gmm_sims_loop_runs_deterministically_with_curation():
+    x = gmm.sample(TRUE, 400, np.random.default_rng(0))
+    cfg = sims.GmmSimsConfig(w=1.0, n_samples=200, n_s=200, components=4, K=3, generations=2, num_steps=12,
+                             modes=tuple(map(tuple, TRUE["means"])))
+    reward = lambda p: -np.abs(p[:, 0] - 2)   # noqa: E731  favours the right-hand modes
+    a = sims.run_gmm_sims(cfg, x, reward, seed=5)
+    b = sims.run_gmm_sims(cfg, x, reward, seed=5)
+    assert len(a) == 3
+    for ra, rb in zip(a, b):
+        for k in ra:
+            np.testing.assert_array_equal(ra[k], rb[k])
+    props = a[1]["mode_proportions"]
+    assert props.sum() == pytest.approx(1.0) and props[2] + props[3] > 0.5      # curation moved mass right
+    with pytest.raises(ValueError, match="K > 1 curates by a reward"):
+        sims.run_gmm_sims(cfg, x, None, seed=5)
+    with pytest.raises(ValueError, match="real_data"):
+        sims.run_gmm_sims(cfg, x[:10], reward)
+
+
+def test_recipe_inverts_the_product_form():
+    pi = np.array([0.2, 0.5, 0.3])
+    q = np.array([0.4, 0.3, 0.3])
+    for w in (0.5, 1.0, 3.0):
+        rho = sims.aux_weights_for_target(pi, q, w)
+        np.testing.assert_allclose(sims.product_form_masses(pi, rho, w), q, rtol=1e-12)
+    np.testing.assert_allclose(sims.product_form_masses(pi, pi, 2.0), pi, rtol=1e-12)
+
+
+def test_shifted_masses_exact_1d_against_monte_carlo():
+    """The 1-D interval computation against Heun Monte Carlo (40,000 latents, N_SE standard errors), and the
+    no-shift case (aux = base weights) giving the base weights back (components 8 sd apart). That needs a large
+    sigma_max: latents N(0, sigma_max^2) instead of the noised law (mean 0.6 here) shift the masses by about
+    phi(z*) 0.6 / sigma_max (3e-3 at sigma_max = 80; 2e-5 at 1e4)."""
+    mu, var = [-2.0, 2.0], [0.25, 0.25]
+    exact = sims.shifted_masses_1d(mu, var, [0.5, 0.5], [0.3, 0.7], 1.0, num_steps=64, grid=401)
+    n = 40000
+    mc = sims.shifted_masses(np.array(mu)[:, None], np.array(var).reshape(2, 1, 1), [0.5, 0.5], [0.3, 0.7], 1.0,
+                             np.random.default_rng(0).standard_normal((n, 1)), num_steps=64)
+    assert np.all(np.abs(mc - exact) <= N_SE * np.sqrt(exact * (1 - exact) / n))
+    same = sims.shifted_masses_1d(mu, var, [0.35, 0.65], [0.35, 0.65], 2.0, num_steps=256, grid=101, sigma_max=1e4)
+    np.testing.assert_allclose(same, [0.35, 0.65], atol=2e-4)     # Heun error here: 4e-4 at 64, 6e-5 at 256 steps
+    at80 = sims.shifted_masses_1d(mu, var, [0.35, 0.65], [0.35, 0.65], 2.0, num_steps=64, grid=401)
+    assert 1e-3 < 0.65 - at80[1] < 5e-3          # latents centred at 0, left of the mixture mean 0.6
+
+
+def test_exact_correction_beats_the_product_form_recipe():
+    """The recipe's auxiliary weights miss the target under the exact ODE; the fixed-point correction against
+    the exact masses gets at least 3x closer in 3 steps."""
+    opts = dict(num_steps=32, grid=101)
+    target = np.array([0.5, 0.3, 0.2])
+    _, q0 = sims.aux_weights_exact_1d([-3.0, 0.0, 3.0], [0.25] * 3, [1 / 3] * 3, target, 1.0, iterations=0, **opts)
+    rho, q3 = sims.aux_weights_exact_1d([-3.0, 0.0, 3.0], [0.25] * 3, [1 / 3] * 3, target, 1.0, iterations=3, **opts)
+    tv0, tv3 = 0.5 * np.abs(q0 - target).sum(), 0.5 * np.abs(q3 - target).sum()
+    assert tv0 > 0.01 and tv3 < tv0 / 3
+    np.testing.assert_allclose(q3, sims.shifted_masses_1d([-3.0, 0.0, 3.0], [0.25] * 3, [1 / 3] * 3, rho, 1.0, **opts))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("estimator", ["mle", "unbiased"])
+@pytest.mark.parametrize("which", ["zero", "mean", "log", "above"])
+def test_gaussian_sims_closed_forms_at_scale(estimator, which):
+    """20,000 chains, n_s != M, both estimators: E[v_T/v_0] = g^T and E[log v_T/v_0] = T drift (N_SE SE)."""
+    M, n_s, T, n = 40, 25, 15, 20000
+    w = {"zero": 0.0, "mean": sims.critical_w(M, n_s, "mean", estimator),
+         "log": sims.critical_w(M, n_s, "log", estimator), "above": 1.0}[which]
+    cfg = sims.GaussianSimsConfig(w=w, n_samples=M, n_s=n_s, generations=T, sigma_max=math.inf, estimator=estimator)
+    r = sims.run_gaussian_sims(cfg, n, seed=99)["var"]
+    r = r[:, T] / r[:, 0]
+    g = sims.variance_factor_mean(w, M, n_s, estimator)
+    assert abs(r.mean() - g**T) <= N_SE * r.std(ddof=1) / math.sqrt(n)
+    lr = np.log(r)
+    assert abs(lr.mean() - T * sims.log_variance_drift(w, M, n_s, estimator)) <= N_SE * lr.std(ddof=1) / math.sqrt(n)
