@@ -97,7 +97,7 @@ def test_loop_resume_after_kill_equals_uninterrupted(tmp_path, monkeypatch):
     assert len(read_metrics(tmp_path / "cut")) == 1
     monkeypatch.setattr(tr, "ema_update", real)
     assert run_image_loop(cfg, tmp_path / "cut", progress=False).metrics() == full
-    with pytest.raises(ConfigMismatch, match="K: 2 -> 3"):
+    with pytest.raises(ConfigMismatch, match="K: 4 -> 3"):
         run_image_loop(preset("tiny", K=3), tmp_path / "cut", progress=False)
 
 
