@@ -1,5 +1,5 @@
-"""``python -m empirical``: sub-commands train, sample, classifier, loop, fid. Options become configs; the
-library does the work; ``--dry-run`` prints the resolved config. ``--threads N`` sets torch's and Numba's
+"""``python -m empirical``: sub-commands train, sample, classifier, loop, fid, compare. Options become configs;
+the library does the work; ``--dry-run`` prints the resolved config. ``--threads N`` sets torch's and Numba's
 thread counts for this process (the library itself never changes them)."""
 from __future__ import annotations
 
@@ -66,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("classifier", help="train the reward classifier and record its accuracy", formatter_class=fmt)
     _common(c)
     c.add_argument("--epochs", type=int, default=None)
+    c.add_argument("--which", default="classifier", choices=["classifier", "judge"],
+                   help="the reward classifier or the independent judge (other architecture, seed and data)")
     c.add_argument("--out", default="runs/classifier")
     lp = sub.add_parser("loop", help="curated retraining loop on images into a run folder", formatter_class=fmt)
     _common(lp)
@@ -95,6 +97,13 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--device", default="cpu")
     _threads(f)
     f.add_argument("--dry-run", action="store_true")
+    cp = sub.add_parser("compare", help="theory against measurement (per-generation predictions) for image-loop "
+                        "run folders", formatter_class=fmt)
+    cp.add_argument("runs", nargs="+", help="image-loop run folders")
+    cp.add_argument("--out", default=None, help="output folder (default: <run>/compare; with several runs, "
+                    "<out>/<run name>)")
+    _threads(cp)
+    cp.add_argument("--dry-run", action="store_true")
     _add_sims_parsers(sub, fmt)
     return ap
 
@@ -161,6 +170,20 @@ def _sims_dispatch(args) -> int:
     return 0
 
 
+def _compare(args) -> int:
+    """``compare``: empirical.compare on each run folder; prints where the tables and figures went."""
+    from .compare import compare_run, write
+    for run in args.runs:
+        out = Path(run) / "compare" if args.out is None else (
+            Path(args.out) / Path(run).name if len(args.runs) > 1 else Path(args.out))
+        if args.dry_run:
+            print(json.dumps({"run": run, "out": str(out)}))
+            continue
+        for p in write(compare_run(run), out):
+            print(p)
+    return 0
+
+
 def _loop_config(args):
     from .configs import preset
     over = {k: v for k, v in {"K": getattr(args, "K", None), "lam": getattr(args, "lam", None),
@@ -191,6 +214,8 @@ def _dispatch(args) -> int:
     import numpy as np
     if not args.dry_run:
         set_threads(args.threads)
+    if args.command == "compare":
+        return _compare(args)
     if args.command in ("sims", "sims-sweep"):
         return _sims_dispatch(args)
     if args.command in ("train", "classifier", "loop"):
@@ -209,15 +234,15 @@ def _dispatch(args) -> int:
             print(Path(args.out) / "network.pt")
             return 0
         if args.command == "classifier":
-            cc = replace(cfg.classifier, epochs=args.epochs or cfg.classifier.epochs)
+            base = cfg.classifier if args.which == "classifier" else cfg.judge
+            cc = replace(base, epochs=args.epochs or base.epochs)
             if args.dry_run:
                 print(json.dumps({"out": args.out, **cc.to_dict()}, indent=2))
                 return 0
             from . import data as cifar
             from .classifier import train_classifier
-            from .configs import stream_seed
-            x, y = cifar.dataset("train", cfg.resolution, cfg.classes, cfg.classifier_subset,
-                                 stream_seed(cfg.seed, "split"), cfg.data)
+            from .loop import classifier_data
+            x, y = classifier_data(cfg, args.which)
             xt, yt = cifar.dataset("test", cfg.resolution, cfg.classes, None, 0, cfg.data)
             _, acc = train_classifier(cc, x, y, xt, yt, Path(args.out), progress=True)
             print(json.dumps({"out": args.out, "test_accuracy": acc}))
@@ -229,7 +254,8 @@ def _dispatch(args) -> int:
         from .loop import run_image_loop
         rf = run_image_loop(cfg, out)
         for r in rf.metrics():
-            print(json.dumps({k: r[k] for k in ("generation", "mean_reward", "reward_se", "class_proportions")}))
+            print(json.dumps({k: r.get(k) for k in ("generation", "mean_reward", "reward_se", "class_proportions",
+                                                    "judge_class_proportions")}))
         return 0
     if args.command == "sample":
         a, b = (int(v) for v in args.seeds.split("-"))

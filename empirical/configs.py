@@ -1,5 +1,5 @@
-"""Named presets (EDM2 style) for the image loop: 'tiny' (tests, ~30 s), 'cpu' (~10 min on 2 cores, 8x8),
-'gpu' (32x32 CIFAR-10, minutes on one H100)."""
+"""Named presets (EDM2 style) for the image loop: 'tiny' (tests: two classes, 8x8, ~30 s), 'cpu' (~5 min on
+one core, 8x8, all ten classes), 'gpu' (32x32 CIFAR-10, minutes on one H100)."""
 from __future__ import annotations
 
 import math
@@ -60,7 +60,9 @@ class ImageLoopConfig:
     finetune_images: int = 50_000
     finetune_lr: float = 2e-4
     classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
-    classifier_subset: int = 20_000
+    classifier_subset: int = 20_000       # training images of the reward classifier
+    judge: ClassifierConfig = field(default_factory=lambda: ClassifierConfig(arch="resnet"))
+    judge_subset: int = 20_000            # the judge's training images, disjoint from the reward classifier's
     num_steps: int = 8                    # Heun steps (2N - 1 evaluations)
     n_eval: int = 1000                    # images per generation for mean reward and class proportions
     fid_n: int = 0                        # 0: no FID; else >= 2 images
@@ -73,6 +75,8 @@ class ImageLoopConfig:
             object.__setattr__(self, "train", TrainConfig(**self.train))
         if isinstance(self.classifier, dict):
             object.__setattr__(self, "classifier", ClassifierConfig(**self.classifier))
+        if isinstance(self.judge, dict):
+            object.__setattr__(self, "judge", ClassifierConfig(**self.judge))
         if isinstance(self.sims, dict):
             object.__setattr__(self, "sims", SimsSampling(**self.sims))
         if self.classes is not None:
@@ -82,6 +86,7 @@ class ImageLoopConfig:
             raise ValueError(f"seed must be below {MAX_SEED}, got {self.seed}")
         object.__setattr__(self, "train", replace(self.train, seed=stream_seed(self.seed, "train")))
         object.__setattr__(self, "classifier", replace(self.classifier, seed=stream_seed(self.seed, "classifier")))
+        object.__setattr__(self, "judge", replace(self.judge, seed=stream_seed(self.seed, "judge")))
         class_indices(self.classes)                       # unknown class names fail here
         k = validate.group_size(self.K, "K")
         if k == math.inf:
@@ -95,7 +100,7 @@ class ImageLoopConfig:
         if self.reward == "class" and self.target not in (self.classes or self.class_names):
             raise ValueError(f"target class {self.target!r} is not among the run's classes {self.class_names}")
         for name in ("n_samples", "generations", "n_eval", "num_steps", "fid_n", "finetune_images",
-                     "classifier_subset"):
+                     "classifier_subset", "judge_subset"):
             validate.count(getattr(self, name), name, minimum=0 if name in ("generations", "fid_n") else 1)
         if self.num_steps < 2:
             raise ValueError(f"num_steps must be >= 2 (the Heun schedule needs two noise levels), got {self.num_steps}")
@@ -106,8 +111,18 @@ class ImageLoopConfig:
         if self.n_synthetic < 1:
             raise ValueError(f"lam = {self.lam:g} with n_samples = {self.n_samples} rounds to {self.n_synthetic} "
                              "synthetic images per generation; raise lam or n_samples (round(lam N) >= 1)")
-        if self.train.unet.img_resolution != self.resolution or self.classifier.resolution != self.resolution:
-            raise ValueError("train.unet.img_resolution and classifier.resolution must equal resolution")
+        if self.train.unet.img_resolution != self.resolution or any(
+                c.resolution != self.resolution for c in (self.classifier, self.judge)):
+            raise ValueError("train.unet.img_resolution, classifier.resolution and judge.resolution must equal "
+                             "resolution")
+        for c in (self.classifier, self.judge):
+            if c.num_classes != len(self.class_names):
+                raise ValueError(f"a classifier has num_classes = {c.num_classes}, the run has "
+                                 f"{len(self.class_names)} classes")
+        available = 5000 * len(self.class_names)
+        if self.classifier_subset + self.judge_subset > available:
+            raise ValueError(f"classifier_subset + judge_subset = {self.classifier_subset + self.judge_subset} "
+                             f"exceeds the {available} training images of the run's classes (the two are disjoint)")
 
     @property
     def class_names(self) -> tuple:
@@ -122,7 +137,7 @@ class ImageLoopConfig:
         """The compared config (config.json): every field but the devices."""
         d = asdict(self)
         d["train"] = self.train.compared()
-        del d["classifier"]["device"]
+        del d["classifier"]["device"], d["judge"]["device"]
         if self.sims is None:
             del d["sims"]                 # run folders made before the SIMS option stay resumable
         return {"kind": "image_loop", **d}
@@ -138,25 +153,28 @@ def _unet(res, ch, mult, blocks, attn=(), dropout=0.0):
 
 
 PRESETS = {
-    "tiny": ImageLoopConfig(
-        resolution=8, classes=("airplane", "automobile"), n_samples=256, K=2, generations=2,
-        train=TrainConfig(_unet(8, 16, (1, 1), 1), batch_size=64, total_images=4096, warmup_images=512,
+    "tiny": ImageLoopConfig(      # two classes an 8x8 classifier tells apart (~90%), so curation shows
+        resolution=8, classes=("airplane", "frog"), n_samples=256, K=4, generations=2,
+        train=TrainConfig(_unet(8, 16, (1, 1), 1), batch_size=64, total_images=16384, warmup_images=512,
                           ema_halflife_images=512, checkpoint_images=2048),
-        finetune_images=1024, classifier=ClassifierConfig(resolution=8, num_classes=2, width=8, epochs=1),
-        classifier_subset=2000, num_steps=4, n_eval=64),
+        finetune_images=1024, classifier=ClassifierConfig(resolution=8, num_classes=2, width=16, epochs=3),
+        classifier_subset=2000, judge=ClassifierConfig("resnet", resolution=8, num_classes=2, width=16, epochs=3),
+        judge_subset=2000, num_steps=8, n_eval=128),
     "cpu": ImageLoopConfig(
         resolution=8, n_samples=2500, K=4, generations=3,
         train=TrainConfig(_unet(8, 32, (1, 2), 1), batch_size=128, lr=1e-3, total_images=250_000,
                           warmup_images=20_000, ema_halflife_images=10_000, checkpoint_images=50_000),
         finetune_images=50_000, classifier=ClassifierConfig(resolution=8, epochs=4),
-        classifier_subset=20_000, num_steps=8, n_eval=1000),
+        classifier_subset=20_000, judge=ClassifierConfig("resnet", resolution=8, epochs=4), judge_subset=20_000,
+        num_steps=8, n_eval=1000),
     "gpu": ImageLoopConfig(
         resolution=32, n_samples=25_000, K=4, generations=3,
         train=TrainConfig(_unet(32, 64, (1, 2, 2), 2, (16,), 0.1), batch_size=256, lr=1e-3,
                           total_images=5_000_000, warmup_images=500_000, ema_halflife_images=250_000,
                           checkpoint_images=1_000_000, device="cuda", bf16=True, compile=True),
         finetune_images=1_000_000, classifier=ClassifierConfig(resolution=32, epochs=15, device="cuda"),
-        classifier_subset=50_000, num_steps=18, n_eval=10_000, fid_n=10_000),
+        classifier_subset=25_000, judge=ClassifierConfig("resnet", resolution=32, epochs=15, device="cuda"),
+        judge_subset=25_000, num_steps=18, n_eval=10_000, fid_n=10_000),
 }
 
 
@@ -167,5 +185,6 @@ def preset(name: str, **overrides) -> ImageLoopConfig:
     cfg = PRESETS[name]
     dev = overrides.pop("device", None)
     if dev is not None:
-        cfg = replace(cfg, train=replace(cfg.train, device=dev), classifier=replace(cfg.classifier, device=dev))
+        cfg = replace(cfg, train=replace(cfg.train, device=dev), classifier=replace(cfg.classifier, device=dev),
+                      judge=replace(cfg.judge, device=dev))
     return replace(cfg, **overrides) if overrides else cfg

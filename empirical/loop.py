@@ -4,10 +4,11 @@ Generation 0 trains the base model on N real images. Generation t: sample K m ca
 (per-image seeds; :func:`sample_candidates`), score them with the classifier reward, keep one per group of K
 by softmax (simtheory's selection rule), mix with real images by scheme and lam, fine-tune model t-1 on the
 result, then measure: mean reward and its standard error on n_eval fixed-seed images, class proportions by
-the classifier, FID (optional) and a sample grid.
+the reward classifier and by an independent judge classifier (other architecture, seed and data), FID
+(optional) and a sample grid.
 
 Run folder: config.json (compared on resume; no device), log.jsonl (one line per start: device, threads,
-world size), metrics.jsonl, classifier/, gen_XXX/ (network.pt, training-state.pt, synthetic.npz, samples.png).
+world size), metrics.jsonl, classifier/, judge/, gen_XXX/ (network.pt, training-state.pt, synthetic.npz, samples.png).
 Rerunning resumes; every step writes atomically, so a kill loses nothing done. Under torchrun, rank 0 alone
 samples, curates, measures and writes; every rank trains (empirical.distributed).
 """
@@ -18,6 +19,7 @@ import json
 import math
 import os
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +29,7 @@ from simtheory.runs import jsonable
 from simtheory.runs import RunFolder, atomic_write
 from simtheory.selection import select_softmax
 
-from . import checkpoints, distributed
+from . import checkpoints, compare, distributed
 from . import data as cifar
 from . import fid as fidmod
 from .classifier import load_classifier, predict_proba, train_classifier
@@ -38,9 +40,11 @@ from .sims import generation_sampler
 from .train import finetune_config, load_network, train
 
 
-def rewards_of(cfg: ImageLoopConfig, clf, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(rewards, class probabilities) of uint8 images."""
-    probs = predict_proba(clf, images, cfg.classifier.device)
+def rewards_of(cfg: ImageLoopConfig, clf, images: np.ndarray, device: str | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """(rewards, class probabilities) of uint8 images under classifier ``clf`` (on ``device``, default the
+    reward classifier's)."""
+    probs = predict_proba(clf, images, device or cfg.classifier.device)
     return reward_from_probs(probs, cfg.reward, cfg.class_names.index(cfg.target) if cfg.reward == "class" else 0,
                              cfg.gamma), probs
 
@@ -99,27 +103,58 @@ def real_images(cfg: ImageLoopConfig) -> tuple[np.ndarray, np.ndarray]:
     return x[perm], y[perm]
 
 
-def _classifier(cfg: ImageLoopConfig, folder: Path, progress: bool):
+def classifier_data(cfg: ImageLoopConfig, which: str) -> tuple[np.ndarray, np.ndarray]:
+    """Training images of the reward classifier (``which='classifier'``) or of the judge ('judge'): two
+    disjoint parts of one seeded permutation of the classes' training split."""
+    x, y = cifar.dataset("train", cfg.resolution, cfg.classes, None, 0, cfg.data)
+    perm = np.random.default_rng(stream_seed(cfg.seed, "split")).permutation(len(x))
+    a = cfg.classifier_subset
+    idx = perm[:a] if which == "classifier" else perm[a:a + cfg.judge_subset]
+    idx = np.sort(idx)
+    return x[idx], y[idx]
+
+
+def _classifier(cfg: ImageLoopConfig, which: str, folder: Path, progress: bool):
+    """The reward classifier or the judge of a run (trained once, then loaded) and its test accuracy."""
+    ccfg = cfg.classifier if which == "classifier" else cfg.judge
     path = folder / "classifier.pt"
     if path.exists():
-        clf, meta = load_classifier(path, cfg.classifier.device)
+        clf, meta = load_classifier(path, ccfg.device)
         return clf, meta["test_accuracy"]
-    x, y = cifar.dataset("train", cfg.resolution, cfg.classes, cfg.classifier_subset,
-                         stream_seed(cfg.seed, "split"), cfg.data)
+    x, y = classifier_data(cfg, which)
     xt, yt = cifar.dataset("test", cfg.resolution, cfg.classes, None, 0, cfg.data)
-    return train_classifier(cfg.classifier, x, y, xt, yt, folder, progress)
+    return train_classifier(ccfg, x, y, xt, yt, folder, progress)
 
 
-def _measure(cfg, t, D, clf, acc, ref, folder: Path, progress: bool, sample=None, clf_ref=None) -> dict:
+def _se(a: np.ndarray) -> float | None:
+    """Standard error of a mean (None for a single value)."""
+    return float(a.std(ddof=1) / math.sqrt(len(a))) if len(a) > 1 else None
+
+
+def _proportions(probs: np.ndarray, n_classes: int) -> list:
+    return (np.bincount(probs.argmax(1), minlength=n_classes) / len(probs)).tolist()
+
+
+def _measure(cfg, t, D, clf, acc, judge, ref, folder: Path, progress: bool, sample=None,
+             clf_ref=None) -> dict:
+    """Generation t's metrics on the n_eval evaluation images: the reward (mean, SE) and class proportions
+    by the reward classifier, and by the judge (``judge_*``: the reward formula and argmax classes under the
+    independent classifier); ``sample`` (seeds -> images) replaces plain
+    sampling (SIMS guidance), ``clf_ref`` adds FD in classifier features (and precision/recall with FID)."""
     from . import metrics as mt
     seeds = image_seeds(cfg.seed, 0, max(cfg.n_eval, cfg.fid_n))
     sample = sample or (lambda s: generate(D, s, cfg.device, cfg.num_steps, progress=progress))
     imgs = sample(seeds[: cfg.n_eval])
     r, probs = rewards_of(cfg, clf, imgs)
-    counts = np.bincount(probs.argmax(1), minlength=len(cfg.class_names))
-    rec = {"generation": t, "mean_reward": float(r.mean()), "reward_se": float(r.std(ddof=1) / math.sqrt(len(r))),
-           "class_proportions": (counts / counts.sum()).tolist(), "classes": list(cfg.class_names),
-           "classifier_accuracy": acc, "n_eval": cfg.n_eval}
+    jclf, jacc = judge
+    jr, jprobs = rewards_of(cfg, jclf, imgs, cfg.judge.device)
+    n = len(cfg.class_names)
+    rec = {"generation": t, "mean_reward": float(r.mean()), "reward_se": _se(r),
+           "mean_exp_reward": float(np.exp(r).mean()), "mean_exp_reward_se": _se(np.exp(r)),
+           "class_proportions": _proportions(probs, n), "classes": list(cfg.class_names),
+           "classifier_accuracy": acc, "judge_mean_reward": float(jr.mean()),
+           "judge_reward_se": _se(jr),
+           "judge_class_proportions": _proportions(jprobs, n), "judge_accuracy": jacc, "n_eval": cfg.n_eval}
     if clf_ref is not None:
         rec["fd_classifier"] = mt.frechet_of_features(mt.classifier_features(clf, imgs, cfg.classifier.device),
                                                       clf_ref["clf_mu"], clf_ref["clf_sigma"])
@@ -154,21 +189,45 @@ def _classifier_reference(cfg: ImageLoopConfig, clf, rf: RunFolder) -> dict:
 def _load_synthetic(path: Path) -> dict:
     try:
         with np.load(path) as z:
-            return {k: z[k] for k in ("images", "rewards", "candidate_mean_reward")}
+            return {k: z[k] for k in ("images", "rewards", "candidate_rewards")}
     except Exception as e:        # zipfile, pickle and key errors of a torn or foreign file
         raise checkpoints.unreadable(path, f"{type(e).__name__}: {e}") from None
 
 
-def _synthetic(cfg: ImageLoopConfig, t: int, D, clf, folder: Path, progress: bool, sample=None) -> dict:
+def _prediction_inputs(cfg: ImageLoopConfig, clf, probs, keep, x, t: int) -> dict:
+    """Issue 11: beside the candidates' rewards, their classifier labels, the kept indices and the real training
+    images' rewards and labels, stored in synthetic.npz so that the predictions can be recomputed
+    (empirical.compare)."""
+    rec = {"candidate_labels": probs.argmax(1), "kept_index": keep}
+    if cfg.lam != math.inf or cfg.scheme == "accumulate":
+        start = cfg.n_samples * t if cfg.scheme == "fresh" else 0
+        rr, rp = rewards_of(cfg, clf, x[start:start + cfg.n_samples])
+        rec.update(real_rewards=rr, real_labels=rp.argmax(1))
+    return rec
+
+
+def _predictions(rf: RunFolder, cfg: ImageLoopConfig, t: int) -> dict:
+    """Issue 11: the exact one- and multi-step predictions (with SEs) from the stored candidates."""
+    try:
+        return compare.recorded_predictions(rf.path, cfg.to_dict(), t, len(cfg.class_names))
+    except compare.MissingCandidates as e:       # a folder resumed from before candidates were stored
+        warnings.warn(f"no predictions recorded: {e}")
+        return {}
+
+
+def _synthetic(cfg: ImageLoopConfig, t: int, D, clf, folder: Path, progress: bool, x: np.ndarray,
+               sample=None) -> dict:
     """Generation t's curated synthetic images (sampled, scored, curated once; then read from synthetic.npz)."""
     path = folder / "synthetic.npz"
     if path.exists():
         return _load_synthetic(path)
     cand = sample_candidates(cfg, D, t, progress, sample)
-    r, _ = rewards_of(cfg, clf, cand)
+    r, probs = rewards_of(cfg, clf, cand)
     rng = np.random.default_rng(stream_seed(cfg.seed, "curation", t))
-    syn, kept_r = curate(cfg, cand, r, rng) if cfg.K > 1 else (cand, r)
-    out = {"images": syn, "rewards": kept_r, "candidate_mean_reward": np.array(r.mean())}
+    idx = np.arange(len(cand))
+    keep, kept_r = curate(cfg, idx, r, rng) if cfg.K > 1 else (idx, r)    # curating indices: the same draws
+    out = {"images": cand[keep], "rewards": kept_r, "candidate_rewards": r}
+    out.update(_prediction_inputs(cfg, clf, probs, keep, x, t))
     buf = io.BytesIO()
     np.savez(buf, **out)
     atomic_write(path, buf.getvalue())
@@ -225,14 +284,16 @@ def run_image_loop(cfg: ImageLoopConfig, out, progress: bool = True) -> RunFolde
     progress = progress and main
     distributed.check_device(cfg.device)
     distributed.check_device(cfg.classifier.device)
+    distributed.check_device(cfg.judge.device)
     run = Path(out)
-    x = y = rf = clf = acc = ref = D = clf_ref = sample = None
+    x = y = rf = clf = acc = judge = ref = D = clf_ref = sample = None
     if main:
         x, y = real_images(cfg)                       # a missing data file fails before the folder exists
         if cfg.fid_n:
             fidmod.detector_path()
         rf = _open(cfg, out)
-        clf, acc = _classifier(cfg, rf.path / "classifier", progress)
+        clf, acc = _classifier(cfg, "classifier", rf.path / "classifier", progress)
+        judge = _classifier(cfg, "judge", rf.path / "judge", progress)
         if cfg.fid_n:
             xt, _ = cifar.dataset("test", cfg.resolution, cfg.classes, None, 0, cfg.data)
             ref = fidmod.reference_statistics(xt, rf.path / "fid-reference.npz", device=cfg.device)
@@ -245,7 +306,7 @@ def run_image_loop(cfg: ImageLoopConfig, out, progress: bool = True) -> RunFolde
         D = train(cfg.train, *real, base, progress=progress)
         if main:
             sample = _sampler(cfg, 0, D, base, progress)
-            rf.append(jsonable(_measure(cfg, 0, D, clf, acc, ref, base, progress, sample, clf_ref)))
+            rf.append(jsonable(_measure(cfg, 0, D, clf, acc, judge, ref, base, progress, sample, clf_ref)))
         done = 1
     if main:
         D = load_network(rf.path / f"gen_{done - 1:03d}" / "network.pt", cfg.device)
@@ -255,15 +316,17 @@ def run_image_loop(cfg: ImageLoopConfig, out, progress: bool = True) -> RunFolde
         syn = None
         if main:
             g.mkdir(exist_ok=True)
-            syn = _synthetic(cfg, t, D, clf, g, progress, sample)
+            syn = _synthetic(cfg, t, D, clf, g, progress, x, sample)
         train_x = distributed.share(_training_set(cfg, t, syn["images"], x, run) if main else None)
         ft = finetune_config(cfg.train, cfg.finetune_images, stream_seed(cfg.seed, "finetune", t), cfg.finetune_lr)
         D = train(ft, train_x, None, g, init=D.state_dict() if main else None, progress=progress)
         if main:
             sample = _sampler(cfg, t, D, g, progress)
-            rec = _measure(cfg, t, D, clf, acc, ref, g, progress, sample, clf_ref)
-            rec["kept_mean_reward"] = float(syn["rewards"].mean())
-            rec["candidate_mean_reward"] = float(syn["candidate_mean_reward"])
+            rec = _measure(cfg, t, D, clf, acc, judge, ref, g, progress, sample, clf_ref)
+            kept, cand = syn["rewards"], syn["candidate_rewards"]
+            rec.update(kept_mean_reward=float(kept.mean()), kept_reward_se=_se(kept),
+                       candidate_mean_reward=float(cand.mean()), candidate_reward_se=_se(cand))
+            rec.update(_predictions(rf, cfg, t))
             rf.append(jsonable(rec))
     distributed.barrier()
     return rf

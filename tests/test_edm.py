@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from empirical import checkpoints
-from empirical.edm import Denoiser, generate, heun_sample, precond_coefficients, sigma_steps
-from empirical.train import ema_beta, ema_update
+from empirical.edm import Denoiser, edm_loss, generate, heun_sample, precond_coefficients, sigma_steps
+from empirical.train import TrainConfig, ema_beta, ema_update, train
 from empirical.unet import UNetConfig
 
 from tolerances import N_SE
@@ -14,15 +14,53 @@ from tolerances import N_SE
 TINY = UNetConfig(img_resolution=8, channels=16, channel_mult=(1, 2), num_blocks=1, attn_resolutions=(4,), dropout=0.0)
 
 
-def test_preconditioning_matches_doc():
-    sigma = torch.tensor([0.002, 0.5, 1.0, 80.0], dtype=torch.float64)
-    c_skip, c_out, c_in, c_noise = precond_coefficients(sigma)
-    sd = 0.5
-    for i, s in enumerate(sigma.tolist()):
-        assert math.isclose(c_skip[i], sd**2 / (s**2 + sd**2), rel_tol=1e-12)
-        assert math.isclose(c_out[i], s * sd / math.sqrt(s**2 + sd**2), rel_tol=1e-12)
-        assert math.isclose(c_in[i], 1 / math.sqrt(s**2 + sd**2), rel_tol=1e-12)
-        assert math.isclose(c_noise[i], math.log(s) / 4, rel_tol=1e-12)
+# EDM (Karras et al. 2022) Table 1 preconditioning with sigma_data = 0.5, evaluated independently (decimal values)
+TABLE1 = {  # sigma: (c_skip, c_out, c_in, c_noise), from the formulas in 30-digit arithmetic (mpmath)
+    0.002: (0.9999840002559959, 0.0019999840001919974, 1.9999840001919974, -1.5536520246055479),
+    0.5: (0.5, 0.35355339059327376, 1.414213562373095, -0.17328679513998633),
+    1.0: (0.2, 0.44721359549995794, 0.89442719099991588, 0.0),
+    80.0: (3.9060974180696067e-5, 0.49999023466109298, 0.012499755866527325, 1.0955066586684704),
+}
+
+
+def test_preconditioning_matches_edm_table1_values():
+    sigma = torch.tensor(list(TABLE1), dtype=torch.float64)
+    got = torch.stack(precond_coefficients(sigma), dim=1)
+    torch.testing.assert_close(got, torch.tensor(list(TABLE1.values()), dtype=torch.float64), rtol=1e-12, atol=1e-15)
+
+
+def test_denoiser_applies_the_preconditioning():
+    """D(x; sigma) = c_skip x + c_out F(c_in x; c_noise) with the network's actual F."""
+    torch.manual_seed(0)
+    D = Denoiser(TINY)
+    _perturb(D)
+    x, sigma = torch.randn(2, 3, 8, 8), torch.tensor([0.5, 1.0])
+    F = D.net(x * torch.tensor([TABLE1[0.5][2], TABLE1[1.0][2]]).reshape(-1, 1, 1, 1),
+              torch.tensor([TABLE1[0.5][3], TABLE1[1.0][3]], dtype=torch.float32), None)
+    expect = torch.stack([TABLE1[s][0] * x[i] + TABLE1[s][1] * F[i] for i, s in enumerate((0.5, 1.0))])
+    torch.testing.assert_close(D(x, sigma), expect, rtol=1e-5, atol=1e-6)
+
+
+def test_edm_loss_weighting():
+    """weight(sigma) |D(y + sigma n) - y|^2: for D = 0 it is weight |y|^2, for D = identity weight sigma^2 |n|^2,
+    weight = (sigma^2 + sd^2) / (sigma sd)^2 (EDM Table 1's lambda(sigma))."""
+    g = torch.Generator().manual_seed(0)
+    y, n = torch.randn(3, 3, 4, 4, generator=g), torch.randn(3, 3, 4, 4, generator=g)
+    sigma = torch.tensor([0.1, 1.0, 10.0])
+    w = (sigma**2 + 0.25) / (sigma * 0.5) ** 2
+    zero = edm_loss(lambda x, s, l: torch.zeros_like(x), y, None, sigma, n)
+    ident = edm_loss(lambda x, s, l: x, y, None, sigma, n)
+    torch.testing.assert_close(zero, w * (y**2).mean(dim=(1, 2, 3)))
+    torch.testing.assert_close(ident, w * sigma**2 * (n**2).mean(dim=(1, 2, 3)))
+    assert edm_loss(lambda x, s, l: y, y, None, sigma, n).abs().max() == 0
+
+
+def _perturb(D, scale: float = 0.2) -> None:
+    """Random weights everywhere (the output layer starts at zero, so an untrained D is just c_skip x)."""
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for p in D.parameters():
+            p.add_(scale * torch.randn(p.shape, generator=g))
 
 
 def test_schedule_and_evaluation_count():
@@ -79,10 +117,38 @@ def test_ema_half_life_and_zero():
 def test_same_seed_same_images_any_batch():
     torch.manual_seed(0)
     D = Denoiser(TINY).eval()
+    _perturb(D)
+    x = torch.randn(2, 3, 8, 8)
+    c_skip = precond_coefficients(torch.tensor(1.0))[0]
+    assert (D(x, torch.ones(2)) - c_skip * x).abs().max() > 0.1      # the network part is not zero
     a = generate(D, range(10), "cpu", 4, batch=10)
     b = generate(D, range(10), "cpu", 4, batch=3)
     np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(a[5:], generate(D, range(5, 10), "cpu", 4))
+    assert len({im.tobytes() for im in a}) == 10                        # seeds give different images
+    np.testing.assert_array_equal(a[:3], generate(D, [0, 1, 2], "cpu", 4))
+
+
+def _train_tiny(out, **kw):
+    x = np.random.default_rng(0).integers(0, 256, (32, 3, 8, 8), dtype=np.uint8)
+    cfg = TrainConfig(TINY, batch_size=16, total_images=48, warmup_images=16, ema_halflife_images=0,
+                      checkpoint_images=48, seed=2, **kw)
+    return train(cfg, x, None, out)
+
+
+def test_bf16_training_runs_and_stays_near_float32(tmp_path):
+    a = _train_tiny(tmp_path / "fp32").state_dict()
+    b = _train_tiny(tmp_path / "bf16", bf16=True).state_dict()
+    diffs = [float((a[k] - b[k]).abs().max()) for k in a if a[k].is_floating_point()]
+    assert all(np.isfinite(diffs)) and 0 < max(diffs) < 0.05          # bf16 changes the numbers, a little
+
+
+@pytest.mark.slow
+def test_compiled_training_matches_eager(tmp_path):
+    a = _train_tiny(tmp_path / "eager").state_dict()
+    b = _train_tiny(tmp_path / "compiled", compile=True).state_dict()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], atol=1e-4, rtol=1e-3)
 
 
 def test_checkpoint_from_another_config_refused(tmp_path):

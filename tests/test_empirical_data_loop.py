@@ -64,6 +64,15 @@ def test_loop_resume_after_kill_equals_uninterrupted(tmp_path, monkeypatch):
     assert [r["generation"] for r in full] == [0, 1, 2]
     for r in full:
         assert abs(sum(r["class_proportions"]) - 1) < 1e-12 and r["reward_se"] > 0
+        assert abs(sum(r["judge_class_proportions"]) - 1) < 1e-12 and r["judge_reward_se"] > 0
+    # the tiny preset is meaningful: both classifiers beat chance on the 2,000 test images by N_SE binomial
+    # standard errors, and curation keeps images of higher reward than the candidates it chose from
+    chance_se = math.sqrt(0.25 / 2000)
+    assert full[0]["classifier_accuracy"] > 0.5 + N_SE * chance_se
+    assert full[0]["judge_accuracy"] > 0.5 + N_SE * chance_se
+    for r in full[1:]:
+        gain = r["kept_mean_reward"] - r["candidate_mean_reward"]
+        assert gain > N_SE * math.hypot(r["kept_reward_se"], r["candidate_reward_se"]), r
     import empirical.train as tr
     real = tr.ema_update
 
@@ -77,18 +86,18 @@ def test_loop_resume_after_kill_equals_uninterrupted(tmp_path, monkeypatch):
             return real(*a)
         return f
 
-    # base: 64 steps of 64 images, checkpointed at 2048 images (step 32); each fine-tune: 16 steps
-    monkeypatch.setattr(tr, "ema_update", kill_at(40))          # mid base training, after its checkpoint
+    # base: 256 steps of 64 images, checkpointed every 2048 images (32 steps); each fine-tune: 16 steps
+    monkeypatch.setattr(tr, "ema_update", kill_at(40))          # mid base training, after its first checkpoint
     with pytest.raises(KeyboardInterrupt):
         run_image_loop(cfg, tmp_path / "cut", progress=False)
     assert read_metrics(tmp_path / "cut") == []
-    monkeypatch.setattr(tr, "ema_update", kill_at(40))          # resumed: 32 base steps, then gen 1's fine-tune
+    monkeypatch.setattr(tr, "ema_update", kill_at(224 + 8))     # resumed: 224 base steps, then gen 1's fine-tune
     with pytest.raises(KeyboardInterrupt):
         run_image_loop(cfg, tmp_path / "cut", progress=False)
     assert len(read_metrics(tmp_path / "cut")) == 1
     monkeypatch.setattr(tr, "ema_update", real)
     assert run_image_loop(cfg, tmp_path / "cut", progress=False).metrics() == full
-    with pytest.raises(ConfigMismatch, match="K: 2 -> 3"):
+    with pytest.raises(ConfigMismatch, match="K: 4 -> 3"):
         run_image_loop(preset("tiny", K=3), tmp_path / "cut", progress=False)
 
 

@@ -217,3 +217,40 @@ def test_keep_metrics_checks_generation_numbers(tmp_path):
         rf.append({"generation": g})
     assert rf.keep_metrics(3) == 1
     assert rf.metrics() == [{"generation": 0}]
+
+
+# ------------------------------------------------------------------------------------ the loop's branches
+def test_training_set_of_each_scheme(tmp_path):
+    """replace / lam = inf: synthetic only; finite lam: the first N real images + round(lam N) synthetic;
+    fresh: real block t; accumulate: the first N real images and every generation's synthetic images so far."""
+    from empirical.loop import _training_set
+    x = np.arange(40 * 1 * 1 * 1, dtype=np.uint8).reshape(40, 1, 1, 1)
+    syn = np.full((5, 1, 1, 1), 200, np.uint8)
+    old = np.full((5, 1, 1, 1), 100, np.uint8)
+    (tmp_path / "gen_001").mkdir()
+    np.savez(tmp_path / "gen_001" / "synthetic.npz", images=old, rewards=np.zeros(5), candidate_rewards=np.zeros(20))
+    flat = lambda a: a.ravel().tolist()
+    cfg = lambda **kw: preset("tiny", n_samples=10, generations=3, **kw)
+    assert flat(_training_set(cfg(), 2, syn, x, tmp_path)) == [200] * 5
+    assert flat(_training_set(cfg(lam=0.5), 2, syn, x, tmp_path)) == list(range(10)) + [200] * 5
+    assert flat(_training_set(cfg(lam=0.5, scheme="fresh"), 2, syn, x, tmp_path)) == list(range(20, 30)) + [200] * 5
+    assert flat(_training_set(cfg(scheme="accumulate"), 2, syn, x, tmp_path)) == list(range(10)) + [100] * 5 + [200] * 5
+    assert preset("tiny", lam=0.5).n_synthetic == 128
+
+
+@pytest.mark.parametrize("kw", [{"scheme": "accumulate"}, {"scheme": "fresh", "lam": 0.5}, {"lam": 0.5}])
+def test_loop_branches_run_and_resume(tmp_path, kw):
+    cfg = replace(_small(**kw), generations=2, finetune_images=64, n_samples=64)
+    rows = run_image_loop(cfg, tmp_path / "r", progress=False).metrics()
+    assert [r["generation"] for r in rows] == [0, 1, 2]
+    with np.load(tmp_path / "r" / "gen_002" / "synthetic.npz") as z:
+        assert len(z["images"]) == cfg.n_synthetic and len(z["candidate_rewards"]) == cfg.n_synthetic * cfg.K
+    assert run_image_loop(cfg, tmp_path / "r", progress=False).metrics() == rows
+
+
+def test_loop_cli_bf16_compile_and_threads_options():
+    out = subprocess.run([sys.executable, "-m", "empirical", "loop", "--config", "tiny", "--bf16", "--compile",
+                          "--threads", "1", "--dry-run"], capture_output=True, text=True, check=True, cwd=ROOT,
+                         env=_env()).stdout
+    d = json.loads(out)
+    assert d["train"]["bf16"] is True and d["train"]["compile"] is True and "threads" not in d

@@ -1,0 +1,515 @@
+r"""Exact predictions of a sampled curation loop's next generations from its own samples (theory vs experiment).
+
+A generation of a sampled loop (the image loop, or a finite-sample family loop) draws n = K m candidates from
+the current model, scores them (r_i) and labels them (y_i: a classifier's argmax, an atom's class, a mode),
+keeps one per group of K by softmax(r), mixes the kept ones with real data and retrains. Take the candidates as
+atoms of mass 1/n, :math:`\hat P_n`. The exact curated step (Eq. 6 of Ferbach et al. 2024,
+:func:`simtheory.curated`) gives the law of a kept sample, :math:`c(\hat P_n)`; with real data at ratio lam the
+next model's law under infinite capacity is :math:`(P_{real} + \lambda\, c(\hat P_n)) / (1 + \lambda)` (Sec. 3),
+:math:`P_{real}` the real training images' rewards and labels as atoms of mass 1/N. Every mean of a per-sample
+value f (the reward, e^r, a one-hot label) is then a number; :func:`one_step` returns them,
+:func:`trajectory` runs the exact dynamics forward for many generations from one generation's samples.
+
+Standard errors (delta method). A prediction is a smooth functional :math:`\theta(\hat P_n)`; for one step it
+is the V-statistic of degree K with kernel :math:`h(x_1..x_K) = \sum_k f(x_k)\,\mathrm{softmax}_k(r)`. Its
+first-order (Hoeffding) term is :math:`\frac1n\sum_i IF(x_i)`, IF the influence function (the derivative of
+theta in the direction :math:`\delta_x - P`), so :math:`\mathrm{Var}\,\theta(\hat P_n) = \mathrm{Var}_P IF / n
++ O(n^{-2})` and the plug-in SE is :math:`\sqrt{\overline{IF^2}/n}` over the candidates (the mean of IF under
+:math:`\hat P_n` is 0 exactly). At K = inf this is the usual delta-method variance of the ratio estimator
+:math:`\sum f e^r / \sum e^r`; at K = 1 the binomial/sample-mean variance. IF is computed exactly (to quadrature
+rounding) by reverse-mode differentiation of the curated map, :func:`curated_vjp`, chained through every step
+of a trajectory. The real images enter as fixed atoms: the next model is trained on exactly those images, so
+the SE is that of the n candidates, as the loop's question is what its own samples predict.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import curated, theorems, validate
+
+Y_LO = -4.0                 # Gumbel CDF G(-4) = e^{-e^4} < 3e-24: nothing below the lowest reward + Y_LO
+Y_HI = 45.0                 # above max r + log K + Y_HI the integrands are below K e^{-45}
+H = math.log(2.0) / 3.0     # trapezoid step: geometric convergence for these analytic integrands (~1e-14)
+CACHE_ENTRIES = 4_000_000   # keep the (atoms x nodes) Gumbel matrices when smaller than this, else recompute
+CHUNK = 4096
+SCHEMES = ("replace", "fresh", "accumulate")
+
+
+# ---------------------------------------------------------------------------- quadrature of the curated map
+class _Quadrature:
+    r"""The Gumbel-grid form of the curated map for fixed rewards and K (kernels.py's integrals, densely):
+
+    .. math:: c_x(p) = K p_x \int g(z - r_x) F(z)^{K-1} dz,\qquad F(z) = \sum_y p_y G(z - r_y),
+
+    G the standard Gumbel CDF and g = G'. It is homogeneous of degree K in p and sums to (sum p)^K, so its
+    derivative maps directions of zero sum to directions of zero sum (the simplex's tangent space).
+    """
+
+    def __init__(self, r: np.ndarray, K: int):
+        self.r, self.K = r, K
+        z0 = float(r.min()) + Y_LO
+        self.z = z0 + H * np.arange(int(math.ceil((float(r.max()) + math.log(K) + Y_HI - z0) / H)) + 1)
+        self._cache = None
+        if r.size * self.z.size <= CACHE_ENTRIES:
+            self._cache = [self._block(slice(s, min(s + CHUNK, r.size))) for s in range(0, r.size, CHUNK)]
+
+    def _block(self, sl: slice):
+        y = self.z[None, :] - self.r[sl, None]
+        with np.errstate(over="ignore"):
+            u = np.exp(-y)
+            G = np.exp(-u)
+            g = u * G            # g(y) = e^{-y} exp(-e^{-y}); u = inf gives inf * 0 below, masked next
+        g[~np.isfinite(g)] = 0.0
+        return sl, g, G
+
+    def blocks(self):
+        if self._cache is not None:
+            yield from self._cache
+        else:
+            for s in range(0, self.r.size, CHUNK):
+                yield self._block(slice(s, min(s + CHUNK, self.r.size)))
+
+    def parts(self, p: np.ndarray):
+        """(F on the grid, H_x = K int g(z - r_x) F^{K-1} dz for every atom)."""
+        F = np.zeros(self.z.size)
+        for sl, _, G in self.blocks():
+            F += p[sl] @ G
+        Fk1 = F ** (self.K - 1)
+        Hx = np.empty(self.r.size)
+        for sl, g, _ in self.blocks():
+            Hx[sl] = self.K * H * (g @ Fk1)
+        return F, Hx
+
+    def curated(self, p: np.ndarray) -> np.ndarray:
+        """c(p) = p H_K on the dense grid (the reference the tests hold against simtheory.curated)."""
+        return p * self.parts(p)[1]
+
+    def vjp(self, p: np.ndarray, v: np.ndarray) -> np.ndarray:
+        r"""Rows of :math:`\nabla_p [v^\top c(p)]`: with :math:`B(z) = \sum_x v_x p_x g(z - r_x)`,
+
+        .. math:: \partial_{p_z} \sum_x v_x c_x = v_z H_z + K (K-1) \int B(z) F(z)^{K-2} G(z - r_z) dz.
+        """
+        F, Hx = self.parts(p)
+        B = np.zeros((self.z.size, v.shape[1]))
+        for sl, g, _ in self.blocks():
+            B += g.T @ (v[sl] * p[sl, None])
+        psi = B * (F ** (self.K - 2))[:, None]
+        out = v * Hx[:, None]
+        for sl, _, G in self.blocks():
+            out[sl] += self.K * (self.K - 1) * H * (G @ psi)
+        return out
+
+
+def curated_vjp(p, r, K, v) -> np.ndarray:
+    r"""Gradient :math:`\nabla_p [v^\top c(p)]` of linear functionals of the exact curated step (Eq. 6).
+
+    Parameters
+    ----------
+    p : array_like (n,) -- probabilities (zeros allowed: the derivative at an atom without mass is returned too).
+    r : array_like (n,) -- finite rewards.
+    K : int >= 1 or math.inf -- group size (K = inf: the tilt p e^r / E_p[e^r] of Lemma 2.1).
+    v : array_like (n,) or (n, m) -- per-atom values, one column per functional.
+
+    Returns
+    -------
+    numpy.ndarray shaped like v: the derivative of :math:`\sum_x v_x c_x(p)` with respect to each p_z, taking
+    c as the degree-K homogeneous extension off the simplex (the degree-0 one at K = inf). Contracted with a
+    direction of zero sum (:math:`\delta_z - p`) it is the directional derivative on the simplex.
+    """
+    pa = validate.probability(p, "p")
+    ra = validate.rewards(r, pa.shape, "r")
+    k = validate.group_size(K, "K")
+    va = validate.finite_array(v, "v")
+    if va.shape[0] != pa.size or va.ndim > 2:
+        raise ValueError(f"v must have shape ({pa.size},) or ({pa.size}, m), got {va.shape}")
+    col = va.reshape(pa.size, -1)
+    return _vjp(pa, ra, k, col, None).reshape(va.shape)
+
+
+def _vjp(p, r, K, v, quad: _Quadrature | None) -> np.ndarray:
+    if K == 1:
+        return v.copy()
+    if K == math.inf:
+        w = np.exp(r - r[p > 0].max())
+        Z = float(p @ w)
+        return (w / Z)[:, None] * (v - (p * w / Z) @ v)
+    return (quad or _Quadrature(r, K)).vjp(p, v)
+
+
+# ---------------------------------------------------------------------------------------------- inputs
+def _values(rewards: np.ndarray, labels: np.ndarray | None, n_classes: int) -> np.ndarray:
+    """Per-atom values f: columns reward, e^{r - r_ref} and the one-hot labels."""
+    cols = [rewards[:, None], np.exp(rewards - _ref(rewards))[:, None]]
+    if n_classes:
+        cols.append(np.eye(n_classes)[labels])
+    return np.concatenate(cols, axis=1)
+
+
+def _ref(r: np.ndarray) -> float:
+    """Exponential moments are computed as e^{r_ref} E[e^{r - r_ref}] (no overflow for large rewards)."""
+    return float(r.max())
+
+
+def _sample(rewards, labels, n_classes, name: str) -> tuple[np.ndarray, np.ndarray | None]:
+    r = validate.rewards(rewards, None, f"{name}_rewards").ravel()
+    if r.size == 0:
+        raise ValueError(f"{name}_rewards is empty")
+    if labels is None:
+        if n_classes:
+            raise ValueError(f"{name}_labels are needed for class proportions (n_classes={n_classes})")
+        return r, None
+    y = np.asarray(labels)
+    if y.shape != r.shape or not np.issubdtype(y.dtype, np.integer):
+        raise ValueError(f"{name}_labels must be integers shaped like {name}_rewards {r.shape}, got "
+                         f"{y.dtype} {y.shape}")
+    if y.size and (y.min() < 0 or y.max() >= n_classes):
+        raise ValueError(f"{name}_labels must lie in [0, {n_classes}), got [{y.min()}, {y.max()}]")
+    return r, y.astype(np.int64)
+
+
+def _n_classes(labels, real_labels, n_classes) -> int:
+    if n_classes is not None:
+        return validate.count(n_classes, "n_classes")
+    if labels is None:
+        return 0
+    hi = int(np.max(labels)) if np.size(labels) else -1
+    if real_labels is not None and np.size(real_labels):
+        hi = max(hi, int(np.max(real_labels)))
+    return hi + 1
+
+
+def _mixing(scheme: str, lam: float, steps: int) -> tuple[np.ndarray, np.ndarray]:
+    r"""Weights of :math:`p_{t+1} = d_{t+1} P_{real} + \sum_{s \le t} W_{t+1,s}\, c(p_s)` (Sec. 3).
+
+    replace / fresh: :math:`(P_{real} + \lambda c(p_t)) / (1 + \lambda)` (fresh draws new real images from the
+    same law, the same map at infinite samples). accumulate: every curated set so far beside the real one,
+    :math:`(P_{real} + \lambda \sum_{s \le t} c(p_s)) / (1 + \lambda (t + 1))`; lam is then the ratio of one
+    generation's synthetic images to the real ones, which the loops set to 1 when lam = inf (N and N).
+    """
+    if scheme not in SCHEMES:
+        raise ValueError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
+    W = np.zeros((steps + 1, steps + 1))
+    d = np.zeros(steps + 1)
+    for t in range(steps):
+        if scheme == "accumulate":
+            lam_a = 1.0 if lam == math.inf else lam
+            W[t + 1, : t + 1] = lam_a / (1.0 + lam_a * (t + 1))
+            d[t + 1] = 1.0 / (1.0 + lam_a * (t + 1))
+        elif lam == math.inf:
+            W[t + 1, t] = 1.0
+        else:
+            W[t + 1, t] = lam / (1.0 + lam)
+            d[t + 1] = 1.0 / (1.0 + lam)
+    return W, d
+
+
+# --------------------------------------------------------------------------------------------- dynamics
+def _fold(p0, p_data, r, K, W, d) -> np.ndarray:
+    """Forward trajectory with simtheory.curated at each step (replace: the same numbers as simtheory.retrain)."""
+    steps = W.shape[0] - 1
+    P = np.zeros((steps + 1, p0.size))
+    C = np.zeros_like(P)
+    P[0] = p0
+    for t in range(steps):
+        C[t] = curated(P[t], r, K)
+        nxt = d[t + 1] * p_data if d[t + 1] else np.zeros(p0.size)
+        nxt = nxt + W[t + 1, : t + 1] @ C[: t + 1]
+        P[t + 1] = nxt / nxt.sum()          # a rounding-level correction (validate.SUM_TOL would refuse more)
+    return P
+
+
+def _influence(P, r, K, W, f, cand: np.ndarray) -> np.ndarray:
+    r"""Influence functions on the candidate atoms of :math:`\theta_t = f^\top p_t` for every t, stacked
+    (n_cand, steps + 1, m): reverse mode through the fold, all targets at once (the VJP is linear in v).
+
+    Both mixing rules weigh c(p_s) in p_t by a weight W[t, s] that depends on t only (replace: s = t - 1 only;
+    accumulate: every s < t alike), so the adjoint of c(p_s) is a running sum and two adjoints stay in memory.
+    """
+    steps = P.shape[0] - 1
+    n, m = f.shape
+    quad = _Quadrature(r, K) if K not in (1, math.inf) else None
+    cols = (steps + 1) * m
+    cumulative = bool(np.count_nonzero(W[-1]) > 1)
+    A = np.zeros((n, cols))                                   # adjoint of p_{s+1}, one column block per target
+    A[:, steps * m:] = f
+    C = np.zeros((n, cols))                                   # adjoint of c(p_s)
+    for s in range(steps - 1, -1, -1):
+        C = (C if cumulative else 0.0) + W[s + 1, s] * A
+        A = _vjp(P[s], r, K, C, quad) if W[s + 1, s] else np.zeros((n, cols))
+        A[:, s * m:(s + 1) * m] += f
+    IF = A[cand] - P[0] @ A                                   # directions delta_z - p_0 stay on the simplex
+    return IF.reshape(int(cand.sum()), steps + 1, m)
+
+
+def trajectory(rewards, labels=None, K=2, steps: int = 1, *, lam: float = math.inf, real_rewards=None,
+               real_labels=None, n_classes: int | None = None, scheme: str = "replace") -> dict:
+    r"""Predicted trajectory of a curated loop from one generation's samples (Ferbach et al. 2024, Eq. 7 and
+    Sec. 3), with delta-method standard errors from those samples.
+
+    Parameters
+    ----------
+    rewards : array_like (n,) -- rewards of n samples of the current model (atoms of mass 1/n).
+    labels : array_like of int (n,), optional -- their class labels (classifier argmax, atom class, mode).
+    K : int >= 1 or math.inf -- group size of the curation.
+    steps : int >= 0 -- generations to predict.
+    lam : float in [0, inf] -- synthetic-to-real ratio (the loops' convention).
+    real_rewards, real_labels : array_like (N,) -- the real training images' rewards and labels (atoms of mass
+        1/N); required when real data enter (lam finite, or scheme 'accumulate').
+    n_classes : int, optional -- number of classes (default: max label + 1).
+    scheme : 'replace' | 'fresh' | 'accumulate' -- see :func:`_mixing`.
+
+    Returns
+    -------
+    dict of arrays over generations 0..steps (generation 0 is the samples' own law):
+    ``mean_reward``, ``mean_exp_reward``, ``class_proportions`` (steps + 1, C), each with ``_se``.
+    """
+    nc = _n_classes(labels, real_labels, n_classes)
+    r, y = _sample(rewards, labels, nc, "candidate")
+    k = validate.group_size(K, "K")
+    la = validate.ratio(lam, "lam")
+    steps = validate.count(steps, "steps", minimum=0)
+    W, d = _mixing(scheme, la, steps)
+    real_needed = bool(np.any(d > 0))
+    if real_needed and real_rewards is None:
+        raise ValueError("real_rewards are required when real data are mixed in (lam finite or scheme accumulate)")
+    if real_needed:
+        rr, ry = _sample(real_rewards, real_labels, nc, "real")
+    else:
+        rr, ry = np.zeros(0), (np.zeros(0, np.int64) if nc else None)
+    n, N = r.size, rr.size
+    r_all = np.concatenate([r, rr])
+    y_all = np.concatenate([y, ry]) if nc else None
+    cand = np.zeros(n + N, bool)
+    cand[:n] = True
+    p0 = np.where(cand, 1.0 / n, 0.0)
+    p_data = np.where(cand, 0.0, 1.0 / N) if N else None
+    P = _fold(p0, p_data, r_all, k, W, d)
+    f = _values(r_all, y_all, nc)
+    theta = P @ f                                           # (steps + 1, m)
+    IF = _influence(P, r_all, k, W, f, cand)
+    se = np.sqrt(np.mean(IF ** 2, axis=0) / n)
+    scale = math.exp(_ref(r_all))
+    out = {"mean_reward": theta[:, 0], "mean_reward_se": se[:, 0],
+           "mean_exp_reward": scale * theta[:, 1], "mean_exp_reward_se": scale * se[:, 1]}
+    if nc:
+        out["class_proportions"], out["class_proportions_se"] = theta[:, 2:], se[:, 2:]
+    return out
+
+
+def one_step(candidate_rewards, candidate_labels=None, K=2, *, lam: float = math.inf, real_rewards=None,
+             real_labels=None, n_classes: int | None = None) -> dict:
+    r"""One generation's predictions from its candidates (the record the loops write into metrics.jsonl).
+
+    ``predicted_kept_*``: the law of a kept sample, :math:`c(\hat P_n)` (Eq. 6) -- what the kept set's measured
+    values test (the selection). ``predicted_*``: the next model's law under infinite capacity, the lam-mixture
+    :math:`(P_{real} + \lambda c(\hat P_n)) / (1 + \lambda)` (equal to the kept law at lam = inf) -- what the
+    next model's measured values test (the fit). ``candidate_*``: the candidates' own means. Each value has its
+    ``_se`` (delta method, module docstring). ``lemma22_gain_bound``: the lower bound of Lemma 2.2 on
+    :math:`E_{kept}[e^r] - E_{cand}[e^r]`, :math:`\frac{K-1}{K} Var_{\hat P_n}[e^r] / e^{r^*}` (r* = the top
+    candidate reward, taken as fixed for its SE), beside ``predicted_kept_exp_gain``, the exact gain.
+    For accumulated training sets pass the other training images (real and earlier kept ones) as real_* and
+    lam = this generation's synthetic count over theirs.
+    """
+    nc = _n_classes(candidate_labels, real_labels, n_classes)
+    r, y = _sample(candidate_rewards, candidate_labels, nc, "candidate")
+    k = validate.group_size(K, "K")
+    la = validate.ratio(lam, "lam")
+    kept = trajectory(r, y, k, 1, n_classes=nc)
+    out = {"n_candidates": int(r.size), "K": k}
+    keys = ["mean_reward", "mean_exp_reward"] + (["class_proportions"] if nc else [])
+    for key in keys:
+        for suf in ("", "_se"):
+            out[f"candidate_{key}{suf}"] = _plain(kept[key + suf][0])
+            out[f"predicted_kept_{key}{suf}"] = _plain(kept[key + suf][1])
+    if la == math.inf:
+        nxt = kept
+    else:
+        if real_rewards is None:
+            raise ValueError("real_rewards are required when lam is finite (the lam-mixture with real data)")
+        nxt = trajectory(r, y, k, 1, lam=la, real_rewards=real_rewards, real_labels=real_labels, n_classes=nc)
+        rr, ry = _sample(real_rewards, real_labels, nc, "real")
+        out["real_mean_reward"] = float(rr.mean())
+        out["real_mean_exp_reward"] = float(np.exp(rr).mean())
+        if nc:
+            out["real_class_proportions"] = (np.bincount(ry, minlength=nc) / ry.size).tolist()
+    for key in keys:
+        for suf in ("", "_se"):
+            out[f"predicted_{key}{suf}"] = _plain(nxt[key + suf][1])
+    out.update(lemma22(r, k))
+    return out
+
+
+def lemma22(rewards, K) -> dict:
+    r"""Lemma 2.2 of Ferbach et al. 2024 (as restated) on the samples' empirical law :math:`\hat P_n`:
+    ``lemma22_gain_bound`` :math:`= \frac{K-1}{K} Var[e^r] / e^{r^*}` (via :func:`simtheory.theorems.lemma22_bound`)
+    with its delta-method SE (r* fixed at the top sample reward), and ``predicted_kept_exp_gain``
+    :math:`= E_{c(\hat P_n)}[e^r] - E_{\hat P_n}[e^r]` with its SE. Both in units of e^r."""
+    r = validate.rewards(rewards, None, "rewards").ravel()
+    k = validate.group_size(K, "K")
+    n = r.size
+    p = np.full(n, 1.0 / n)
+    rs = float(r.max())
+    w = np.exp(r - rs)
+    mu = float(w.mean())
+    var = float(np.mean((w - mu) ** 2))
+    frac = 1.0 if k == math.inf else (k - 1) / k
+    bound = (theorems.lemma22_bound(p, r, k) - mu) * math.exp(rs)
+    if_bound = frac * ((w - mu) ** 2 - var) * math.exp(rs)
+    # exact gain theta(P) = E_c[w] - E_P[w]: its IF is the curated mean's IF minus (w - mu)
+    g = _vjp(p, r, k, w[:, None], _Quadrature(r, k) if k not in (1, math.inf) else None)[:, 0]
+    gain = float(curated(p, r, k) @ w - mu)
+    if_gain = (g - p @ g) - (w - mu)
+    return {"lemma22_gain_bound": bound, "lemma22_gain_bound_se": float(np.sqrt(np.mean(if_bound ** 2) / n)),
+            "predicted_kept_exp_gain": gain * math.exp(rs),
+            "predicted_kept_exp_gain_se": float(np.sqrt(np.mean(if_gain ** 2) / n)) * math.exp(rs)}
+
+
+def _plain(x):
+    a = np.asarray(x)
+    return float(a) if a.ndim == 0 else a.tolist()
+
+
+# ------------------------------------------------------------------------------------ measured, and z
+def sample_means(rewards, labels=None, n_classes: int | None = None) -> dict:
+    """Measured means of a sample with their standard errors (sample SD / sqrt n; binomial for proportions):
+    ``mean_reward``, ``mean_exp_reward``, ``class_proportions`` (+ ``_se``), ``n``."""
+    nc = _n_classes(labels, None, n_classes)
+    r, y = _sample(rewards, labels, nc, "sample")
+    n = r.size
+    e = np.exp(r)
+    sd = (lambda a: float(a.std(ddof=1) / math.sqrt(n)) if n > 1 else math.inf)
+    out = {"n": n, "mean_reward": float(r.mean()), "mean_reward_se": sd(r), "mean_exp_reward": float(e.mean()),
+           "mean_exp_reward_se": sd(e)}
+    if nc:
+        q = np.bincount(y, minlength=nc) / n
+        out["class_proportions"] = q.tolist()
+        out["class_proportions_se"] = np.sqrt(q * (1 - q) / n).tolist()
+    return out
+
+
+def zscore(a, a_se, b, b_se):
+    r"""(a - b) / sqrt(se_a^2 + se_b^2), elementwise. For the kept set against its prediction (both from the same
+    candidates, positively correlated) the summed variance is an upper bound on the difference's variance, so
+    the test is conservative; for a next model's fresh samples against the prediction the two are independent
+    given the candidates."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    s = np.sqrt(np.asarray(a_se, float) ** 2 + np.asarray(b_se, float) ** 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(s > 0, (a - b) / np.where(s > 0, s, 1.0), np.where(a == b, 0.0, np.inf))
+
+
+# ------------------------------------------------------------------------- theory against one generation
+QUANTITIES = ("mean_reward", "mean_exp_reward", "class_proportions")
+
+
+def compare_generation(prediction: dict, kept: dict | None, model: dict | None) -> dict:
+    r"""Predicted against measured for one generation, per quantity q in :data:`QUANTITIES` present in both:
+
+    ``selection_z_q``: (kept set - predicted kept law) / combined SE -- tests the selection (conservative,
+    :func:`zscore`). ``fit_error_q`` = next model's measured - predicted next law, with ``fit_error_q_se``
+    (independent draws) and ``fit_z_q`` -- what infinite capacity misses, plus sampling noise.
+    ``kept`` and ``model`` are :func:`sample_means`-shaped dicts (keys q and q_se).
+    """
+    out = {}
+    for q in QUANTITIES:
+        pk, pn = prediction.get(f"predicted_kept_{q}"), prediction.get(f"predicted_{q}")
+        if kept is not None and pk is not None and q in kept:
+            out[f"selection_z_{q}"] = _plain(zscore(kept[q], _null_se(kept, q, pk), pk,
+                                                    prediction[f"predicted_kept_{q}_se"]))
+        if model is not None and pn is not None and model.get(q) is not None:
+            err = np.asarray(model[q], float) - np.asarray(pn, float)
+            ms = _null_se(model, q, pn)
+            se = np.hypot(ms, np.asarray(prediction[f"predicted_{q}_se"], float))
+            out[f"fit_error_{q}"], out[f"fit_error_{q}_se"] = _plain(err), _plain(se)
+            out[f"fit_z_{q}"] = _plain(zscore(model[q], ms, pn, prediction[f"predicted_{q}_se"]))
+    return out
+
+
+def _null_se(sample: dict, q: str, predicted) -> np.ndarray:
+    """A measured value's SE for testing it against a prediction: for class proportions the binomial SE under
+    the prediction, sqrt(pi (1 - pi) / n) (the plug-in SE is 0 for a class the sample happens to miss, which
+    would make any rare predicted class a failure); for means the sample's own SE."""
+    if q == "class_proportions" and "n" in sample:
+        pi = np.clip(np.asarray(predicted, float), 0.0, 1.0)     # rounding only: predictions are probabilities
+        return np.sqrt(pi * (1 - pi) / sample["n"])
+    return np.asarray(sample[f"{q}_se"], float)
+
+
+def _tv(a, b) -> float:
+    return float(0.5 * np.abs(np.asarray(a, float) - np.asarray(b, float)).sum())
+
+
+def loop_checks(generations: list[dict], K, lam: float, n_se: float = 4.0) -> list[dict]:
+    r"""The theorems' consequences for a sampled loop, checked generation by generation with allowances from
+    the sample sizes (``n_se`` standard errors) and the measured fit error.
+
+    Each element of ``generations`` (t = 1, 2, ...) holds ``prediction`` (:func:`one_step` on generation t's
+    candidates, i.e. samples of model t-1), ``kept`` (the kept set), ``train`` (the whole training set of model
+    t: kept and real), ``model`` (samples of model t) and optionally ``previous`` (other samples of model t-1),
+    the last four :func:`sample_means`-shaped.
+    Returns rows {generation, check, value, allowance, holds}; a check holds when value <= allowance.
+
+    - ``selection``: max over the reward and classes of |kept - predicted kept law| / combined SE (Eq. 6).
+    - ``lemma22``: bound - (E_kept[e^r] - E_cand[e^r]) against n_se SEs (Lemma 2.2: the gain is above the bound).
+    - ``exp_reward_no_fall`` (lam = inf): E_{t-1}[e^r] (candidates) - E_t[e^r] (model) against the kept set's
+      noise plus the measured fit error max(0, E_train[e^r] - E_t[e^r]) (Lemma 2.2: the exact step never
+      lowers E[e^r]).
+    - ``k1_no_drift`` (K = 1, lam = inf): |proportions_t - proportions_{t-1}| per class (``previous``) against
+      noise plus the measured per-class fit error |model_t - train_t| (K = 1 is the identity map, so train_t is
+      the candidates' law and only the candidates' agreement with ``previous`` is left to noise).
+    - ``real_data_distance`` (lam finite): TV(model_t, data) - TV(predicted_t, data) against the noise of the
+      kept set (diluted by lam / (1 + lam)) plus the measured fit error TV(model_t, train) (triangle
+      inequality through the training set, whose distance to the prediction is selection noise).
+    """
+    k = validate.group_size(K, "K")
+    la = validate.ratio(lam, "lam")
+    rows = []
+    for t, g in enumerate(generations, start=1):
+        pred, kept, train, model = g["prediction"], g.get("kept"), g.get("train"), g.get("model")
+
+        def add(check, value, allowance):     # 1e-12: differences of equal probabilities are rounding
+            rows.append({"generation": t, "check": check, "value": float(value), "allowance": float(allowance),
+                         "holds": bool(value <= allowance + 1e-12)})
+        if kept is not None:
+            z = compare_generation(pred, kept, None)
+            zs = np.concatenate([np.abs(np.atleast_1d(z[f"selection_z_{q}"]))
+                                 for q in ("mean_reward", "class_proportions") if f"selection_z_{q}" in z])
+            add("selection", zs.max(), n_se)
+            gain = kept["mean_exp_reward"] - pred["candidate_mean_exp_reward"]
+            add("lemma22", pred["lemma22_gain_bound"] - gain,
+                n_se * math.hypot(kept["mean_exp_reward_se"], pred["predicted_kept_exp_gain_se"]))
+        if model is None or train is None:
+            continue
+        if la == math.inf and model.get("mean_exp_reward") is not None and kept is not None:
+            # cand - model = (train - model) + (cand - kept): only a fall beyond the kept set's noise fails
+            drop = pred["candidate_mean_exp_reward"] - model["mean_exp_reward"]
+            add("exp_reward_no_fall", drop,
+                n_se * math.hypot(kept["mean_exp_reward_se"], pred["predicted_kept_exp_gain_se"])
+                + max(0.0, train["mean_exp_reward"] - model["mean_exp_reward"]))
+        if "class_proportions" not in model:
+            continue
+        m = np.asarray(model["class_proportions"])
+        prev = g.get("previous")
+        if k == 1 and la == math.inf and prev is not None and "class_proportions" in prev:
+            pp = np.asarray(prev["class_proportions"])
+            fit = np.abs(m - np.asarray(train["class_proportions"]))
+            c = np.asarray(pred["candidate_class_proportions"])
+            if "n" in prev:     # two samples of one model: binomial SE of the difference at the pooled proportion
+                nc, npv = pred["n_candidates"], prev["n"]
+                pi = (c * nc + pp * npv) / (nc + npv)
+                noise = np.sqrt(pi * (1 - pi) * (1 / nc + 1 / npv))
+            else:
+                noise = np.hypot(pred["candidate_class_proportions_se"], prev["class_proportions_se"])
+            # m_t - m_{t-1} = (m_t - train_t) + (cand_t - m_{t-1}) exactly, train_t being the candidates
+            excess = np.abs(m - pp) - n_se * noise - fit
+            add("k1_no_drift", excess.max(), 0.0)
+        if la != math.inf and "real_class_proportions" in pred and kept is not None:
+            data = pred["real_class_proportions"]
+            pk = pred["predicted_kept_class_proportions"]
+            noise = 0.5 * n_se * la / (1 + la) * np.hypot(_null_se(kept, "class_proportions", pk),
+                                                          np.asarray(pred["predicted_kept_class_proportions_se"])).sum()
+            add("real_data_distance", _tv(m, data) - _tv(pred["predicted_class_proportions"], data),
+                noise + _tv(m, train["class_proportions"]))
+    return rows

@@ -1,0 +1,251 @@
+"""simtheory.predict: the exact one- and multi-step predictions of a sampled loop and their standard errors,
+against brute-force enumeration, simtheory.retrain, the Monte Carlo selection of simtheory.selection, finite
+differences of the trajectory and the spread of repeated draws."""
+import itertools
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import simtheory
+from simtheory import predict
+
+from tolerances import EXACT, N_SE
+
+
+def enum_curated_and_grad(p, r, K, v):
+    """c(p) and grad_p [v . c(p)] by enumerating all n^K ordered draws: c is a degree-K polynomial in p,
+    sum over tuples of prod_k p_{i_k} softmax(r_tuple); its derivative in p_z drops one factor p_z per
+    occurrence of z in the tuple."""
+    n = p.size
+    c = np.zeros(n)
+    grad = np.zeros(n)
+    for tup in itertools.product(range(n), repeat=K):
+        idx = list(tup)
+        w = np.exp(r[idx] - r[idx].max())
+        s = w / w.sum()
+        np.add.at(c, idx, np.prod(p[idx]) * s)
+        val = float(v[idx] @ s)
+        for j in range(K):
+            others = idx[:j] + idx[j + 1:]
+            grad[idx[j]] += np.prod(p[others]) * val
+    return c, grad
+
+
+@st.composite
+def small_case(draw, max_n=5, max_k=4):
+    n = draw(st.integers(1, max_n))
+    K = draw(st.integers(1, max_k))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    p = rng.dirichlet(np.ones(n) * draw(st.sampled_from([0.3, 1.0, 3.0])))
+    r = rng.normal(0, draw(st.sampled_from([0.1, 1.0, 4.0])), n)
+    v = rng.normal(0, 1, n)
+    return p, r, K, v
+
+
+@given(small_case())
+def test_quadrature_and_vjp_match_enumeration(case):
+    p, r, K, v = case
+    c, grad = enum_curated_and_grad(p, r, K, v)
+    np.testing.assert_allclose(simtheory.curated(p, r, K), c, atol=EXACT)
+    if K > 1:
+        np.testing.assert_allclose(predict._Quadrature(r, K).curated(p), c, atol=EXACT)
+    np.testing.assert_allclose(predict.curated_vjp(p, r, K, v), grad, atol=EXACT * max(1, np.abs(v).max()))
+
+
+def test_vjp_zero_mass_atoms_and_k_inf():
+    rng = np.random.default_rng(3)
+    p = np.array([0.5, 0.0, 0.3, 0.2, 0.0])
+    r = rng.normal(0, 1, 5)
+    v = rng.normal(0, 1, (5, 3))
+    _, g = enum_curated_and_grad(p, r, 3, v[:, 0])
+    np.testing.assert_allclose(predict.curated_vjp(p, r, 3, v)[:, 0], g, atol=EXACT)
+    # K = inf: c = p e^r / E_p[e^r]; the degree-0 extension's gradient by central differences (smooth, 1e-9)
+    eps = 1e-6
+    tilt = lambda q: q * np.exp(r) / (q @ np.exp(r))   # noqa: E731
+    fd = np.array([(v[:, 1] @ tilt(p + eps * e) - v[:, 1] @ tilt(p - eps * e)) / (2 * eps) for e in np.eye(5)])
+    np.testing.assert_allclose(predict.curated_vjp(p, r, math.inf, v)[:, 1], fd, atol=1e-8)
+
+
+def test_one_step_matches_enumeration_on_candidate_atoms():
+    """Tiny n and K: the predicted kept law is the enumerated curated law of the n candidates (mass 1/n each)."""
+    r = np.array([0.0, 2.0, 0.5, 0.5, 1.0])
+    y = np.array([0, 1, 0, 2, 1])
+    for K in (1, 2, 3):
+        c, _ = enum_curated_and_grad(np.full(5, 0.2), r, K, r)
+        out = predict.one_step(r, y, K)
+        np.testing.assert_allclose(out["predicted_kept_class_proportions"], np.bincount(y, c, minlength=3), atol=EXACT)
+        np.testing.assert_allclose(out["predicted_kept_mean_reward"], c @ r, atol=EXACT)
+        np.testing.assert_allclose(out["predicted_kept_mean_exp_reward"], c @ np.exp(r), atol=EXACT)
+        assert out["predicted_class_proportions"] == out["predicted_kept_class_proportions"]   # lam = inf
+
+
+def test_one_step_agrees_with_selection_monte_carlo():
+    """The prediction is the law the loop's selection draws from: simtheory.sample_curated on the candidates'
+    empirical law, and the loop's own rule (softmax in consecutive groups of K, select_softmax), each within
+    N_SE binomial standard errors of the kept-set frequencies."""
+    rng = np.random.default_rng(5)
+    n, K, C = 400, 4, 3
+    r = rng.uniform(0, 3, n)
+    y = rng.integers(0, C, n)
+    out = predict.one_step(r, y, K, n_classes=C)
+    pred = np.array(out["predicted_kept_class_proportions"])
+    M = 200_000
+    idx = simtheory.sample_curated(np.full(n, 1 / n), r, K, M, rng)
+    freq = np.bincount(y[idx], minlength=C) / M
+    assert np.all(np.abs(freq - pred) <= N_SE * np.sqrt(pred * (1 - pred) / M))
+    mean_r = r[idx].mean()
+    assert abs(mean_r - out["predicted_kept_mean_reward"]) <= N_SE * r[idx].std() / math.sqrt(M)
+    # the loop's grouping: a fresh random partition of the same candidates each time (groups drawn without
+    # replacement differ from i.i.d. draws by O(1/n): the test's allowance is N_SE binomial SEs + 1/n)
+    reps = 500
+    kept = np.zeros(C)
+    for _ in range(reps):
+        perm = rng.permutation(n)
+        keep = simtheory.select_softmax(r[perm].reshape(-1, K), rng)
+        kept += np.bincount(y[perm.reshape(-1, K)[np.arange(n // K), keep]], minlength=C)
+    freq = kept / (reps * n // K)
+    assert np.all(np.abs(freq - pred) <= N_SE * np.sqrt(pred * (1 - pred) / (reps * n // K)) + 1.0 / n)
+
+
+def test_trajectory_is_retrain_on_the_atoms():
+    rng = np.random.default_rng(7)
+    n, N, C = 60, 40, 4
+    r, y = rng.uniform(0, 2, n), rng.integers(0, C, n)
+    rr, ry = rng.uniform(0, 2, N), rng.integers(0, C, N)
+    for K, lam in ((4, math.inf), (3, 1.0), (2, 0.25), (math.inf, 2.0)):
+        kw = {} if lam == math.inf else {"real_rewards": rr, "real_labels": ry}
+        tr = predict.trajectory(r, y, K, 5, lam=lam, n_classes=C, **kw)
+        r_all = np.concatenate([r, rr])
+        p0 = np.r_[np.full(n, 1 / n), np.zeros(N)]
+        pd = np.r_[np.zeros(n), np.full(N, 1 / N)]
+        P = simtheory.retrain(p0, r_all, K, 5, lam=lam, p_data=pd)
+        np.testing.assert_allclose(tr["mean_reward"], P @ r_all, atol=1e-12)
+        np.testing.assert_allclose(tr["class_proportions"], P @ np.eye(C)[np.r_[y, ry]], atol=1e-12)
+        one = predict.one_step(r, y, K, lam=lam, n_classes=C, **kw)
+        np.testing.assert_allclose(one["predicted_class_proportions"], tr["class_proportions"][1], atol=1e-14)
+        np.testing.assert_allclose(one["predicted_mean_reward_se"], tr["mean_reward_se"][1], atol=1e-14)
+
+
+def test_accumulate_dynamics_by_hand():
+    """accumulate: p_{t+1} = (P_real + lam sum_{s<=t} c(p_s)) / (1 + lam (t + 1)), written out directly."""
+    rng = np.random.default_rng(8)
+    n, N = 30, 20
+    r, rr = rng.uniform(0, 2, n), rng.uniform(0, 2, N)
+    r_all = np.concatenate([r, rr])
+    tr = predict.trajectory(r, None, 3, 4, lam=0.5, real_rewards=rr, scheme="accumulate")
+    p = [np.r_[np.full(n, 1 / n), np.zeros(N)]]
+    pd = np.r_[np.zeros(n), np.full(N, 1 / N)]
+    cs = []
+    for t in range(4):
+        cs.append(simtheory.curated(p[-1], r_all, 3))
+        p.append((pd + 0.5 * sum(cs)) / (1 + 0.5 * (t + 1)))
+    np.testing.assert_allclose(tr["mean_reward"], np.array(p) @ r_all, atol=1e-12)
+
+
+@pytest.mark.parametrize("K,lam,scheme", [(3, math.inf, "replace"), (2, 0.5, "replace"), (4, 1.0, "accumulate"),
+                                          (math.inf, math.inf, "replace"), (1, 2.0, "fresh")])
+def test_multistep_influence_is_the_directional_derivative(K, lam, scheme):
+    """Reverse mode through the fold against central differences of the forward fold in directions
+    delta_z - p_0 (the influence function's definition)."""
+    rng = np.random.default_rng(11)
+    n, N, steps = 12, 8, 3
+    r_all = rng.uniform(0, 2, n + N)
+    f = np.stack([r_all, np.exp(r_all - r_all.max())], axis=1)
+    cand = np.r_[np.ones(n, bool), np.zeros(N, bool)]
+    p0 = np.where(cand, 1 / n, 0.0)
+    pd = np.where(cand, 0.0, 1 / N)
+    W, d = predict._mixing(scheme, lam, steps)
+    P = predict._fold(p0, pd, r_all, K, W, d)
+    IF = predict._influence(P, r_all, K, W, f, cand)
+    eps = 1e-6
+    for z in (0, 5, 11):
+        e = np.zeros(n + N)
+        e[z] = 1.0
+        hi = predict._fold(p0 + eps * (e - p0), pd, r_all, K, W, d) @ f
+        lo = predict._fold(p0 - eps * (e - p0), pd, r_all, K, W, d) @ f
+        np.testing.assert_allclose(IF[z], (hi - lo) / (2 * eps), atol=1e-7)
+
+
+@pytest.mark.parametrize("K,steps", [(4, 1), (2, 3), (math.inf, 2), (1, 1)])
+def test_standard_errors_match_the_spread_of_repeated_draws(K, steps):
+    """Draw n candidates R times from a fixed discrete law: the SD of the R predictions must match the mean
+    predicted SE. The SD of R normal draws has relative SE 1/sqrt(2(R-1)); allowance N_SE of those plus the
+    SE estimate's own spread over the R draws (its SD / sqrt(R), relative)."""
+    rng = np.random.default_rng(13)
+    A, n, R, C = 10, 300, 200, 3
+    pa, ra, cls = rng.dirichlet(np.ones(A)), rng.uniform(0, 3, A), rng.integers(0, C, A)
+    preds, ses = [], []
+    for _ in range(R):
+        idx = rng.choice(A, n, p=pa)
+        tr = predict.trajectory(ra[idx], cls[idx], K, steps, n_classes=C)
+        preds.append(np.r_[tr["mean_reward"][-1], tr["mean_exp_reward"][-1], tr["class_proportions"][-1]])
+        ses.append(np.r_[tr["mean_reward_se"][-1], tr["mean_exp_reward_se"][-1], tr["class_proportions_se"][-1]])
+    preds, ses = np.array(preds), np.array(ses)
+    sd, se = preds.std(0, ddof=1), ses.mean(0)
+    tol = N_SE * (1 / math.sqrt(2 * (R - 1)) + ses.std(0) / se / math.sqrt(R))
+    assert np.all(np.abs(se / sd - 1) <= tol), (se / sd, tol)
+    # and the predictions centre on the exact dynamics of the law they were drawn from (bias O(1/n))
+    truth = simtheory.retrain(pa, ra, K, steps)[-1]
+    tv = np.r_[truth @ ra, truth @ np.exp(ra), np.bincount(cls, truth, minlength=C)]
+    assert np.all(np.abs(preds.mean(0) - tv) <= N_SE * sd / math.sqrt(R) + 2.0 * np.abs(tv) / n)
+
+
+@given(small_case(max_n=6, max_k=6))
+def test_lemma22_exact_gain_is_above_the_bound(case):
+    _, r, K, _ = case
+    out = predict.lemma22(r, K)
+    assert out["predicted_kept_exp_gain"] >= out["lemma22_gain_bound"] - 1e-12 * math.exp(r.max())
+    if K == 1:
+        tol = 1e-12 * math.exp(r.max())
+        assert abs(out["lemma22_gain_bound"]) < tol and abs(out["predicted_kept_exp_gain"]) < tol
+
+
+def test_lemma22_matches_theorems_on_the_empirical_law():
+    rng = np.random.default_rng(2)
+    r = rng.normal(0, 1, 50)
+    out = predict.lemma22(r, 4)
+    w = np.exp(r)
+    assert math.isclose(out["lemma22_gain_bound"], 0.75 * w.var() / w.max(), rel_tol=1e-12)
+    c = simtheory.curated(np.full(50, 0.02), r, 4)
+    assert math.isclose(out["predicted_kept_exp_gain"], c @ w - w.mean(), rel_tol=1e-10)
+
+
+def test_sample_means_and_zscore():
+    m = predict.sample_means([0.0, 1.0, 2.0, 3.0], [0, 1, 1, 1], 3)
+    assert m["mean_reward"] == 1.5 and m["class_proportions"] == [0.25, 0.75, 0.0]
+    assert math.isclose(m["mean_reward_se"], np.std([0, 1, 2, 3], ddof=1) / 2)
+    np.testing.assert_allclose(predict.zscore([1.0, 2.0, 0.0], [0.3, 0.0, 0.0], [0.6, 1.0, 0.0], [0.4, 0.0, 0.0]),
+                               [0.8, np.inf, 0.0])
+
+
+@pytest.mark.parametrize("kw,match", [
+    ({"candidate_rewards": [0.0, np.nan]}, "candidate_rewards"),
+    ({"candidate_rewards": []}, "empty"),
+    ({"K": 0}, "K"),
+    ({"K": 2.5}, "K"),
+    ({"lam": -1.0}, "lam"),
+    ({"lam": float("nan")}, "lam"),
+    ({"lam": 1.0}, "real_rewards"),
+    ({"candidate_labels": [0, 1, 5], "n_classes": 3}, r"\[0, 3\)"),
+    ({"candidate_labels": [0.0, 1.0, 1.0]}, "integers"),
+    ({"candidate_labels": [0, 1]}, "shaped like"),
+])
+def test_bad_input_names_the_argument(kw, match):
+    args = {"candidate_rewards": [0.0, 1.0, 2.0], "candidate_labels": [0, 1, 1], "K": 2, **kw}
+    with pytest.raises(ValueError, match=match):
+        predict.one_step(**args)
+
+
+def test_bad_trajectory_input():
+    with pytest.raises(ValueError, match="scheme"):
+        predict.trajectory([0.0, 1.0], None, 2, 2, scheme="swap")
+    with pytest.raises(ValueError, match="real_rewards"):
+        predict.trajectory([0.0, 1.0], None, 2, 2, scheme="accumulate")
+    with pytest.raises(ValueError, match="real_labels"):
+        predict.trajectory([0.0, 1.0], [0, 1], 2, 2, lam=1.0, real_rewards=[0.5])
+    with pytest.raises(ValueError, match="v must have shape"):
+        predict.curated_vjp([0.5, 0.5], [0.0, 1.0], 2, [1.0, 2.0, 3.0])
