@@ -65,7 +65,7 @@ def _judged_by(rows, judge: bool | None = None) -> str:
 def _missing(id_, claim, prediction, key):
     return not_measurable(id_, claim, SOURCE, prediction,
                           f"no run folder results/{RUNS[key][0]}: make it with `{RUNS[key][1]}` and copy its "
-                          "config.json and metrics.jsonl there (about 5 minutes on 2 cores)")
+                          "config.json and metrics.jsonl there (about 12 minutes of CPU time at --threads 1)")
 
 
 def run(quick: bool = False) -> list[Check]:
