@@ -148,8 +148,19 @@ def _values(rewards: np.ndarray, labels: np.ndarray | None, n_classes: int) -> n
 
 
 def _ref(r: np.ndarray) -> float:
-    """Exponential moments are computed as e^{r_ref} E[e^{r - r_ref}] (no overflow for large rewards)."""
+    """Exponential moments are computed as e^{r_ref} E[e^{r - r_ref}] (no overflow inside the fold)."""
     return float(r.max())
+
+
+def _exp_scale(r_ref: float) -> float:
+    """e^{r_ref}, the unit the exponential moments are reported in; a ValueError where it is not a float."""
+    if r_ref > _EXP_MAX:
+        raise ValueError(f"rewards up to {r_ref:.6g}: E[e^r] is beyond the float range (e^r overflows above "
+                         f"r = {_EXP_MAX:.6g}); shift the rewards by a constant (curation does not change)")
+    return math.exp(r_ref)
+
+
+_EXP_MAX = math.log(np.finfo(np.float64).max)
 
 
 def _sample(rewards, labels, n_classes, name: str) -> tuple[np.ndarray, np.ndarray | None]:
@@ -290,7 +301,7 @@ def trajectory(rewards, labels=None, K=2, steps: int = 1, *, lam: float = math.i
     theta = P @ f                                           # (steps + 1, m)
     IF = _influence(P, r_all, k, W, f, cand)
     se = np.sqrt(np.mean(IF ** 2, axis=0) / n)
-    scale = math.exp(_ref(r_all))
+    scale = _exp_scale(_ref(r_all))
     out = {"mean_reward": theta[:, 0], "mean_reward_se": se[:, 0],
            "mean_exp_reward": scale * theta[:, 1], "mean_exp_reward_se": scale * se[:, 1]}
     if nc:
@@ -316,7 +327,7 @@ def one_step(candidate_rewards, candidate_labels=None, K=2, *, lam: float = math
     r, y = _sample(candidate_rewards, candidate_labels, nc, "candidate")
     k = validate.group_size(K, "K")
     la = validate.ratio(lam, "lam")
-    kept = trajectory(r, y, k, 1, n_classes=nc)
+    kept = trajectory(r, y, k, 1, n_classes=nc or None)
     out = {"n_candidates": int(r.size), "K": k}
     keys = ["mean_reward", "mean_exp_reward"] + (["class_proportions"] if nc else [])
     for key in keys:
@@ -328,10 +339,11 @@ def one_step(candidate_rewards, candidate_labels=None, K=2, *, lam: float = math
     else:
         if real_rewards is None:
             raise ValueError("real_rewards are required when lam is finite (the lam-mixture with real data)")
-        nxt = trajectory(r, y, k, 1, lam=la, real_rewards=real_rewards, real_labels=real_labels, n_classes=nc)
+        nxt = trajectory(r, y, k, 1, lam=la, real_rewards=real_rewards, real_labels=real_labels,
+                         n_classes=nc or None)
         rr, ry = _sample(real_rewards, real_labels, nc, "real")
         out["real_mean_reward"] = float(rr.mean())
-        out["real_mean_exp_reward"] = float(np.exp(rr).mean())
+        out["real_mean_exp_reward"] = _exp_scale(_ref(rr)) * float(np.exp(rr - _ref(rr)).mean())
         if nc:
             out["real_class_proportions"] = (np.bincount(ry, minlength=nc) / ry.size).tolist()
     for key in keys:
@@ -351,6 +363,7 @@ def lemma22(rewards, K) -> dict:
     n = r.size
     p = np.full(n, 1.0 / n)
     rs = float(r.max())
+    _exp_scale(rs)
     w = np.exp(r - rs)
     mu = float(w.mean())
     var = float(np.mean((w - mu) ** 2))
@@ -378,7 +391,7 @@ def sample_means(rewards, labels=None, n_classes: int | None = None) -> dict:
     nc = _n_classes(labels, None, n_classes)
     r, y = _sample(rewards, labels, nc, "sample")
     n = r.size
-    e = np.exp(r)
+    e = _exp_scale(_ref(r)) * np.exp(r - _ref(r))
     sd = (lambda a: float(a.std(ddof=1) / math.sqrt(n)) if n > 1 else math.inf)
     out = {"n": n, "mean_reward": float(r.mean()), "mean_reward_se": sd(r), "mean_exp_reward": float(e.mean()),
            "mean_exp_reward_se": sd(e)}

@@ -280,3 +280,10 @@ def test_bad_input_is_named():
         heun_sample(lambda x, s: x, np.zeros((1, 1)), 1)
     with pytest.raises(ValueError, match="sigma_max .* must exceed sigma_min"):
         heun_sample(lambda x, s: x, np.zeros((1, 1)), 4, sigma_min=1.0, sigma_max=0.5)
+
+
+def test_heun_accepts_an_integral_float_step_count():
+    from simtheory.diffusion import heun_sample
+    lat = np.random.default_rng(0).normal(size=(5, 2))
+    f = lambda x, s: 0.5 * x / (1 + s**2)
+    np.testing.assert_array_equal(heun_sample(f, lat, num_steps=4.0), heun_sample(f, lat, num_steps=4))

@@ -156,3 +156,16 @@ def test_gaussian_sims_closed_forms_at_scale(estimator, which):
     assert abs(r.mean() - g**T) <= N_SE * r.std(ddof=1) / math.sqrt(n)
     lr = np.log(r)
     assert abs(lr.mean() - T * sims.log_variance_drift(w, M, n_s, estimator)) <= N_SE * lr.std(ddof=1) / math.sqrt(n)
+
+
+def test_configs_store_integral_floats_as_ints_and_refuse_one_step():
+    g = sims.GaussianSimsConfig(n_samples=10.0, n_s=20.0, generations=3.0)
+    assert type(g.n_samples) is int and type(g.n_s) is int and type(g.generations) is int
+    with pytest.raises(ValueError, match="num_steps"):
+        sims.GmmSimsConfig(num_steps=1)
+
+
+def test_critical_w_checks_sizes_for_both_kinds():
+    for kind in ("mean", "log"):
+        with pytest.raises(ValueError, match="M"):
+            sims.critical_w(1, 10, kind)

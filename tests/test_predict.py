@@ -249,3 +249,21 @@ def test_bad_trajectory_input():
         predict.trajectory([0.0, 1.0], [0, 1], 2, 2, lam=1.0, real_rewards=[0.5])
     with pytest.raises(ValueError, match="v must have shape"):
         predict.curated_vjp([0.5, 0.5], [0.0, 1.0], 2, [1.0, 2.0, 3.0])
+
+
+def test_one_step_without_labels_predicts_rewards_only():
+    r = np.random.default_rng(3).normal(size=50)
+    out = predict.one_step(r, None, K=4)
+    assert "predicted_class_proportions" not in out
+    with_labels = predict.one_step(r, np.zeros(50, np.int64), K=4)
+    assert out["predicted_mean_reward"] == pytest.approx(with_labels["predicted_mean_reward"], rel=EXACT)
+
+
+def test_exponential_moments_beyond_the_float_range_are_refused():
+    r = np.random.default_rng(4).normal(size=20)
+    with pytest.raises(ValueError, match="float range"):
+        predict.one_step(r + 1e3, None, K=2)
+    with pytest.raises(ValueError, match="float range"):
+        predict.sample_means(r + 800)
+    # inside the range the moments are plain floats
+    assert predict.sample_means(r + 300)["mean_exp_reward"] > 0

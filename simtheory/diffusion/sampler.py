@@ -36,12 +36,13 @@ def heun_sample(denoise: Callable[[np.ndarray, float], np.ndarray], latents, num
     """Deterministic Heun sampler (EDM Algorithm 1) from latents ~ N(0, I) (n, d), scaled by sigma_max inside;
     ``denoise(x, sigma)`` returns an array like x. float64 throughout."""
     t = sigma_steps(num_steps, sigma_min, sigma_max, rho)
+    n = len(t) - 1                        # the validated step count (num_steps may be an integral float)
     x = validate.finite_array(latents, "latents") * t[0]
-    for i in range(num_steps):
+    for i in range(n):
         t0, t1 = t[i], t[i + 1]
         d = (x - np.asarray(denoise(x, t0), dtype=np.float64)) / t0
         x1 = x + (t1 - t0) * d
-        if i < num_steps - 1:
+        if i < n - 1:
             d1 = (x1 - np.asarray(denoise(x1, t1), dtype=np.float64)) / t1
             x1 = x + (t1 - t0) * (0.5 * d + 0.5 * d1)
         x = x1

@@ -70,6 +70,7 @@ def log_variance_drift(w: float, M: int, n_s: int, estimator: str = "mle") -> fl
 def critical_w(M: int, n_s: int, kind: str = "mean", estimator: str = "mle") -> float:
     """The w at which the SIMS Gaussian loop neither collapses nor explodes: E[v_{t+1}/v_t] = 1 (kind 'mean',
     by brentq on the log of the Gamma-ratio form) or E[log v_{t+1}/v_t] = 0 (kind 'log', a ratio of digammas)."""
+    M, n_s = validate.count(M, "M", 2), validate.count(n_s, "n_s", 2)
     if kind == "log":
         base = special.digamma(0.5 * (M - 1)) + math.log(2 / _divisor(M, estimator))
         aux = special.digamma(0.5 * (n_s - 1)) + math.log(2 / _divisor(n_s, estimator))
@@ -101,9 +102,8 @@ class GaussianSimsConfig:
 
     def __post_init__(self):
         object.__setattr__(self, "w", check_w(self.w))
-        validate.count(self.n_samples, "n_samples", 2)
-        validate.count(self.n_s, "n_s", 2)
-        validate.count(self.generations, "generations", 0)
+        for name, least in (("n_samples", 2), ("n_s", 2), ("generations", 0)):
+            object.__setattr__(self, name, validate.count(getattr(self, name), name, least))
         if self.scheme not in SCHEMES:
             raise ValueError(f"scheme must be one of {SCHEMES}, got {self.scheme!r}")
         object.__setattr__(self, "lam", validate.ratio(self.lam, "lam"))
@@ -211,9 +211,9 @@ class GmmSimsConfig:
 
     def __post_init__(self):
         object.__setattr__(self, "w", check_w(self.w))
-        for name in ("n_samples", "n_s", "components", "num_steps", "em_iter", "restarts"):
-            validate.count(getattr(self, name), name)
-        validate.count(self.generations, "generations", 0)
+        for name, least in (("n_samples", 1), ("n_s", 1), ("components", 1), ("num_steps", 2), ("em_iter", 1),
+                            ("restarts", 1), ("generations", 0)):
+            object.__setattr__(self, name, validate.count(getattr(self, name), name, least))
         k = validate.group_size(self.K, "K")
         if k == math.inf:
             raise ValueError("K must be finite in a sampled loop")
