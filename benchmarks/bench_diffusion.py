@@ -1,25 +1,30 @@
-"""Exact GMM denoiser: Numba kernel vs the numpy/scipy reference, same inputs, one thread each.
+"""Exact GMM denoiser: Numba kernel vs the numpy/scipy reference, same inputs, at 1 thread and at 2 threads.
 
 Prints the time per call of both, their ratio and the largest difference (goal: agreement to rounding).
-Run with NUMBA_NUM_THREADS=1 OMP_NUM_THREADS=1: python benchmarks/bench_diffusion.py
+Thread counts are set inside this script (benchmarks/_timing.py). Run: python benchmarks/bench_diffusion.py
 """
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-import numba as nb
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _timing import best_time  # noqa: E402
+from _timing import best_time, thread_counts, threads  # noqa: E402
 
 from simtheory.diffusion import gmm_denoiser, gmm_denoiser_reference, guided_denoiser, heun_sample  # noqa: E402
 
 
 def main() -> None:
+    for nt in thread_counts():
+        with threads(nt):
+            print(f"\n--- {nt} thread(s) (Numba, BLAS) ---")
+            run()
+
+
+def run() -> None:
     rng = np.random.default_rng(0)
-    print(f"numba threads={nb.get_num_threads()}")
     for n, k, d in ((10**5, 8, 2), (10**5, 8, 8), (10**4, 64, 2)):
         w = rng.dirichlet(np.ones(k))
         m = rng.normal(0, 3, (k, d))
