@@ -35,6 +35,8 @@ test-slow: setup
 bench: setup
 	$(PY) benchmarks/bench_curation.py
 	$(PY) benchmarks/bench_em.py
+	$(PY) benchmarks/bench_diffusion.py
+	OMP_NUM_THREADS=1 $(PY) benchmarks/bench_sims.py
 
 clean:
 	rm -rf $(VENV) runs figures/out .pytest_cache .hypothesis
