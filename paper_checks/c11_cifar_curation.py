@@ -15,7 +15,7 @@ import numpy as np
 from simtheory.metrics import entropy, total_variation
 from simtheory.runs import read_metrics
 
-from .core import Check, not_measurable, verdict
+from .core import Check, not_measurable, passes, verdict
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 RUNS = {
@@ -79,12 +79,13 @@ def run(quick: bool = False) -> list[Check]:
         z = _rise(a)
         ia = rT["classes"].index("airplane")
         p0, pT = _props(a)
-        others_fall = bool(np.all(np.delete(pT - p0, ia) < 0))
+        falls = [passes(d, "<", 0) for d in np.delete(pT - p0, ia)]
+        others_fall = all(falls)
         out.append(Check("C11.1", claim, SOURCE, "mean reward and airplane share rise over generations; others fall",
                          f"mean reward {r0['mean_reward']:.3f} -> {rT['mean_reward']:.3f} ({z:.1f} SE) over "
                          f"{rT['generation']} generations; airplane share {p0[ia]:.3f} -> {pT[ia]:.3f}; all 9 others "
                          f"fall: {others_fall}; {_judged_by(a)}", "reward rise > 3 combined standard errors",
-                         verdict(z > 3 and pT[ia] > p0[ia] and others_fall), SCALE))
+                         verdict(passes(z, ">", 3) & passes(pT[ia], ">", p0[ia]) & others_fall), SCALE))
     c = _rows("confidence")
     claim = "Curating with r = 5 max_c P(c|x) amplifies a few classes (bias amplification)"
     if c is None:
@@ -99,7 +100,7 @@ def run(quick: bool = False) -> list[Check]:
         out.append(Check("C11.2", claim, SOURCE, "entropy of class proportions falls; the top classes gain share",
                          f"class entropy {ent0:.3f} -> {entT:.3f} nats; top-3 share {top3_0:.3f} -> {top3_T:.3f}; "
                          f"mean reward rise {z:.1f} SE; {_judged_by(c)}", "top-3 share rise > 3 binomial standard errors",
-                         verdict(top3_T - top3_0 > 3 * se and entT < ent0), SCALE))
+                         verdict(passes(top3_T - top3_0, ">", 3 * se) & passes(entT, "<", ent0)), SCALE))
     m = _rows("lam1")
     claim = "With real data mixed in (lam = 1) class proportions stay near those of the data while the reward still rises"
     if m is None:
@@ -117,7 +118,8 @@ def run(quick: bool = False) -> list[Check]:
                          f"TV {tv_mix:.3f} with lam=1 vs " + (f"{tv_syn:.3f} fully synthetic" if tv_syn is not None else "n/a")
                          + f"; reward rise {z:.1f} SE; both runs' {_judged_by(m, both)}",
                          "TV below half the fully synthetic loop's, reward rise > 3 SE",
-                         verdict(tv_syn is not None and tv_mix < 0.5 * tv_syn and z > 3), SCALE))
+                         verdict((tv_syn is not None and passes(tv_mix, "<", 0.5 * tv_syn)) & passes(z, ">", 3)),
+                         SCALE))
     out.append(not_measurable("C11.4", "With real data FID stays flat and precision rises (50,000 samples per generation)",
                               SOURCE, "FID flat, precision up",
                               "FID at the paper's scale needs a 32x32 model and 10-50 k samples per generation; no GPU "

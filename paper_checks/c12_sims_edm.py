@@ -10,7 +10,7 @@ import numpy as np
 
 from simtheory.runs import read_metrics
 
-from .core import Check, not_measurable, verdict
+from .core import Check, not_measurable, passes, verdict
 
 BUDGET = ("a 56 M-parameter DDPM++ trained on 200 M images (about 2 days on 8 V100s) and 50,000-sample FIDs; "
           "this project has 2 CPU cores and, at most, 30 minutes of one lent GPU per session")
@@ -26,6 +26,13 @@ def _note(ok: bool, text: str) -> str:
     return text if ok else "fails at this scale (numbers in the row). " + text
 
 
+def _improves(pick: dict, v: dict, n_sets: int) -> bool:
+    """The picked w is positive, every report set has its paired difference (at most n_sets - 1 exist), and each
+    lowers the metric by more than the w = 0 spread over the seed sets."""
+    drops = [passes(d, "<", -v["spread_w0"]) for d in v["diffs"]]
+    return passes(pick["w"], ">", 0) & passes(len(v["diffs"]), ">=", n_sets - 1) & all(drops)
+
+
 def _sweep_claims(rows: list[dict]) -> list[Check]:
     from empirical.sims_sweep import pick_setting, sweep_verdict
     out = []
@@ -33,7 +40,7 @@ def _sweep_claims(rows: list[dict]) -> list[Check]:
     v = sweep_verdict(rows, n_sets, "fd_classifier")
     pick = v["pick"]
     n = next(r["n"] for r in rows if r.get("stage") == "sweep")
-    ok = pick["w"] > 0 and len(v["diffs"]) == n_sets - 1 and all(d < -v["spread_w0"] for d in v["diffs"])
+    ok = _improves(pick, v, n_sets)
     out.append(Check(
         "C12.5", "Negative guidance from the self-trained auxiliary improves the distance to the data for some w > 0 "
         "over w = 0 on the same model, n and seeds (FD in the reward classifier's features, the CPU stand-in for FID)",
@@ -48,7 +55,7 @@ def _sweep_claims(rows: list[dict]) -> list[Check]:
         fv = sweep_verdict(rows, n_sets, "fid", inception=True)
         pv = sweep_verdict(rows, n_sets, "precision", inception=True)
         rv = sweep_verdict(rows, n_sets, "recall", inception=True)
-        ok = pick["w"] > 0 and len(fv["diffs"]) == n_sets - 1 and all(d < -fv["spread_w0"] for d in fv["diffs"])
+        ok = _improves(pick, fv, n_sets)
         out.append(Check(
             "C12.6", "SIMS improves FID for some w > 0 over w = 0 on the same model, n and seeds", SOURCE,
             "FID at the picked w below FID at w = 0 on the report seed sets, by more than their spread",
@@ -72,6 +79,7 @@ def _loop_claim() -> Check | None:
     da = a[-1]["fd_classifier"] - a[0]["fd_classifier"]
     db = b[-1]["fd_classifier"] - b[0]["fd_classifier"]
     G = a[-1]["generation"]
+    ok = passes(da, ">", tol) & passes(db, "<=", tol)
     return Check(
         "C12.7", "In a synthetic-augmentation loop (real set plus the previous generation's samples) standard retraining "
         "degrades while SIMS does not", SOURCE,
@@ -80,9 +88,8 @@ def _loop_claim() -> Check | None:
         f"{a[-1]['fd_classifier']:.4f} ({da:+.4f}); with SIMS (w = {b[-1].get('sims_w', '?')}) {b[0]['fd_classifier']:.4f} -> "
         f"{b[-1]['fd_classifier']:.4f} ({db:+.4f}); n = {a[0]['n_eval']} images per generation, the same seeds",
         f"the w = 0 spread of FD over the sweep's seed sets at n = {sweep[0]['n']}: {tol:.4f}",
-        verdict(da > tol and db <= tol), _note(da > tol and db <= tol, SCALE + "; each generation fine-tunes the "
-                                               "previous model; the SIMS loop's generations are guided by their own "
-                                               "auxiliaries (n_s = 2,500, B = 10 k)"))
+        verdict(ok), _note(ok, SCALE + "; each generation fine-tunes the previous model; the SIMS loop's generations "
+                           "are guided by their own auxiliaries (n_s = 2,500, B = 10 k)"))
 
 
 def _shift_claim() -> Check | None:
@@ -102,7 +109,7 @@ def _shift_claim() -> Check | None:
     tv_s = {r["set"]: 0.5 * float(np.abs(np.asarray(r["class_proportions"]) - target).sum()) for r in sh}
     n = sh[0]["n"]
     se = {j: math.sqrt(base[j] * (1 - base[j]) / n + got[j] * (1 - got[j]) / n) for j in got}
-    ok = all(got[j] - base[j] > 3 * se[j] and tv_s[j] < tv_b[j] for j in got)
+    ok = all([passes(got[j] - base[j], ">", 3 * se[j]) & passes(tv_s[j], "<", tv_b[j]) for j in got])
     return Check(
         "C12.8", "Distribution shifting: an auxiliary built from a set with chosen class proportions moves the generated "
         "proportions toward a target", "Alemohammad et al. 2024, SIMS [paper claim; mechanism unverified]",

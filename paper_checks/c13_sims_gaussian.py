@@ -9,7 +9,7 @@ import numpy as np
 
 from simtheory.diffusion import guided_gaussian, product_gaussian, sims
 
-from .core import Check, verdict
+from .core import Check, passes, verdict
 
 FIG = ("diffusion_sims_gaussian.png",)
 
@@ -45,12 +45,13 @@ def run(quick: bool = False) -> list[Check]:
               "this project's exact diffusion (simtheory.diffusion.sims) [derived]",
               f"M = n_s = {M}: w* = {w_mean:.4f}, E[sigma^2_{T_mean}/sigma^2_0] = 1",
               f"{e_mean:.4f} +- {se_mean:.4f} ({n} chains, every point sampled, sigma_max = inf)",
-              "4 standard errors of the chain mean", verdict(abs(e_mean - 1.0) <= 4 * se_mean), figures=FIG),
+              "4 standard errors of the chain mean", verdict(passes(abs(e_mean - 1.0), "<=", 4 * se_mean)),
+              figures=FIG),
         Check("C13.2", "SIMS Gaussian loop: E[log sigma^2_t] is constant at w* (log) = [psi((M-1)/2) + log(2/M)] / "
               "[psi((n_s-1)/2) + log(2/n_s)] (= 1 when n_s = M)", "simtheory.diffusion.sims [derived]",
               f"w* = {w_log:.4f}: E[log sigma^2_{T_log}/sigma^2_0] = 0",
               f"{e_log:.4f} +- {se_log:.4f} ({n} chains)", "4 standard errors",
-              verdict(abs(e_log) <= 4 * se_log), figures=FIG),
+              verdict(passes(abs(e_log), "<=", 4 * se_log)), figures=FIG),
         Check("C13.3", "SIMS stops model collapse in a fully synthetic self-consuming loop: some w > 0 keeps the "
               "Gaussian refit loop from both collapsing and exploding",
               "Alemohammad et al. 2024, SIMS (self-consuming loops) [paper; Gaussian reading derived]",
@@ -58,7 +59,7 @@ def run(quick: bool = False) -> list[Check]:
               f"w* (mean) = {w_mean:.4f} < w* (log) = {w_log:.4f}: at w* (mean) E[log] drifts {drift_at_mean:.4f} "
               f"per generation (median sigma^2_{T_log}/sigma^2_0 = {med_at_mean:.3f}); at w* (log) E[sigma^2] "
               f"grows {grow_at_log:.4f}x per generation",
-              "exact (closed forms); the two w must coincide to 1e-6", verdict(abs(w_mean - w_log) <= 1e-6),
+              "exact (closed forms); the two w must coincide to 1e-6", verdict(passes(abs(w_mean - w_log), "<=", 1e-6)),
               note="Jensen: the per-generation factor is random, so E[factor] = 1 and E[log factor] = 0 need different "
                    "w. SIMS stops collapse of the mean at w* (mean) and of the typical chain at w* (log), never both: "
                    "between them the mean explodes while the median collapses. Without guidance (w = 0) E[sigma^2] "
@@ -69,12 +70,12 @@ def run(quick: bool = False) -> list[Check]:
               f"diverges at w = {w_div}",
               f"exact guided ODE: {v_ode[0, 0]:.4f} = b (b/a)^w at w = 0.5 (limit sigma_max -> inf); at w = {w_div} "
               f"finite, {v_ode_div[0, 0]:.4f} (sigma_max = 80)",
-              "relative 1e-6 (both exact)", verdict(abs(v_ode[0, 0] - v_prod[0, 0]) <= 1e-6 * v_prod[0, 0]),
+              "relative 1e-6 (both exact)", verdict(passes(abs(v_ode[0, 0] - v_prod[0, 0]), "<=", 1e-6 * v_prod[0, 0])),
               note="The guided ODE's law is not the product form when the covariances differ: its variance "
                    "b (b/a)^w grows geometrically and never diverges; the product form's diverges at w = a/(b - a).",
               figures=("diffusion_guided.png",)),
         Check("C13.5", "With equal base and auxiliary covariances the guided ODE law equals the product form "
               "(mean m_b + w (m_b - m_a), base covariance)", "simtheory.diffusion.gaussian [derived]",
               "identical (sigma_max -> inf)", f"max difference {eq_err:.2e} (2-D, w = 1.5)", "1e-10 (rounding)",
-              verdict(eq_err <= 1e-10), figures=("diffusion_guided.png",)),
+              verdict(passes(eq_err, "<=", 1e-10)), figures=("diffusion_guided.png",)),
     ]
