@@ -26,11 +26,13 @@ main: setup
 demo: setup
 	$(PY) -m simtheory exact --scenario mixture2d --K 4 --steps 30 --out runs/demo-mixture2d-K4
 
+# one BLAS/OpenMP thread per pytest worker: two workers with torch's default 2 threads each oversubscribe the
+# 2 cores and the small networks then run tens of times slower (tests that need other settings set their own)
 test: setup
-	$(PY) -m pytest -q -n 2 -p no:cacheprovider
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest -q -n 2 -p no:cacheprovider --durations=15
 
 test-slow: setup
-	$(PY) -m pytest -q -n 2 -m slow
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest -q -n 2 -p no:cacheprovider -m slow
 
 bench: setup
 	$(PY) benchmarks/bench_curation.py
