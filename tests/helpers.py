@@ -26,4 +26,16 @@ def laplace_quad(p, r, K):
                                 epsabs=1e-14, epsrel=1e-12, limit=500)
         out[i] = K * p[i] * val
     return out
-__all__ = ["enumerate_curated", "two_atom_binomial", "laplace_quad"]
+def interrupt_on_call(fn, n: int):
+    """``fn`` wrapped to raise KeyboardInterrupt on its n-th call (a kill in the middle of a run)."""
+    calls = {"n": 0}
+
+    def wrapped(*a, **k):
+        calls["n"] += 1
+        if calls["n"] == n:
+            raise KeyboardInterrupt
+        return fn(*a, **k)
+    return wrapped
+
+
+__all__ = ["enumerate_curated", "two_atom_binomial", "laplace_quad", "interrupt_on_call"]

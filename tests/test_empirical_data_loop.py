@@ -12,6 +12,7 @@ from empirical.loop import curate, run_image_loop
 from simtheory.runs import ConfigMismatch, read_metrics
 
 from tolerances import N_SE
+from helpers import interrupt_on_call
 
 
 def test_missing_and_corrupt_sources(tmp_path):
@@ -77,14 +78,7 @@ def test_loop_resume_after_kill_equals_uninterrupted(tmp_path, monkeypatch):
     real = tr.ema_update
 
     def kill_at(n):
-        calls = {"n": 0}
-
-        def f(*a):
-            calls["n"] += 1
-            if calls["n"] == n:
-                raise KeyboardInterrupt
-            return real(*a)
-        return f
+        return interrupt_on_call(real, n)
 
     # base: 256 steps of 64 images, checkpointed every 2048 images (32 steps); each fine-tune: 16 steps
     monkeypatch.setattr(tr, "ema_update", kill_at(40))          # mid base training, after its first checkpoint

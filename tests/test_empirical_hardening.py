@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from empirical import checkpoints
+from helpers import interrupt_on_call
 from empirical.configs import preset
 from empirical.edm import Denoiser, generate, sigma_steps
 from empirical.loop import run_image_loop
@@ -163,14 +164,8 @@ def test_kill_between_network_and_state_writes_leaves_no_stale_network(tmp_path,
 
 def test_training_resumes_on_another_device_name(tmp_path, monkeypatch):
     import empirical.train as tr
-    real, calls = tr.ema_update, {"n": 0}
-
-    def die(*a):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise KeyboardInterrupt
-        return real(*a)
-    monkeypatch.setattr(tr, "ema_update", die)
+    real = tr.ema_update
+    monkeypatch.setattr(tr, "ema_update", interrupt_on_call(real, 3))
     with pytest.raises(KeyboardInterrupt):
         _train_small(tmp_path / "cut")
     monkeypatch.setattr(tr, "ema_update", real)

@@ -11,6 +11,7 @@ from simtheory import densities, dynamics, scenarios
 from simtheory.runs import exact
 from simtheory.runs.exact import ExactConfig, run_exact
 from simtheory.runs import ConfigMismatch, read_metrics
+from helpers import interrupt_on_call
 
 
 def test_run_folder_contents(tmp_path):
@@ -28,16 +29,8 @@ def test_run_folder_contents(tmp_path):
 def test_resume_after_crash_equals_uninterrupted(tmp_path, monkeypatch):
     cfg = ExactConfig("mixture1d", 3, 1.0, 8, grid_size=61)
     full = run_exact(cfg, tmp_path / "full")
-    calls = {"n": 0}
     real_step = exact.step
-
-    def crashing(*a):
-        calls["n"] += 1
-        if calls["n"] == 5:
-            raise KeyboardInterrupt
-        return real_step(*a)
-
-    monkeypatch.setattr(exact, "step", crashing)
+    monkeypatch.setattr(exact, "step", interrupt_on_call(real_step, 5))
     with pytest.raises(KeyboardInterrupt):
         run_exact(cfg, tmp_path / "cut")
     assert len(read_metrics(tmp_path / "cut")) == 5

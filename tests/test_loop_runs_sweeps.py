@@ -1,6 +1,7 @@
 import math
 
 import pytest
+from helpers import interrupt_on_call
 
 from simtheory import loops
 from simtheory.runs.loop import config_from_dataset, run_loop_folder
@@ -13,15 +14,7 @@ def test_loop_folder_resume_after_crash(tmp_path, monkeypatch):
                               scheme="accumulate")
     run_loop_folder(cfg, "mixture2d", 2000, tmp_path / "full", seed=3)
     real = loops.step
-    n = {"c": 0}
-
-    def crash(*a, **k):
-        n["c"] += 1
-        if n["c"] == 3:
-            raise KeyboardInterrupt
-        return real(*a, **k)
-
-    monkeypatch.setattr(loops, "step", crash)
+    monkeypatch.setattr(loops, "step", interrupt_on_call(real, 3))
     with pytest.raises(KeyboardInterrupt):
         run_loop_folder(cfg, "mixture2d", 2000, tmp_path / "cut", seed=3)
     monkeypatch.setattr(loops, "step", real)
