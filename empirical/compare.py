@@ -1,4 +1,5 @@
-"""Theory against measurement for any image-loop run folder (CPU or GPU): ``python -m empirical compare RUN...``.
+"""Theory against measurement for any loop run folder (images, CPU or GPU, or points): ``python -m empirical compare
+RUN...``.
 
 Per generation t >= 1, from gen_XXX/synthetic.npz (the candidates' rewards and classifier labels, the kept
 indices, the real images' rewards and labels when real data are mixed in) and metrics.jsonl (the new model's
@@ -27,6 +28,7 @@ from simtheory.runs import atomic_write, jsonable, read_metrics
 
 N_SE = 4.0      # allowance of the property checks, in standard errors
 KEYS = ("candidate_rewards", "candidate_labels", "kept_index")
+KINDS = ("image_loop", "point_loop")
 
 
 class MissingCandidates(ValueError):
@@ -56,14 +58,15 @@ def _generation(folder: Path, t: int) -> dict:
 
 
 def load_run(folder) -> dict:
-    """config, metrics rows and every generation's arrays of an image-loop run folder; MissingCandidates (a
-    ValueError naming the folder and what is missing) for folders made before candidates were recorded."""
+    """config, metrics rows and every generation's arrays of a loop run folder (image or point loop);
+    MissingCandidates (a ValueError naming the folder and what is missing) for folders made before candidates
+    were recorded."""
     folder = Path(folder)
     if not (folder / "config.json").exists():
         raise ValueError(f"{folder} is not a run folder (no config.json)")
     cfg = json.loads((folder / "config.json").read_text())
-    if cfg.get("kind") != "image_loop":
-        raise ValueError(f"{folder} holds a {cfg.get('kind')!r} run; compare reads image-loop run folders")
+    if cfg.get("kind") not in KINDS:
+        raise ValueError(f"{folder} holds a {cfg.get('kind')!r} run; compare reads {' and '.join(KINDS)} run folders")
     rows = read_metrics(folder)
     gens = [_generation(folder, t) for t in range(1, len(rows))]
     if not gens:

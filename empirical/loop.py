@@ -1,4 +1,8 @@
-"""The curated retraining loop on images: the fold of simtheory.loops with real networks.
+"""The curated retraining loop with real networks: the fold of simtheory.loops, for any data kind.
+
+The fold (:func:`run_fold`) is the same for every kind of data; a kind (:class:`ImageData` here, and
+:class:`empirical.points.PointData` for low-dimensional points) supplies the real data, the rewards and labels
+of samples, and the measurement of a model. On images:
 
 Generation 0 trains the base model on N real images. Generation t: sample K m candidates from model t-1
 (per-image seeds; :func:`sample_candidates`), score them with the classifier reward, keep one per group of K
@@ -11,6 +15,10 @@ Run folder: config.json (compared on resume; no device), log.jsonl (one line per
 world size), metrics.jsonl, classifier/, judge/, gen_XXX/ (network.pt, training-state.pt, synthetic.npz, samples.png).
 Rerunning resumes; every step writes atomically, so a kill loses nothing done. Under torchrun, rank 0 alone
 samples, curates, measures and writes; every rank trains (empirical.distributed).
+
+A config of the fold has the image loop's words: n_samples (N), K, lam, scheme, generations, train (the
+network and its training), finetune_images, finetune_lr, num_steps, n_eval, seed, sims, n_synthetic, device
+and to_dict().
 """
 from __future__ import annotations
 
@@ -186,69 +194,73 @@ def _classifier_reference(cfg: ImageLoopConfig, clf, rf: RunFolder) -> dict:
     return out
 
 
-def _load_synthetic(path: Path) -> dict:
+def _load_synthetic(path: Path, key: str = "images") -> dict:
+    """The kept samples (under ``key``), their rewards and the candidates' rewards of a synthetic.npz."""
     try:
         with np.load(path) as z:
-            return {k: z[k] for k in ("images", "rewards", "candidate_rewards")}
+            return {k: z[k] for k in (key, "rewards", "candidate_rewards")}
     except Exception as e:        # zipfile, pickle and key errors of a torn or foreign file
         raise checkpoints.unreadable(path, f"{type(e).__name__}: {e}") from None
 
 
-def _prediction_inputs(cfg: ImageLoopConfig, clf, probs, keep, x, t: int) -> dict:
-    """Issue 11: beside the candidates' rewards, their classifier labels, the kept indices and the real training
-    images' rewards and labels, stored in synthetic.npz so that the predictions can be recomputed
-    (empirical.compare)."""
-    rec = {"candidate_labels": probs.argmax(1), "kept_index": keep}
-    if cfg.lam != math.inf or cfg.scheme == "accumulate":
-        start = cfg.n_samples * t if cfg.scheme == "fresh" else 0
-        rr, rp = rewards_of(cfg, clf, x[start:start + cfg.n_samples])
-        rec.update(real_rewards=rr, real_labels=rp.argmax(1))
-    return rec
+def _real_block(cfg, x: np.ndarray, t: int) -> np.ndarray:
+    """The N real samples generation t trains on (block t of the real data for 'fresh')."""
+    start = cfg.n_samples * t if cfg.scheme == "fresh" else 0
+    return x[start:start + cfg.n_samples]
 
 
-def _predictions(rf: RunFolder, cfg: ImageLoopConfig, t: int) -> dict:
+def _mixes_real(cfg) -> bool:
+    return cfg.lam != math.inf or cfg.scheme == "accumulate"
+
+
+def _predictions(rf: RunFolder, cfg, t: int, n_classes: int) -> dict:
     """Issue 11: the exact one- and multi-step predictions (with SEs) from the stored candidates."""
     try:
-        return compare.recorded_predictions(rf.path, cfg.to_dict(), t, len(cfg.class_names))
+        return compare.recorded_predictions(rf.path, cfg.to_dict(), t, n_classes)
     except compare.MissingCandidates as e:       # a folder resumed from before candidates were stored
         warnings.warn(f"no predictions recorded: {e}")
         return {}
 
 
-def _synthetic(cfg: ImageLoopConfig, t: int, D, clf, folder: Path, progress: bool, x: np.ndarray,
-               sample=None) -> dict:
-    """Generation t's curated synthetic images (sampled, scored, curated once; then read from synthetic.npz)."""
+def _synthetic(cfg, kind, t: int, D, folder: Path, progress: bool, x: np.ndarray, sample=None) -> dict:
+    """Generation t's curated synthetic samples (sampled, scored, curated once; then read from synthetic.npz).
+
+    Issue 11: beside the kept samples and rewards, every candidate's reward and label, the kept indices and,
+    when real data are mixed in, the real training samples' rewards and labels, so that the predictions can be
+    recomputed (empirical.compare)."""
     path = folder / "synthetic.npz"
     if path.exists():
-        return _load_synthetic(path)
+        return _load_synthetic(path, kind.samples_key)
     cand = sample_candidates(cfg, D, t, progress, sample)
-    r, probs = rewards_of(cfg, clf, cand)
+    r, labels = kind.score(cand)
     rng = np.random.default_rng(stream_seed(cfg.seed, "curation", t))
     idx = np.arange(len(cand))
     keep, kept_r = curate(cfg, idx, r, rng) if cfg.K > 1 else (idx, r)    # curating indices: the same draws
-    out = {"images": cand[keep], "rewards": kept_r, "candidate_rewards": r}
-    out.update(_prediction_inputs(cfg, clf, probs, keep, x, t))
+    out = {kind.samples_key: cand[keep], "rewards": kept_r, "candidate_rewards": r, "candidate_labels": labels,
+           "kept_index": keep}
+    if _mixes_real(cfg):
+        rr, rl = kind.score(_real_block(cfg, x, t))
+        out.update(real_rewards=rr, real_labels=rl)
     buf = io.BytesIO()
     np.savez(buf, **out)
     atomic_write(path, buf.getvalue())
     return out
 
 
-def _training_set(cfg: ImageLoopConfig, t: int, syn: np.ndarray, x: np.ndarray, run: Path) -> np.ndarray:
-    """What model t is fine-tuned on: this generation's synthetic images (all generations' for accumulate)
-    and, unless lam = inf with replace or fresh, N real images (block t of the real data for fresh)."""
+def _training_set(cfg, kind, t: int, syn: np.ndarray, x: np.ndarray, run: Path) -> np.ndarray:
+    """What model t is fine-tuned on: this generation's synthetic samples (all generations' for accumulate)
+    and, unless lam = inf with replace or fresh, N real samples (block t of the real data for fresh)."""
     pool = [syn]
     if cfg.scheme == "accumulate":
-        pool = [_load_synthetic(run / f"gen_{s:03d}" / "synthetic.npz")["images"] for s in range(1, t)] + [syn]
-    real = []
-    if cfg.lam != math.inf or cfg.scheme == "accumulate":
-        start = cfg.n_samples * t if cfg.scheme == "fresh" else 0
-        real = [x[start:start + cfg.n_samples]]
+        pool = [_load_synthetic(run / f"gen_{s:03d}" / "synthetic.npz", kind.samples_key)[kind.samples_key]
+                for s in range(1, t)] + [syn]
+    real = [_real_block(cfg, x, t)] if _mixes_real(cfg) else []
     return np.concatenate(real + pool)
 
 
-def _open(cfg: ImageLoopConfig, out) -> RunFolder:
-    """The run folder, after the inputs are known good (a typo must not leave a folder that refuses reruns)."""
+def _open(cfg, out, log_fields: dict) -> RunFolder:
+    """The run folder, after the inputs are known good (a typo must not leave a folder that refuses reruns);
+    appends this start's line to log.jsonl (``log_fields``: the kind's own, e.g. the classifier's device)."""
     cfg_path = Path(out) / "config.json"
     if cfg_path.exists():
         checkpoints.read_json(cfg_path)           # a torn or garbage config.json: say which file, what to do
@@ -256,8 +268,8 @@ def _open(cfg: ImageLoopConfig, out) -> RunFolder:
     import numba
     from simtheory.kernels import launch_threads
     launch_threads()                                  # so reading Numba's count keeps torch's
-    log = {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "device": cfg.device,
-           "classifier_device": cfg.classifier.device, "world_size": distributed.world()[1],
+    log = {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "device": cfg.device, **log_fields,
+           "world_size": distributed.world()[1],
            "torch_threads": torch.get_num_threads(), "numba_threads": numba.get_num_threads(),
            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"), "torch": torch.__version__}
     with open(rf.path / "log.jsonl", "a") as f:
@@ -265,7 +277,7 @@ def _open(cfg: ImageLoopConfig, out) -> RunFolder:
     return rf
 
 
-def _resume_point(rf: RunFolder, cfg: ImageLoopConfig) -> int:
+def _resume_point(rf: RunFolder, cfg) -> int:
     """Generations already finished: metric lines 0, 1, ... in order whose folder still holds network.pt."""
     done = rf.keep_metrics(cfg.generations + 1)
     for t in range(done):
@@ -278,35 +290,69 @@ def _resume_point(rf: RunFolder, cfg: ImageLoopConfig) -> int:
     return done
 
 
-def run_image_loop(cfg: ImageLoopConfig, out, progress: bool = True) -> RunFolder | None:
-    """Run (or resume) the loop into ``out``; returns the run folder (None on torchrun ranks other than 0)."""
-    main = distributed.is_main()
-    progress = progress and main
-    distributed.check_device(cfg.device)
-    distributed.check_device(cfg.classifier.device)
-    distributed.check_device(cfg.judge.device)
-    run = Path(out)
-    x = y = rf = clf = acc = judge = ref = D = clf_ref = sample = None
-    if main:
-        x, y = real_images(cfg)                       # a missing data file fails before the folder exists
-        if cfg.fid_n:
+class ImageData:
+    """The image kind of the fold: CIFAR-10 images, rewards and labels by the reward classifier, measured by it,
+    the judge and (optionally) FID. Methods are called on rank 0 only."""
+
+    samples_key = "images"
+
+    def __init__(self, cfg: ImageLoopConfig, progress: bool):
+        self.cfg, self.progress = cfg, progress
+        self.n_classes = len(cfg.class_names)
+        self.devices = (cfg.device, cfg.classifier.device, cfg.judge.device)
+        self.log_fields = {"classifier_device": cfg.classifier.device}
+        self.clf = self.acc = self.judge = self.ref = self.clf_ref = None
+
+    def real(self) -> tuple[np.ndarray, np.ndarray]:
+        """The real images and labels (a missing data file fails here, before the folder exists)."""
+        x, y = real_images(self.cfg)
+        if self.cfg.fid_n:
             fidmod.detector_path()
-        rf = _open(cfg, out)
-        clf, acc = _classifier(cfg, "classifier", rf.path / "classifier", progress)
-        judge = _classifier(cfg, "judge", rf.path / "judge", progress)
+        return x, y
+
+    def start(self, rf: RunFolder) -> None:
+        """The classifiers (trained once, then loaded) and the reference statistics of the run folder."""
+        cfg, progress = self.cfg, self.progress
+        self.clf, self.acc = _classifier(cfg, "classifier", rf.path / "classifier", progress)
+        self.judge = _classifier(cfg, "judge", rf.path / "judge", progress)
         if cfg.fid_n:
             xt, _ = cifar.dataset("test", cfg.resolution, cfg.classes, None, 0, cfg.data)
-            ref = fidmod.reference_statistics(xt, rf.path / "fid-reference.npz", device=cfg.device)
-        clf_ref = _classifier_reference(cfg, clf, rf)
+            self.ref = fidmod.reference_statistics(xt, rf.path / "fid-reference.npz", device=cfg.device)
+        self.clf_ref = _classifier_reference(cfg, self.clf, rf)
+
+    def score(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(rewards, labels): the classifier reward and the classifier's argmax class."""
+        r, probs = rewards_of(self.cfg, self.clf, images)
+        return r, probs.argmax(1)
+
+    def measure(self, t: int, D, sample, folder: Path) -> dict:
+        return _measure(self.cfg, t, D, self.clf, self.acc, self.judge, self.ref, folder, self.progress, sample,
+                        self.clf_ref)
+
+
+def run_fold(cfg, kind, out, progress: bool = True) -> RunFolder | None:
+    """Run (or resume) the curated retraining fold of ``cfg`` on data of ``kind`` into ``out``: generation 0
+    trains on N real samples; generation t samples K m candidates from model t-1, curates, mixes, fine-tunes
+    model t-1 and measures. Returns the run folder (None on torchrun ranks other than 0)."""
+    main = distributed.is_main()
+    progress = progress and main
+    for dev in kind.devices:
+        distributed.check_device(dev)
+    run = Path(out)
+    x = y = rf = D = sample = None
+    if main:
+        x, y = kind.real()                            # bad data fail before the folder exists
+        rf = _open(cfg, out, kind.log_fields)
+        kind.start(rf)
     distributed.init(cfg.device)
     done = distributed.share(_resume_point(rf, cfg) if main else None)
     if done == 0:
         base = run / "gen_000"
-        real = distributed.share((x[: cfg.n_samples], y[: cfg.n_samples]) if main else None)
+        real = distributed.share((x[: cfg.n_samples], None if y is None else y[: cfg.n_samples]) if main else None)
         D = train(cfg.train, *real, base, progress=progress)
         if main:
             sample = _sampler(cfg, 0, D, base, progress)
-            rf.append(jsonable(_measure(cfg, 0, D, clf, acc, judge, ref, base, progress, sample, clf_ref)))
+            rf.append(jsonable(kind.measure(0, D, sample, base)))
         done = 1
     if main:
         D = load_network(rf.path / f"gen_{done - 1:03d}" / "network.pt", cfg.device)
@@ -316,17 +362,22 @@ def run_image_loop(cfg: ImageLoopConfig, out, progress: bool = True) -> RunFolde
         syn = None
         if main:
             g.mkdir(exist_ok=True)
-            syn = _synthetic(cfg, t, D, clf, g, progress, x, sample)
-        train_x = distributed.share(_training_set(cfg, t, syn["images"], x, run) if main else None)
+            syn = _synthetic(cfg, kind, t, D, g, progress, x, sample)
+        train_x = distributed.share(_training_set(cfg, kind, t, syn[kind.samples_key], x, run) if main else None)
         ft = finetune_config(cfg.train, cfg.finetune_images, stream_seed(cfg.seed, "finetune", t), cfg.finetune_lr)
         D = train(ft, train_x, None, g, init=D.state_dict() if main else None, progress=progress)
         if main:
             sample = _sampler(cfg, t, D, g, progress)
-            rec = _measure(cfg, t, D, clf, acc, judge, ref, g, progress, sample, clf_ref)
+            rec = kind.measure(t, D, sample, g)
             kept, cand = syn["rewards"], syn["candidate_rewards"]
             rec.update(kept_mean_reward=float(kept.mean()), kept_reward_se=_se(kept),
                        candidate_mean_reward=float(cand.mean()), candidate_reward_se=_se(cand))
-            rec.update(_predictions(rf, cfg, t))
+            rec.update(_predictions(rf, cfg, t, kind.n_classes))
             rf.append(jsonable(rec))
     distributed.barrier()
     return rf
+
+
+def run_image_loop(cfg: ImageLoopConfig, out, progress: bool = True) -> RunFolder | None:
+    """Run (or resume) the image loop into ``out``; returns the run folder (None on torchrun ranks other than 0)."""
+    return run_fold(cfg, ImageData(cfg, progress and distributed.is_main()), out, progress)

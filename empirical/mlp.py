@@ -3,7 +3,7 @@ r"""A residual MLP denoiser for points (n, d): the low-dimensional twin of the U
 F(x_in; c_noise) = out(SiLU(LN(h_L))), h_0 = in(x_in), h_{l+1} = h_l + fc1(SiLU(fc0(SiLU(LN(h_l))) (1 + a_l) + b_l))
 with (a_l, b_l) an affine map of the noise embedding e = MLP([cos 2 pi f_k c_noise, sin 2 pi f_k c_noise]) and
 f_k geometric from 1/4 to 16 cycles per unit of c_noise = ln(sigma)/4 (the U-Net's residual blocks with
-scale-and-shift conditioning, with linear layers). The last layer of each block and the output layer start at
+scale-and-shift conditioning, with linear layers). A batch at one noise level (the sampler's) embeds it once. The last layer of each block and the output layer start at
 zero, so an untrained denoiser is c_skip x. EDM preconditioning is :class:`empirical.edm.Preconditioned`.
 
 Data normalisation: points live in the network's space as z = (x - shift) / scale per coordinate (``shift`` and
@@ -92,7 +92,10 @@ class MLP(nn.Module):
     def forward(self, x: torch.Tensor, c_noise: torch.Tensor, class_labels: torch.Tensor | None = None):
         if class_labels is not None:
             raise ValueError("the point MLP is unconditional: class_labels must be None")
-        phase = c_noise.to(torch.float32)[:, None] * self.freqs[None]
+        c = c_noise.to(torch.float32)
+        if c.numel() > 1 and bool((c == c[0]).all()):
+            c = c[:1]             # one noise level (the sampler): embed once, broadcast in the blocks
+        phase = c[:, None] * self.freqs[None]
         emb = self.emb(torch.cat([phase.cos(), phase.sin()], dim=1))
         h = self.inp(x)
         for b in self.blocks:

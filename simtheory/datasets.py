@@ -1,4 +1,10 @@
-"""Named real-data sets for loops and sweeps: points (or atom indices), their reward and family options."""
+"""Named real-data sets for loops and sweeps: points (or atom indices), their reward, family options and, where
+it is known, the data law as a Gaussian mixture (the exact denoiser and the distance to the law use it).
+
+The laws are those of :mod:`simtheory.geometries`, the same the gridded scenarios (:mod:`simtheory.scenarios`)
+discretise, so both halves run on the same laws: gauss1d, gauss2d, mixture1d, mixture2d, moons (and atoms1d,
+the atoms of the mixture1d scenario).
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -6,32 +12,55 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import scenarios
-from .geometries import MIXTURE2D
+from .geometries import MIXTURE1D, MIXTURE2D, MOONS
 
 
 @dataclass(frozen=True)
 class Dataset:
-    """Real points, the reward (a function of points, or an array over atoms) and options the loop needs."""
+    """Real points, the reward (a function of points, or an array over atoms), options the loop needs, and the
+    law the points are drawn from as a Gaussian mixture {weights, means, covs} (None: not known)."""
 
     x: np.ndarray
     reward: object
     options: dict = field(default_factory=dict)
+    law: dict | None = None
+
+
+def _standard_normal(d: int) -> dict:
+    return {"weights": np.ones(1), "means": np.zeros((1, d)), "covs": np.eye(d)[None]}
 
 
 def gauss2d(n: int, rng: np.random.Generator) -> Dataset:
     """N(0, I_2); reward r(x) = x_0 (push to the right)."""
-    return Dataset(rng.standard_normal((n, 2)), lambda y: y[:, 0])
+    return Dataset(rng.standard_normal((n, 2)), lambda y: y[:, 0], law=_standard_normal(2))
 
 
 def gauss1d(n: int, rng: np.random.Generator) -> Dataset:
     """N(0, 1); reward r(x) = x."""
-    return Dataset(rng.standard_normal((n, 1)), lambda y: y[:, 0])
+    return Dataset(rng.standard_normal((n, 1)), lambda y: y[:, 0], law=_standard_normal(1))
+
+
+def _mixture(geometry, n: int, rng: np.random.Generator) -> Dataset:
+    return Dataset(geometry.sample(n, rng), geometry.reward,
+                   {"modes": tuple(map(tuple, geometry.means)), "components": geometry.means.shape[0]},
+                   geometry.mixture())
+
+
+def mixture1d(n: int, rng: np.random.Generator) -> Dataset:
+    """Draws from :data:`simtheory.geometries.MIXTURE1D` (three Gaussians on the line; the law of
+    scenarios.mixture1d) with its reward."""
+    return _mixture(MIXTURE1D, n, rng)
 
 
 def mixture2d(n: int, rng: np.random.Generator) -> Dataset:
     """Draws from :data:`simtheory.geometries.MIXTURE2D` (the law of scenarios.mixture2d) with its reward."""
-    return Dataset(MIXTURE2D.sample(n, rng), MIXTURE2D.reward,
-                   {"modes": tuple(map(tuple, MIXTURE2D.means)), "components": MIXTURE2D.means.shape[0]})
+    return _mixture(MIXTURE2D, n, rng)
+
+
+def moons(n: int, rng: np.random.Generator) -> Dataset:
+    """Draws from :data:`simtheory.geometries.MOONS` (two moons, noise .1; the law of scenarios.moons2d) with its
+    reward; modes are the arcs' midpoints (the nearest one tells the moon)."""
+    return Dataset(MOONS.sample(n, rng), MOONS.reward, {"modes": MOONS.modes, "components": 8}, MOONS.mixture())
 
 
 def atoms1d(n: int, rng: np.random.Generator) -> Dataset:
@@ -40,7 +69,8 @@ def atoms1d(n: int, rng: np.random.Generator) -> Dataset:
     return Dataset(rng.choice(sc.p0.size, size=(n, 1), p=sc.p0), sc.r, {"n_atoms": sc.p0.size})
 
 
-DATASETS = {"gauss1d": gauss1d, "gauss2d": gauss2d, "mixture2d": mixture2d, "atoms1d": atoms1d}
+DATASETS = {"gauss1d": gauss1d, "gauss2d": gauss2d, "mixture1d": mixture1d, "mixture2d": mixture2d,
+            "moons": moons, "atoms1d": atoms1d}
 
 
 def make(name: str, n: int, seed: int = 0) -> Dataset:

@@ -54,16 +54,22 @@ def gaussian_mixture_pdf(x: np.ndarray, means, scales, weights=None) -> np.ndarr
     return np.sum(w * np.exp(-0.5 * sq / s**2) / (2 * np.pi * s**2) ** (d / 2), axis=-1)
 
 
-def two_moons_pdf(x: np.ndarray, noise: float = 0.1, nodes: int = 200) -> np.ndarray:
-    r"""Density of scikit-learn's two moons: theta ~ U[0, pi] on the arcs (cos t, sin t) and
-    (1 - cos t, 1/2 - sin t), each w.p. 1/2, plus N(0, noise^2 I); the arc average by Gauss-Legendre."""
-    th, wt = np.polynomial.legendre.leggauss(nodes)
+def two_moons_nodes(nodes: int = 200) -> tuple[np.ndarray, np.ndarray]:
+    r"""Arc points and weights (2 nodes, 2), (2 nodes,) of scikit-learn's two moons law: theta ~ U[0, pi] on the
+    arcs (cos t, sin t) and (1 - cos t, 1/2 - sin t), each w.p. 1/2, the average over theta by Gauss-Legendre
+    with ``nodes`` nodes per arc. With the noise N(0, noise^2 I) added, the law is (to quadrature accuracy) the
+    Gaussian mixture sum_i weights_i N(centres_i, noise^2 I)."""
+    th, wt = np.polynomial.legendre.leggauss(validate.count(nodes, "nodes", minimum=2))
     th = 0.5 * np.pi * (th + 1)
     wt = 0.5 * wt          # averages over theta in [0, pi]
     upper = np.stack([np.cos(th), np.sin(th)], -1)
     lower = np.stack([1 - np.cos(th), 0.5 - np.sin(th)], -1)
-    centres = np.concatenate([upper, lower])
-    weights = np.concatenate([wt, wt]) / 2
+    return np.concatenate([upper, lower]), np.concatenate([wt, wt]) / 2
+
+
+def two_moons_pdf(x: np.ndarray, noise: float = 0.1, nodes: int = 200) -> np.ndarray:
+    r"""Density of scikit-learn's two moons (:func:`two_moons_nodes`) plus N(0, noise^2 I)."""
+    centres, weights = two_moons_nodes(nodes)
     sq = np.sum((x[..., None, :] - centres) ** 2, axis=-1)
     return np.sum(weights * np.exp(-0.5 * sq / noise**2), axis=-1) / (2 * np.pi * noise**2)
 

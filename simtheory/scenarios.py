@@ -7,7 +7,7 @@ from typing import Callable
 import numpy as np
 
 from . import densities as dn
-from .geometries import MIXTURE1D, MIXTURE2D
+from .geometries import MIXTURE1D, MIXTURE2D, MOONS
 
 
 @dataclass(frozen=True)
@@ -42,11 +42,10 @@ def mixture2d(grid_size: int = 81) -> Scenario:
 
 
 def moons2d(grid_size: int = 81) -> Scenario:
-    """Two moons (noise .1); reward: closeness to the tip of the upper moon and the middle of the lower."""
-    g = dn.grid(-1.5, 2.5, grid_size)
-    x = g.points
-    p = dn.to_probabilities(dn.two_moons_pdf(x, 0.1))
-    return Scenario(p, dn.centre_reward(x, [[-1.0, 0.0], [1.0, -0.5]], gamma=3.0, radius=0.33), x)
+    """:data:`simtheory.geometries.MOONS` on [-1.5, 2.5]^2: two moons (noise .1); reward: closeness to the tip
+    of the upper moon and the middle of the lower."""
+    x = dn.grid(-1.5, 2.5, grid_size).points
+    return Scenario(dn.to_probabilities(MOONS.pdf(x)), MOONS.reward(x), x)
 
 
 def rings2d(grid_size: int = 81) -> Scenario:

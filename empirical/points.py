@@ -1,0 +1,407 @@
+r"""The curated retraining loop on low-dimensional points with a neural EDM model: the rung where the theorems'
+exact predictions and a trained network meet.
+
+The loop is the image loop's fold (:func:`empirical.loop.run_fold`) with points as its data kind
+(:class:`PointData`): real points come from a named data set of :mod:`simtheory.datasets` (the laws the theory
+half runs on) or from any (n, d) float array (Python, or a ``.npy`` / ``.csv`` file on the command line); the
+reward is the data set's or any callable of points (n, d) -> (n,); labels, for the class proportions of the
+image loop, are the nearest of the data set's modes (one class "all" without modes). The network is
+:class:`empirical.mlp.MLPDenoiser`, trained by :func:`empirical.train.train` (EMA, per-step seeds, resume,
+checkpoints, DDP, progress), with the points normalised per coordinate to std sigma_data = 0.5 from the run's
+real training points (so a law of any scale meets EDM's noise schedule as an image does).
+
+K, lam, scheme, seed, the run folder (config.json, log.jsonl, metrics.jsonl, gen_XXX/ with network.pt,
+training-state.pt, synthetic.npz), resume, the refusal of a changed config and the metrics keys of the one- and
+multi-step predictions are the image loop's. Each generation measures on ``n_eval`` fixed-seed samples: the mean
+reward and E[e^r] with SEs, the mode proportions, and, where the data law is known (a Gaussian mixture), the
+squared MMD to it with its SE (:func:`simtheory.metrics.mmd2`, the estimator of the theory half's loops too).
+Generation 0 also records the denoiser's RMS error against the exact denoiser of the data law
+(:func:`simtheory.diffusion.gmm_denoiser`) at a few noise levels. ``gen_XXX/samples.npz`` keeps the evaluation
+points (figures read them).
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import math
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from simtheory import datasets, predict, validate
+from simtheory.loops import SCHEMES
+from simtheory.metrics import default_bandwidth, mmd2
+from simtheory.runs import RunFolder, atomic_write
+
+from .configs import MAX_SEED, image_seeds, stream_seed
+from .loop import run_fold
+from .mlp import MLPConfig, MLPDenoiser, normalisation
+from .sims import SimsSampling
+from .train import TrainConfig
+
+__all__ = ["MLPConfig", "MLPDenoiser", "PointLoopConfig", "PointData", "point_preset", "run_point_loop",
+           "load_points", "denoiser_error", "POINT_PRESETS"]
+
+Reward = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class PointLoopConfig:
+    """The curated retraining loop on points; the image loop's words (n_samples = N, K, lam, scheme, generations,
+    train, finetune_images, finetune_lr, num_steps, n_eval, seed, sims).
+
+    ``dataset``: a name of :data:`simtheory.datasets.DATASETS` (None when the data are passed in);
+    ``normalise``: set train.mlp's shift and scale from the real training points (per-coordinate mean and
+    std / 0.5); ``modes``: centres whose nearest one labels a point (None: the data set's); ``denoiser_sigmas``:
+    noise levels (in the network's units, data std 0.5) of generation 0's error against the exact denoiser;
+    ``mmd_bandwidth``: the kernel bandwidth of the distance to the law (None: the law's default, in data units).
+    ``reward`` and ``data_sha1`` name the reward and hash the real data; :func:`run_point_loop` fills them in.
+    ``seed`` decides every random draw: the real points of a named data set, training, fine-tunes, curation and
+    sampler seeds (train.seed is set from it).
+    """
+
+    dataset: str | None = "mixture2d"
+    n_samples: int = 8192
+    K: int = 4
+    lam: float = math.inf
+    scheme: str = "replace"
+    generations: int = 5
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(mlp=MLPConfig()))
+    finetune_images: int = 1_000_000
+    finetune_lr: float = 1e-3
+    num_steps: int = 32
+    n_eval: int = 2048
+    normalise: bool = True
+    modes: tuple | None = None
+    denoiser_sigmas: tuple = (0.01, 0.05, 0.2, 0.5, 2.0)
+    n_denoiser: int = 4096
+    mmd_bandwidth: float | None = None
+    seed: int = 0
+    sims: SimsSampling | None = None
+    reward: str | None = None
+    data_sha1: str | None = None
+
+    def __post_init__(self):
+        if isinstance(self.train, dict):
+            object.__setattr__(self, "train", TrainConfig(**self.train))
+        if isinstance(self.sims, dict):
+            object.__setattr__(self, "sims", SimsSampling(**self.sims))
+        if self.train.arch != "mlp":
+            raise ValueError(f"a point loop trains the MLP denoiser (train.mlp), got {self.train.arch}")
+        if self.dataset is not None and self.dataset not in datasets.DATASETS:
+            raise ValueError(f"unknown dataset {self.dataset!r}; choose from {sorted(datasets.DATASETS)}")
+        if self.dataset == "atoms1d":
+            raise ValueError("atoms1d holds atom indices (histogram family), not points")
+        validate.count(self.seed, "seed", minimum=0)
+        if self.seed >= MAX_SEED:
+            raise ValueError(f"seed must be below {MAX_SEED}, got {self.seed}")
+        object.__setattr__(self, "train", replace(self.train, seed=stream_seed(self.seed, "train")))
+        k = validate.group_size(self.K, "K")
+        if k == math.inf:
+            raise ValueError("K must be finite for sampled curation")
+        object.__setattr__(self, "K", int(k))
+        object.__setattr__(self, "lam", validate.ratio(self.lam, "lam"))
+        if self.scheme not in SCHEMES:
+            raise ValueError(f"scheme must be one of {SCHEMES}, got {self.scheme!r}")
+        for name in ("n_samples", "generations", "n_eval", "num_steps", "finetune_images", "n_denoiser"):
+            validate.count(getattr(self, name), name, minimum=0 if name == "generations" else 1)
+        if self.num_steps < 2:
+            raise ValueError(f"num_steps must be >= 2 (the Heun schedule needs two noise levels), got {self.num_steps}")
+        if self.n_eval < 3:
+            raise ValueError(f"n_eval must be >= 3 (the MMD's standard error needs three points), got {self.n_eval}")
+        if not (math.isfinite(self.finetune_lr) and self.finetune_lr > 0):
+            raise ValueError(f"finetune_lr must be > 0, got {self.finetune_lr}")
+        if self.n_synthetic < 1:
+            raise ValueError(f"lam = {self.lam:g} with n_samples = {self.n_samples} rounds to {self.n_synthetic} "
+                             "synthetic points per generation; raise lam or n_samples (round(lam N) >= 1)")
+        sig = tuple(float(s) for s in self.denoiser_sigmas)
+        if not all(math.isfinite(s) and s > 0 for s in sig):
+            raise ValueError(f"denoiser_sigmas must be finite and > 0, got {self.denoiser_sigmas}")
+        object.__setattr__(self, "denoiser_sigmas", sig)
+        if self.mmd_bandwidth is not None and not (math.isfinite(self.mmd_bandwidth) and self.mmd_bandwidth > 0):
+            raise ValueError(f"mmd_bandwidth must be finite and > 0, got {self.mmd_bandwidth}")
+        if self.modes is not None:
+            modes = tuple(tuple(float(v) for v in np.atleast_1d(c)) for c in self.modes)
+            if not modes or len({len(c) for c in modes}) != 1:
+                raise ValueError(f"modes must be one or more centres of one dimension, got {self.modes}")
+            object.__setattr__(self, "modes", modes)
+
+    @property
+    def n_synthetic(self) -> int:
+        """Synthetic points per generation: N when lam = inf, else round(lam N)."""
+        return self.n_samples if self.lam == math.inf else int(round(self.lam * self.n_samples))
+
+    @property
+    def n_real(self) -> int:
+        """Real points the run uses: N, or N per generation under 'fresh'."""
+        return self.n_samples * ((self.generations + 1) if self.scheme == "fresh" else 1)
+
+    @property
+    def device(self) -> str:
+        return self.train.device
+
+    def to_dict(self) -> dict:
+        """The compared config (config.json): every field but the device."""
+        d = asdict(self)
+        d["train"] = self.train.compared()
+        if self.sims is None:
+            del d["sims"]
+        return {"kind": "point_loop", **d}
+
+
+def _mlp(width: int, depth: int, emb: int = 32) -> TrainConfig:
+    return TrainConfig(mlp=MLPConfig(width=width, depth=depth, emb_features=emb))
+
+
+POINT_PRESETS = {
+    "tiny": PointLoopConfig(        # tests: seconds per generation
+        n_samples=512, K=4, generations=2,
+        train=replace(_mlp(32, 2, 16), batch_size=128, lr=2e-3, total_images=32_768, warmup_images=2048,
+                      ema_halflife_images=2048, checkpoint_images=8192),
+        finetune_images=8192, finetune_lr=1e-3, num_steps=12, n_eval=256, n_denoiser=512),
+    "cpu": PointLoopConfig(         # capacity ample for the 2-D laws; one generation within 3 min on one thread
+        n_samples=8192, K=4, generations=5,
+        train=replace(_mlp(128, 3), batch_size=512, lr=2e-3, total_images=2_000_000, warmup_images=100_000,
+                      ema_halflife_images=100_000, checkpoint_images=500_000),
+        finetune_images=1_000_000, finetune_lr=1e-3, num_steps=32, n_eval=2048),
+}
+
+
+def point_preset(name: str, **overrides) -> PointLoopConfig:
+    """A named preset (``tiny`` for tests, ``cpu`` where capacity is ample) with fields replaced; ``device``
+    goes to training, ``width`` and ``depth`` to the MLP, ``train_images`` to train.total_images."""
+    if name not in POINT_PRESETS:
+        raise ValueError(f"unknown point preset {name!r}; presets are {sorted(POINT_PRESETS)}")
+    cfg = POINT_PRESETS[name]
+    tr = cfg.train
+    if overrides.get("device") is not None:
+        tr = replace(tr, device=overrides.pop("device"))
+    overrides.pop("device", None)
+    net = {k: overrides.pop(k) for k in ("width", "depth") if k in overrides}
+    if net:
+        tr = replace(tr, mlp=replace(tr.mlp, **net))
+    if "train_images" in overrides:
+        tr = replace(tr, total_images=overrides.pop("train_images"))
+    return replace(cfg, train=tr, **overrides)
+
+
+# ------------------------------------------------------------------------------------------------ inputs
+def load_points(path) -> np.ndarray:
+    """An (n, d) float array from a ``.npy`` file or a ``.csv`` file (comma-separated numbers, optionally one header
+    line); a missing or unreadable file is a ValueError naming it."""
+    p = Path(path)
+    if not p.exists():
+        raise ValueError(f"no data file at {p}")
+    try:
+        if p.suffix == ".npy":
+            x = np.load(p, allow_pickle=False)
+        elif p.suffix == ".csv":
+            with open(p) as f:
+                first = f.readline().split(",")
+            try:
+                [float(v) for v in first]
+                skip = 0
+            except ValueError:
+                skip = 1                  # a header line
+            x = np.loadtxt(p, delimiter=",", skiprows=skip, ndmin=2)
+        else:
+            raise ValueError(f"data file {p} must end in .npy or .csv")
+    except ValueError:
+        raise
+    except Exception as e:        # numpy raises several kinds for a damaged file
+        raise ValueError(f"data file {p} is unreadable: {type(e).__name__}: {e}") from None
+    return np.asarray(x, dtype=np.float64)
+
+
+def check_points(x, name: str = "data") -> np.ndarray:
+    """Points as a float64 (n, d) array; a 1-D array is n points in one dimension. NaN or infinite entries, another
+    shape, or fewer than two points are a ValueError naming ``name``."""
+    a = np.asarray(x)
+    if a.dtype.kind not in "fiu":
+        raise ValueError(f"{name} must hold numbers, got dtype {a.dtype}")
+    a = a.astype(np.float64)
+    if a.ndim == 1:
+        a = a[:, None]
+    if a.ndim != 2 or len(a) < 2 or a.shape[1] < 1:
+        raise ValueError(f"{name} must be an (n, d) array of n >= 2 points, got shape {np.shape(x)}")
+    bad = ~np.isfinite(a).all(axis=1)
+    if bad.any():
+        raise ValueError(f"{name} holds NaN or infinite coordinates in {int(bad.sum())} points "
+                         f"(first at row {int(np.flatnonzero(bad)[0])})")
+    return a
+
+
+def checked_reward(reward: Reward, x: np.ndarray) -> np.ndarray:
+    """reward(x) as float64 (n,); another shape or NaN/infinite values are a ValueError naming the reward."""
+    try:
+        r = np.asarray(reward(x), dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"reward({x.shape[0]} points of dimension {x.shape[1]}) failed: {e}") from None
+    if r.shape != (x.shape[0],):
+        raise ValueError(f"reward must return one value per point, shape ({x.shape[0]},); got shape {r.shape}")
+    if not np.all(np.isfinite(r)):
+        raise ValueError(f"reward returned NaN or infinite values for {int((~np.isfinite(r)).sum())} points")
+    return r
+
+
+def _reward_name(reward) -> str:
+    return f"{getattr(reward, '__module__', '?')}.{getattr(reward, '__qualname__', type(reward).__name__)}"
+
+
+def _sha1(x: np.ndarray) -> str:
+    return hashlib.sha1(np.ascontiguousarray(x, dtype=np.float64).tobytes()).hexdigest()
+
+
+def resolve(config: PointLoopConfig, data=None, reward: Reward | None = None, law: dict | None = None):
+    """(config, real points, reward, law): the real points (a named data set drawn with the run's seed, or
+    ``data``: an array or a .npy/.csv path, in an order permuted by the seed), checked with the reward; the config
+    completed with the network's dimension and normalisation, the reward's name and the data's sha1. Every input
+    error is raised here, before any folder exists."""
+    cfg = config
+    if data is None:
+        if cfg.dataset is None:
+            raise ValueError("no data: name a dataset in the config or pass data=")
+        ds = datasets.make(cfg.dataset, cfg.n_real, stream_seed(cfg.seed, "data"))
+        x = check_points(ds.x, f"dataset {cfg.dataset}")
+        law = ds.law if law is None else law
+        modes = cfg.modes if cfg.modes is not None else ds.options.get("modes")
+        if reward is None:
+            reward, name = ds.reward, f"dataset:{cfg.dataset}"
+        else:
+            name = _reward_name(reward)
+    else:
+        x = check_points(load_points(data) if isinstance(data, (str, Path)) else data)
+        if len(x) < cfg.n_real:
+            raise ValueError(f"data has {len(x)} points; this config needs {cfg.n_real} (N = {cfg.n_samples}, "
+                             f"scheme = {cfg.scheme})")
+        x = x[np.random.default_rng(stream_seed(cfg.seed, "data")).permutation(len(x))][: cfg.n_real]
+        if reward is None:
+            raise ValueError("data passed without a reward: pass reward= (a callable of points (n, d) -> (n,))")
+        modes, name = cfg.modes, _reward_name(reward)
+        cfg = replace(cfg, dataset=None)
+    if not callable(reward):
+        raise ValueError(f"reward must be a callable of points (n, d) -> (n,), got {type(reward).__name__}")
+    checked_reward(reward, x[: min(len(x), 4096)])
+    d = x.shape[1]
+    if modes is not None and len(modes[0]) != d:
+        raise ValueError(f"modes have dimension {len(modes[0])}, the points {d}")
+    if law is not None:
+        from simtheory.metrics import _law
+        w, m, c = _law(law)
+        if m.shape[1] != d:
+            raise ValueError(f"the law has dimension {m.shape[1]}, the points {d}")
+        law = {"weights": w, "means": m, "covs": c}
+    mlp = replace(cfg.train.mlp, dim=d)
+    if cfg.normalise:
+        shift, scale = normalisation(x[: cfg.n_samples])
+        mlp = replace(mlp, shift=shift, scale=scale)
+    elif len(mlp.shift) != d:
+        mlp = replace(mlp, shift=(), scale=())
+    cfg = replace(cfg, train=replace(cfg.train, mlp=mlp), modes=None if modes is None else tuple(modes),
+                  reward=name, data_sha1=_sha1(x))
+    return cfg, x, reward, law
+
+
+# ---------------------------------------------------------------------------------------------- measures
+def network_law(law: dict, mlp: MLPConfig) -> dict:
+    """The data law in the network's space z = (x - shift) / scale (still a Gaussian mixture)."""
+    s, sh = np.asarray(mlp.scale), np.asarray(mlp.shift)
+    return {"weights": law["weights"], "means": (law["means"] - sh) / s, "covs": law["covs"] / np.outer(s, s)[None]}
+
+
+@torch.no_grad()
+def denoiser_error(D: MLPDenoiser, law: dict, sigmas, n: int, seed: int, device="cpu") -> dict:
+    r"""RMS error of D against the exact denoiser D* of the data law (Tweedie, :func:`simtheory.diffusion.gmm_denoiser`)
+    at each sigma, in the network's units (data std 0.5 per coordinate): x0 ~ law (n points, generator ``seed``),
+    y = x0 + sigma n, error^2 = mean over points and coordinates of (D(y) - D*(y))^2; with its delta-method SE and,
+    for scale, the exact denoiser's own RMS error to x0 (the least any denoiser can reach)."""
+    from simtheory.diffusion import gmm_denoiser
+    from simtheory.families import gmm
+    nl = network_law(law, D.cfg)
+    rng = np.random.default_rng(seed)
+    x0 = gmm.sample(nl, n, rng)
+    rmse, se, floor = [], [], []
+    for s in sigmas:
+        y = x0 + s * rng.standard_normal(x0.shape)
+        exact = gmm_denoiser(y, s, nl["weights"], nl["means"], nl["covs"])
+        net = D(torch.as_tensor(y, dtype=torch.float32, device=device),
+                torch.full((n,), s, dtype=torch.float32, device=device)).double().cpu().numpy()
+        e2 = ((net - exact) ** 2).mean(axis=1)
+        m = math.sqrt(e2.mean())
+        rmse.append(m)
+        se.append(float(e2.std(ddof=1) / math.sqrt(n) / (2 * m)) if m > 0 else 0.0)
+        floor.append(math.sqrt(((exact - x0) ** 2).mean()))
+    return {"denoiser_sigmas": list(sigmas), "denoiser_rmse": rmse, "denoiser_rmse_se": se,
+            "denoiser_mmse_rms": floor, "denoiser_n": n}
+
+
+def nearest(x: np.ndarray, modes) -> np.ndarray:
+    """Index of the nearest mode for each point (0 for every point without modes)."""
+    if modes is None:
+        return np.zeros(len(x), np.int64)
+    c = np.asarray(modes)
+    return np.argmin(((x[:, None, :] - c[None]) ** 2).sum(-1), axis=1)
+
+
+class PointData:
+    """The point kind of the fold (:func:`empirical.loop.run_fold`): real points, rewards from a callable, labels
+    by the nearest mode, and the measures of the module docstring."""
+
+    samples_key = "points"
+
+    def __init__(self, cfg: PointLoopConfig, x: np.ndarray, reward: Reward, law: dict | None, progress: bool):
+        self.cfg, self.x, self.reward, self.law, self.progress = cfg, x, reward, law, progress
+        self.n_classes = 1 if cfg.modes is None else len(cfg.modes)
+        self.classes = ["all"] if cfg.modes is None else [f"mode {i}" for i in range(len(cfg.modes))]
+        self.devices = (cfg.device,)
+        self.log_fields = {}
+        self.bandwidth = None
+        if law is not None:
+            self.bandwidth = cfg.mmd_bandwidth or default_bandwidth(law)
+
+    def real(self) -> tuple[np.ndarray, None]:
+        return self.x, None
+
+    def start(self, rf: RunFolder) -> None:
+        """Nothing to prepare: the reward and the law are functions."""
+
+    def score(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(rewards, labels) of points: the reward callable (checked) and the nearest mode."""
+        return checked_reward(self.reward, x), nearest(x, self.cfg.modes)
+
+    def measure(self, t: int, D, sample, folder: Path) -> dict:
+        cfg = self.cfg
+        seeds = image_seeds(cfg.seed, 0, cfg.n_eval)
+        pts = sample(seeds)
+        r, lab = self.score(pts)
+        m = predict.sample_means(r, lab, self.n_classes)
+        rec = {"generation": t, "mean_reward": m["mean_reward"], "reward_se": m["mean_reward_se"],
+               "mean_exp_reward": m["mean_exp_reward"], "mean_exp_reward_se": m["mean_exp_reward_se"],
+               "class_proportions": m["class_proportions"], "classes": self.classes, "n_eval": cfg.n_eval}
+        if self.law is not None:
+            v, se = mmd2(pts, self.law, self.bandwidth)
+            rec.update(mmd2_to_data=v, mmd2_to_data_se=se, mmd_bandwidth=self.bandwidth)
+        if cfg.sims is not None:
+            rec["sims_w"] = cfg.sims.w
+        if t == 0 and self.law is not None:
+            rec.update(denoiser_error(D, self.law, cfg.denoiser_sigmas, cfg.n_denoiser,
+                                      stream_seed(cfg.seed, "data", 1), cfg.device))
+        buf = io.BytesIO()
+        np.savez(buf, points=pts, seeds=seeds, rewards=r)
+        atomic_write(Path(folder) / "samples.npz", buf.getvalue())
+        return rec
+
+
+def run_point_loop(config: PointLoopConfig, out, data=None, reward: Reward | None = None, law: dict | None = None,
+                   progress: bool = True) -> RunFolder | None:
+    """Run (or resume) the curated loop on points into ``out``; returns the run folder.
+
+    ``data``: None (the config's named data set, drawn with its seed), an (n, d) float array or a .npy/.csv path
+    (the config's data set is then ignored); ``reward``: None (the data set's) or a callable of points (n, d) ->
+    (n,); ``law``: the data law as a Gaussian mixture {weights, means, covs} when ``data`` are passed and their law
+    is known (a named data set brings its own). Bad data or a bad reward fail before the folder exists."""
+    cfg, x, reward, law = resolve(config, data, reward, law)
+    return run_fold(cfg, PointData(cfg, x, reward, law, progress), out, progress)
