@@ -1,4 +1,4 @@
-"""``python -m empirical``: sub-commands train, sample, classifier, loop, fid, compare. Options become configs;
+"""``python -m empirical``: sub-commands train, sample, classifier, loop, fid, compare, sims, sims-sweep, points. Options become configs;
 the library does the work; ``--dry-run`` prints the resolved config. ``--threads N`` sets torch's and Numba's
 thread counts for this process (the library itself never changes them)."""
 from __future__ import annotations
@@ -105,6 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     _threads(cp)
     cp.add_argument("--dry-run", action="store_true")
     _add_sims_parsers(sub, fmt)
+    from .points import add_parser as add_points_parser
+    add_points_parser(sub)
     return ap
 
 
@@ -216,6 +218,9 @@ def _dispatch(args) -> int:
         set_threads(args.threads)
     if args.command == "compare":
         return _compare(args)
+    if args.command == "points":
+        from . import points
+        return points.main(args)
     if args.command in ("sims", "sims-sweep"):
         return _sims_dispatch(args)
     if args.command in ("train", "classifier", "loop"):

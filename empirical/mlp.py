@@ -3,7 +3,9 @@ r"""A residual MLP denoiser for points (n, d): the low-dimensional twin of the U
 F(x_in; c_noise) = out(SiLU(LN(h_L))), h_0 = in(x_in), h_{l+1} = h_l + fc1(SiLU(fc0(SiLU(LN(h_l))) (1 + a_l) + b_l))
 with (a_l, b_l) an affine map of the noise embedding e = MLP([cos 2 pi f_k c_noise, sin 2 pi f_k c_noise]) and
 f_k geometric from 1/4 to 16 cycles per unit of c_noise = ln(sigma)/4 (the U-Net's residual blocks with
-scale-and-shift conditioning, with linear layers). A batch at one noise level (the sampler's) embeds it once. The last layer of each block and the output layer start at
+scale-and-shift conditioning, with linear layers). Optionally the input goes in beside Fourier features
+[cos 2 pi B x_in, sin 2 pi B x_in] with fixed Gaussian frequencies B (Tancik et al. 2020), which lets a small MLP
+resolve narrow, many-mode laws that it otherwise blurs (spectral bias). A batch at one noise level (the sampler's) embeds it once. The last layer of each block and the output layer start at
 zero, so an untrained denoiser is c_skip x. EDM preconditioning is :class:`empirical.edm.Preconditioned`.
 
 Data normalisation: points live in the network's space as z = (x - shift) / scale per coordinate (``shift`` and
@@ -33,6 +35,8 @@ class MLPConfig:
     width: int = 128              # hidden units
     depth: int = 3                # residual blocks
     emb_features: int = 32        # Fourier features of c_noise (half cos, half sin)
+    input_features: int = 0       # Fourier features of the input beside it (half cos, half sin); 0: none
+    input_scale: float = 1.0      # std of their frequencies, in cycles per unit of c_in x
     shift: tuple = ()             # x = shift + scale * z per coordinate; () means zeros
     scale: tuple = ()             # () means ones
 
@@ -41,8 +45,12 @@ class MLPConfig:
         validate.count(self.width, "width", minimum=2)
         validate.count(self.depth, "depth", minimum=0)
         validate.count(self.emb_features, "emb_features", minimum=2)
-        if self.emb_features % 2:
-            raise ValueError(f"emb_features must be even (cos and sin pairs), got {self.emb_features}")
+        validate.count(self.input_features, "input_features", minimum=0)
+        if self.emb_features % 2 or self.input_features % 2:
+            raise ValueError(f"emb_features and input_features must be even (cos and sin pairs), got "
+                             f"{self.emb_features}, {self.input_features}")
+        if not (math.isfinite(self.input_scale) and self.input_scale > 0):
+            raise ValueError(f"input_scale must be finite and > 0, got {self.input_scale}")
         shift = tuple(float(v) for v in self.shift) or (0.0,) * self.dim
         scale = tuple(float(v) for v in self.scale) or (1.0,) * self.dim
         if len(shift) != self.dim or len(scale) != self.dim:
@@ -82,7 +90,10 @@ class MLP(nn.Module):
                              persistent=False)
         self.emb = nn.Sequential(nn.Linear(cfg.emb_features, cfg.width), nn.SiLU(), nn.Linear(cfg.width, cfg.width),
                                  nn.SiLU())
-        self.inp = nn.Linear(cfg.dim, cfg.width)
+        if cfg.input_features:        # Tancik et al. 2020: fixed Gaussian frequencies (seed 0), kept in the state
+            B = torch.randn(cfg.input_features // 2, cfg.dim, generator=torch.Generator().manual_seed(0))
+            self.register_buffer("input_freqs", 2 * math.pi * cfg.input_scale * B)
+        self.inp = nn.Linear(cfg.dim + cfg.input_features, cfg.width)
         self.blocks = nn.ModuleList(_Block(cfg.width, cfg.width) for _ in range(cfg.depth))
         self.norm = nn.LayerNorm(cfg.width)
         self.out = nn.Linear(cfg.width, cfg.dim)
@@ -97,6 +108,9 @@ class MLP(nn.Module):
             c = c[:1]             # one noise level (the sampler): embed once, broadcast in the blocks
         phase = c[:, None] * self.freqs[None]
         emb = self.emb(torch.cat([phase.cos(), phase.sin()], dim=1))
+        if hasattr(self, "input_freqs"):
+            phase = x @ self.input_freqs.T
+            x = torch.cat([x, phase.cos(), phase.sin()], dim=1)
         h = self.inp(x)
         for b in self.blocks:
             h = b(h, emb)

@@ -152,14 +152,14 @@ class PointLoopConfig:
         return {"kind": "point_loop", **d}
 
 
-def _mlp(width: int, depth: int, emb: int = 32) -> TrainConfig:
-    return TrainConfig(mlp=MLPConfig(width=width, depth=depth, emb_features=emb))
+def _mlp(width: int, depth: int, emb: int = 32, features: int = 64) -> TrainConfig:
+    return TrainConfig(mlp=MLPConfig(width=width, depth=depth, emb_features=emb, input_features=features))
 
 
 POINT_PRESETS = {
     "tiny": PointLoopConfig(        # tests: seconds per generation
         n_samples=512, K=4, generations=2,
-        train=replace(_mlp(32, 2, 16), batch_size=128, lr=2e-3, total_images=32_768, warmup_images=2048,
+        train=replace(_mlp(32, 2, 16, 16), batch_size=128, lr=2e-3, total_images=32_768, warmup_images=2048,
                       ema_halflife_images=2048, checkpoint_images=8192),
         finetune_images=8192, finetune_lr=1e-3, num_steps=12, n_eval=256, n_denoiser=512),
     "cpu": PointLoopConfig(         # capacity ample for the 2-D laws; one generation within 3 min on one thread
@@ -195,10 +195,12 @@ def load_points(path) -> np.ndarray:
     p = Path(path)
     if not p.exists():
         raise ValueError(f"no data file at {p}")
+    if p.suffix not in (".npy", ".csv"):
+        raise ValueError(f"data file {p} must end in .npy or .csv")
     try:
         if p.suffix == ".npy":
             x = np.load(p, allow_pickle=False)
-        elif p.suffix == ".csv":
+        else:
             with open(p) as f:
                 first = f.readline().split(",")
             try:
@@ -207,13 +209,9 @@ def load_points(path) -> np.ndarray:
             except ValueError:
                 skip = 1                  # a header line
             x = np.loadtxt(p, delimiter=",", skiprows=skip, ndmin=2)
-        else:
-            raise ValueError(f"data file {p} must end in .npy or .csv")
-    except ValueError:
-        raise
     except Exception as e:        # numpy raises several kinds for a damaged file
         raise ValueError(f"data file {p} is unreadable: {type(e).__name__}: {e}") from None
-    return np.asarray(x, dtype=np.float64)
+    return np.asarray(x)
 
 
 def check_points(x, name: str = "data") -> np.ndarray:
@@ -405,3 +403,98 @@ def run_point_loop(config: PointLoopConfig, out, data=None, reward: Reward | Non
     is known (a named data set brings its own). Bad data or a bad reward fail before the folder exists."""
     cfg, x, reward, law = resolve(config, data, reward, law)
     return run_fold(cfg, PointData(cfg, x, reward, law, progress), out, progress)
+
+
+# ------------------------------------------------------------------------------------------ command line
+def reward_from_spec(spec: str) -> Reward:
+    """A reward named on the command line: a data set's name (its reward, on any points) or ``module:function``
+    (imported)."""
+    if spec in datasets.DATASETS:
+        return datasets.make(spec, 2, 0).reward
+    mod, sep, fn = spec.partition(":")
+    if not sep or not mod or not fn:
+        raise ValueError(f"--reward must be a data set name ({', '.join(sorted(datasets.DATASETS))}) or "
+                         f"module:function, got {spec!r}")
+    import importlib
+    try:
+        f = getattr(importlib.import_module(mod), fn)
+    except (ImportError, AttributeError) as e:
+        raise ValueError(f"--reward {spec}: {e}") from None
+    if not callable(f):
+        raise ValueError(f"--reward {spec} is not callable")
+    return f
+
+
+def add_parser(sub) -> None:
+    """The ``points`` sub-command of ``python -m empirical``."""
+    import argparse
+    p = sub.add_parser("points", help="curated retraining loop on low-dimensional points (neural EDM on the theory "
+                       "half's laws) into a run folder", formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description=__doc__.split("\n\n")[0])
+    opt = p.add_argument
+    opt("--config", default="cpu", choices=sorted(POINT_PRESETS), help="preset (default: cpu)")
+    opt("--dataset", default=None, choices=sorted(set(datasets.DATASETS) - {"atoms1d"}),
+        help="named data set of simtheory.datasets (default: the preset's, mixture2d)")
+    opt("--data", default=None, help="real points from a .npy or .csv file, (n, d) floats, instead of --dataset "
+        "(needs --reward; default: none)")
+    opt("--reward", default=None, help="a data set's name (its reward) or module:function, a callable of points "
+        "(n, d) -> (n,) (default: the data set's own reward)")
+    for name, typ, what in (("--K", int, "candidates per kept point"), ("--lam", None, "synthetic-to-real ratio "
+                            "(inf: fully synthetic)"), ("--generations", int, "generations after the base model"),
+                            ("--n-samples", int, "N, real points per generation"),
+                            ("--width", int, "MLP hidden units"), ("--depth", int, "MLP residual blocks"),
+                            ("--train-images", int, "base training budget in points seen"),
+                            ("--finetune-images", int, "fine-tune budget per generation in points seen"),
+                            ("--num-steps", int, "Heun steps of the sampler"),
+                            ("--n-eval", int, "evaluation samples per generation")):
+        from simtheory.validate import parse_number
+        opt(name, type=typ or parse_number, default=None, help=f"{what} (default: the preset's)")
+    opt("--scheme", default=None, choices=list(SCHEMES), help="real-data scheme (default: the preset's, replace)")
+    opt("--seed", type=int, default=None, help="decides every random draw of the run (default: 0)")
+    opt("--sims-w", type=float, default=None, help="SIMS: every generation samples with guidance w from its own "
+        "auxiliary (default: none, plain sampling)")
+    opt("--sims-n-s", type=int, default=2048, help="SIMS auxiliary's synthetic-set size n_s (default: 2048)")
+    opt("--sims-images", type=int, default=200_000, help="SIMS auxiliary's fine-tune budget B in points seen "
+        "(default: 200000)")
+    opt("--sims-lr", type=float, default=None, help="SIMS auxiliary's lr (default: the model's)")
+    opt("--device", default=None, help="cpu, cuda, mps ... (default: the preset's, cpu)")
+    opt("--threads", type=int, default=None, help="CPU threads for torch and Numba (default: as the environment "
+        "sets them; these small networks run fastest with 1)")
+    opt("--out", default=None, help="run folder (default: runs/points-<config>-<data>-K<K>-lam<lam>-seed<seed>)")
+    opt("--dry-run", action="store_true", help="print the resolved config and stop (default: off)")
+
+
+def config_from_args(args) -> PointLoopConfig:
+    """The preset of ``args.config`` with the command line's overrides."""
+    over = {k: getattr(args, a) for k, a in (("K", "K"), ("lam", "lam"), ("generations", "generations"),
+                                             ("n_samples", "n_samples"), ("width", "width"), ("depth", "depth"),
+                                             ("train_images", "train_images"), ("finetune_images", "finetune_images"),
+                                             ("num_steps", "num_steps"), ("n_eval", "n_eval"), ("scheme", "scheme"),
+                                             ("seed", "seed"), ("dataset", "dataset"), ("device", "device"))
+            if getattr(args, a) is not None}
+    for k in ("K", "generations", "n_samples", "width", "depth", "train_images", "finetune_images", "num_steps",
+              "n_eval"):
+        if k in over:
+            over[k] = int(over[k])
+    if args.sims_w:
+        over["sims"] = SimsSampling(args.sims_w, args.sims_n_s, args.sims_images, args.sims_lr)
+    return point_preset(args.config, **over)
+
+
+def main(args) -> int:
+    """Run the ``points`` command (``args`` from :func:`add_parser`); errors are ValueErrors for the CLI."""
+    import json
+    cfg = config_from_args(args)
+    reward = None if args.reward is None else reward_from_spec(args.reward)
+    data = args.data
+    cfg_r, _, _, _ = resolve(cfg, data, reward)
+    name = Path(data).stem if data else cfg.dataset
+    out = args.out or f"runs/points-{args.config}-{name}-K{cfg.K}-lam{cfg.lam:g}-seed{cfg.seed}"
+    if args.dry_run:
+        print(json.dumps({"out": out, **cfg_r.to_dict()}, indent=2, default=str))
+        return 0
+    rf = run_point_loop(cfg, out, data, reward)
+    for r in rf.metrics():
+        print(json.dumps({k: r.get(k) for k in ("generation", "mean_reward", "reward_se", "predicted_mean_reward",
+                                                "predicted_mean_reward_se", "mmd2_to_data", "mmd2_to_data_se")}))
+    return 0

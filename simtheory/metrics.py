@@ -118,12 +118,10 @@ def _bandwidth(q, bandwidth) -> float:
 
 
 def default_bandwidth(law) -> float:
-    """h = 1/4 of the law's root-mean-square standard deviation per coordinate, sqrt(trace Cov / d): near the
-    scale of a mixture's components for the laws here, and in the law's own units."""
+    """h = the law's mean within-component standard deviation, sqrt(sum_j w_j trace(S_j) / d): the scale at which
+    a model must resolve the components (for one Gaussian, its own scale); in the law's units."""
     w, m, c = _law(law)
-    mean = w @ m
-    cov = np.einsum("k,kab->ab", w, c) + np.einsum("k,ka,kb->ab", w, m - mean, m - mean)
-    return 0.25 * float(np.sqrt(np.trace(cov) / m.shape[1]))
+    return float(np.sqrt(np.einsum("k,kaa->", w, c) / m.shape[1]))
 
 
 def mmd2_laws(p, q, bandwidth: float | None = None) -> float:
