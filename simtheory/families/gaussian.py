@@ -11,13 +11,26 @@ from scipy import linalg
 ESTIMATORS = ("mle", "unbiased")
 
 
-def check_cov(cov: np.ndarray, name: str = "cov") -> np.ndarray:
-    """Return cov if it is a symmetric positive definite (d, d) matrix, else raise ValueError naming it."""
+PSD_TOL = 1e-12     # relative: an eigenvalue above -PSD_TOL * max|cov| is a rounding zero, not a negative one
+
+
+def check_cov(cov: np.ndarray, name: str = "cov", *, psd: bool = False) -> np.ndarray:
+    """Return cov if it is a symmetric positive definite (d, d) matrix, else raise ValueError naming it.
+
+    ``psd=True`` also accepts a singular (positive semi-definite) matrix: eigenvalues down to
+    -PSD_TOL * max|cov| (rounding) are taken as zeros. Use it where the matrix is only ever used after adding
+    sigma^2 I with sigma > 0 (a noised law, which is regular whenever cov is PSD)."""
     c = np.asarray(cov, float)
     if c.ndim != 2 or c.shape[0] != c.shape[1] or not np.all(np.isfinite(c)):
         raise ValueError(f"{name} must be a finite square matrix, got shape {c.shape}")
-    if not np.allclose(c, c.T, atol=1e-12 * max(1.0, np.abs(c).max())):
+    scale = max(1.0, float(np.abs(c).max())) if c.size else 1.0
+    if not np.allclose(c, c.T, atol=1e-12 * scale):
         raise ValueError(f"{name} is not symmetric")
+    if psd:
+        low = float(np.linalg.eigvalsh(0.5 * (c + c.T)).min()) if c.size else 0.0
+        if low < -PSD_TOL * scale:
+            raise ValueError(f"{name} is not positive semi-definite (smallest eigenvalue {low:.3g})")
+        return c
     try:
         np.linalg.cholesky(c)
     except np.linalg.LinAlgError:
