@@ -49,7 +49,7 @@ def _sweep_claims(rows: list[dict]) -> list[Check]:
         f"FD at w = 0 {[round(x, 4) for x in v['w0']]}, at the pick {[round(x, 4) if x is not None else None for x in v['picked']]} "
         f"(differences {[round(d, 4) for d in v['diffs']]}); n = {n} per set, seeds 4e9 + j 1e7 + i",
         f"each report-set improvement larger than the w = 0 spread (max - min) over the {n_sets} seed sets: "
-        f"{v['spread_w0']:.4f}", verdict(ok), _note(ok, SCALE)))
+        f"{v['spread_w0']:.4f}", verdict(ok), _note(ok, SCALE), kind="paper"))
     inc = [r for r in rows if r.get("inception")]
     if inc:
         fv = sweep_verdict(rows, n_sets, "fid", inception=True)
@@ -65,7 +65,7 @@ def _sweep_claims(rows: list[dict]) -> list[Check]:
             f"n = {inc[0]['fid_n']} per report set, reference {inc[0]['fid_ref_n']} real test images",
             f"each report-set FID drop larger than the w = 0 FID spread over the report sets ({fv['spread_w0']:.2f})",
             verdict(ok), _note(ok, SCALE + f"; FID at n = {inc[0]['fid_n']} is biased far upward: compare only within "
-                                   "this table")))
+                                   "this table"), kind="paper"))
     return out
 
 
@@ -89,7 +89,7 @@ def _loop_claim() -> Check | None:
         f"{b[-1]['fd_classifier']:.4f} ({db:+.4f}); n = {a[0]['n_eval']} images per generation, the same seeds",
         f"the w = 0 spread of FD over the sweep's seed sets at n = {sweep[0]['n']}: {tol:.4f}",
         verdict(ok), _note(ok, SCALE + "; each generation fine-tunes the previous model; the SIMS loop's generations "
-                           "are guided by their own auxiliaries (n_s = 2,500, B = 10 k)"))
+                           "are guided by their own auxiliaries (n_s = 2,500, B = 10 k)"), kind="paper")
 
 
 def _shift_claim() -> Check | None:
@@ -120,31 +120,31 @@ def _shift_claim() -> Check | None:
         f"n = {n} per set (classifier labels), w = {sh[0]['w']}",
         "share rise > 3 binomial standard errors on every report set, and TV to the target lower",
         verdict(ok), _note(ok, SCALE + "; the auxiliary's set proportions come from the product-form derivation "
-                           "(empirical.sims.auxiliary_proportions)"))
+                           "(empirical.sims.auxiliary_proportions)"), kind="paper")
 
 
 def run(quick: bool = False) -> list[Check]:
     out = [
         not_measurable("C12.1", "SIMS improves CIFAR-10 unconditional FID from 1.97 (EDM) to 1.33 at 2 x 35 evaluations",
-                       "Alemohammad et al. 2024, SIMS [secondary table]", "FID 1.97 -> 1.33", BUDGET),
+                       "Alemohammad et al. 2024, SIMS [secondary table]", "FID 1.97 -> 1.33", BUDGET, kind="paper"),
         not_measurable("C12.2", "SIMS: FFHQ-64 2.39 -> 1.04; ImageNet-512 EDM2-S -> 1.73; ImageNet-64 record",
                        "Alemohammad et al. 2024 [secondary table; ImageNet-64 number unverified]", "as stated",
-                       "no FFHQ or ImageNet copy ships with the project, and the budget is as above"),
+                       "no FFHQ or ImageNet copy ships with the project, and the budget is as above", kind="paper"),
         not_measurable("C12.3", "Autoguidance: ImageNet-512 EDM2-S 2.56 -> 1.34 (g = 2.10); ImageNet-64 1.58 -> 1.01",
-                       "Karras et al. 2024 [paper]", "as stated", "no ImageNet copy ships with the project"),
+                       "Karras et al. 2024 [paper]", "as stated", "no ImageNet copy ships with the project", kind="paper"),
         not_measurable("C12.4", "EDM CIFAR-10 FID 1.79 conditional, 1.97 unconditional at 35 evaluations; "
                        "50 M images -> 5.76, 100 M -> 1.99, 200 M -> 1.88", "Karras et al. 2022 [paper; third-party table]",
-                       "as stated", BUDGET),
+                       "as stated", BUDGET, kind="paper"),
     ]
     rows = read_metrics(RESULTS / "sweep")
     if rows:
         out += _sweep_claims(rows)
     else:
         out.append(not_measurable("C12.5", "SIMS improves FID for some w > 0 over w = 0", SOURCE, "FID falls",
-                                  f"no run folder results/cpu-sims/sweep: {MAKE}"))
+                                  f"no run folder results/cpu-sims/sweep: {MAKE}", kind="paper"))
     for cl, id_, claim in ((_loop_claim, "C12.7", "standard augmentation retraining degrades while SIMS does not"),
                            (_shift_claim, "C12.8", "distribution shifting approaches the target proportions")):
         c = cl()
         out.append(c if c is not None else not_measurable(id_, claim, SOURCE, "as stated",
-                                                          f"no complete run folders under results/cpu-sims: {MAKE}"))
+                                                          f"no complete run folders under results/cpu-sims: {MAKE}", kind="paper"))
     return out

@@ -70,13 +70,14 @@ def modes(name: str) -> tuple:
 
 def gmm_sims_runs(name: str, w: float, seeds, *, M: int = 400, n_s: int = 400, T: int = 30, num_steps: int = 64,
                   K: int = 1, reward=None, n_grid: int = 91, lam: float = math.inf,
-                  scheme: str = "replace") -> dict[str, np.ndarray]:
+                  scheme: str = "replace", reg: float = 1e-6) -> dict[str, np.ndarray]:
     """SIMS GMM loops on a 2-D data set, one per seed: per generation the TV and KL of the base fit to the data
-    law on a grid, the synthetic sets' mode proportions, and the fitted densities on the grid (first seed)."""
+    law on a grid, the synthetic sets' mode proportions, and the fitted densities on the grid (first seed).
+    ``reg``: the EM covariance regularisation (a large one is the biased fit of the systematic-error rows)."""
     spec = DATASETS[name]
     pts, data = data_law(name, n_grid)
     cfg = sims.GmmSimsConfig(w=w, n_samples=M, n_s=n_s, components=spec["components"], K=K, generations=T,
-                             num_steps=num_steps, modes=modes(name), lam=lam, scheme=scheme)
+                             num_steps=num_steps, modes=modes(name), lam=lam, scheme=scheme, reg=reg)
     tv, kl, props, dens = [], [], [], None
     for i, seed in enumerate(seeds):
         x = dataset(name, cfg.real_needed(), np.random.default_rng(1000 + seed))
