@@ -123,7 +123,7 @@ def train_classifier(cfg: ClassifierConfig, x: np.ndarray, y: np.ndarray, x_test
     it = range(cfg.epochs)
     if progress:
         from tqdm import tqdm
-        it = tqdm(it, desc=f"classifier ({cfg.arch})", unit="epoch")
+        it = tqdm(it, desc=f"classifier ({cfg.arch})", unit="epoch", disable=None)
     for _ in it:
         model.train()
         perm = torch.randperm(len(x), generator=g)

@@ -123,7 +123,7 @@ def generate(D: nn.Module, seeds, device, num_steps: int = 18, batch: int = 256,
     it = range(0, len(seeds), batch)
     if progress:
         from tqdm import tqdm
-        it = tqdm(it, desc="sample", unit="batch")
+        it = tqdm(it, desc="sample", unit="batch", disable=None)
     for s in it:
         lat = latents_for_seeds(seeds[s:s + batch], shape, device)
         lab = None if class_labels is None else class_labels[s:s + batch].to(device)

@@ -24,7 +24,7 @@ def main(argv=None) -> int:
     out = args.out or OUT
     mods = [m for m in MODULES if not args.only or m in args.only]
     made = []
-    for name in (bar := tqdm(mods, desc="figures")):
+    for name in (bar := tqdm(mods, desc="figures", disable=None)):
         bar.set_postfix_str(name)
         t = time.perf_counter()
         made += importlib.import_module(f"figures.{name}").make(out, quick=args.quick)

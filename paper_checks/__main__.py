@@ -22,7 +22,8 @@ def modules() -> list[str]:
 
 def run_all(quick: bool = False, only: list[str] | None = None) -> list[Check]:
     out: list[Check] = []
-    for name in (bar := tqdm([m for m in modules() if not only or m in only], desc="paper checks")):
+    names = [m for m in modules() if not only or m in only]
+    for name in (bar := tqdm(names, desc="paper checks", disable=None)):
         bar.set_postfix_str(name)
         out += importlib.import_module(f"paper_checks.{name}").run(quick=quick)
     return out
@@ -36,7 +37,7 @@ def report(checks: list[Check], quick: bool, seconds: float, figures_rel: str = 
     counts = {v: sum(c.verdict == v for c in checks) for v in ("holds", "fails", "not measurable here")}
     lines = ["# Paper checks", "",
              "Each claim of Ferbach et al. 2024, Bertrand et al. 2024, Alemohammad et al. 2024 (SIMS) and the closed "
-             "forms they rest on (../shared/docs/curation-theory.md, sims-and-edm.md), beside what this project "
+             "forms they rest on (docs/derivations/), beside what this project "
              "measures. Verdicts are computed by `python -m paper_checks`" + (" (--quick: reduced sizes)" if quick else "")
              + f" in {seconds:.0f} s; tags: [paper] as the paper states it, [derived] worked out in the docs, "
              "[unverified] restated by secondary sources.", "",

@@ -85,7 +85,8 @@ def _exact(args) -> int:
         print(json.dumps({"out": out, **cfg.to_dict()}, indent=2))
         return 0
     rf = run_exact(cfg, out, progress=True)
-    print(json.dumps({"out": str(rf.path), "final": rf.metrics()[-1]}, indent=2))
+    final = {k: float(f"{v:.6g}") if isinstance(v, float) else v for k, v in rf.metrics()[-1].items()}
+    print(json.dumps({"out": str(rf.path), "final": final}, indent=2))
     return 0
 
 

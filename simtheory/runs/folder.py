@@ -203,7 +203,7 @@ def fold_steps(rf: RunFolder, done: int, total: int, advance: Callable[[int], No
     steps = range(done, total)
     if desc is not None:
         from tqdm import tqdm
-        steps = tqdm(steps, desc=desc, initial=done, total=total)
+        steps = tqdm(steps, desc=desc, initial=done, total=total, disable=None)
     for t in steps:
         advance(t)
         rf.append(jsonable(line(t + 1)))

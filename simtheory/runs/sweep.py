@@ -119,7 +119,8 @@ def run_sweep(cfg: SweepConfig, out, scheduler: str | None = None, serial: bool 
         bar = None
         if progress:
             from tqdm import tqdm
-            bar = stack.enter_context(tqdm(total=len(jobs(cfg)), initial=len(jobs(cfg)) - len(todo), desc="sweep"))
+            bar = stack.enter_context(tqdm(total=len(jobs(cfg)), initial=len(jobs(cfg)) - len(todo), desc="sweep",
+                                           disable=None))
         if client is None:
             for j in todo:
                 done(j, run_job(j, cfg))
