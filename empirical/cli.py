@@ -1,6 +1,7 @@
-"""``python -m empirical``: sub-commands train, sample, classifier, loop, fid, compare. Options become configs;
-the library does the work; ``--dry-run`` prints the resolved config. ``--threads N`` sets torch's and Numba's
-thread counts for this process (the library itself never changes them)."""
+"""``empirical`` (or ``python -m empirical``): sub-commands train, sample, classifier, loop, fid, compare, sims,
+sims-sweep and download-cifar10. Options become configs; the library does the work; ``--dry-run`` prints the
+resolved config. ``--threads N`` sets torch's and Numba's thread counts for this process (the library itself
+never changes them). Bad options end with one ``error:`` line and exit status 2."""
 from __future__ import annotations
 
 import argparse
@@ -9,16 +10,23 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from simtheory.argfmt import HelpFormatter, add_version, check_out_dir
 from simtheory.validate import parse_number
 
 
 def _common(p, config_default="cpu"):
-    p.add_argument("--config", default=config_default, help="preset: tiny, cpu or gpu")
+    p.add_argument("--config", default=config_default, choices=["tiny", "cpu", "gpu"], help="preset")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps ... (default: the preset's)")
-    p.add_argument("--data", default=None, help="CIFAR-10 archive or cifar-10-batches-py folder")
-    p.add_argument("--seed", type=int, default=None)
+    _data(p)
+    p.add_argument("--seed", type=int, default=None,
+                   help="seed of every random draw of the run (default: the preset's, 0)")
     _threads(p)
     p.add_argument("--dry-run", action="store_true", help="print the resolved config and stop")
+
+
+def _data(p):
+    p.add_argument("--data", default=None, help="CIFAR-10: a cifar-10-batches-py folder or the JPEG archive "
+                   "(default: $CIFAR10_SOURCE, then data/cifar-10-batches-py, then the copy beside the checkout)")
 
 
 def _threads(p):
@@ -46,64 +54,72 @@ def set_threads(n: int | None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="python -m empirical", description=__doc__)
+    fmt = HelpFormatter
+    ap = argparse.ArgumentParser(prog="empirical", description=__doc__, formatter_class=fmt)
+    add_version(ap)
     sub = ap.add_subparsers(dest="command", required=True)
-    fmt = argparse.ArgumentDefaultsHelpFormatter
     t = sub.add_parser("train", help="train a base EDM model on real images", formatter_class=fmt)
     _common(t)
-    t.add_argument("--total-images", type=int, default=None)
-    t.add_argument("--bf16", action="store_true")
-    t.add_argument("--compile", action="store_true")
-    t.add_argument("--out", default="runs/train")
+    t.add_argument("--total-images", type=int, default=None, help="training length in images seen "
+                   "(default: the preset's)")
+    t.add_argument("--bf16", action="store_true", help="bf16 autocast in training")
+    t.add_argument("--compile", action="store_true", help="torch.compile the training network")
+    t.add_argument("--out", default="runs/train", help="run folder")
     s = sub.add_parser("sample", help="generate images from a network.pt", formatter_class=fmt)
-    s.add_argument("--network", required=True)
-    s.add_argument("--seeds", default="0-63", help="a range A-B (inclusive)")
-    s.add_argument("--steps", type=int, default=18)
-    s.add_argument("--device", default="cpu")
+    s.add_argument("--network", required=True, help="a network.pt written by train, loop or sims")
+    s.add_argument("--seeds", default="0-63", help="image seeds, a range A-B with A <= B (inclusive)")
+    s.add_argument("--steps", type=int, default=18, help="Heun steps (2 steps - 1 network evaluations)")
+    s.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps ...")
     _threads(s)
-    s.add_argument("--out", default="runs/samples")
-    s.add_argument("--dry-run", action="store_true")
+    s.add_argument("--out", default="runs/samples", help="folder for images.npz and grid.png")
+    s.add_argument("--dry-run", action="store_true", help="print the resolved options and stop")
     c = sub.add_parser("classifier", help="train the reward classifier and record its accuracy", formatter_class=fmt)
     _common(c)
-    c.add_argument("--epochs", type=int, default=None)
+    c.add_argument("--epochs", type=int, default=None, help="training epochs (default: the preset's)")
     c.add_argument("--which", default="classifier", choices=["classifier", "judge"],
                    help="the reward classifier or the independent judge (other architecture, seed and data)")
-    c.add_argument("--out", default="runs/classifier")
+    c.add_argument("--out", default="runs/classifier", help="folder for the classifier and its accuracy")
     lp = sub.add_parser("loop", help="curated retraining loop on images into a run folder", formatter_class=fmt)
     _common(lp)
-    lp.add_argument("--K", type=int, default=None)
-    lp.add_argument("--lam", type=parse_number, default=None)
-    lp.add_argument("--scheme", default=None, choices=["replace", "accumulate", "fresh"])
-    lp.add_argument("--generations", type=int, default=None)
-    lp.add_argument("--reward", default=None, choices=["class", "confidence"])
-    lp.add_argument("--target", default=None, help="class name for the 'class' reward")
-    lp.add_argument("--fid-n", type=int, default=None)
+    lp.add_argument("--K", type=int, default=None, help="candidates per kept image (default: the preset's, 4)")
+    lp.add_argument("--lam", type=parse_number, default=None,
+                    help="synthetic-to-real ratio, inf: fully synthetic (default: the preset's, inf)")
+    lp.add_argument("--scheme", default=None, choices=["replace", "accumulate", "fresh"],
+                    help="what happens to earlier generations' images (default: the preset's, replace)")
+    lp.add_argument("--generations", type=int, default=None, help="curated generations (default: the preset's)")
+    lp.add_argument("--reward", default=None, choices=["class", "confidence"],
+                    help="5 P(target | x) or 5 max_c P(c | x) (default: the preset's, class)")
+    lp.add_argument("--target", default=None, help="class name for the 'class' reward (default: airplane)")
+    lp.add_argument("--fid-n", type=int, default=None,
+                    help="images for FID each generation, 0: none (default: the preset's)")
     lp.add_argument("--sims-w", type=parse_number, default=None, help="SIMS: every generation samples with guidance "
-                    "w from its own auxiliary (absent or 0: plain sampling)")
+                    "w from its own auxiliary, 0: plain sampling (default: plain sampling)")
     lp.add_argument("--sims-n-s", type=int, default=2500, help="SIMS auxiliary's synthetic-set size n_s")
-    lp.add_argument("--sims-images", type=int, default=10_000, help="SIMS auxiliary's fine-tune budget B (images)")
+    lp.add_argument("--sims-images", type=int, default=10_000, help="SIMS auxiliary's fine-tune budget B "
+                    "in images")
     lp.add_argument("--sims-lr", type=parse_number, default=None, help="SIMS auxiliary's lr (default: the model's)")
     lp.add_argument("--bf16", action="store_true", help="bf16 autocast in training")
     lp.add_argument("--compile", action="store_true", help="torch.compile the training network")
-    lp.add_argument("--out", default=None)
+    lp.add_argument("--out", default=None, help="run folder (default: runs/image-loop-<config>-K<K>-lam<lam>-"
+                    "<scheme>-<reward>)")
     f = sub.add_parser("fid", help="FID of an image folder/npz or a network against CIFAR-10 statistics",
                        formatter_class=fmt)
-    f.add_argument("--images", default=None, help=".npz with an 'images' array (uint8 NCHW)")
-    f.add_argument("--network", default=None)
-    f.add_argument("--n", type=int, default=1000)
-    f.add_argument("--steps", type=int, default=18)
-    f.add_argument("--ref", default="test", choices=["train", "test"])
-    f.add_argument("--data", default=None)
-    f.add_argument("--device", default="cpu")
+    f.add_argument("--images", default=None, help=".npz with an 'images' array, uint8 NCHW (default: none; give this or --network)")
+    f.add_argument("--network", default=None, help="a network.pt to sample from (default: none; give this or --images)")
+    f.add_argument("--n", type=int, default=1000, help="images to compare (FID depends on n: compare at equal n)")
+    f.add_argument("--steps", type=int, default=18, help="Heun steps when sampling from --network")
+    f.add_argument("--ref", default="test", choices=["train", "test"], help="CIFAR-10 split of the reference")
+    _data(f)
+    f.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps ...")
     _threads(f)
-    f.add_argument("--dry-run", action="store_true")
+    f.add_argument("--dry-run", action="store_true", help="print the resolved options and stop")
     cp = sub.add_parser("compare", help="theory against measurement (per-generation predictions) for image-loop "
                         "run folders", formatter_class=fmt)
     cp.add_argument("runs", nargs="+", help="image-loop run folders")
     cp.add_argument("--out", default=None, help="output folder (default: <run>/compare; with several runs, "
                     "<out>/<run name>)")
     _threads(cp)
-    cp.add_argument("--dry-run", action="store_true")
+    cp.add_argument("--dry-run", action="store_true", help="print where each comparison would go and stop")
     _add_sims_parsers(sub, fmt)
     return ap
 
@@ -122,22 +138,28 @@ def _add_sims_parsers(sub, fmt) -> None:
                         ("sims-sweep", "SIMS guidance sweep over w (and B, n_s) on three disjoint seed sets")):
         p = sub.add_parser(name, help=help_, formatter_class=fmt)
         p.add_argument("--base", required=True, help="base run: a loop's gen_000 folder or a `train` run folder")
-        p.add_argument("--config", default="cpu", help="SIMS preset: tiny, cpu or gpu")
-        p.add_argument("--out", required=True)
-        p.add_argument("--n-s", type=_ints, default=None, help="synthetic-set size(s) n_s, comma-separated")
-        p.add_argument("--images", type=_ints, default=None, help="fine-tune budget(s) B in images, comma-separated")
-        p.add_argument("--lr", type=parse_number, default=None, help="fine-tune lr (default: the base's)")
-        p.add_argument("--seed", type=int, default=None)
-        p.add_argument("--n", type=int, default=None, help="images per seed set")
-        p.add_argument("--device", default=None)
+        p.add_argument("--config", default="cpu", choices=["tiny", "cpu", "gpu"], help="SIMS preset")
+        p.add_argument("--out", required=True, help="run folder")
+        p.add_argument("--n-s", type=_ints, default=None, help="synthetic-set size(s) n_s, comma-separated "
+                       "(default: the preset's)")
+        p.add_argument("--images", type=_ints, default=None, help="fine-tune budget(s) B in images, comma-separated "
+                       "(default: the preset's)")
+        p.add_argument("--lr", type=parse_number, default=None, help="fine-tune lr (default: the preset's)")
+        p.add_argument("--seed", type=int, default=None, help="seed of the run's draws (default: the preset's)")
+        p.add_argument("--n", type=int, default=None, help="images per seed set (default: the preset's)")
+        p.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps ... (default: the preset's)")
         _threads(p)
         p.add_argument("--dry-run", action="store_true", help="print the resolved config and stop")
         if name == "sims":
-            p.add_argument("--shift", default=None, help="distribution shifting toward CLASS=SHARE, e.g. airplane=0.3")
-            p.add_argument("--shift-w", type=parse_number, default=None)
+            p.add_argument("--shift", default=None, help="distribution shifting toward CLASS=SHARE, e.g. "
+                           "airplane=0.3 (default: no shifting, train the auxiliary only)")
+            p.add_argument("--shift-w", type=parse_number, default=None,
+                           help="guidance weight of the shifted sampler (default: the preset's)")
         else:
-            p.add_argument("--w", type=_floats, default=None, help="guidance weights, comma-separated (0 included)")
-            p.add_argument("--inception-n", type=int, default=None, help="images per report set for FID and P/R")
+            p.add_argument("--w", type=_floats, default=None, help="guidance weights, comma-separated, 0 included "
+                           "(default: the preset's)")
+            p.add_argument("--inception-n", type=int, default=None, help="images per report set for FID and "
+                           "precision/recall (default: the preset's)")
 
 
 def _sims_dispatch(args) -> int:
@@ -204,10 +226,25 @@ def _loop_config(args):
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if getattr(args, "out", None):
+            check_out_dir(args.out)
         return _dispatch(args)
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
+    except (ValueError, OSError) as e:    # bad options, a refused or unwritable run folder: one line, no traceback
+        msg = str(e).splitlines()[0] if isinstance(e, OSError) else str(e)
+        print(f"error: {msg}", file=sys.stderr)
         return 2
+
+
+def parse_seeds(text: str) -> range:
+    """The image seeds of ``--seeds A-B`` (inclusive), checked: integers with 0 <= A <= B."""
+    a, sep, b = text.partition("-")
+    try:
+        lo, hi = int(a), int(b)
+    except ValueError:
+        lo = hi = -1
+    if not sep or lo < 0 or hi < lo:
+        raise ValueError(f"--seeds must be a range A-B of integers with 0 <= A <= B, got {text!r}")
+    return range(lo, hi + 1)
 
 
 def _dispatch(args) -> int:
@@ -258,7 +295,12 @@ def _dispatch(args) -> int:
                                                     "judge_class_proportions")}))
         return 0
     if args.command == "sample":
-        a, b = (int(v) for v in args.seeds.split("-"))
+        seeds = parse_seeds(args.seeds)
+        a, b = seeds[0], seeds[-1]
+        if args.steps < 2:
+            raise ValueError(f"--steps must be >= 2 (the Heun schedule needs two noise levels), got {args.steps}")
+        if not Path(args.network).is_file():
+            raise ValueError(f"--network {args.network}: no such file")
         if args.dry_run:
             print(json.dumps({"network": args.network, "seeds": [a, b], "steps": args.steps, "out": args.out}))
             return 0
