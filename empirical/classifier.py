@@ -49,7 +49,7 @@ class SmallCNN(nn.Module):
     def __init__(self, cfg: ClassifierConfig):
         super().__init__()
         w, layers, ch, res = cfg.width, [], 3, cfg.resolution
-        for i, m in enumerate((1, 2, 4)):
+        for m in (1, 2, 4):
             layers += [nn.Conv2d(ch, w * m, 3, padding=1), nn.BatchNorm2d(w * m), nn.ReLU(),
                        nn.Conv2d(w * m, w * m, 3, padding=1), nn.BatchNorm2d(w * m), nn.ReLU()]
             ch = w * m

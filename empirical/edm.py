@@ -13,7 +13,7 @@ architecture's config; ``decode``: the reverse), so training and :func:`generate
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch

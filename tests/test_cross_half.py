@@ -288,7 +288,7 @@ def test_recorded_predictions_match_an_exact_recomputation(tmp_path):
             np.testing.assert_allclose(row["predicted_kept_mean_reward"], c @ cr, atol=1e-12)
         res = compare_run(run)
         assert all(g["recorded_prediction_max_abs_diff"] == 0 for g in res["generations"])
-        for t, g in enumerate(res["generations"], start=1):
+        for t, _g in enumerate(res["generations"], start=1):
             row = read_metrics(run)[t]
             np.testing.assert_allclose(row["multistep_predicted_class_proportions"],
                                        res["multi_step"]["class_proportions"][t], atol=1e-12)
