@@ -121,6 +121,13 @@ def build_parser() -> argparse.ArgumentParser:
     _threads(cp)
     cp.add_argument("--dry-run", action="store_true", help="print where each comparison would go and stop")
     _add_sims_parsers(sub, fmt)
+    from . import data
+    d = sub.add_parser("download-cifar10", help="download the official CIFAR-10 archive, check its md5, unpack it",
+                       formatter_class=fmt, description=data.download_cifar10.__doc__.split("\n\n")[0])
+    d.add_argument("--root", default="data", help="folder to unpack into, as ROOT/cifar-10-batches-py")
+    d.add_argument("--url", default=data.URL, help="archive URL (for a mirror, give --md5 too)")
+    d.add_argument("--md5", default=data.MD5, help="expected md5 of the archive")
+    d.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the server")
     return ap
 
 
@@ -249,6 +256,10 @@ def parse_seeds(text: str) -> range:
 
 def _dispatch(args) -> int:
     import numpy as np
+    if args.command == "download-cifar10":
+        from .data import download_cifar10
+        print(download_cifar10(args.root, args.url, args.md5, args.timeout, progress=True))
+        return 0
     if not args.dry_run:
         set_threads(args.threads)
     if args.command == "compare":
