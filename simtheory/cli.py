@@ -83,7 +83,7 @@ def _parser() -> argparse.ArgumentParser:
 def default_out(parser: argparse.ArgumentParser, args: argparse.Namespace, prefix: str, named: list[str]) -> str:
     """runs/<prefix>-<named options>, then every other option of ``args`` that differs from the parser's
     default, so that two runs with different options never share a folder by default."""
-    sub = next(a for a in parser._subparsers._group_actions if isinstance(a, argparse._SubParsersAction))
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     defaults = {a.dest: a.default for a in sub.choices[args.command]._actions}
     parts = [prefix] + [_token(k, getattr(args, k)) for k in named]
     for k, d in defaults.items():

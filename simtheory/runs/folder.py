@@ -164,7 +164,7 @@ class RunFolder:
     def save_arrays(self, name: str, **arrays: np.ndarray) -> None:
         """Atomically write ``name``.npz."""
         buf = io.BytesIO()
-        np.savez(buf, **arrays)
+        np.savez(buf, **arrays)  # type: ignore[arg-type]  # numpy's stub reads **arrays as its bool option
         atomic_write(self.path / f"{name}.npz", buf.getvalue())
 
     def load_arrays(self, name: str) -> dict[str, np.ndarray] | None:
