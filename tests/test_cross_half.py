@@ -316,6 +316,7 @@ def _image_checks(folder, K, lam, scheme="replace"):
     return res
 
 
+@pytest.mark.cifar
 def test_tiny_image_loop_through_the_same_checks(tiny_run):
     """The image half (tiny preset, lam = inf) through the checks the theory families pass."""
     from empirical.configs import preset
@@ -332,6 +333,7 @@ def test_tiny_image_loop_through_the_same_checks(tiny_run):
     assert len(res["multi_step"]["mean_reward"]) == cfg.generations + 1
 
 
+@pytest.mark.cifar
 @pytest.mark.slow
 @settings(max_examples=4)
 @given(st.sampled_from([1, 2, 4]), st.sampled_from([math.inf, 1.0]), st.integers(0, 1000))

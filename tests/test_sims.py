@@ -162,6 +162,7 @@ def test_pick_uses_seed_set_zero_only():
     assert v["diffs"] == pytest.approx([0.3, -0.2]) and v["spread_w0"] == pytest.approx(0.2)
 
 
+@pytest.mark.cifar
 def test_tiny_sims_pipeline_cli(tmp_path, monkeypatch):
     """The tiny path end to end: a loop's gen_000 as base, the sweep (rerun resumes), distribution shifting."""
     from empirical.cli import main
@@ -198,6 +199,7 @@ def test_tiny_sims_pipeline_cli(tmp_path, monkeypatch):
     assert checks["C12.8"].verdict in ("holds", "fails") and checks["C12.7"].verdict == "not measurable here"
 
 
+@pytest.mark.cifar
 def test_loop_generation_samples_with_its_own_auxiliary(tmp_path):
     """SIMS as a sampling option of the image loop: each generation's model is guided by an auxiliary fine-tuned
     from that model on its own samples; a rerun resumes without recomputing."""
