@@ -99,8 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
     lp.add_argument("--sims-lr", type=parse_number, default=1e-3,
                     help="SIMS auxiliary's lr, the same for every generation")
     lp.add_argument("--sims-ema", type=parse_number, default=None,
-                    help="SIMS auxiliary's EMA half-life in images; 0: the raw fine-tuned weights (default: "
-                         "empirical.sims.AUX_EMA)")
+                    help="SIMS auxiliary's EMA half-life as a fraction of its B; 0: the raw fine-tuned weights "
+                         "(default: empirical.sims.AUX_EMA)")
     lp.add_argument("--sims-interval", type=parse_number, nargs=2, default=None, metavar=("LO", "HI"),
                     help="SIMS guidance only for noise levels sigma in [LO, HI] (default: every level)")
     lp.add_argument("--bf16", action="store_true", help="bf16 autocast in training")
@@ -126,6 +126,25 @@ def build_parser() -> argparse.ArgumentParser:
     _threads(cp)
     cp.add_argument("--dry-run", action="store_true")
     _add_sims_parsers(sub, fmt)
+    g = sub.add_parser("gpu-check", help="the gpu preset's pipeline on one GPU in at most --budget-s seconds: "
+                       "throughput, base, 10k-sample FID, a curated generation, a SIMS pair; a few small files",
+                       formatter_class=fmt)
+    g.add_argument("--out", default=None, help="folder for summary.json, gpu-check.log and grid.png (the files to "
+                   "bring back)")
+    g.add_argument("--device", default="cuda", help="the GPU (cpu only with --smoke)")
+    g.add_argument("--smoke", action="store_true", help="every step at a tiny size (8x8, a few hundred images): a "
+                   "test of the command, not a measurement")
+    g.add_argument("--budget-s", type=parse_number, default=540.0, help="wall-clock budget in seconds; the base's "
+                   "training images are planned to fit it")
+    g.add_argument("--work", default=None, help="folder for networks and caches (default: <out>-work beside --out)")
+    g.add_argument("--data", default=None, help="CIFAR-10 archive or cifar-10-batches-py folder (default: "
+                   "$CIFAR10_SOURCE or ../shared/data)")
+    g.add_argument("--seed", type=int, default=0, help="run seed (data subset, classifier, training, sampler seeds)")
+    _threads(g)
+    g.add_argument("--pack-detector", default=None, metavar="DIR",
+                   help="write the FID network as a 40 MB folder (float16 weights) for a machine that cannot receive "
+                        "the 87 MB original, and stop; there, set FID_DETECTOR=DIR")
+    g.add_argument("--dry-run", action="store_true", help="print the step sizes and stop")
     return ap
 
 
@@ -163,8 +182,8 @@ def _sims_common(p, name: str) -> None:
         p.add_argument("--lr", type=parse_number, default=None, help="fine-tune lr (default: the preset's, or the "
                        "base's when the preset has none)")
         p.add_argument("--aux-ema", type=parse_number, default=None,
-                       help="auxiliary weights: EMA half-life in images, 0 for the raw fine-tuned weights (default: "
-                            "the preset's, empirical.sims.AUX_EMA)")
+                       help="auxiliary weights: EMA half-life as a fraction of B, 0 for the raw fine-tuned weights "
+                            "(default: the preset's, empirical.sims.AUX_EMA)")
     p.add_argument("--seed", type=int, default=None, help="auxiliary seed, 0..99: synthetic seeds 3e9 + seed * 1e7 + i "
                    "(default 0)")
     p.add_argument("--steps", type=int, default=None, help="Heun steps of every sampling (default: the preset's)")
@@ -199,7 +218,7 @@ def _add_sims_parsers(sub, fmt) -> None:
     _sims_common(p, "sims-explore")
     p.add_argument("--lr", type=_floats, default=None, help="learning rates, comma-separated (default: the preset's "
                    "or the base's, and a fifth of it)")
-    p.add_argument("--aux-ema", type=_floats, default=None, help="auxiliary EMA half-lives in images, "
+    p.add_argument("--aux-ema", type=_floats, default=None, help="auxiliary EMA half-lives as fractions of B, "
                    "comma-separated, 0 for raw weights (default: the preset's)")
     p.add_argument("--w", type=_floats, default=None, help="guidance weights, comma-separated, 0 included "
                    "(default: the preset's)")
@@ -357,6 +376,20 @@ def _dispatch(args) -> int:
         return _compare(args)
     if args.command in ("sims", "sims-sweep", "sims-explore"):
         return _sims_dispatch(args)
+    if args.command == "gpu-check":
+        from .gpu_check import FULL, SMOKE, run_check
+        if args.pack_detector:
+            from .fid import pack_detector
+            print(pack_detector(args.pack_detector))
+            return 0
+        if args.dry_run:
+            print(json.dumps({"out": args.out, "device": args.device, "budget_s": args.budget_s,
+                              "sizes": (SMOKE if args.smoke else FULL).__dict__}, indent=2))
+            return 0
+        if args.out is None:
+            raise ValueError("gpu-check needs --out (the folder for summary.json, gpu-check.log and grid.png)")
+        s = run_check(args.out, args.device, args.smoke, args.budget_s, args.work, args.data, args.seed)
+        return 0 if s.get("finished") else 1
     if args.command in ("train", "classifier", "loop"):
         cfg = _loop_config(args)
         if args.command == "train":

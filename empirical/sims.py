@@ -40,7 +40,8 @@ SEED_STRIDE = 10**7            # one block of synthetic seeds per auxiliary seed
 SYN_SEED0 = 3 * 10**9          # `sims` synthetic sets: SYN_SEED0 + seed * SEED_STRIDE + i, seed < MAX_SEED
 MAX_SEED = 100                 # SYN_SEED0 + MAX_SEED * SEED_STRIDE = 4e9, where the sweep's seed sets begin
 LOOP_SYN_SEED0 = 10**18        # loop generations' synthetic sets (32-bit stream seeds): above every loop image seed
-AUX_EMA = 0.0                  # default auxiliary weights: the raw fine-tuned weights (measured, docs/empirical/sims.md)
+AUX_EMA = 0.1                  # default auxiliary EMA half-life, as a fraction of B (picked on seed set 0:
+                               # results/cpu-sims/explore, docs/empirical/sims.md)
 MEASURED = "measured"          # config.json key written after the fine-tune; not compared on resume
 
 
@@ -446,8 +447,9 @@ def finetune_auxiliary(base_run, out, n_s: int, images: int, lr: float | None = 
     a copy of the base from its weights with the base's hyperparameters (:func:`empirical.train.finetune_config`:
     no warm-up, lr overridable) for ``images`` images seen (B), seeded by ``seed``.
 
-    ``ema``: the auxiliary's weights. 0 (default, AUX_EMA): the raw fine-tuned weights; h > 0: an EMA with
-    half-life h images, started at the base's weights (so it keeps a base share of 0.5^(B / h)).
+    ``ema``: the auxiliary's weights, its EMA half-life as a fraction of B. 0: the raw fine-tuned weights;
+    f > 0: an EMA with half-life f B images, started at the base's weights, so that it keeps a base share of
+    0.5^(1/f) (f = 1: a half). Default AUX_EMA = 0.1 (base share 0.001).
     ``synthetic_from``: another auxiliary folder whose synthetic set is this one's (same base network, seeds,
     n_s, steps and class proportions, checked in its config.json); copied instead of drawn again.
 
@@ -464,12 +466,13 @@ def finetune_auxiliary(base_run, out, n_s: int, images: int, lr: float | None = 
         raise ValueError(f"lr must be > 0, got {lr}")
     ema = float(ema)
     if not (math.isfinite(ema) and ema >= 0):
-        raise ValueError(f"ema (the auxiliary's EMA half-life in images; 0: raw weights) must be >= 0, got {ema}")
+        raise ValueError(f"ema (the auxiliary's EMA half-life as a fraction of B; 0: raw weights) must be >= 0, "
+                         f"got {ema}")
     first = synthetic_seed0(seed) if seed0 is None else validate.count(seed0, "seed0", minimum=0)
     bf = base_folder(base_run)
     base_cfg = base_train_config(bf)
     dev = device or base_cfg.device
-    ft = replace(finetune_config(replace(base_cfg, device=dev), images, seed, lr), ema_halflife_images=ema)
+    ft = replace(finetune_config(replace(base_cfg, device=dev), images, seed, lr), ema_halflife_images=ema * images)
     props = None if class_proportions is None else validate.probability(class_proportions, "class_proportions").tolist()
     D_base = load_base(bf, dev)
     n_cls = num_classes(D_base)
@@ -563,7 +566,7 @@ class SimsSampling:
             raise ValueError(f"sims lr must be > 0, got {self.lr}")
         object.__setattr__(self, "lr", float(self.lr))
         if not (math.isfinite(float(self.ema)) and float(self.ema) >= 0):
-            raise ValueError(f"sims ema must be >= 0 (0: raw weights), got {self.ema}")
+            raise ValueError(f"sims ema (half-life as a fraction of B) must be >= 0 (0: raw weights), got {self.ema}")
         object.__setattr__(self, "ema", float(self.ema))
         iv = check_interval(self.interval)
         object.__setattr__(self, "interval", None if iv is None else list(iv))

@@ -75,7 +75,8 @@ class SimsConfig:
         if self.n > SEED_STRIDE:
             raise ValueError(f"n must be at most {SEED_STRIDE} (one block of seeds per seed set), got {self.n}")
         if not (math.isfinite(float(self.ema)) and float(self.ema) >= 0):
-            raise ValueError(f"ema (the auxiliary's EMA half-life in images; 0: raw weights) must be >= 0, got {self.ema}")
+            raise ValueError(f"ema (the auxiliary's EMA half-life as a fraction of B; 0: raw weights) must be >= 0, "
+                             f"got {self.ema}")
         object.__setattr__(self, "ema", float(self.ema))
         iv = check_interval(self.interval)
         object.__setattr__(self, "interval", None if iv is None else tuple(iv))
@@ -109,8 +110,8 @@ class SimsConfig:
 
 
 PRESETS = {
-    # 18 Heun steps: at 4 the tiny classifier called 99% of the tiny base's samples airplane (real share 0.5);
-    # measured in docs/empirical/sims.md
+    # 18 Heun steps, as the tiny loop preset: at 4 the tiny classifier called 98% of the tiny base's samples airplane
+    # (0.47 of the real test images; docs/empirical/sims.md)
     "tiny": SimsConfig(loop="tiny", n_s=(64,), images=(256,), ws=(0.0, 1.0), n=32, n_sets=3, inception_n=0,
                        inception_ref_n=0, num_steps=18, shift_class="airplane", shift_share=0.7, shift_w=1.0),
     # lr: the base's (1e-3), picked over 2e-4 on seed set 0 (results/cpu-sims/explore); w picked by the sweep
@@ -545,7 +546,7 @@ def explore_hyperparameters(cfg: SimsConfig, base_run, out, lrs, emas=None, prog
                             lc=None) -> RunFolder:
     """Hyperparameter search on seed set 0 only (the pick set): every lr x ema x n_s x B x w > 0 of ``cfg`` plus
     w = 0, one metrics line each; the report sets are never touched here. ``emas``: the auxiliary's EMA half-lives
-    (0: raw weights; default: cfg.ema). Auxiliaries live in lr-<lr>-ema-<ema>/aux-*; all of one n_s fine-tune on
+    as fractions of B (0: raw weights; default: cfg.ema). Auxiliaries live in lr-<lr>-ema-<ema>/aux-*; all of one n_s fine-tune on
     the same synthetic set (drawn once). Writes table.md."""
     lrs = tuple(float(v) for v in lrs)
     emas = (cfg.ema,) if emas is None else tuple(float(v) for v in emas)
@@ -556,7 +557,7 @@ def explore_hyperparameters(cfg: SimsConfig, base_run, out, lrs, emas=None, prog
             raise ValueError(f"every lr must be > 0, got {v}")
     for v in emas:
         if not (math.isfinite(v) and v >= 0):
-            raise ValueError(f"every ema must be >= 0 (0: raw weights), got {v}")
+            raise ValueError(f"every ema (a half-life as a fraction of B) must be >= 0 (0: raw weights), got {v}")
     lc = _lc_of(cfg, base_run, lc)
     rf = RunFolder.open(out, {**cfg.to_dict(), "kind": "sims_explore", "lrs": list(lrs), "emas": list(emas),
                               "base": str(base_run)})
@@ -592,7 +593,7 @@ def write_explore_table(rf: RunFolder) -> None:
     """table.md of an exploration: one row per setting, and per (lr, ema, n_s, B) the best w."""
     rows = rf.metrics()
     key = lambda r: (r["lr"] or 0, r["ema"] if r["ema"] is not None else -1, r["n_s"] or 0, r["images"] or 0, r["w"])
-    lines = ["| lr | aux EMA half-life (0: raw) | aux distance / raw | n_s | B | w | FD classifier (set 0) | "
+    lines = ["| lr | aux EMA half-life / B (0: raw) | aux distance / raw | n_s | B | w | FD classifier (set 0) | "
              "mean reward |", "|---|---|---|---|---|---|---|---|"]
     for r in sorted(rows, key=key):
         d = r.get("weight_distance")

@@ -235,11 +235,11 @@ def test_auxiliary_starts_from_base_and_moves(base_run, tmp_path, monkeypatch):
 
 
 def test_auxiliary_weights_raw_or_ema(base_run, tmp_path):
-    """ema = 0: the raw fine-tuned weights (distance ratio 1); ema = h: an EMA with half-life h started at the base,
+    """ema = 0: the raw fine-tuned weights (distance ratio 1); ema = f: an EMA with half-life f B started at the base,
     which moves part of the way. config.json records the ratio and the folder still resumes."""
     base = load_network(base_run / "network.pt")
     out = {}
-    for name, ema in (("raw", 0.0), ("ema", 32.0)):
+    for name, ema in (("raw", 0.0), ("ema", 0.5)):
         aux = finetune_auxiliary(base_run, tmp_path / name, n_s=8, images=64, num_steps=2, ema=ema)
         st = torch.load(tmp_path / name / "training-state.pt", weights_only=True)
         want = st["net"] if ema == 0 else st["ema"]
@@ -247,7 +247,7 @@ def test_auxiliary_weights_raw_or_ema(base_run, tmp_path):
             assert torch.equal(v, want[k])
         cfg = json.loads((tmp_path / name / "config.json").read_text())
         out[name] = cfg["measured"]["weight_distance"]
-        assert cfg["ema"] == ema and cfg["train"]["ema_halflife_images"] == ema
+        assert cfg["ema"] == ema and cfg["train"]["ema_halflife_images"] == ema * 64
         finetune_auxiliary(base_run, tmp_path / name, n_s=8, images=64, num_steps=2, ema=ema)     # resumes
     assert out["raw"]["relative"] == pytest.approx(1.0)
     assert 0 < out["ema"]["relative"] < 1
@@ -451,10 +451,11 @@ def test_silently_accepted_inputs_are_refused(tiny_loop, tmp_path, capsys, extra
 
 def test_sims_options_reach_the_auxiliary(tiny_loop, tmp_path, capsys):
     rc, err = _cli(["sims", "--base", tiny_loop / "gen_000", "--out", tmp_path / "a", "--n-s", "8", "--images", "32",
-                    "--steps", "3", "--aux-ema", "16", "--seed", "99"], capsys)
+                    "--steps", "3", "--aux-ema", "0.25", "--seed", "99"], capsys)
     assert rc == 0, err
     cfg = json.loads((tmp_path / "a" / "config.json").read_text())
-    assert (cfg["num_steps"], cfg["ema"], cfg["seed0"]) == (3, 16.0, 3 * 10**9 + 99 * 10**7)
+    assert (cfg["num_steps"], cfg["ema"], cfg["seed0"]) == (3, 0.25, 3 * 10**9 + 99 * 10**7)
+    assert cfg["train"]["ema_halflife_images"] == 8.0
     from empirical.cli import main
     from empirical.sims_sweep import SWEEP_SEED0
     assert cfg["seed0"] + 8 <= SWEEP_SEED0
@@ -467,12 +468,12 @@ def test_sims_options_reach_the_auxiliary(tiny_loop, tmp_path, capsys):
 
 def test_sims_explore_cli(tiny_loop, tmp_path, capsys):
     rc, err = _cli(["sims-explore", "--base", tiny_loop / "gen_000", "--out", tmp_path / "e", "--n", "8", "--n-s", "8",
-                    "--images", "32,64", "--lr", "1e-3,2e-4", "--aux-ema", "0,16", "--w", "0,1"], capsys)
+                    "--images", "32,64", "--lr", "1e-3,2e-4", "--aux-ema", "0,0.25", "--w", "0,1"], capsys)
     assert rc == 0, err
     rows = read_metrics(tmp_path / "e")
     assert len(rows) == 1 + 2 * 2 * 2 and {r["set"] for r in rows} == {0}
     assert {(r["lr"], r["ema"], r["images"]) for r in rows if r["w"] > 0} == {
-        (lr, e, b) for lr in (1e-3, 2e-4) for e in (0.0, 16.0) for b in (32, 64)}
+        (lr, e, b) for lr in (1e-3, 2e-4) for e in (0.0, 0.25) for b in (32, 64)}
     assert all(r["weight_distance"] == pytest.approx(1.0) for r in rows if r["ema"] == 0)
     seen = set()
     for f in (tmp_path / "e").glob("lr-*/aux-*/synthetic.npz"):
