@@ -1,6 +1,7 @@
-"""``python -m empirical``: sub-commands train, sample, classifier, loop, fid, compare. Options become configs;
-the library does the work; ``--dry-run`` prints the resolved config. ``--threads N`` sets torch's and Numba's
-thread counts for this process (the library itself never changes them)."""
+"""``empirical`` (or ``python -m empirical``): sub-commands train, sample, classifier, loop, fid, compare, sims,
+sims-sweep and download-cifar10. Options become configs; the library does the work; ``--dry-run`` prints the
+resolved config. ``--threads N`` sets torch's and Numba's thread counts for this process (the library itself
+never changes them). Bad options end with one ``error:`` line and exit status 2."""
 from __future__ import annotations
 
 import argparse
@@ -9,16 +10,23 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from simtheory.argfmt import HelpFormatter, add_version, check_out_dir
 from simtheory.validate import parse_number
 
 
 def _common(p, config_default="cpu"):
-    p.add_argument("--config", default=config_default, help="preset: tiny, cpu or gpu")
+    p.add_argument("--config", default=config_default, choices=["tiny", "cpu", "gpu"], help="preset")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps ... (default: the preset's)")
-    p.add_argument("--data", default=None, help="CIFAR-10 archive or cifar-10-batches-py folder")
-    p.add_argument("--seed", type=int, default=None)
+    _data(p)
+    p.add_argument("--seed", type=int, default=None,
+                   help="seed of every random draw of the run (default: the preset's, 0)")
     _threads(p)
     p.add_argument("--dry-run", action="store_true", help="print the resolved config and stop")
+
+
+def _data(p):
+    p.add_argument("--data", default=None, help="CIFAR-10: a cifar-10-batches-py folder or the JPEG archive "
+                   "(default: $CIFAR10_SOURCE, then data/cifar-10-batches-py, then the copy beside the checkout)")
 
 
 def _threads(p):
@@ -45,57 +53,54 @@ def set_threads(n: int | None) -> None:
     torch.set_num_threads(n)
 
 
-class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Shows each option's default once: appended by argparse when it is a value, left to the help text (which
-    then says what None means) when it is None, and left out for flags."""
-
-    def _get_help_string(self, action):
-        if action.default is None or action.default is False:
-            return action.help
-        return super()._get_help_string(action)
-
-
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="python -m empirical", description=__doc__)
+    fmt = HelpFormatter
+    ap = argparse.ArgumentParser(prog="empirical", description=__doc__, formatter_class=fmt)
+    add_version(ap)
     sub = ap.add_subparsers(dest="command", required=True)
-    fmt = _HelpFormatter
     t = sub.add_parser("train", help="train a base EDM model on real images", formatter_class=fmt)
     _common(t)
-    t.add_argument("--total-images", type=int, default=None)
-    t.add_argument("--bf16", action="store_true")
-    t.add_argument("--compile", action="store_true")
+    t.add_argument("--total-images", type=int, default=None, help="training length in images seen "
+                   "(default: the preset's)")
+    t.add_argument("--bf16", action="store_true", help="bf16 autocast in training")
+    t.add_argument("--compile", action="store_true", help="torch.compile the training network")
     t.add_argument("--conditional", action="store_true",
                    help="class-conditional network (one-hot labels of the preset's classes)")
-    t.add_argument("--out", default="runs/train")
+    t.add_argument("--out", default="runs/train", help="run folder")
     s = sub.add_parser("sample", help="generate images from a network.pt", formatter_class=fmt)
-    s.add_argument("--network", required=True)
-    s.add_argument("--seeds", default="0-63", help="a range A-B (inclusive)")
-    s.add_argument("--steps", type=int, default=18)
+    s.add_argument("--network", required=True, help="a network.pt written by train, loop or sims")
+    s.add_argument("--seeds", default="0-63", help="image seeds, a range A-B with A <= B (inclusive)")
+    s.add_argument("--steps", type=int, default=18, help="Heun steps (2 steps - 1 network evaluations)")
     _guidance_options(s)
-    s.add_argument("--device", default="cpu")
+    s.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps ...")
     _threads(s)
-    s.add_argument("--out", default="runs/samples")
-    s.add_argument("--dry-run", action="store_true")
+    s.add_argument("--out", default="runs/samples", help="folder for images.npz and grid.png")
+    s.add_argument("--dry-run", action="store_true", help="print the resolved options and stop")
     c = sub.add_parser("classifier", help="train the reward classifier and record its accuracy", formatter_class=fmt)
     _common(c)
-    c.add_argument("--epochs", type=int, default=None)
+    c.add_argument("--epochs", type=int, default=None, help="training epochs (default: the preset's)")
     c.add_argument("--which", default="classifier", choices=["classifier", "judge"],
                    help="the reward classifier or the independent judge (other architecture, seed and data)")
-    c.add_argument("--out", default="runs/classifier")
+    c.add_argument("--out", default="runs/classifier", help="folder for the classifier and its accuracy")
     lp = sub.add_parser("loop", help="curated retraining loop on images into a run folder", formatter_class=fmt)
     _common(lp)
-    lp.add_argument("--K", type=int, default=None)
-    lp.add_argument("--lam", type=parse_number, default=None)
-    lp.add_argument("--scheme", default=None, choices=["replace", "accumulate", "fresh"])
-    lp.add_argument("--generations", type=int, default=None)
-    lp.add_argument("--reward", default=None, choices=["class", "confidence"])
-    lp.add_argument("--target", default=None, help="class name for the 'class' reward")
-    lp.add_argument("--fid-n", type=int, default=None)
+    lp.add_argument("--K", type=int, default=None, help="candidates per kept image (default: the preset's, 4)")
+    lp.add_argument("--lam", type=parse_number, default=None,
+                    help="synthetic-to-real ratio, inf: fully synthetic (default: the preset's, inf)")
+    lp.add_argument("--scheme", default=None, choices=["replace", "accumulate", "fresh"],
+                    help="what happens to earlier generations' images (default: the preset's, replace)")
+    lp.add_argument("--generations", type=int, default=None, help="curated generations (default: the preset's)")
+    lp.add_argument("--reward", default=None, choices=["class", "confidence"],
+                    help="5 P(target | x) or 5 max_c P(c | x) (default: the preset's, class)")
+    lp.add_argument("--target", default=None, help="class name for the 'class' reward (default: airplane)")
+    lp.add_argument("--fid-n", type=int, default=None,
+                    help="images for FID each generation, 0: none (default: the preset's)")
     lp.add_argument("--steps", type=int, default=None, help="Heun steps of every sampling (default: the preset's)")
     lp.add_argument("--sims-w", type=parse_number, default=None, help="SIMS: every generation samples with guidance "
-                    "w from its own auxiliary (absent or 0: plain sampling)")
+                    "w from its own auxiliary, 0: plain sampling (default: plain sampling)")
     lp.add_argument("--sims-n-s", type=int, default=2500, help="SIMS auxiliary's synthetic-set size n_s")
-    lp.add_argument("--sims-images", type=int, default=10_000, help="SIMS auxiliary's fine-tune budget B (images)")
+    lp.add_argument("--sims-images", type=int, default=10_000, help="SIMS auxiliary's fine-tune budget B "
+                    "in images")
     lp.add_argument("--sims-lr", type=parse_number, default=1e-3,
                     help="SIMS auxiliary's lr, the same for every generation")
     lp.add_argument("--sims-ema", type=parse_number, default=None,
@@ -105,26 +110,27 @@ def build_parser() -> argparse.ArgumentParser:
                     help="SIMS guidance only for noise levels sigma in [LO, HI] (default: every level)")
     lp.add_argument("--bf16", action="store_true", help="bf16 autocast in training")
     lp.add_argument("--compile", action="store_true", help="torch.compile the training network")
-    lp.add_argument("--out", default=None)
+    lp.add_argument("--out", default=None, help="run folder (default: runs/image-loop-<config>-K<K>-lam<lam>-"
+                    "<scheme>-<reward>)")
     f = sub.add_parser("fid", help="FID of an image folder/npz or a network against CIFAR-10 statistics",
                        formatter_class=fmt)
-    f.add_argument("--images", default=None, help=".npz with an 'images' array (uint8 NCHW)")
-    f.add_argument("--network", default=None)
-    f.add_argument("--n", type=int, default=1000)
-    f.add_argument("--steps", type=int, default=18)
+    f.add_argument("--images", default=None, help=".npz with an 'images' array, uint8 NCHW (default: none; give this or --network)")
+    f.add_argument("--network", default=None, help="a network.pt to sample from (default: none; give this or --images)")
+    f.add_argument("--n", type=int, default=1000, help="images to compare (FID depends on n: compare at equal n)")
+    f.add_argument("--steps", type=int, default=18, help="Heun steps when sampling from --network")
     _guidance_options(f)
-    f.add_argument("--ref", default="test", choices=["train", "test"])
-    f.add_argument("--data", default=None)
-    f.add_argument("--device", default="cpu")
+    f.add_argument("--ref", default="test", choices=["train", "test"], help="CIFAR-10 split of the reference")
+    _data(f)
+    f.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps ...")
     _threads(f)
-    f.add_argument("--dry-run", action="store_true")
+    f.add_argument("--dry-run", action="store_true", help="print the resolved options and stop")
     cp = sub.add_parser("compare", help="theory against measurement (per-generation predictions) for image-loop "
                         "run folders", formatter_class=fmt)
     cp.add_argument("runs", nargs="+", help="image-loop run folders")
     cp.add_argument("--out", default=None, help="output folder (default: <run>/compare; with several runs, "
                     "<out>/<run name>)")
     _threads(cp)
-    cp.add_argument("--dry-run", action="store_true")
+    cp.add_argument("--dry-run", action="store_true", help="print where each comparison would go and stop")
     _add_sims_parsers(sub, fmt)
     g = sub.add_parser("gpu-check", help="the gpu preset's pipeline on one GPU in at most --budget-s seconds: "
                        "throughput, base, 10k-sample FID, a curated generation, a SIMS pair; a few small files",
@@ -137,14 +143,20 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--budget-s", type=parse_number, default=540.0, help="wall-clock budget in seconds; the base's "
                    "training images are planned to fit it")
     g.add_argument("--work", default=None, help="folder for networks and caches (default: <out>-work beside --out)")
-    g.add_argument("--data", default=None, help="CIFAR-10 archive or cifar-10-batches-py folder (default: "
-                   "$CIFAR10_SOURCE or ../shared/data)")
+    _data(g)
     g.add_argument("--seed", type=int, default=0, help="run seed (data subset, classifier, training, sampler seeds)")
     _threads(g)
     g.add_argument("--pack-detector", default=None, metavar="DIR",
                    help="write the FID network as a 40 MB folder (float16 weights) for a machine that cannot receive "
                         "the 87 MB original, and stop; there, set FID_DETECTOR=DIR")
     g.add_argument("--dry-run", action="store_true", help="print the step sizes and stop")
+    from . import data
+    d = sub.add_parser("download-cifar10", help="download the official CIFAR-10 archive, check its md5, unpack it",
+                       formatter_class=fmt, description=data.download_cifar10.__doc__.split("\n\n")[0])
+    d.add_argument("--root", default="data", help="folder to unpack into, as ROOT/cifar-10-batches-py")
+    d.add_argument("--url", default=data.URL, help="archive URL (for a mirror, give --md5 too)")
+    d.add_argument("--md5", default=data.MD5, help="expected md5 of the archive")
+    d.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the server")
     return ap
 
 
@@ -171,13 +183,15 @@ def _guidance_options(p) -> None:
 
 def _sims_common(p, name: str) -> None:
     p.add_argument("--base", required=True, help="base run: a loop's gen_000 folder or a `train` run folder")
-    p.add_argument("--config", default=None, help="SIMS preset: tiny, cpu or gpu (default: the one whose loop preset "
-                   "made the base; a preset for other classes or another resolution than the base's is refused)")
+    p.add_argument("--config", default=None, choices=["tiny", "cpu", "gpu"], help="SIMS preset (default: the one "
+                   "whose loop preset made the base; a preset for other classes or another resolution than the "
+                   "base's is refused)")
     p.add_argument("--out", required=True, help="run folder (a rerun resumes; another config there is refused)")
-    p.add_argument("--n-s", type=_ints, default=None, help="synthetic-set size n_s" + (
-        ", one value" if name == "sims" else "(s), comma-separated") + " (default: the preset's)")
-    p.add_argument("--images", type=_ints, default=None, help="fine-tune budget B in images" + (
-        ", one value" if name == "sims" else "(s), comma-separated") + " (default: the preset's)")
+    one = name == "sims"
+    p.add_argument("--n-s", type=_ints, default=None, help=("synthetic-set size n_s, one value" if one else
+                   "synthetic-set sizes n_s, comma-separated") + " (default: the preset's)")
+    p.add_argument("--images", type=_ints, default=None, help=("fine-tune budget B in images, one value" if one else
+                   "fine-tune budgets B in images, comma-separated") + " (default: the preset's)")
     if name != "sims-explore":
         p.add_argument("--lr", type=parse_number, default=None, help="fine-tune lr (default: the preset's, or the "
                        "base's when the preset has none)")
@@ -190,9 +204,8 @@ def _sims_common(p, name: str) -> None:
     p.add_argument("--n", type=int, default=None, help="images per seed set and setting (default: the preset's)")
     p.add_argument("--guidance-interval", type=parse_number, nargs=2, default=None, metavar=("LO", "HI"),
                    help="guide only at noise levels sigma in [LO, HI] (default: every level)")
-    p.add_argument("--data", default=None, help="CIFAR-10 archive or cifar-10-batches-py folder (default: "
-                   "$CIFAR10_SOURCE or ../shared/data)")
-    p.add_argument("--device", default=None, help="cpu, cuda, ... (default: the preset's)")
+    _data(p)
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps ... (default: the preset's)")
     _threads(p)
     p.add_argument("--dry-run", action="store_true", help="print the resolved config and stop")
 
@@ -348,28 +361,36 @@ def _loop_config(args):
     return cfg
 
 
-def _seed_range(text: str) -> tuple[int, int]:
-    """--seeds A-B as (A, B), A <= B, both >= 0."""
-    try:
-        a, b = (int(v) for v in text.split("-"))
-    except ValueError:
-        raise ValueError(f"--seeds must be a range A-B of integers >= 0, got {text!r}") from None
-    if not 0 <= a <= b:
-        raise ValueError(f"--seeds A-B needs 0 <= A <= B, got {text!r}")
-    return a, b
-
-
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if getattr(args, "out", None):
+            check_out_dir(args.out)
         return _dispatch(args)
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
+    except (ValueError, OSError) as e:    # bad options, a refused or unwritable run folder: one line, no traceback
+        msg = str(e).splitlines()[0] if isinstance(e, OSError) else str(e)
+        print(f"error: {msg}", file=sys.stderr)
         return 2
+
+
+def parse_seeds(text: str) -> range:
+    """The image seeds of ``--seeds A-B`` (inclusive), checked: integers with 0 <= A <= B."""
+    a, sep, b = text.partition("-")
+    try:
+        lo, hi = int(a), int(b)
+    except ValueError:
+        lo = hi = -1
+    if not sep or lo < 0 or hi < lo:
+        raise ValueError(f"--seeds must be a range A-B of integers with 0 <= A <= B, got {text!r}")
+    return range(lo, hi + 1)
 
 
 def _dispatch(args) -> int:
     import numpy as np
+    if args.command == "download-cifar10":
+        from .data import download_cifar10
+        print(download_cifar10(args.root, args.url, args.md5, args.timeout, progress=True))
+        return 0
     if not args.dry_run:
         set_threads(args.threads)
     if args.command == "compare":
@@ -437,7 +458,12 @@ def _dispatch(args) -> int:
                                                     "judge_class_proportions")}))
         return 0
     if args.command == "sample":
-        a, b = _seed_range(args.seeds)
+        seeds = parse_seeds(args.seeds)
+        a, b = seeds[0], seeds[-1]
+        if args.steps < 2:
+            raise ValueError(f"--steps must be >= 2 (the Heun schedule needs two noise levels), got {args.steps}")
+        if not Path(args.network).is_file():
+            raise ValueError(f"--network {args.network}: no such file")
         if args.dry_run:
             print(json.dumps({"network": args.network, "seeds": [a, b], "steps": args.steps, "aux": args.aux,
                               "w": args.w, "guidance_interval": args.guidance_interval, "class": args.class_label,

@@ -139,7 +139,7 @@ def inception_features(images, batch: int = 100, device: str = "cpu", progress: 
     it = range(0, x.shape[0], batch)
     if progress:
         from tqdm import tqdm
-        it = tqdm(it, desc="inception", unit="batch")
+        it = tqdm(it, desc="inception", unit="batch", disable=None)
     for s in it:
         t = x[s:s + batch].to(device).float() / 255.0
         t = nv_bilinear(t) if t.shape[-1] != 299 or t.shape[-2] != 299 else t

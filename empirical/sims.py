@@ -23,7 +23,7 @@ import math
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -535,10 +535,9 @@ def load_auxiliary(aux_run, D_base: nn.Module | None = None, device="cpu") -> nn
         raise ValueError(f"no auxiliary network in {p}: run `python -m empirical sims` first")
     aux = load_network(p / "network.pt", device)
     if D_base is not None:
-        for k in ("img_resolution", "in_channels"):
-            a, b = getattr(getattr(aux, "cfg", None), k, None), getattr(getattr(D_base, "cfg", None), k, None)
-            if a != b:
-                raise ValueError(f"the guide {p} has {k} = {a}, the base {b}: it was trained on other data")
+        a, b = tuple(getattr(aux, "sample_shape", ())), tuple(getattr(D_base, "sample_shape", ()))
+        if a != b:
+            raise ValueError(f"the guide {p} makes samples of shape {a}, the base {b}: it was trained on other data")
     return aux
 
 

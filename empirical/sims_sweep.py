@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -417,15 +417,13 @@ def write_table(rf: RunFolder, cfg: SimsConfig) -> None:
 
 def plot_sweep(rf: RunFolder, cfg: SimsConfig) -> Path:
     """sweep.png: each metric against w per seed set, the w = 0 value of each set as a dashed reference line."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from simtheory.plots import new_figure
     rows = sweep_rows(rf.metrics())
     mets = [("fd_classifier", "FD (classifier features)"), ("mean_reward", "mean reward"),
             ("max_share", "largest class share")]
     rows = [{**r, "max_share": max(r["class_proportions"])} for r in rows]
     combos = sorted({(r["n_s"], r["images"]) for r in rows if r["w"] > 0})
-    fig, axes = plt.subplots(1, len(mets), figsize=(4 * len(mets), 3.2))
+    fig, axes = new_figure(1, len(mets), figsize=(4 * len(mets), 3.2))
     for ax, (m, label) in zip(axes, mets):
         for j in range(cfg.n_sets):
             base = [r for r in rows if r["w"] == 0 and r["set"] == j]
@@ -445,7 +443,6 @@ def plot_sweep(rf: RunFolder, cfg: SimsConfig) -> Path:
     import io
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
     atomic_write(path, buf.getvalue())
     return path
 

@@ -65,7 +65,7 @@ def run(quick: bool = False) -> list[Check]:
                    "between them the mean explodes while the median collapses. Without guidance (w = 0) E[sigma^2] "
                    f"decays by (M-1)/M = {(M - 1) / M:.2f} per generation.", figures=FIG),
         Check("C13.4", "Negative guidance samples the product form p_base^(1+w)/p_aux^w (the reading used to pick "
-              "auxiliary proportions)", "sims-and-edm.md; SIMS issue's shifting recipe [derived reading]",
+              "auxiliary proportions)", "docs/derivations/negative-guidance.md; SIMS issue's shifting recipe [derived reading]",
               f"base N(0, {vb}), aux N(0, {va}), w = 0.5: variance 1/((1+w)/b - w/a) = {v_prod[0, 0]:.4f}; "
               f"diverges at w = {w_div}",
               f"exact guided ODE: {v_ode[0, 0]:.4f} = b (b/a)^w at w = 0.5 (limit sigma_max -> inf); at w = {w_div} "

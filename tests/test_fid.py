@@ -15,8 +15,10 @@ def test_frechet_closed_forms():
     assert abs(fid.frechet_distance(m1, np.diag(a), m2, np.diag(b)) - expect) < 1e-10
     U = ortho_group.rvs(6, random_state=1)                          # commuting covariances: same eigenvectors
     assert abs(fid.frechet_distance(m1, U @ np.diag(a) @ U.T, m2, U @ np.diag(b) @ U.T) - expect) < 1e-9
-    A = rng.normal(size=(6, 6)); S1 = A @ A.T + np.eye(6)           # general: FID = W2^2 of the Gaussians
-    B = rng.normal(size=(6, 6)); S2 = B @ B.T + np.eye(6)
+    A = rng.normal(size=(6, 6))                                      # general: FID = W2^2 of the Gaussians
+    S1 = A @ A.T + np.eye(6)
+    B = rng.normal(size=(6, 6))
+    S2 = B @ B.T + np.eye(6)
     assert abs(fid.frechet_distance(m1, S1, m2, S2) - w2(m1, S1, m2, S2) ** 2) < 1e-8
 
 

@@ -81,7 +81,7 @@ def test_a_broken_curation_fails_its_check(monkeypatch):
 
 def test_report_lists_every_check(tmp_path):
     checks = pc.run_all(quick=True, only=["c01_curated_density", "c12_sims_edm"])
-    text = pc.report(checks, True, 1.0)
+    text = pc.report(checks, True)
     for c in checks:
         assert f"| {c.id} |" in text
     assert HOLDS in text and NOT_MEASURABLE in text

@@ -267,3 +267,21 @@ def test_exponential_moments_beyond_the_float_range_are_refused():
         predict.sample_means(r + 800)
     # inside the range the moments are plain floats
     assert predict.sample_means(r + 300)["mean_exp_reward"] > 0
+
+
+@pytest.mark.parametrize("K", [2, 4, math.inf])
+def test_lemma22_bound_se_matches_the_spread_of_fresh_draws(K):
+    """lemma22_gain_bound_se against the SD of the bound over R fresh candidate sets from a fixed 10-atom law
+    (top atom with mass 0.1, so r* is the same atom in every draw: the SE takes r* as fixed). Allowance as in
+    the trajectory test: N_SE relative SEs of an SD of R draws plus the SE estimate's own spread."""
+    rng = np.random.default_rng(21)
+    A, n, R = 10, 300, 400
+    ra = np.linspace(0.0, 2.5, A)
+    pa = np.r_[rng.dirichlet(np.ones(A - 1)) * 0.9, 0.1]
+    bound, se = np.empty(R), np.empty(R)
+    for i in range(R):
+        out = predict.lemma22(ra[rng.choice(A, n, p=pa)], K)
+        bound[i], se[i] = out["lemma22_gain_bound"], out["lemma22_gain_bound_se"]
+    sd = bound.std(ddof=1)
+    tol = N_SE * (1 / math.sqrt(2 * (R - 1)) + se.std() / se.mean() / math.sqrt(R))
+    assert abs(se.mean() / sd - 1) <= tol, (se.mean() / sd, tol)
