@@ -1,14 +1,19 @@
-r"""EDM (Karras et al. 2022): preconditioning, training loss, the deterministic Heun sampler, guidance.
+r"""EDM (Karras et al. 2022): preconditioning, training loss, the deterministic Heun sampler, guidance, for
+samples of any shape: images (n, C, H, W) and points (n, d) go through the same code.
 
 D(x; sigma) = c_skip x + c_out F(c_in x; c_noise), sigma_data = 0.5:
 c_skip = sd^2/(sigma^2 + sd^2), c_out = sigma sd / sqrt(sigma^2 + sd^2), c_in = 1/sqrt(sigma^2 + sd^2),
 c_noise = ln(sigma)/4. Loss: ln sigma ~ N(-1.2, 1.2^2), weight (sigma^2 + sd^2)/(sigma sd)^2.
 Sampler: sigma_i = (smax^(1/rho) + i/(N-1) (smin^(1/rho) - smax^(1/rho)))^rho, sigma_N = 0; Heun steps with
 no correction on the last one (2N - 1 evaluations).
+
+A denoiser is a :class:`Preconditioned` module around a network F of the sample's shape; it also says how
+data enter and leave its space (``encode``: uint8 images to [-1, 1], or points through the affine map of their
+architecture's config; ``decode``: the reverse), so training and :func:`generate` need no case per data kind.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -26,19 +31,45 @@ def precond_coefficients(sigma: torch.Tensor, sd: float = SIGMA_DATA):
     return sd**2 / s2, sigma * sd / s2.sqrt(), 1 / s2.sqrt(), sigma.log() / 4
 
 
-class Denoiser(nn.Module):
-    """The preconditioned denoiser D(x; sigma, class) around a U-Net F."""
+def per_sample(v: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """A per-sample vector (n,) shaped to broadcast against a batch x (n, ...): (n, 1, ..., 1)."""
+    return v.reshape((-1,) + (1,) * (x.ndim - 1))
+
+
+class Preconditioned(nn.Module):
+    """The preconditioned denoiser D(x; sigma, class) = c_skip x + c_out F(c_in x; c_noise) around a network
+    ``self.net`` (set by the subclass) that maps (c_in x, c_noise (n,), class_labels) to the shape of x.
+
+    Subclasses also give ``cfg`` (the architecture's config), ``sample_shape`` (one sample's shape),
+    ``encode`` (data -> float32 tensors in the network's space) and ``decode`` (sampler output -> data)."""
+
+    net: nn.Module
+    sample_shape: tuple
+
+    def forward(self, x: torch.Tensor, sigma: torch.Tensor, class_labels: torch.Tensor | None = None):
+        sigma = per_sample(sigma, x).to(torch.float32)
+        c_skip, c_out, c_in, c_noise = precond_coefficients(sigma)
+        F_x = self.net((c_in * x).to(x.dtype), c_noise.flatten(), class_labels)
+        return c_skip * x + c_out * F_x.to(torch.float32)
+
+
+class Denoiser(Preconditioned):
+    """The preconditioned denoiser around a U-Net F; data are uint8 NCHW images ([-1, 1] inside)."""
 
     def __init__(self, cfg: UNetConfig):
         super().__init__()
         self.cfg = cfg
         self.net = UNet(cfg)
 
-    def forward(self, x: torch.Tensor, sigma: torch.Tensor, class_labels: torch.Tensor | None = None):
-        sigma = sigma.reshape(-1, 1, 1, 1).to(torch.float32)
-        c_skip, c_out, c_in, c_noise = precond_coefficients(sigma)
-        F_x = self.net((c_in * x).to(x.dtype), c_noise.flatten(), class_labels)
-        return c_skip * x + c_out * F_x.to(torch.float32)
+    @property
+    def sample_shape(self) -> tuple:
+        return (self.cfg.in_channels, self.cfg.img_resolution, self.cfg.img_resolution)
+
+    def encode(self, data, device="cpu") -> torch.Tensor:
+        return to_float(data, device)
+
+    def decode(self, x: torch.Tensor) -> np.ndarray:
+        return to_uint8(x)
 
 
 def draw_noise(g: torch.Generator, batch: int, shape: tuple) -> tuple[torch.Tensor, torch.Tensor]:
@@ -50,11 +81,12 @@ def draw_noise(g: torch.Generator, batch: int, shape: tuple) -> tuple[torch.Tens
 
 def edm_loss(D: nn.Module, y: torch.Tensor, labels: torch.Tensor | None, sigma: torch.Tensor,
              unit_noise: torch.Tensor) -> torch.Tensor:
-    """Per-image EDM loss weight(sigma) |D(y + sigma n; sigma) - y|^2 (mean over pixels)."""
+    """Per-sample EDM loss weight(sigma) |D(y + sigma n; sigma) - y|^2 (mean over a sample's entries: pixels
+    of an image, coordinates of a point)."""
     sigma = sigma.to(y.device)
-    n = unit_noise.to(y.device) * sigma.reshape(-1, 1, 1, 1)
+    n = unit_noise.to(y.device) * per_sample(sigma, y)
     weight = (sigma**2 + SIGMA_DATA**2) / (sigma * SIGMA_DATA) ** 2
-    return weight * ((D(y + n, sigma, labels) - y) ** 2).mean(dim=(1, 2, 3))
+    return weight * ((D(y + n, sigma, labels) - y) ** 2).mean(dim=tuple(range(1, y.ndim)))
 
 
 def sigma_steps(num_steps: int = 18, sigma_min: float = 0.002, sigma_max: float = 80.0, rho: float = 7.0):
@@ -71,7 +103,8 @@ def sigma_steps(num_steps: int = 18, sigma_min: float = 0.002, sigma_max: float 
 @torch.no_grad()
 def heun_sample(denoise: Callable, latents: torch.Tensor, num_steps: int = 18, sigma_min: float = 0.002,
                 sigma_max: float = 80.0, rho: float = 7.0) -> torch.Tensor:
-    """Deterministic Heun sampler (EDM Algorithm 1) from latents ~ N(0, I) scaled by sigma_max."""
+    """Deterministic Heun sampler (EDM Algorithm 1) from latents ~ N(0, I) (n, ...) scaled by sigma_max; the
+    state is float64, the denoiser sees float32 (as a network does). Returns the float64 state."""
     t = sigma_steps(num_steps, sigma_min, sigma_max, rho).to(latents.device)
     x = latents.to(torch.float64) * t[0]
     for i in range(num_steps):
@@ -86,7 +119,8 @@ def heun_sample(denoise: Callable, latents: torch.Tensor, num_steps: int = 18, s
 
 
 def latents_for_seeds(seeds, shape: tuple, device) -> torch.Tensor:
-    """One N(0, I) latent per seed, each from its own generator: image i depends only on seeds[i]."""
+    """One N(0, I) latent of ``shape`` per seed, each from its own generator: sample i depends only on
+    seeds[i]."""
     return torch.stack([torch.randn(shape, generator=torch.Generator().manual_seed(int(s))) for s in seeds]).to(device)
 
 
@@ -113,20 +147,20 @@ def to_float(x: np.ndarray | torch.Tensor, device="cpu") -> torch.Tensor:
 
 
 @torch.no_grad()
-def generate(D: nn.Module, seeds, device, num_steps: int = 18, batch: int = 256, class_labels=None,
+def generate(D: Preconditioned, seeds, device, num_steps: int = 18, batch: int = 256, class_labels=None,
              denoise: Callable | None = None, progress: bool = False) -> np.ndarray:
-    """uint8 images for ``seeds`` (one per seed) with the Heun sampler; ``denoise`` overrides D (guidance)."""
-    cfg = D.cfg
-    shape = (cfg.in_channels, cfg.img_resolution, cfg.img_resolution)
+    """Samples for ``seeds`` (one per seed) with the Heun sampler, decoded by ``D`` (uint8 images from a U-Net
+    denoiser, float64 points from a point denoiser); ``denoise`` overrides D (guidance)."""
+    shape = tuple(D.sample_shape)
     seeds = list(seeds)
     out = []
     it = range(0, len(seeds), batch)
     if progress:
         from tqdm import tqdm
-        it = tqdm(it, desc="sample", unit="batch")
+        it = tqdm(it, desc="sample", unit="batch", disable=None)
     for s in it:
         lat = latents_for_seeds(seeds[s:s + batch], shape, device)
         lab = None if class_labels is None else class_labels[s:s + batch].to(device)
         f = denoise or (lambda x, sigma: D(x, sigma, lab))
-        out.append(to_uint8(heun_sample(f, lat, num_steps)))
-    return np.concatenate(out) if out else np.zeros((0,) + shape, np.uint8)
+        out.append(D.decode(heun_sample(f, lat, num_steps)))
+    return np.concatenate(out) if out else D.decode(torch.zeros((0,) + shape, dtype=torch.float64))

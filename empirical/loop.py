@@ -211,7 +211,7 @@ def _predictions(rf: RunFolder, cfg: ImageLoopConfig, t: int) -> dict:
     try:
         return compare.recorded_predictions(rf.path, cfg.to_dict(), t, len(cfg.class_names))
     except compare.MissingCandidates as e:       # a folder resumed from before candidates were stored
-        warnings.warn(f"no predictions recorded: {e}")
+        warnings.warn(f"no predictions recorded: {e}", stacklevel=2)
         return {}
 
 

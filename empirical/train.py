@@ -1,4 +1,5 @@
-"""Training of the EDM denoiser, counted in images seen (EDM): Adam with a linear warm-up, EMA with a
+"""Training of an EDM denoiser of any architecture (the U-Net on images, the MLP on points), counted in samples
+("images") seen (EDM): Adam with a linear warm-up, EMA with a
 half-life in images, resumable checkpoints, bf16 autocast and torch.compile as options, and
 DistributedDataParallel when WORLD_SIZE > 1 (torchrun; each rank on the device of its LOCAL_RANK, starting
 from rank 0's weights and optimizer state), a plain process otherwise.
@@ -6,6 +7,11 @@ from rank 0's weights and optimizer state), a plain process otherwise.
 Every step's batch indices and noise come from a generator seeded by (seed, step) and are drawn for the whole
 global batch; each process takes its slice. So a run resumes exactly, and N processes compute the gradient of
 the same global batch as one process does.
+
+Architectures: :data:`ARCHITECTURES` maps a name to (config class, denoiser class). A TrainConfig holds the
+config of one of them in the field of that name (``unet`` or ``mlp``); checkpoints record it under the same
+key, and :func:`load_network` builds the denoiser from that key. One loop trains both: the denoiser's own
+``encode`` maps a batch of data (uint8 images, float points) into its space.
 """
 from __future__ import annotations
 
@@ -18,15 +24,33 @@ import torch
 from torch import nn
 
 from . import checkpoints, distributed
-from .edm import Denoiser, draw_noise, edm_loss, to_float
+from .edm import Denoiser, Preconditioned, draw_noise, edm_loss
+from .mlp import MLPConfig, MLPDenoiser
 from .unet import UNetConfig
+
+ARCHITECTURES = {"unet": (UNetConfig, Denoiser), "mlp": (MLPConfig, MLPDenoiser)}
+"""name -> (config class, denoiser class); a checkpoint's JSON names its architecture by one of these keys."""
+
+
+def build_network(network_config: dict) -> Preconditioned:
+    """The (untrained) denoiser of a network config {arch: {...}} as checkpoints store it; a config naming no
+    known architecture, or several, is a ValueError."""
+    found = [k for k in ARCHITECTURES if network_config.get(k) is not None]
+    if len(found) != 1:
+        raise ValueError(f"a network config names exactly one architecture of {sorted(ARCHITECTURES)}; "
+                         f"got keys {sorted(network_config)}")
+    cfg_cls, net_cls = ARCHITECTURES[found[0]]
+    cfg = network_config[found[0]]
+    return net_cls(cfg if isinstance(cfg, cfg_cls) else cfg_cls(**cfg))
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """What a training run needs besides the data; validated on construction."""
+    """What a training run needs besides the data; validated on construction.
 
-    unet: UNetConfig = field(default_factory=UNetConfig)
+    The network is ``unet`` (the default) or ``mlp``: passing ``mlp`` selects the MLP and clears ``unet``."""
+
+    unet: UNetConfig | None = field(default_factory=UNetConfig)
     batch_size: int = 128
     lr: float = 1e-3
     warmup_images: int = 100_000
@@ -38,19 +62,42 @@ class TrainConfig:
     compile: bool = False
     checkpoint_images: int = 250_000
     conditional: bool = False
+    mlp: MLPConfig | None = None
 
     def __post_init__(self):
         if isinstance(self.unet, dict):
             object.__setattr__(self, "unet", UNetConfig(**self.unet))
+        if isinstance(self.mlp, dict):
+            object.__setattr__(self, "mlp", MLPConfig(**self.mlp))
+        if self.mlp is not None:
+            object.__setattr__(self, "unet", None)
+        if self.unet is None and self.mlp is None:
+            raise ValueError(f"a TrainConfig needs a network: one of {sorted(ARCHITECTURES)}")
+        if self.conditional and self.arch != "unet":
+            raise ValueError(f"class-conditional training needs the U-Net, got {self.arch}")
         for name in ("batch_size", "total_images", "checkpoint_images"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.lr <= 0 or self.ema_halflife_images < 0 or self.warmup_images < 0:
             raise ValueError("lr must be > 0; ema_halflife_images and warmup_images >= 0")
 
+    @property
+    def arch(self) -> str:
+        """The network's architecture: a key of :data:`ARCHITECTURES`."""
+        return "mlp" if self.mlp is not None else "unet"
+
+    @property
+    def network(self) -> UNetConfig | MLPConfig:
+        """The network's config."""
+        return getattr(self, self.arch)
+
     def to_dict(self) -> dict:
+        """Every field, the network under its architecture's key only (a U-Net run's dict is what it was before
+        the MLP existed, so its run folders stay resumable)."""
         d = asdict(self)
-        d["unet"] = self.unet.to_dict()
+        for k in ARCHITECTURES:
+            del d[k]
+        d[self.arch] = self.network.to_dict()
         return d
 
     def compared(self) -> dict:
@@ -60,7 +107,8 @@ class TrainConfig:
         return d
 
     def network_config(self) -> dict:
-        return {"unet": self.unet.to_dict()}
+        """{arch: config} as network.json stores it (:func:`build_network` reads it back)."""
+        return {self.arch: self.network.to_dict()}
 
 
 def ema_beta(batch_size: int, half_life_images: float) -> float:
@@ -80,11 +128,12 @@ def _step_generator(seed: int, step: int) -> torch.Generator:
     return torch.Generator().manual_seed(int(np.random.SeedSequence([seed, step]).generate_state(1)[0]))
 
 
-def load_network(path: Path, device="cpu") -> Denoiser:
-    """The inference (EMA) network saved by :func:`train` (or a loop generation)."""
+def load_network(path: Path, device="cpu") -> Preconditioned:
+    """The inference (EMA) network saved by :func:`train` (or a loop generation), of the architecture its JSON
+    names."""
     state, cfg = checkpoints.load(path)
     try:
-        D = Denoiser(UNetConfig(**cfg["unet"]))
+        D = build_network(cfg)
         D.load_state_dict(state)
     except (KeyError, TypeError, ValueError, RuntimeError) as e:
         raise checkpoints.unreadable(path, f"does not match its JSON: {e}") from None
@@ -92,8 +141,9 @@ def load_network(path: Path, device="cpu") -> Denoiser:
 
 
 def train(cfg: TrainConfig, images: np.ndarray, labels: np.ndarray | None, out: Path,
-          init: dict | None = None, progress: bool = False) -> Denoiser:
-    """Train (or resume, or fine-tune from ``init``, a network state_dict) on uint8 NCHW ``images``; writes
+          init: dict | None = None, progress: bool = False) -> Preconditioned:
+    """Train (or resume, or fine-tune from ``init``, a network state_dict) on ``images``, the data of the
+    config's architecture (uint8 NCHW images for the U-Net, float (n, d) points for the MLP); writes
     <out>/network.pt (+ .json: the EMA weights) and <out>/training-state.pt; returns the EMA denoiser."""
     out = Path(out)
     rank, world = distributed.world()
@@ -103,7 +153,7 @@ def train(cfg: TrainConfig, images: np.ndarray, labels: np.ndarray | None, out: 
     if cfg.conditional and labels is None:
         raise ValueError("a conditional run needs labels")
     torch.manual_seed(cfg.seed)
-    D = Denoiser(cfg.unet).to(dev)
+    D = build_network({cfg.arch: cfg.network}).to(dev)
     if init is not None:
         D.load_state_dict(init)
     ema = copy.deepcopy(D).eval().requires_grad_(False)
@@ -132,21 +182,22 @@ def train(cfg: TrainConfig, images: np.ndarray, labels: np.ndarray | None, out: 
     fwd = torch.compile(model) if cfg.compile else model
     x_all = torch.as_tensor(images)
     y_all = None if labels is None else torch.as_tensor(labels)
-    ncls = cfg.unet.num_classes
+    ncls = getattr(cfg.network, "num_classes", 0)
     shape = tuple(x_all.shape[1:])
     local = cfg.batch_size // world
     beta = ema_beta(cfg.batch_size, cfg.ema_halflife_images)
     bar = None
     if progress and rank == 0:
         from tqdm import tqdm
-        bar = tqdm(total=cfg.total_images, initial=seen, desc="train", unit="img", unit_scale=True)
+        bar = tqdm(total=cfg.total_images, initial=seen, desc="train", unit="img", unit_scale=True,
+                   disable=None)
     while seen < cfg.total_images:
         step = seen // cfg.batch_size
         g = _step_generator(cfg.seed, step)
         idx = torch.randint(x_all.shape[0], (cfg.batch_size,), generator=g)
         sigma, noise = draw_noise(g, cfg.batch_size, shape)
         sl = slice(rank * local, (rank + 1) * local)
-        y = to_float(x_all[idx[sl]], dev)
+        y = D.encode(x_all[idx[sl]], dev)
         lab = None
         if cfg.conditional:
             lab = nn.functional.one_hot(y_all[idx[sl]], ncls).float().to(dev)

@@ -46,6 +46,6 @@ def run(quick: bool = False) -> list[Check]:
               8: [.2521, .2963, .3011, .1505], math.inf: [.2339, .2892, .3179, .1590]}
     dev = max(float(np.abs(simtheory.curated([.4, .3, .2, .1], [0, .5, 1, 1], K) - v).max()) for K, v in stated.items())
     out.append(Check("C1.4", "Example p=(.4,.3,.2,.1), r=(0,.5,1,1): p_hat at K = 2, 4, 8, inf",
-                     "curation-theory.md Sec. 1 [derived]", "the 16 four-decimal values of the doc",
+                     "docs/derivations/curated-step.md [derived]", "the 16 four-decimal values of the doc",
                      f"max deviation {dev:.1e}", "5e-5: the doc rounds to 4 decimals", verdict(passes(dev, "<=", 5e-5)), kind="derived"))
     return out

@@ -35,7 +35,7 @@ def run(quick: bool = False) -> list[Check]:
         n += 1
     along = _along_the_way(np.random.default_rng(31), 60 if quick else 300)
     return [
-        Check("C5.1", "Fixed points of the lam-mixed map, 4-atom example, K = 4", "curation-theory.md Sec. 3 [derived]",
+        Check("C5.1", "Fixed points of the lam-mixed map, 4-atom example, K = 4", "docs/derivations/real-data.md [derived]",
               "q, E[r], KL(q||p_0) at lam = .5, 1, 4", f"max deviation {dev:.1e}", "5e-5 (4-decimal values)",
               verdict(passes(dev, "<=", 5e-5)), kind="derived"),
         Check("C5.2", "With real data the loop is stable: it stays close to p_data (bounded KL)",

@@ -43,7 +43,7 @@ def run(quick: bool = False) -> list[Check]:
     out = [Check(
         "C9.1", "Fully synthetic loops collapse; with fresh real data each generation, or with all synthetic data "
         "accumulated beside the real set, they do not",
-        "Alemohammad et al., ICLR 2024 (MAD); Gerstgrasser et al. 2024 (accumulate) via curation-theory.md Sec. 4 "
+        "Alemohammad et al., ICLR 2024 (MAD); Gerstgrasser et al. 2024 (accumulate) via docs/derivations/finite-samples.md "
         "[exact statements unverified]",
         f"fully synthetic: E[log sigma^2_T/sigma^2_0] = T (psi((M-1)/2) + log(2/M)) = {drift:.2f} -> -inf; fresh and "
         "accumulate: log sigma^2 stops drifting",

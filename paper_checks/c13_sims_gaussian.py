@@ -186,7 +186,8 @@ def run(quick: bool = False) -> list[Check]:
         _augmentation_check("C13.3.1", 0.0, quick),
         _augmentation_check("C13.3.2", 0.3, quick),
         Check("C13.4", "Negative guidance samples the product form p_base^(1+w)/p_aux^w (the reading used to pick "
-              "auxiliary proportions)", "this project's reading of SIMS (the shifting recipe) [hypothesis]",
+              "auxiliary proportions)", "docs/derivations/negative-guidance.md: this project's reading of SIMS (the "
+              "shifting recipe) [hypothesis]",
               f"base N(0, {vb}), aux N(0, {va}), w = 0.5: variance 1/((1+w)/b - w/a) = {v_prod[0, 0]:.4f}; "
               f"diverges at w = {w_div}",
               f"exact guided ODE: {v_ode[0, 0]:.4f} = b (b/a)^w at w = 0.5 (limit sigma_max -> inf); at w = {w_div} "

@@ -7,6 +7,7 @@ import numpy as np
 
 from . import scenarios
 from .geometries import MIXTURE2D
+from .loops import Reward
 
 
 @dataclass(frozen=True)
@@ -14,7 +15,7 @@ class Dataset:
     """Real points, the reward (a function of points, or an array over atoms) and options the loop needs."""
 
     x: np.ndarray
-    reward: object
+    reward: Reward           # a function of points, or an array over atoms (simtheory.loops.Reward)
     options: dict = field(default_factory=dict)
 
 

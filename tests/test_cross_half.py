@@ -288,7 +288,7 @@ def test_recorded_predictions_match_an_exact_recomputation(tmp_path):
             np.testing.assert_allclose(row["predicted_kept_mean_reward"], c @ cr, atol=1e-12)
         res = compare_run(run)
         assert all(g["recorded_prediction_max_abs_diff"] == 0 for g in res["generations"])
-        for t, g in enumerate(res["generations"], start=1):
+        for t, _g in enumerate(res["generations"], start=1):
             row = read_metrics(run)[t]
             np.testing.assert_allclose(row["multistep_predicted_class_proportions"],
                                        res["multi_step"]["class_proportions"][t], atol=1e-12)
@@ -316,6 +316,7 @@ def _image_checks(folder, K, lam, scheme="replace"):
     return res
 
 
+@pytest.mark.cifar
 def test_tiny_image_loop_through_the_same_checks(tiny_run):
     """The image half (tiny preset, lam = inf) through the checks the theory families pass."""
     from empirical.configs import preset
@@ -332,6 +333,7 @@ def test_tiny_image_loop_through_the_same_checks(tiny_run):
     assert len(res["multi_step"]["mean_reward"]) == cfg.generations + 1
 
 
+@pytest.mark.cifar
 @pytest.mark.slow
 @settings(max_examples=4)
 @given(st.sampled_from([1, 2, 4]), st.sampled_from([math.inf, 1.0]), st.integers(0, 1000))
@@ -343,3 +345,52 @@ def test_tiny_image_loops_satisfy_the_predictions(K, lam, seed):
     with tempfile.TemporaryDirectory() as d:
         run_image_loop(preset("tiny", K=K, lam=lam, seed=seed), d, progress=False)
         _image_checks(d, K, lam)
+
+
+# ------------------------------------------------------------------- one EDM core: points across the halves
+EPS32 = 2.0**-24      # unit roundoff of float32
+
+
+class ExactMixtureDenoiser:
+    """simtheory's exact mixture denoiser behind the interface of a point network (float32 in and out, a
+    sample shape, decode to float64 points): what :func:`empirical.edm.generate` samples from."""
+
+    def __init__(self, weights, means, covs):
+        self.p = (weights, means, covs)
+        self.sample_shape = (means.shape[1],)
+
+    def __call__(self, x, sigma, class_labels=None):
+        import torch
+        from simtheory.diffusion import gmm_denoiser
+        return torch.from_numpy(gmm_denoiser(x.double().numpy(), float(sigma.reshape(-1)[0]), *self.p)).float()
+
+    def decode(self, x):
+        return x.double().numpy()
+
+
+def _mixture(seed, k=3, d=2):
+    rng = np.random.default_rng(seed)
+    A = rng.normal(size=(k, d, d)) * 0.4
+    return rng.dirichlet(np.ones(k)), rng.normal(0, 2.0, (k, d)), A @ A.transpose(0, 2, 1) + 0.05 * np.eye(d)
+
+
+@pytest.mark.parametrize("seed,d,steps,w", [(0, 2, 18, 0.0), (1, 1, 32, 0.0), (2, 3, 8, 0.0), (3, 2, 18, 1.5)])
+def test_torch_and_numpy_heun_agree_on_point_batches(seed, d, steps, w):
+    """empirical.edm.heun_sample (through generate and guided: the path every point model samples by) against
+    simtheory.diffusion.heun_sample on the same exact mixture denoiser, on (n, d) batches: equal to float32
+    rounding (the torch sampler hands the denoiser float32, as it would a network). With guidance w, both
+    sample (1 + w) D_base - w D_aux of two mixtures."""
+    from empirical.edm import generate, guided, latents_for_seeds
+    from simtheory.diffusion import guided_denoiser
+    from simtheory.diffusion import heun_sample as np_heun
+    base, aux = _mixture(seed, d=d), _mixture(seed + 100, d=d)
+    Db, Da = ExactMixtureDenoiser(*base), ExactMixtureDenoiser(*aux)
+    seeds = range(50, 250)
+    x_t = generate(Db, seeds, "cpu", steps, batch=64, denoise=guided(Db, Da, w) if w else None)
+    lat = latents_for_seeds(seeds, (d,), "cpu").double().numpy()
+    keys = ("weights", "means", "covs")
+    x_n = np_heun(guided_denoiser(dict(zip(keys, base)), dict(zip(keys, aux)), w), lat, steps)
+    assert x_t.shape == x_n.shape == (200, d)
+    diff = np.abs(x_t - x_n).max()
+    # float32 rounding of x, sigma and D at each of the 2N - 1 evaluations, carried along the flow
+    assert 0 < diff <= 100 * EPS32 * (1 + w) * (1 + np.abs(x_n).max()), diff

@@ -1,3 +1,4 @@
+import json
 import math
 
 import numpy as np
@@ -161,3 +162,120 @@ def test_checkpoint_from_another_config_refused(tmp_path):
         checkpoints.load(tmp_path / "n.pt", {"unet": other})
     with pytest.raises(ValueError, match="no checkpoint"):
         checkpoints.load(tmp_path / "missing.pt")
+
+
+# ------------------------------------------------------------------------------ points: the same EDM core
+from empirical.mlp import MLPConfig, MLPDenoiser, normalisation  # noqa: E402
+from empirical.train import build_network, load_network  # noqa: E402
+
+POINT_NET = MLPConfig(dim=2, width=32, depth=2, emb_features=8, shift=(1.0, -2.0), scale=(3.0, 0.5))
+
+
+def test_point_denoiser_applies_the_same_preconditioning():
+    """On (n, d) batches D(x; sigma) = c_skip x + c_out F(c_in x; c_noise), the coefficients of EDM's Table 1
+    broadcast per point."""
+    torch.manual_seed(0)
+    D = MLPDenoiser(POINT_NET)
+    _perturb(D)
+    x, sigma = torch.randn(2, 2), torch.tensor([0.5, 1.0])
+    F = D.net(x * torch.tensor([[TABLE1[0.5][2]], [TABLE1[1.0][2]]]),
+              torch.tensor([TABLE1[0.5][3], TABLE1[1.0][3]], dtype=torch.float32))
+    expect = torch.stack([TABLE1[s][0] * x[i] + TABLE1[s][1] * F[i] for i, s in enumerate((0.5, 1.0))])
+    torch.testing.assert_close(D(x, sigma), expect, rtol=1e-5, atol=1e-6)
+    assert (F.abs().max() > 0.1) and D(x, sigma).shape == (2, 2)
+
+
+def test_edm_loss_on_points_averages_over_coordinates():
+    g = torch.Generator().manual_seed(0)
+    y, n = torch.randn(3, 5, generator=g), torch.randn(3, 5, generator=g)
+    sigma = torch.tensor([0.1, 1.0, 10.0])
+    w = (sigma**2 + 0.25) / (sigma * 0.5) ** 2
+    zero = edm_loss(lambda x, s, l: torch.zeros_like(x), y, None, sigma, n)
+    ident = edm_loss(lambda x, s, l: x, y, None, sigma, n)
+    torch.testing.assert_close(zero, w * (y**2).mean(dim=1))
+    torch.testing.assert_close(ident, w * sigma**2 * (n**2).mean(dim=1))
+
+
+def test_point_normalisation_round_trip_and_checks():
+    x = np.random.default_rng(0).normal([5.0, -3.0], [100.0, 0.01], (400, 2))
+    shift, scale = normalisation(x)
+    D = MLPDenoiser(MLPConfig(dim=2, shift=shift, scale=scale))
+    z = D.encode(x)
+    assert z.dtype == torch.float32
+    np.testing.assert_allclose(z.double().std(0, unbiased=False).numpy(), [0.5, 0.5], rtol=1e-5)
+    np.testing.assert_allclose(D.decode(z.double()), x, rtol=1e-6, atol=1e-6 * np.abs(x).max())
+    with pytest.raises(ValueError, match="no spread"):
+        normalisation(np.c_[x[:, 0], np.ones(len(x))])
+    with pytest.raises(ValueError, match="scale"):
+        MLPConfig(dim=2, scale=(1.0, 0.0))
+    with pytest.raises(ValueError, match="dim = 3"):
+        MLPConfig(dim=3, shift=(0.0, 0.0))
+
+
+def test_generate_points_per_seed_in_data_units():
+    """One code path: generate() on a point denoiser returns float64 (n, d) points in the data's units, each
+    from its seed's latent: bit for bit the same for the same batches; across batch sizes equal to float32
+    rounding (a linear layer's BLAS kernel may sum in another order for another batch size)."""
+    torch.manual_seed(0)
+    D = MLPDenoiser(POINT_NET).eval()
+    _perturb(D)
+    a = generate(D, range(10), "cpu", 4, batch=10)
+    assert a.shape == (10, 2) and a.dtype == np.float64
+    np.testing.assert_array_equal(a, generate(D, range(10), "cpu", 4, batch=10))
+    np.testing.assert_allclose(a, generate(D, range(10), "cpu", 4, batch=3), rtol=0, atol=1e-4 * np.abs(a).max())
+    np.testing.assert_allclose(a[5:], generate(D, range(5, 10), "cpu", 4), rtol=0, atol=1e-4 * np.abs(a).max())
+    assert len({p.tobytes() for p in a}) == 10
+    z = heun_sample(lambda x, s: D(x, s), torch.stack([torch.randn(2, generator=torch.Generator().manual_seed(i))
+                                                       for i in range(10)]), 4)
+    np.testing.assert_allclose(a, np.array(POINT_NET.shift) + np.array(POINT_NET.scale) * z.numpy(), rtol=1e-12)
+    assert generate(D, [], "cpu", 4).shape == (0, 2)
+
+
+def _point_cfg(**kw):
+    return TrainConfig(batch_size=32, total_images=320, warmup_images=64, ema_halflife_images=64,
+                       checkpoint_images=96, seed=5, mlp=POINT_NET, **kw)
+
+
+def test_one_training_loop_trains_the_mlp_and_checkpoints_name_it(tmp_path, monkeypatch):
+    """train() fits an MLP on float points (the same loop as the U-Net: EMA, per-step seeds, checkpoints); the
+    checkpoint JSON names the architecture and load_network builds it; a kill mid-run resumes bit for bit."""
+    x = np.random.default_rng(0).normal([1.0, -2.0], [3.0, 0.5], (200, 2))
+    cfg = _point_cfg()
+    assert "unet" not in cfg.to_dict() and cfg.to_dict()["mlp"]["width"] == 32 and cfg.arch == "mlp"
+    assert "mlp" not in TrainConfig(TINY).to_dict()            # U-Net run folders keep their config
+    D = train(cfg, x, None, tmp_path / "full")
+    stored = json.loads((tmp_path / "full" / "network.json").read_text())
+    assert list(stored) == ["mlp"] and stored["mlp"]["shift"] == [1.0, -2.0]
+    L = load_network(tmp_path / "full" / "network.pt")
+    assert isinstance(L, MLPDenoiser) and L.cfg == POINT_NET
+    moved = 0
+    for k, v in D.state_dict().items():
+        torch.testing.assert_close(L.state_dict()[k], v, atol=0, rtol=0)
+        moved += int(v.abs().sum() > 0)
+    assert float(L.net.out.weight.detach().abs().max()) > 0                 # the zero-initialised output layer trained
+    import empirical.train as tr
+    from helpers import interrupt_on_call
+    real = tr.ema_update
+    monkeypatch.setattr(tr, "ema_update", interrupt_on_call(real, 6))    # after the first checkpoint (3 steps)
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, x, None, tmp_path / "cut")
+    monkeypatch.setattr(tr, "ema_update", real)
+    R = train(cfg, x, None, tmp_path / "cut")
+    for k, v in D.state_dict().items():
+        torch.testing.assert_close(R.state_dict()[k], v, atol=0, rtol=0)
+
+
+def test_network_configs_name_one_known_architecture(tmp_path):
+    with pytest.raises(ValueError, match="exactly one architecture"):
+        build_network({"resnet": {}})
+    with pytest.raises(ValueError, match="exactly one architecture"):
+        build_network({"unet": TINY.to_dict(), "mlp": POINT_NET.to_dict()})
+    D = MLPDenoiser(POINT_NET)
+    checkpoints.save(tmp_path / "n.pt", D.state_dict(), {"transformer": {}})
+    with pytest.raises(ValueError, match="does not match its JSON"):
+        load_network(tmp_path / "n.pt")
+    checkpoints.save(tmp_path / "u.pt", D.state_dict(), {"unet": TINY.to_dict()})   # MLP weights, U-Net JSON
+    with pytest.raises(ValueError, match="does not match its JSON"):
+        load_network(tmp_path / "u.pt")
+    with pytest.raises(ValueError, match="conditional"):
+        TrainConfig(mlp=POINT_NET, conditional=True)

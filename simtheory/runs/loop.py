@@ -29,6 +29,7 @@ def run_loop_folder(config: LoopConfig, dataset: str, n_real: int, out, seed: in
                     progress: bool = False) -> RunFolder:
     """Run (or resume) a loop on a named data set into ``out``; the config, data set and seeds are stored."""
     ds = datasets.make(dataset, n_real, data_seed)
+    config.check_data_shape(*ds.x.shape)      # before the folder exists: a refused run leaves nothing behind
     rf = RunFolder.open(out, {**config.to_dict(), "dataset": dataset, "n_real": n_real, "seed": seed,
                               "data_seed": data_seed}, code_version("simtheory"))
     pool = loops.RealPool(config, ds.x)        # checked, and its pool-wide quantities computed, once per run
