@@ -9,9 +9,13 @@ import json
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from simtheory.argfmt import HelpFormatter, add_version, check_out_dir
 from simtheory.validate import parse_number
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def _common(p, config_default="cpu"):
@@ -295,7 +299,7 @@ def _sims_dispatch(args) -> int:
     return 0
 
 
-def _guided_samples(args, network: str, seeds) -> "np.ndarray":
+def _guided_samples(args, network: str, seeds) -> np.ndarray:
     """Samples of ``network`` for ``seeds`` with the sampling commands' guidance options (:func:`_guidance_options`)
     through empirical.sims.guided_generate (no guide: exactly empirical.edm.generate)."""
     from .sims import guided_generate, load_auxiliary, num_classes
