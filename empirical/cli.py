@@ -9,9 +9,13 @@ import json
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from simtheory.argfmt import HelpFormatter, add_version, check_out_dir
 from simtheory.validate import parse_number
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def _common(p, config_default="cpu"):
@@ -135,8 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
     g = sub.add_parser("gpu-check", help="the gpu preset's pipeline on one GPU in at most --budget-s seconds: "
                        "throughput, base, 10k-sample FID, a curated generation, a SIMS pair; a few small files",
                        formatter_class=fmt)
-    g.add_argument("--out", default=None, help="folder for summary.json, gpu-check.log and grid.png (the files to "
-                   "bring back)")
+    g.add_argument("--out", default=None, help="folder for summary.json, gpu-check.log and grid.png, the files to "
+                   "bring back (default: none; required unless --pack-detector or --dry-run)")
     g.add_argument("--device", default="cuda", help="the GPU (cpu only with --smoke)")
     g.add_argument("--smoke", action="store_true", help="every step at a tiny size (8x8, a few hundred images): a "
                    "test of the command, not a measurement")
@@ -148,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     _threads(g)
     g.add_argument("--pack-detector", default=None, metavar="DIR",
                    help="write the FID network as a 40 MB folder (float16 weights) for a machine that cannot receive "
-                        "the 87 MB original, and stop; there, set FID_DETECTOR=DIR")
+                        "the 87 MB original, and stop; there, set FID_DETECTOR=DIR (default: none)")
     g.add_argument("--dry-run", action="store_true", help="print the step sizes and stop")
     from . import data
     d = sub.add_parser("download-cifar10", help="download the official CIFAR-10 archive, check its md5, unpack it",
@@ -171,11 +175,11 @@ def _ints(text: str) -> tuple:
 def _guidance_options(p) -> None:
     """--aux, --w, --guidance-interval and --class of the sampling commands (sample, fid)."""
     p.add_argument("--aux", default=None, help="guide run folder (a `sims` auxiliary or any run with a network.pt "
-                   "of the same sample shape): sample with D + w (D - D_aux)")
-    p.add_argument("--w", type=parse_number, default=None, help="guidance weight w >= 0 (needs --aux; 0: the "
-                   "unguided sampler, bit for bit)")
+                   "of the same sample shape): sample with D + w (D - D_aux) (default: none, unguided)")
+    p.add_argument("--w", type=parse_number, default=None, help="guidance weight w >= 0, needs --aux; 0 is the "
+                   "unguided sampler, bit for bit (default: none)")
     p.add_argument("--guidance-interval", type=parse_number, nargs=2, default=None, metavar=("LO", "HI"),
-                   help="guide only at noise levels sigma in [LO, HI] (needs --aux; default: every level)")
+                   help="guide only at noise levels sigma in [LO, HI], needs --aux (default: every level)")
     p.add_argument("--class", dest="class_label", default=None,
                    help="class name or index of every sample, for a class-conditional network (default: seed mod "
                         "the number of classes)")
@@ -216,9 +220,10 @@ def _add_sims_parsers(sub, fmt) -> None:
     p = sub.add_parser("sims", help="SIMS auxiliary model of a base run (or, with --shift, distribution shifting)",
                        formatter_class=fmt)
     _sims_common(p, "sims")
-    p.add_argument("--shift", default=None, help="distribution shifting toward CLASS=SHARE, e.g. airplane=0.3")
+    p.add_argument("--shift", default=None, help="distribution shifting toward CLASS=SHARE, e.g. airplane=0.3 "
+                   "(default: none, build the auxiliary only)")
     p.add_argument("--shift-w", type=parse_number, default=None,
-                   help="guidance weight of distribution shifting (needs --shift; default: the preset's)")
+                   help="guidance weight of distribution shifting, needs --shift (default: the preset's)")
     p = sub.add_parser("sims-sweep", help="SIMS guidance sweep over w (and B, n_s) on disjoint seed sets",
                        formatter_class=fmt)
     _sims_common(p, "sims-sweep")
@@ -294,7 +299,7 @@ def _sims_dispatch(args) -> int:
     return 0
 
 
-def _guided_samples(args, network: str, seeds) -> "np.ndarray":
+def _guided_samples(args, network: str, seeds) -> np.ndarray:
     """Samples of ``network`` for ``seeds`` with the sampling commands' guidance options (:func:`_guidance_options`)
     through empirical.sims.guided_generate (no guide: exactly empirical.edm.generate)."""
     from .sims import guided_generate, load_auxiliary, num_classes
