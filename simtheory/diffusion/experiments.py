@@ -76,7 +76,7 @@ def gmm_sims_runs(name: str, w: float, seeds, *, M: int = 400, n_s: int = 400, T
     ``reg``: the EM covariance regularisation (a large one is the biased fit of the systematic-error rows)."""
     spec = DATASETS[name]
     pts, data = data_law(name, n_grid)
-    cfg = sims.GmmSimsConfig(w=w, n_samples=M, n_s=n_s, components=spec["components"], K=K, generations=T,
+    cfg = sims.GmmSimsConfig(w=w, n_samples=M, n_s=n_s, components=int(spec["components"]), K=K, generations=T,
                              num_steps=num_steps, modes=modes(name), lam=lam, scheme=scheme, reg=reg)
     tv, kl, props, dens = [], [], [], None
     for i, seed in enumerate(seeds):
@@ -89,6 +89,8 @@ def gmm_sims_runs(name: str, w: float, seeds, *, M: int = 400, n_s: int = 400, T
         if i == 0:
             flat = pts.reshape(-1, 2)
             dens = np.array([np.exp(gmm.logpdf(r, flat)).reshape(pts.shape[:-1]) for r in recs])
+    if dens is None:
+        raise ValueError("seeds is empty: at least one loop is needed")
     return {"tv": np.array(tv), "kl": np.array(kl), "props": np.array(props), "density": dens, "data": data}
 
 
