@@ -15,7 +15,7 @@ from simtheory.argfmt import HelpFormatter, add_version, check_names, check_out_
 MODULES = ["fig_reward_curves", "fig_densities_2d", "fig_fixed_point", "fig_finite_vs_exact",
            "fig_gaussian_collapse", "fig_bertrand"]
 MODULES += ["fig_sims"]
-MODULES += ["fig_diffusion_guided", "fig_diffusion_sims_gaussian", "fig_diffusion_sims_gmm"]
+MODULES += ["fig_diffusion_guided", "fig_diffusion_sims_gaussian", "fig_diffusion_sims_gmm", "fig_diffusion_systematic"]
 
 
 def main(argv=None) -> int:

@@ -67,7 +67,7 @@ def _augmentation_check(id_: str, smoothing: float, quick: bool) -> Check:
         f"the data at generation T is below w = 0's ({model})", MAD + "; Gaussian loop with the exact guided ODE",
         f"M = {r['M']} real points, lam = 0.6, n_s = {r['n_s']}, sigma_max -> inf, T = {r['T']}: E[W2^2] of the "
         f"guided law at T lower with the w picked on other chains than at w = 0",
-        f"pick chains: E[W2^2]_T " + ", ".join(f"w={w}: {x:.4f}" for w, x in r["pick"].items())
+        "pick chains: E[W2^2]_T " + ", ".join(f"w={w}: {x:.4f}" for w, x in r["pick"].items())
         + f"; report chains ({r['n']}): w = 0 {r['w0'][0]:.4f} (generation 1) -> {r['w0'][1]:.4f} (T), "
         f"w = {r['w']} {r['ww'][0]:.4f} -> {r['ww'][1]:.4f}; paired difference {r['diff']:+.4f} +- {r['se']:.4f}; "
         f"base variance at T {r['base_var'][0]:.3f} (w = 0), {r['base_var'][1]:.3f} (w = {r['w']})",

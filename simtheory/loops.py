@@ -104,10 +104,13 @@ class LoopConfig:
                              "gaussian family: a covariance fitted to N <= d points is singular")
 
     def fit_options(self) -> dict:
-        return {"gaussian": {"estimator": self.estimator},
-                "gmm": {"components": self.components, "covariance": self.covariance, "n_iter": self.em_iter},
-                "kde": {"bandwidth": self.bandwidth},
-                "histogram": {"n_atoms": self.n_atoms}}[self.family]
+        """The family's fit keyword arguments from this config."""
+        options: dict[str, dict] = {"gaussian": {"estimator": self.estimator},
+                                    "gmm": {"components": self.components, "covariance": self.covariance,
+                                            "n_iter": self.em_iter},
+                                    "kde": {"bandwidth": self.bandwidth},
+                                    "histogram": {"n_atoms": self.n_atoms}}
+        return options[self.family]
 
     def to_dict(self) -> dict:
         return {"kind": "loop", **asdict(self)}
@@ -176,7 +179,8 @@ class RealPool:
         """The pool's frequencies on the histogram's atoms."""
         if "atoms" not in self._cache:
             idx = self.train_pool.reshape(-1).astype(np.int64)
-            self._cache["atoms"] = np.bincount(idx, minlength=self.config.n_atoms) / self.train_pool.shape[0]
+            atoms = validate.count(self.config.n_atoms, "n_atoms")     # set for the histogram family
+            self._cache["atoms"] = np.bincount(idx, minlength=atoms) / self.train_pool.shape[0]
         return self._cache["atoms"]
 
 

@@ -417,7 +417,7 @@ def one_step(candidate_rewards, candidate_labels=None, K=2, *, lam: float = math
         rr, ry = _sample(real_rewards, real_labels, nc, "real")
         out["real_mean_reward"] = float(rr.mean())
         out["real_mean_exp_reward"] = _exp_scale(_ref(rr)) * float(np.exp(rr - _ref(rr)).mean())
-        if nc:
+        if nc and ry is not None:
             out["real_class_proportions"] = (np.bincount(ry, minlength=nc) / ry.size).tolist()
     for key in keys:
         for suf in sufs:
@@ -444,7 +444,7 @@ def lemma22(rewards, K) -> dict:
     bound = (theorems.lemma22_bound(p, r, k) - mu) * math.exp(rs)
     if_bound = frac * ((w - mu) ** 2 - var) * math.exp(rs)
     # exact gain theta(P) = E_c[w] - E_P[w]: its IF is the curated mean's IF minus (w - mu)
-    g = _vjp(p, r, k, w[:, None], _Quadrature(r, k) if k not in (1, math.inf) else None)[:, 0]
+    g = _vjp(p, r, k, w[:, None], _Quadrature(r, int(k)) if k not in (1, math.inf) else None)[:, 0]
     gain = float(curated(p, r, k) @ w - mu)
     if_gain = (g - p @ g) - (w - mu)
     return {"lemma22_gain_bound": bound, "lemma22_gain_bound_se": float(np.sqrt(np.mean(if_bound ** 2) / n)),
@@ -468,7 +468,7 @@ def sample_means(rewards, labels=None, n_classes: int | None = None) -> dict:
     sd = (lambda a: float(a.std(ddof=1) / math.sqrt(n)) if n > 1 else math.inf)
     out = {"n": n, "mean_reward": float(r.mean()), "mean_reward_se": sd(r), "mean_exp_reward": float(e.mean()),
            "mean_exp_reward_se": sd(e)}
-    if nc:
+    if nc and y is not None:
         q = np.bincount(y, minlength=nc) / n
         out["class_proportions"] = q.tolist()
         out["class_proportions_se"] = np.sqrt(q * (1 - q) / n).tolist()

@@ -288,11 +288,11 @@ def sims_generation(config: GmmSimsConfig, base: dict, reward: Reward, rngs) -> 
     and the kept synthetic points (K m guided Heun samples, one kept per group by softmax(reward))."""
     ra, rs, rc, rf = rngs
     d = base["means"].shape[1]
-    heun = dict(num_steps=config.num_steps, sigma_max=config.sigma_max)
-    aux_x = heun_sample(guided_denoiser(base), ra.standard_normal((config.n_s, d)), **heun)
+    steps, smax = config.num_steps, config.sigma_max
+    aux_x = heun_sample(guided_denoiser(base), ra.standard_normal((config.n_s, d)), steps, sigma_max=smax)
     aux = fit_gmm(aux_x, rf, base, config.components, config.em_iter, reg=config.reg)
     m, K = config.n_synthetic, config.K
-    cand = heun_sample(guided_denoiser(base, aux, config.w), rs.standard_normal((m * K, d)), **heun)
+    cand = heun_sample(guided_denoiser(base, aux, config.w), rs.standard_normal((m * K, d)), steps, sigma_max=smax)
     if K == 1:
         return aux, cand
     if reward is None:
@@ -313,8 +313,9 @@ def run_gmm_sims(config: GmmSimsConfig, real_data, reward: Reward = None, seed: 
     if x.ndim != 2 or x.shape[0] < config.real_needed():
         raise ValueError(f"real_data must be (n, d) with n >= {config.real_needed()}, got {x.shape}")
     N = config.n_samples
-    fit_opts = dict(components=config.components, n_iter=config.em_iter, restarts=config.restarts, reg=config.reg)
-    base = _params(start) if start is not None else fit_gmm(x[:N], _gen_streams(seed, 0)[3], None, **fit_opts)
+    def fit(data, rng, warm):      # the module's fit_gmm, looked up at each call (tests wrap it)
+        return fit_gmm(data, rng, warm, config.components, config.em_iter, restarts=config.restarts, reg=config.reg)
+    base = _params(start) if start is not None else fit(x[:N], _gen_streams(seed, 0)[3], None)
     recs = [{"generation": 0, **base}]
     pool = None
     for t in range(1, config.generations + 1):
@@ -328,7 +329,7 @@ def run_gmm_sims(config: GmmSimsConfig, real_data, reward: Reward = None, seed: 
         else:
             real = x[N * t:N * (t + 1)] if config.scheme == "fresh" else x[:N]
             train = np.concatenate([real, synth])
-        base = fit_gmm(train, rngs[3], base if config.warm_start else None, **fit_opts)
+        base = fit(train, rngs[3], base if config.warm_start else None)
         rec = {"generation": t, **base, **{f"aux_{k}": v for k, v in aux.items()}}
         if config.modes:
             rec["mode_proportions"] = mode_proportions(synth, config.modes)

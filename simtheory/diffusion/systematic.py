@@ -51,8 +51,9 @@ from .gaussian import guided_gaussian_1d
 from .sampler import check_w
 
 ESTIMATORS = {"mle": 0, "unbiased": 1}     # divisor n - ddof (as in .sims)
-NODES = 401                                # trapezoid nodes per chi^2 factor (geometric convergence)
+STEPS_PER_SD = 12                          # trapezoid nodes per SD of log chi^2 (geometric convergence)
 TAIL = 60.0                                # nats of log-density left out at each end of the node range
+G_NODES = 4001                             # spline nodes in log(v_a / v_b) for the mean factor g
 
 
 def _check(M, n_s, smoothing, shift, estimator, var) -> tuple[int, int, float, float, float]:
@@ -71,18 +72,24 @@ def _check(M, n_s, smoothing, shift, estimator, var) -> tuple[int, int, float, f
     return M, n_s, b, d, v
 
 
-def chi2_nodes(n: int, divisor: float, left_power: float = 0.0, nodes: int = NODES) -> tuple[np.ndarray, np.ndarray]:
+def chi2_nodes(n: int, divisor: float, left_power: float = 0.0,
+               steps_per_sd: int = STEPS_PER_SD) -> tuple[np.ndarray, np.ndarray]:
     """Nodes and weights for E[f(Q)], Q = chi^2_{n-1} / divisor: the trapezoid rule in y = log chi^2, whose
     density exp(k y - e^y / 2) / (2^k Gamma(k)), k = (n - 1)/2, is smooth and decays at both ends, so the rule
-    converges geometrically. ``left_power`` p: the integrands grow like Q^-p as Q -> 0 (p < k needed); the
-    left end of the range is widened so that Q^-p times the density has also dropped by TAIL nats there."""
+    converges geometrically (step min(1, SD) / steps_per_sd). ``left_power`` p: the integrands grow like Q^-p
+    as Q -> 0 (p < k needed); the left end of the range is widened so that Q^-p times the density has also
+    dropped by TAIL nats there."""
     k = 0.5 * (n - 1)
     if left_power >= k:
         raise ValueError(f"E[Q^-{left_power:g}] diverges for chi^2 with {n - 1} degrees of freedom")
     ym = math.log(2 * k)
     sd = 1.0 / math.sqrt(k)
-    left = max(14.0 * sd, TAIL / (k - left_power))
-    right = max(14.0 * sd, math.log1p((TAIL + 10.0) / k) + 1.0)
+    # log-density relative to the mode: k (u - e^u + 1) at y = ym + u; each end is where that (times the
+    # integrand's growth, Q^-p on the left, at most Q^4 on the right) has fallen by TAIL nats
+    drop = lambda u, p: k * (math.expm1(u) - u) - p * abs(u) - TAIL     # noqa: E731
+    left = optimize.brentq(lambda u: drop(-u, left_power), 1e-12, 1e6)
+    right = optimize.brentq(lambda u: drop(u, 4.0), 1e-12, 50.0)
+    nodes = int(math.ceil((left + right) / (min(1.0, sd) / steps_per_sd))) + 1
     y = np.linspace(ym - left, ym + right, nodes)
     logd = k * y - 0.5 * np.exp(y) - k * math.log(2.0) - special.gammaln(k)
     w = np.exp(logd) * (y[1] - y[0])
@@ -92,25 +99,39 @@ def chi2_nodes(n: int, divisor: float, left_power: float = 0.0, nodes: int = NOD
     return np.exp(y) / divisor, w / total
 
 
-def _grid(M, n_s, b, estimator, w_pow, nodes):
-    """(v_b / v-free factors) on the 2-D product grid: Q_M, Q_s nodes and the product weights."""
+def _grid(M, n_s, b, estimator, w_pow, steps_per_sd):
+    """Q_M nodes (column), Q_s nodes (row) and the product weights of the 2-D rule."""
     ddof = ESTIMATORS[estimator]
     # with b = 0 the integrands carry Q_s^(-2w) at worst (E[V_w^2]); with b > 0 they are bounded near 0
-    qm, wm = chi2_nodes(M, M - ddof, 0.0, nodes)
-    qs, ws = chi2_nodes(n_s, n_s - ddof, w_pow if b == 0 else 0.0, nodes)
+    qm, wm = chi2_nodes(M, M - ddof, 0.0, steps_per_sd)
+    qs, ws = chi2_nodes(n_s, n_s - ddof, w_pow if b == 0 else 0.0, steps_per_sd)
     return qm[:, None], qs[None, :], wm[:, None] * ws[None, :]
 
 
 def _g(vb, va, w):
-    """The guided law's mean factor g(v_b, v_a): m_w = m_b - w g (m_a - m_b) (sigma_max -> inf)."""
+    """The guided law's mean factor g(v_b, v_a): m_w = m_b - w g (m_a - m_b) (sigma_max -> inf), from the
+    closed form (hypergeometric J) of :func:`.gaussian.guided_gaussian_1d`."""
     if w == 0:
         return np.ones(np.broadcast(vb, va).shape)
     m, _ = guided_gaussian_1d(0.0, vb, 1.0, va, w, math.inf)
     return -m / w
 
 
+def _g_spline(vb, va, w):
+    """g on a 2-D grid: g depends on v_a / v_b alone (substitute t = v_b s in J), so it is evaluated on
+    G_NODES points of log(v_a / v_b) and interpolated by a cubic spline (agrees with :func:`_g` to ~1e-12,
+    tests/test_diffusion_systematic.py) -- the hypergeometric function is slow on 10^5 points."""
+    from scipy.interpolate import CubicSpline
+    lr = np.log(va / vb)
+    lo, hi = float(lr.min()), float(lr.max())
+    if hi - lo < 1e-9:
+        return _g(vb, va, w)
+    u = np.linspace(lo, hi, G_NODES)
+    return CubicSpline(u, _g(1.0, np.exp(u), w))(lr)
+
+
 def moments(w: float, M: int, n_s: int, smoothing: float = 0.0, shift: float = 0.0, estimator: str = "mle",
-            var: float = 1.0, *, nodes: int = NODES) -> dict[str, float]:
+            var: float = 1.0, *, steps_per_sd: int = STEPS_PER_SD) -> dict[str, float]:
     r"""Exact (to quadrature) moments of the one-generation guided law N(m_w, V_w) (module docstring) on data
     N(0, var): base fitted to M real points, auxiliary to n_s of the base's samples, both with the systematic
     ``smoothing`` b and ``shift`` delta, guided ODE with weight w from sigma_max -> inf.
@@ -129,13 +150,13 @@ def moments(w: float, M: int, n_s: int, smoothing: float = 0.0, shift: float = 0
         return {k: math.inf for k in ("var_mean", "var_bias", "var_sd", "logvar_bias", "logvar_sd", "mean_bias",
                                        "mean_sd", "mean_mse", "w2sq")}
     second = not (b == 0 and 2 * w >= k_s)
-    qm, qs, W = _grid(M, n_s, b, estimator, 2 * w if second else w, nodes)
+    qm, qs, W = _grid(M, n_s, b, estimator, 2 * w if second else w, steps_per_sd)
     vb = v * qm + b
     va = vb * qs + b
     logV = (1 + w) * np.log(vb) - w * np.log(va)
     V = np.exp(logV)
     E = lambda a: float(np.sum(W * a))          # noqa: E731
-    g = _g(vb, va, w)
+    g = _g_spline(vb, va, w)
     ev = E(V)
     var_sd = math.sqrt(max(E(V * V) - ev * ev, 0.0)) if second else math.inf
     el = E(logV) - math.log(v)
