@@ -1,7 +1,7 @@
 """Plots drawn from run folders (matplotlib is imported only here, lazily).
 
 Figures are made with matplotlib's object API (:class:`matplotlib.figure.Figure`), never through pyplot's
-global state: the library changes neither the backend nor rcParams, so a notebook keeps its own settings.
+global state: the library changes neither the backend nor the global style, so a notebook keeps its own settings.
 """
 from __future__ import annotations
 

@@ -45,3 +45,16 @@ def test_citation_file_names_the_project_and_both_papers():
     assert "Curated Data Provably Optimize Human Preferences" in titles
     assert "Self-Improving Diffusion Models with Synthetic Data" in titles
     assert "MIT License" in (ROOT / "LICENSE").read_text()
+
+
+def test_library_code_leaves_matplotlib_global_state_alone():
+    """simtheory and empirical draw through matplotlib's object API: no backend switch, no pyplot, no rcParams
+    (the figure scripts in figures/ set their own, in their own process)."""
+    bad = []
+    for pkg in ("simtheory", "empirical"):
+        for f in sorted((ROOT / pkg).rglob("*.py")):
+            code = "\n".join(line.split("#")[0] for line in f.read_text().splitlines())
+            for pat in ("matplotlib.use(", "import matplotlib.pyplot", "from matplotlib import pyplot", "rcParams"):
+                if pat in code:
+                    bad.append(f"{f.relative_to(ROOT)}: {pat}")
+    assert not bad, bad
