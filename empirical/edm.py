@@ -13,7 +13,7 @@ architecture's config; ``decode``: the reverse), so training and :func:`generate
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -157,7 +157,7 @@ def generate(D: Preconditioned, seeds, device, num_steps: int = 18, batch: int =
     it = range(0, len(seeds), batch)
     if progress:
         from tqdm import tqdm
-        it = tqdm(it, desc="sample", unit="batch")
+        it = tqdm(it, desc="sample", unit="batch", disable=None)
     for s in it:
         lat = latents_for_seeds(seeds[s:s + batch], shape, device)
         lab = None if class_labels is None else class_labels[s:s + batch].to(device)

@@ -218,7 +218,7 @@ def _predictions(rf: RunFolder, cfg, t: int, n_classes: int) -> dict:
     try:
         return compare.recorded_predictions(rf.path, cfg.to_dict(), t, n_classes)
     except compare.MissingCandidates as e:       # a folder resumed from before candidates were stored
-        warnings.warn(f"no predictions recorded: {e}")
+        warnings.warn(f"no predictions recorded: {e}", stacklevel=2)
         return {}
 
 

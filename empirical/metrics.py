@@ -139,7 +139,7 @@ def sample_set_metrics(images: np.ndarray, seeds, clf, ref: dict, class_names, r
         p, rc = precision_recall(ref["inc_feats"], f, k)
         rec.update({"fid": frechet_of_features(f, ref["inc_mu"], ref["inc_sigma"]), "fid_n": int(inception_n),
                     "fid_ref_n": int(ref["inc_n"]), "fid_ref_sha1": str(ref["inc_sha1"]),
-                    "fid_detector_sha1": fidmod.DETECTOR_SHA1, "fid_seeds": [int(seeds[:inception_n].min()),
+                    "fid_detector_sha1": fidmod.detector_id(), "fid_seeds": [int(seeds[:inception_n].min()),
                                                                               int(seeds[:inception_n].max())],
                     "fid_uint8": "x * 127.5 + 128, clipped", "precision": p, "recall": rc, "pr_k": k})
     return rec
@@ -154,7 +154,7 @@ def fid_precision_recall(images: np.ndarray, ref_stats: dict, real_feats: np.nda
     p, r = precision_recall(real_feats, f, k)
     return {"fid": fidmod.frechet_distance(mu, sigma, ref_stats["mu"], ref_stats["sigma"]), "fid_n": int(len(images)),
             "fid_ref_n": int(ref_stats["n"]), "fid_ref_sha1": str(ref_stats.get("sha1", ref_stats.get("images_sha1"))),
-            "fid_detector_sha1": fidmod.DETECTOR_SHA1,
+            "fid_detector_sha1": fidmod.detector_id(),
             "fid_seeds": None if seeds is None else [int(np.min(seeds)), int(np.max(seeds))],
             "fid_uint8": "x * 127.5 + 128, clipped", "precision": p, "recall": r, "pr_k": k,
             "pr_real_n": int(len(real_feats))}

@@ -1,11 +1,16 @@
 r"""SIMS (Alemohammad et al. 2024): self-improving negative guidance from an auxiliary model.
 
-1. A base EDM model (a loop's gen_000 or a ``train`` run) draws a synthetic set S of n_s images with fixed seeds.
-2. A copy of the base, from the base's weights and with the base's hyperparameters (lr overridable), is fine-tuned
-   on S for B images seen: the auxiliary model.
+1. A base EDM model (a loop's gen_000 or a ``train`` run) draws a synthetic set S of n_s samples with fixed seeds
+   (and, for a class-conditional base, fixed labels).
+2. A copy of the base, from the base's weights and with the base's hyperparameters (lr and the auxiliary's EMA
+   half-life set here), is fine-tuned on S for B images seen: the auxiliary model.
 3. Sampling uses D = D_base + w (D_base - D_aux), w >= 0, inside the Heun sampler (the score mix
-   s = (1 + w) s_base - w s_aux written for denoisers; autoguidance with g = 1 + w).
+   s = (1 + w) s_base - w s_aux written for denoisers; autoguidance with g = 1 + w), optionally only for noise
+   levels inside a guidance interval [sigma_lo, sigma_hi] (Kynkaanniemi et al. 2024), and with the same class
+   labels for both networks when the base is conditional.
 
+Nothing here assumes images beyond the base's sampler: the guide may be any module with the base's call signature
+D(x, sigma, class_labels) and output shape, and a synthetic set is whatever :func:`empirical.edm.generate` returns.
 Distribution shifting composes S with chosen class proportions (by the reward classifier's labels), see
 :func:`auxiliary_proportions`. Words as in the theory half: w, n_s, B (``images``), aux.
 """
@@ -18,40 +23,74 @@ import math
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
 from torch import nn
 
 from simtheory import validate
-from simtheory.runs import RunFolder
+from simtheory.runs import RunFolder, atomic_write
 
-from .edm import Denoiser, generate, guided
+from . import checkpoints
+from .edm import generate
 from .train import TrainConfig, finetune_config, load_network, train
 
-SYN_SEED0 = 3 * 10**9          # synthetic-set seeds: disjoint from the loop's (< 10^9 + ...) and evaluation seeds
-SEED_STRIDE = 10**7            # seed * SEED_STRIDE + i: one block of seeds per auxiliary seed
+SEED_STRIDE = 10**7            # one block of synthetic seeds per auxiliary seed; n_s and composition draws stay below it
+SYN_SEED0 = 3 * 10**9          # `sims` synthetic sets: SYN_SEED0 + seed * SEED_STRIDE + i, seed < MAX_SEED
+MAX_SEED = 100                 # SYN_SEED0 + MAX_SEED * SEED_STRIDE = 4e9, where the sweep's seed sets begin
+LOOP_SYN_SEED0 = 10**18        # loop generations' synthetic sets (32-bit stream seeds): above every loop image seed
+AUX_EMA = 0.1                  # default auxiliary EMA half-life, as a fraction of B (picked on seed set 0:
+                               # results/cpu-sims/explore, docs/empirical/sims.md)
+MEASURED = "measured"          # config.json key written after the fine-tune; not compared on resume
 
 
 def check_w(w) -> float:
-    """The guidance weight as a float; NaN, infinite or negative w is a ValueError naming w."""
+    """The guidance weight as a float; NaN, infinite, negative or float32-subnormal w is a ValueError naming w."""
     try:
         w = float(w)
     except (TypeError, ValueError):
         raise ValueError(f"guidance weight w must be a number >= 0, got {w!r}") from None
     if not math.isfinite(w) or w < 0:
         raise ValueError(f"guidance weight w must be finite and >= 0, got {w}")
+    tiny = float(np.finfo(np.float32).tiny)
+    if 0 < w < tiny:
+        raise ValueError(f"guidance weight w = {w!r} is below float32's smallest normal number ({tiny:.3g}), where the "
+                         "guidance term is flushed to zero or loses its precision; pass w = 0 for no guidance")
     return w
 
 
+def check_interval(interval) -> tuple[float, float] | None:
+    """The guidance interval (sigma_lo, sigma_hi) as floats with 0 <= sigma_lo < sigma_hi (sigma_hi may be inf);
+    None: guidance at every noise level."""
+    if interval is None:
+        return None
+    try:
+        lo, hi = (float(v) for v in interval)
+    except (TypeError, ValueError):
+        raise ValueError(f"guidance interval must be two numbers (sigma_lo, sigma_hi), got {interval!r}") from None
+    if math.isnan(lo) or math.isnan(hi) or not 0 <= lo < hi:
+        raise ValueError(f"guidance interval needs 0 <= sigma_lo < sigma_hi, got ({lo}, {hi})")
+    return lo, hi
+
+
+def same_architecture(D_base: nn.Module, D_aux: nn.Module) -> bool:
+    """Whether the two modules have the same config (where they carry one) and the same parameter names and shapes:
+    the condition for evaluating both in one vmapped call."""
+    if getattr(D_base, "cfg", None) != getattr(D_aux, "cfg", None):
+        return False
+    sb, sa = D_base.state_dict(), D_aux.state_dict()
+    return sb.keys() == sa.keys() and all(sa[k].shape == sb[k].shape for k in sb)
+
+
 def check_same_architecture(D_base: nn.Module, D_aux: nn.Module) -> None:
-    """A ValueError naming the difference unless the two denoisers have the same architecture (SIMS's auxiliary
-    is a fine-tuned copy of the base)."""
+    """A ValueError naming the difference unless the two denoisers have the same architecture (needed by
+    :class:`PairedDenoiser`; guidance itself takes a guide of any architecture)."""
     cb, ca = getattr(D_base, "cfg", None), getattr(D_aux, "cfg", None)
     if cb != ca:
+        keys = cb.to_dict() if hasattr(cb, "to_dict") else {}
         diff = [f"{k}: {getattr(cb, k, None)!r} (base) vs {getattr(ca, k, None)!r} (aux)"
-                for k in (cb.to_dict() if cb is not None else {}) if getattr(cb, k, None) != getattr(ca, k, None)]
+                for k in keys if getattr(cb, k, None) != getattr(ca, k, None)]
         raise ValueError("base and auxiliary networks have different architectures: " + ("; ".join(diff) or "configs differ"))
     sb, sa = D_base.state_dict(), D_aux.state_dict()
     bad = [k for k in sb if k not in sa or sa[k].shape != sb[k].shape] + [k for k in sa if k not in sb]
@@ -68,13 +107,14 @@ class PairedDenoiser:
         self.params, self.buffers = torch.func.stack_module_state([D_base.eval(), D_aux.eval()])
         skeleton = copy.deepcopy(D_base).to("meta")
 
-        def call(p, b, x, sigma):
-            return torch.func.functional_call(skeleton, (p, b), (x, sigma))
-        self._call = torch.func.vmap(call, in_dims=(0, 0, None, None))
+        def call(p, b, x, sigma, labels):
+            return torch.func.functional_call(skeleton, (p, b), (x, sigma, labels))
+        self._call = torch.func.vmap(call, in_dims=(0, 0, None, None, None))
 
     @torch.no_grad()
-    def __call__(self, x: torch.Tensor, sigma: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        out = self._call(self.params, self.buffers, x, sigma)
+    def __call__(self, x: torch.Tensor, sigma: torch.Tensor, class_labels: torch.Tensor | None = None
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+        out = self._call(self.params, self.buffers, x, sigma, class_labels)
         return out[0], out[1]
 
 
@@ -84,36 +124,124 @@ def default_batched(device) -> bool:
     return torch.device(device).type == "cuda"
 
 
-def guided_denoiser(D_base: nn.Module, D_aux: nn.Module | None, w: float, batched: bool | None = None) -> Callable:
-    """denoise(x, sigma) = D_base + w (D_base - D_aux); ``batched`` evaluates both networks in one vmapped call,
-    otherwise two calls (:func:`empirical.edm.guided`, the reference); None picks by the base's device."""
-    w = check_w(w)
-    if D_aux is None or w == 0:
-        return guided(D_base)
-    check_same_architecture(D_base, D_aux)
-    if batched is None:
-        batched = default_batched(next(D_base.parameters()).device)
-    if not batched:
-        return guided(D_base, D_aux, w)
-    pair = PairedDenoiser(D_base, D_aux)
+class GuidedDenoiser:
+    r"""D(x; sigma, c) = D_base + w (D_base - D_aux) where sigma lies in the guidance interval, D_base elsewhere.
 
-    def f(x, sigma):
-        base, aux = pair(x, sigma)
-        return base + w * (base - aux)
-    return f
+    The guide ``D_aux`` is any module (or callable) with the base's signature (x, sigma, class_labels) and output
+    shape; its output shape is checked on the first guided call. ``batched`` evaluates both in one vmapped call
+    (same architecture only; None: on CUDA when the architectures match), otherwise two calls, the reference.
+    """
+
+    def __init__(self, D_base: nn.Module, D_aux, w: float, batched: bool | None = None, interval=None):
+        self.D_base, self.D_aux, self.w = D_base, D_aux, check_w(w)
+        self.interval = check_interval(interval)
+        if batched is None:
+            batched = (isinstance(D_aux, nn.Module) and same_architecture(D_base, D_aux)
+                       and default_batched(next(D_base.parameters()).device))
+        self.pair = PairedDenoiser(D_base, D_aux) if batched else None
+        self._checked = False
+
+    def _inside(self, sigma: torch.Tensor) -> torch.Tensor | None:
+        """Per-row mask of the rows whose sigma is in the interval (None: every row)."""
+        if self.interval is None:
+            return None
+        lo, hi = self.interval
+        return (sigma >= lo) & (sigma <= hi)
+
+    def _guided(self, x, sigma, class_labels):
+        if self.pair is not None:
+            base, aux = self.pair(x, sigma, class_labels)
+        else:
+            base, aux = self.D_base(x, sigma, class_labels), self.D_aux(x, sigma, class_labels)
+        if not self._checked:
+            if aux.shape != base.shape:
+                raise ValueError(f"the guide's output has shape {tuple(aux.shape)}, the base's {tuple(base.shape)}: "
+                                 "a guide needs the base's signature D(x, sigma, class_labels) and output shape")
+            self._checked = True
+        return base + self.w * (base - aux)
+
+    @torch.no_grad()
+    def __call__(self, x: torch.Tensor, sigma: torch.Tensor, class_labels: torch.Tensor | None = None):
+        if self.D_aux is None or self.w == 0:
+            return self.D_base(x, sigma, class_labels)
+        inside = self._inside(sigma)
+        if inside is None or bool(inside.all()):
+            return self._guided(x, sigma, class_labels)
+        if not bool(inside.any()):
+            return self.D_base(x, sigma, class_labels)
+        mask = inside.reshape((-1,) + (1,) * (x.ndim - 1))
+        return torch.where(mask, self._guided(x, sigma, class_labels), self.D_base(x, sigma, class_labels))
+
+
+def guided_denoiser(D_base: nn.Module, D_aux, w: float, batched: bool | None = None, interval=None,
+                    class_labels: torch.Tensor | None = None) -> Callable:
+    """denoise(x, sigma) of :class:`GuidedDenoiser` with fixed ``class_labels`` (one-hot rows, or None)."""
+    g = GuidedDenoiser(D_base, D_aux, w, batched, interval)
+    return lambda x, sigma: g(x, sigma, class_labels)
+
+
+def num_classes(D: nn.Module) -> int:
+    """Classes of a class-conditional network (its config's ``num_classes``); 0 for an unconditional one."""
+    return int(getattr(getattr(D, "cfg", None), "num_classes", 0) or 0)
+
+
+def seed_labels(seeds, n_classes: int) -> np.ndarray:
+    """The default class of each seed for a conditional network: seed mod n_classes (balanced over consecutive
+    seeds, and a sample's class depends on its seed alone)."""
+    return np.asarray([int(s) % n_classes for s in seeds], dtype=np.int64)
+
+
+def one_hot(labels, n_classes: int) -> torch.Tensor:
+    """Integer labels as one-hot float rows; a label outside [0, n_classes) is a ValueError."""
+    y = np.asarray(labels, dtype=np.int64).ravel()
+    if y.size and (y.min() < 0 or y.max() >= n_classes):
+        raise ValueError(f"class labels must lie in [0, {n_classes}), got {y.min()}..{y.max()}")
+    return nn.functional.one_hot(torch.as_tensor(y), n_classes).float()
+
+
+def _labels_of(D_base: nn.Module, seeds: list, labels) -> torch.Tensor | None:
+    """One-hot class labels for a conditional base (``labels``, default :func:`seed_labels`); None for an
+    unconditional one, which refuses labels."""
+    c = num_classes(D_base)
+    if c == 0:
+        if labels is not None:
+            raise ValueError("the base network is unconditional: it takes no class labels")
+        return None
+    y = seed_labels(seeds, c) if labels is None else np.asarray(labels, dtype=np.int64)
+    if y.shape != (len(seeds),):
+        raise ValueError(f"pass one class label per seed: {len(seeds)} seeds, labels of shape {y.shape}")
+    return one_hot(y, c)
 
 
 @torch.no_grad()
-def guided_generate(D_base: nn.Module, D_aux: nn.Module | None, w: float, seeds, device, num_steps: int = 18,
-                    batch: int = 256, batched: bool | None = None, progress: bool = False) -> np.ndarray:
-    """uint8 NCHW images, one per seed, from the Heun sampler with SIMS guidance D_base + w (D_base - D_aux).
-    w = 0 (or no auxiliary) runs exactly the base sampler :func:`empirical.edm.generate`, bit for bit."""
+def guided_generate(D_base: nn.Module, D_aux, w: float, seeds, device, num_steps: int = 18, batch: int = 256,
+                    batched: bool | None = None, progress: bool = False, interval=None, labels=None) -> np.ndarray:
+    """Samples, one per seed, from the Heun sampler with SIMS guidance D_base + w (D_base - D_aux) (uint8 NCHW for
+    an image base).
+
+    ``interval`` (sigma_lo, sigma_hi): guide only at noise levels inside it. ``labels``: one class per seed for a
+    conditional base (default :func:`seed_labels`), given to both networks. w = 0 (or no guide) runs exactly the
+    base sampler :func:`empirical.edm.generate`, bit for bit; each batch of ``batch`` seeds is sampled as
+    ``generate`` samples it, so the output does not depend on anything but the seeds (and labels).
+    """
     w = check_w(w)
+    interval = check_interval(interval)
     validate.count(num_steps, "num_steps", minimum=1)
+    seeds = [int(s) for s in seeds]
+    onehot = _labels_of(D_base, seeds, labels)
     if D_aux is None or w == 0:
-        return generate(D_base, seeds, device, num_steps, batch=batch, progress=progress)
-    return generate(D_base, seeds, device, num_steps, batch=batch, progress=progress,
-                    denoise=guided_denoiser(D_base, D_aux, w, batched))
+        return generate(D_base, seeds, device, num_steps, batch=batch, class_labels=onehot, progress=progress)
+    g = GuidedDenoiser(D_base, D_aux, w, batched, interval)
+    starts = range(0, len(seeds), batch)
+    if progress:
+        from tqdm import tqdm
+        starts = tqdm(starts, desc=f"sample (w = {w:g})", unit="batch")
+    out = []
+    for s in starts:
+        lab = None if onehot is None else onehot[s:s + batch].to(device)
+        out.append(generate(D_base, seeds[s:s + batch], device, num_steps, batch=batch,
+                            denoise=lambda x, sigma, lab=lab: g(x, sigma, lab)))
+    return np.concatenate(out) if out else generate(D_base, [], device, num_steps)
 
 
 def sha1_array(a: np.ndarray) -> str:
@@ -135,14 +263,35 @@ def base_folder(base_run) -> Path:
     return p
 
 
+def damaged_base(e: checkpoints.Unreadable) -> ValueError:
+    """The error for a damaged file of a SIMS base: the base is this experiment's input, never recomputed here."""
+    return ValueError(f"the base's {e.path} is unreadable ({e.why}). Do not delete the base folder {e.path.parent}: "
+                      "it is the input of this experiment (and of every other built on it), and nothing here can "
+                      "recompute it. Restore the file from a copy, or train a new base into another folder and pass "
+                      "that as --base.")
+
+
 def base_train_config(base_run) -> TrainConfig:
     """The hyperparameters the base was trained with (its training-state checkpoint's config)."""
     p = base_folder(base_run)
     f = p / "training-state.json"
     if not f.exists():
         raise ValueError(f"base run {p} has no training-state.json: its hyperparameters are unknown")
-    d = json.loads(f.read_text())
-    return TrainConfig(**{k: v for k, v in d.items() if k in TrainConfig.__dataclass_fields__})
+    try:
+        d = checkpoints.read_json(f)
+        return TrainConfig(**{k: v for k, v in d.items() if k in TrainConfig.__dataclass_fields__})
+    except checkpoints.Unreadable as e:
+        raise damaged_base(e) from None
+    except (TypeError, ValueError) as e:
+        raise damaged_base(checkpoints.unreadable(f, f"not a training config: {e}")) from None
+
+
+def load_base(base_run, device="cpu") -> nn.Module:
+    """The base's network; a damaged network.pt is a ValueError that names it and says not to delete the base."""
+    try:
+        return load_network(base_folder(base_run) / "network.pt", device)
+    except checkpoints.Unreadable as e:
+        raise damaged_base(e) from None
 
 
 def auxiliary_proportions(target, base, w: float) -> np.ndarray:
@@ -152,12 +301,13 @@ def auxiliary_proportions(target, base, w: float) -> np.ndarray:
     of p_w ~ p_base^(1+w) / p_aux^w. Applied to class masses (each class treated as one atom),
     pi_w(c) ~ pi_base(c)^(1+w) / pi_aux(c)^w. Setting pi_w = target and solving for pi_aux:
 
-        pi_aux(c) ~ (pi_base(c)^(1+w) / target(c))^(1/w) = pi_base(c)^((1+w)/w) target(c)^(-1/w),
+        pi_aux(c) ~ (pi_base(c)^(1+w) / target(c))^(1/w) = pi_base(c) (pi_base(c) / target(c))^(1/w),
 
     normalised to sum to 1. With target = pi_base this gives pi_aux = pi_base (an unshifted auxiliary). The
     auxiliary model's class masses follow its set's proportions only approximately (it is fine-tuned from the
     base for B images), so the achieved proportions are measured, never assumed. Requires w > 0 and strictly
-    positive target and base proportions.
+    positive target and base proportions; a w so small that (pi_base / target)^(1/w) leaves the float range is a
+    ValueError.
     """
     w = check_w(w)
     if w == 0:
@@ -168,8 +318,12 @@ def auxiliary_proportions(target, base, w: float) -> np.ndarray:
         raise ValueError(f"target has {t.size} classes, base has {b.size}")
     if np.any(t <= 0) or np.any(b <= 0):
         raise ValueError("target and base proportions must be > 0 for every class")
-    log_a = (1 + w) / w * np.log(b) - np.log(t) / w
-    a = np.exp(log_a - log_a.max())
+    with np.errstate(over="ignore", invalid="ignore"):
+        log_a = np.log(b) + (np.log(b) - np.log(t)) / w
+        a = np.exp(log_a - log_a.max())
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"w = {w!r} is too small for the product form: (base / target)^(1/w) overflows; use a "
+                         "larger w")
     return a / a.sum()
 
 
@@ -195,16 +349,17 @@ def compose_by_class(D: nn.Module, label_fn: Callable[[np.ndarray], np.ndarray],
                      max_draws: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """n_s base samples with class counts from ``proportions`` (labels by ``label_fn``, e.g. the classifier's
     argmax): candidates are drawn in seed order and each is kept while its class still has room.
-    Returns (images, labels, seeds); a quota that cannot be filled within ``max_draws`` is a ValueError."""
+    Returns (samples, labels, seeds); a quota that cannot be filled within ``max_draws`` (default 50 n_s, at most
+    SEED_STRIDE, the size of one seed block) is a ValueError."""
     quota = class_quotas(validate.probability(proportions, "auxiliary proportions"), n_s)
-    max_draws = max_draws or 50 * n_s
+    max_draws = min(max_draws or 50 * n_s, SEED_STRIDE)
     imgs, labs, seeds, drawn = [], [], [], 0
     have = np.zeros_like(quota)
     while np.any(have < quota):
         if drawn >= max_draws:
             raise ValueError(f"after {drawn} candidates the class quotas {quota.tolist()} are not met "
                              f"(have {have.tolist()}): a target this far from the base needs more draws or a larger w")
-        s = seed0 + drawn + np.arange(chunk)
+        s = seed0 + drawn + np.arange(min(chunk, max_draws - drawn))
         x = generate(D, s, device, num_steps)
         y = np.asarray(label_fn(x))
         for i in range(len(x)):
@@ -213,89 +368,207 @@ def compose_by_class(D: nn.Module, label_fn: Callable[[np.ndarray], np.ndarray],
                 imgs.append(x[i])
                 labs.append(y[i])
                 seeds.append(s[i])
-        drawn += chunk
+        drawn += len(s)
     return np.stack(imgs), np.array(labs), np.array(seeds, dtype=np.int64)
+
+
+def synthetic_seed0(seed: int) -> int:
+    """The first synthetic seed of auxiliary seed ``seed`` (0 <= seed < MAX_SEED): SYN_SEED0 + seed * SEED_STRIDE,
+    disjoint from the sweep's seed sets (which begin at SYN_SEED0 + MAX_SEED * SEED_STRIDE)."""
+    seed = validate.count(seed, "seed", minimum=0)
+    if seed >= MAX_SEED:
+        raise ValueError(f"the SIMS seed must be below {MAX_SEED}, got {seed}: seed {MAX_SEED} would draw the "
+                         f"auxiliary's synthetic set from seeds {SYN_SEED0 + MAX_SEED * SEED_STRIDE}..., the sweep's "
+                         "evaluation seed set 0")
+    return SYN_SEED0 + seed * SEED_STRIDE
+
+
+def loop_synthetic_seed0(stream_seed: int) -> int:
+    """The first synthetic seed of a loop generation's auxiliary (``stream_seed`` a 32-bit stream seed): above
+    every loop image seed (< 10^18) and every sweep seed."""
+    s = validate.count(stream_seed, "stream seed", minimum=0)
+    if s >= 2**32:
+        raise ValueError(f"stream seed must be a 32-bit integer, got {s}")
+    return LOOP_SYN_SEED0 + s * SEED_STRIDE
+
+
+def weight_distances(base: dict, raw: dict, aux: dict) -> dict:
+    """L2 distances over all floating-point weights: auxiliary to base, raw fine-tune to base, and their ratio
+    (1 for the raw weights; an EMA started at the base sits part of the way)."""
+    def dist(a, b):
+        return math.sqrt(sum(float(((a[k].double() - b[k].double().to(a[k].device)) ** 2).sum())
+                             for k in a if a[k].is_floating_point()))
+    d_aux, d_raw = dist(aux, base), dist(raw, base)
+    return {"aux_to_base": d_aux, "raw_to_base": d_raw, "relative": d_aux / d_raw if d_raw > 0 else float("nan")}
+
+
+def _load_synthetic(rf: RunFolder) -> dict | None:
+    try:
+        return rf.load_arrays("synthetic")
+    except Exception as e:        # zipfile, pickle and key errors of a torn or foreign file
+        raise checkpoints.unreadable(rf.path / "synthetic.npz", f"{type(e).__name__}: {e}") from None
+
+
+SYNTHETIC_KEYS = ("base_network_sha1", "n_s", "seed0", "num_steps", "class_proportions", "conditional")
+
+
+def _shared_synthetic(folder, config: dict) -> dict | None:
+    """The synthetic set of the auxiliary folder ``folder`` if its config draws the same set as ``config``
+    (SYNTHETIC_KEYS) and it has one; else None (then it is drawn)."""
+    p = Path(folder)
+    if not (p / "config.json").exists() or not (p / "synthetic.npz").exists():
+        return None
+    other = checkpoints.read_json(p / "config.json")
+    if any(other.get(k) != json.loads(json.dumps(config[k])) for k in SYNTHETIC_KEYS):
+        return None
+    return _load_synthetic(RunFolder(p))
+
+
+def _open_with_measured(out, config: dict) -> RunFolder:
+    """RunFolder.open, keeping a stored ``measured`` entry (written after the fine-tune) out of the comparison."""
+    path = Path(out) / "config.json"
+    if path.exists():
+        stored = checkpoints.read_json(path)
+        if MEASURED in stored:
+            config = {**config, MEASURED: stored[MEASURED]}
+    return RunFolder.open(out, config)
 
 
 def finetune_auxiliary(base_run, out, n_s: int, images: int, lr: float | None = None, seed: int = 0, *,
                        num_steps: int = 8, device: str | None = None, class_proportions=None,
-                       label_fn: Callable | None = None, progress: bool = False) -> Denoiser:
-    """Build (or resume) the SIMS auxiliary of ``base_run`` in the run folder ``out``; returns it (EMA weights).
+                       label_fn: Callable | None = None, progress: bool = False, ema: float = AUX_EMA,
+                       seed0: int | None = None, synthetic_from=None) -> nn.Module:
+    """Build (or resume) the SIMS auxiliary of ``base_run`` in the run folder ``out``; returns it.
 
-    Draws n_s images from the base with seeds SYN_SEED0 + seed * SEED_STRIDE + i (or, with ``class_proportions``
-    and ``label_fn``, a set with those class proportions, :func:`compose_by_class`), then fine-tunes a copy of the
-    base from its weights with the base's hyperparameters (:func:`empirical.train.finetune_config`: no warm-up,
-    lr overridable) for ``images`` images seen (B). Folder: config.json (n_s, B, lr, seed, base network sha1),
-    synthetic.npz, network.pt, training-state.pt, metrics.jsonl. A rerun resumes; another config is refused
-    with the differing keys (simtheory.runs.ConfigMismatch, a ValueError).
+    Draws n_s samples from the base with seeds seed0 + i (default seed0 = :func:`synthetic_seed0` (seed), which
+    needs 0 <= seed < MAX_SEED; the loop passes its own block) and, for a conditional base, labels
+    :func:`seed_labels`; or, with ``class_proportions`` and ``label_fn``, a set with those class proportions
+    (:func:`compose_by_class`; for a conditional base the labels are assigned by quota instead). Then fine-tunes
+    a copy of the base from its weights with the base's hyperparameters (:func:`empirical.train.finetune_config`:
+    no warm-up, lr overridable) for ``images`` images seen (B), seeded by ``seed``.
+
+    ``ema``: the auxiliary's weights, its EMA half-life as a fraction of B. 0: the raw fine-tuned weights;
+    f > 0: an EMA with half-life f B images, started at the base's weights, so that it keeps a base share of
+    0.5^(1/f) (f = 1: a half). Default AUX_EMA = 0.1 (base share 0.001).
+    ``synthetic_from``: another auxiliary folder whose synthetic set is this one's (same base network, seeds,
+    n_s, steps and class proportions, checked in its config.json); copied instead of drawn again.
+
+    Folder: config.json (inputs, base network sha1; after the fine-tune also ``measured``: the auxiliary's
+    L2 distance from the base relative to the raw fine-tune's, :func:`weight_distances`), synthetic.npz,
+    network.pt, training-state.pt, metrics.jsonl. A rerun resumes; another config is refused with the differing
+    keys (simtheory.runs.ConfigMismatch, a ValueError); a damaged file is a ValueError naming it.
     """
     n_s = validate.count(n_s, "n_s", minimum=1)
     images = validate.count(images, "images (B)", minimum=1)
+    if n_s > SEED_STRIDE:
+        raise ValueError(f"n_s must be at most {SEED_STRIDE} (one block of synthetic seeds), got {n_s}")
     if lr is not None and not (math.isfinite(float(lr)) and float(lr) > 0):
         raise ValueError(f"lr must be > 0, got {lr}")
+    ema = float(ema)
+    if not (math.isfinite(ema) and ema >= 0):
+        raise ValueError(f"ema (the auxiliary's EMA half-life as a fraction of B; 0: raw weights) must be >= 0, "
+                         f"got {ema}")
+    first = synthetic_seed0(seed) if seed0 is None else validate.count(seed0, "seed0", minimum=0)
     bf = base_folder(base_run)
     base_cfg = base_train_config(bf)
     dev = device or base_cfg.device
-    if base_cfg.conditional:
-        raise ValueError("SIMS here is unconditional: the base run is class-conditional")
-    ft = finetune_config(replace(base_cfg, device=dev), images, seed, lr)
+    ft = replace(finetune_config(replace(base_cfg, device=dev), images, seed, lr), ema_halflife_images=ema * images)
     props = None if class_proportions is None else validate.probability(class_proportions, "class_proportions").tolist()
-    if props is not None and label_fn is None:
+    D_base = load_base(bf, dev)
+    n_cls = num_classes(D_base)
+    if props is not None and n_cls == 0 and label_fn is None:
         raise ValueError("class_proportions needs label_fn (the classifier's labels)")
+    if props is not None and n_cls and len(props) != n_cls:
+        raise ValueError(f"class_proportions has {len(props)} classes, the conditional base {n_cls}")
     config = {"kind": "sims_auxiliary", "base": str(base_run), "base_network_sha1": _file_sha1(bf / "network.pt"),
-              "n_s": n_s, "images": images, "lr": ft.lr, "seed": int(seed), "num_steps": int(num_steps),
-              "class_proportions": props, "train": ft.to_dict()}
-    rf = RunFolder.open(out, config)
-    D_base = load_network(bf / "network.pt", dev)
-    syn = rf.load_arrays("synthetic")
+              "n_s": n_s, "images": images, "lr": ft.lr, "ema": ema, "seed": int(seed), "seed0": int(first),
+              "num_steps": int(num_steps), "class_proportions": props, "conditional": bool(n_cls),
+              "train": ft.compared()}
+    rf = _open_with_measured(out, config)
+    syn = _load_synthetic(rf)
     t0 = time.perf_counter()
+    if syn is None and synthetic_from is not None:
+        syn = _shared_synthetic(synthetic_from, config)
+        if syn is not None:
+            rf.save_arrays("synthetic", **syn)
     if syn is None:
-        seed0 = SYN_SEED0 + int(seed) * SEED_STRIDE
-        if props is None:
-            s = seed0 + np.arange(n_s)
-            syn = {"images": generate(D_base, s, dev, num_steps, progress=progress), "seeds": s}
+        if props is None or n_cls:
+            s = first + np.arange(n_s)
+            y = None
+            if n_cls:
+                y = seed_labels(s, n_cls) if props is None else np.repeat(np.arange(n_cls), class_quotas(props, n_s))
+            x = guided_generate(D_base, None, 0.0, s, dev, num_steps, progress=progress, labels=y)
+            syn = {"images": x, "seeds": s} if y is None else {"images": x, "labels": y, "seeds": s}
         else:
-            x, y, s = compose_by_class(D_base, label_fn, props, n_s, seed0, dev, num_steps)
+            x, y, s = compose_by_class(D_base, label_fn, props, n_s, first, dev, num_steps)
             syn = {"images": x, "labels": y, "seeds": s}
         rf.save_arrays("synthetic", **syn)
-    aux = train(ft, syn["images"], None, rf.path, init=D_base.state_dict(), progress=progress)
+    elif len(syn.get("images", ())) != n_s:
+        raise checkpoints.unreadable(rf.path / "synthetic.npz", f"holds {len(syn.get('images', ()))} samples, "
+                                     f"the config says n_s = {n_s}")
+    train(ft, syn["images"], syn.get("labels") if n_cls else None, rf.path, init=D_base.state_dict(),
+          progress=progress)
+    aux = load_network(rf.path / "network.pt", dev)         # a damaged network.pt is an error naming it
+    if MEASURED not in rf.config:
+        st, _ = checkpoints.load(rf.path / "training-state.pt", ft.compared())
+        config[MEASURED] = {"weight_distance": weight_distances(D_base.state_dict(), st["net"], st["ema"])}
+        atomic_write(rf.path / "config.json", (json.dumps(json.loads(json.dumps(config)), indent=2,
+                                                          sort_keys=True) + "\n").encode())
     if not rf.metrics():
-        rec = {"stage": "auxiliary", "n_s": n_s, "images": images, "lr": ft.lr, "seed": int(seed),
-               "synthetic_sha1": sha1_array(syn["images"]), "seconds": time.perf_counter() - t0}
+        rec = {"stage": "auxiliary", "n_s": n_s, "images": images, "lr": ft.lr, "ema": ema, "seed": int(seed),
+               "synthetic_sha1": sha1_array(syn["images"]), "seconds": time.perf_counter() - t0,
+               **config[MEASURED]}
         if "labels" in syn:
-            rec["synthetic_class_counts"] = np.bincount(syn["labels"], minlength=len(props)).tolist()
+            rec["synthetic_class_counts"] = np.bincount(syn["labels"], minlength=len(props or []) or n_cls).tolist()
         rf.append(rec)
     return aux.eval()
 
 
-def load_auxiliary(aux_run, D_base: nn.Module | None = None, device="cpu") -> Denoiser:
-    """The auxiliary network of a :func:`finetune_auxiliary` folder; with ``D_base``, checked to share its
-    architecture."""
+def load_auxiliary(aux_run, D_base: nn.Module | None = None, device="cpu") -> nn.Module:
+    """The guide network of a run folder (a :func:`finetune_auxiliary` folder, or any ``train`` run: the guide
+    may have another architecture than the base); a missing or damaged network.pt is a ValueError naming it. With
+    ``D_base``, a guide for other data (another sample shape or channel count) is refused."""
     p = Path(aux_run)
+    if p.is_file() and p.name == "network.pt":
+        p = p.parent
     if not (p / "network.pt").exists():
         raise ValueError(f"no auxiliary network in {p}: run `python -m empirical sims` first")
     aux = load_network(p / "network.pt", device)
     if D_base is not None:
-        check_same_architecture(D_base, aux)
+        a, b = tuple(getattr(aux, "sample_shape", ())), tuple(getattr(D_base, "sample_shape", ()))
+        if a != b:
+            raise ValueError(f"the guide {p} makes samples of shape {a}, the base {b}: it was trained on other data")
     return aux
 
 
 @dataclass(frozen=True)
 class SimsSampling:
     """The SIMS option of a loop generation: its model D samples with D + w (D - D_aux), where D_aux is D fine-tuned
-    on n_s of D's own samples for ``images`` images (lr None: D's training lr). w = 0 samples plainly."""
+    on n_s of D's own samples for ``images`` images at learning rate ``lr`` (the same for every generation, so that
+    the generations compare like with like), with auxiliary weights ``ema`` (:func:`finetune_auxiliary`) and
+    guidance inside ``interval`` (None: every noise level). w = 0 samples plainly."""
 
     w: float = 1.0
     n_s: int = 2500
     images: int = 25_000
-    lr: float | None = None
+    lr: float = 1e-3
+    ema: float = AUX_EMA
+    interval: tuple | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "w", check_w(self.w))
         object.__setattr__(self, "n_s", validate.count(self.n_s, "sims n_s", 1))
         object.__setattr__(self, "images", validate.count(self.images, "sims images (B)", 1))
-        if self.lr is not None and not (math.isfinite(float(self.lr)) and float(self.lr) > 0):
+        if self.lr is None:
+            raise ValueError("sims lr must be given (one lr for every generation's auxiliary)")
+        if not (math.isfinite(float(self.lr)) and float(self.lr) > 0):
             raise ValueError(f"sims lr must be > 0, got {self.lr}")
+        object.__setattr__(self, "lr", float(self.lr))
+        if not (math.isfinite(float(self.ema)) and float(self.ema) >= 0):
+            raise ValueError(f"sims ema (half-life as a fraction of B) must be >= 0 (0: raw weights), got {self.ema}")
+        object.__setattr__(self, "ema", float(self.ema))
+        iv = check_interval(self.interval)
+        object.__setattr__(self, "interval", None if iv is None else list(iv))
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -303,10 +576,12 @@ class SimsSampling:
 
 def generation_sampler(D: nn.Module, gen_folder, sims: SimsSampling | None, device, num_steps: int, seed: int,
                        progress: bool = False) -> Callable[[np.ndarray], np.ndarray]:
-    """seeds -> uint8 images of one loop generation: plain Heun sampling, or, with ``sims`` (w > 0), guidance from
-    the generation's own auxiliary, built (or resumed) in <gen_folder>/sims-aux from <gen_folder>/network.pt."""
+    """seeds -> samples of one loop generation: plain Heun sampling, or, with ``sims`` (w > 0), guidance from the
+    generation's own auxiliary, built (or resumed) in <gen_folder>/sims-aux from <gen_folder>/network.pt, its
+    synthetic set drawn from the seeds :func:`loop_synthetic_seed0` (``seed``) + i."""
     if sims is None or sims.w == 0:
-        return lambda seeds: generate(D, seeds, device, num_steps, progress=progress)
+        return lambda seeds: guided_generate(D, None, 0.0, seeds, device, num_steps, progress=progress)
     aux = finetune_auxiliary(gen_folder, Path(gen_folder) / "sims-aux", sims.n_s, sims.images, sims.lr, seed,
-                             num_steps=num_steps, device=str(device))
-    return lambda seeds: guided_generate(D, aux, sims.w, seeds, device, num_steps, progress=progress)
+                             num_steps=num_steps, device=str(device), ema=sims.ema, seed0=loop_synthetic_seed0(seed))
+    return lambda seeds: guided_generate(D, aux, sims.w, seeds, device, num_steps, progress=progress,
+                                         interval=sims.interval)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,11 +20,12 @@ import numpy as np
 from simtheory import validate
 from simtheory.runs import RunFolder, atomic_write
 
+from . import checkpoints
 from . import data as cifar
 from . import metrics as mt
-from .sims import (auxiliary_proportions, base_folder, check_w, finetune_auxiliary, guided_class_proportions,
-                   guided_generate, load_auxiliary)
-from .train import load_network
+from .sims import (AUX_EMA, MAX_SEED, auxiliary_proportions, base_folder, base_train_config, check_interval,
+                   check_w, finetune_auxiliary, guided_class_proportions, guided_generate, load_auxiliary, load_base,
+                   num_classes, seed_labels)
 
 SWEEP_SEED0 = 4 * 10**9
 SEED_STRIDE = 10**7
@@ -34,13 +35,18 @@ METRICS_LOWER_BETTER = {"fd_classifier": True, "fid": True, "precision": False, 
 @dataclass(frozen=True)
 class SimsConfig:
     """One SIMS experiment on a base model. loop: the image-loop preset whose data, classes, classifier and
-    reward the metrics use; n_s, images (B), lr: the auxiliary (lr None: the base's); ws: the guidance grid."""
+    reward the metrics use (a base that records its own loop config must match it); n_s, images (B), lr, ema: the
+    auxiliary (lr None: the base's; ema: :func:`empirical.sims.finetune_auxiliary`); ws: the guidance grid;
+    interval: the guidance interval in sigma (None: every noise level); num_steps: Heun steps of every sampling.
+    ``data`` (where CIFAR-10 lies) and ``device`` are where, not what: neither enters the compared config."""
 
     loop: str = "cpu"
     n_s: tuple = (2500,)
     images: tuple = (10_000,)
     lr: float | None = None
+    ema: float = AUX_EMA
     ws: tuple = (0.0, 0.25, 0.5, 1.0, 1.5, 2.0)
+    interval: tuple | None = None
     n: int = 1000                      # images per seed set and setting (classifier metrics)
     n_sets: int = 3
     select: str = "fd_classifier"
@@ -52,6 +58,7 @@ class SimsConfig:
     shift_w: float = 1.0
     seed: int = 0
     device: str | None = None          # None: the loop preset's
+    data: str | None = None            # None: the default CIFAR-10 source ($CIFAR10_SOURCE)
 
     def __post_init__(self):
         object.__setattr__(self, "n_s", tuple(validate.count(v, "n_s", 1) for v in np.atleast_1d(self.n_s)))
@@ -59,9 +66,20 @@ class SimsConfig:
         object.__setattr__(self, "ws", tuple(check_w(w) for w in np.atleast_1d(self.ws)))
         if 0.0 not in self.ws:
             raise ValueError("the w grid must include 0 (the base, the reference line)")
+        if len(set(self.ws)) != len(self.ws) or len(set(self.n_s)) != len(self.n_s) or \
+                len(set(self.images)) != len(self.images):
+            raise ValueError(f"repeated values in the grid: ws {self.ws}, n_s {self.n_s}, images {self.images}")
         validate.count(self.n, "n", 2)
         validate.count(self.n_sets, "n_sets", 2)
-        validate.count(self.num_steps, "num_steps", 1)
+        validate.count(self.num_steps, "num_steps", 2)
+        if self.n > SEED_STRIDE:
+            raise ValueError(f"n must be at most {SEED_STRIDE} (one block of seeds per seed set), got {self.n}")
+        if not (math.isfinite(float(self.ema)) and float(self.ema) >= 0):
+            raise ValueError(f"ema (the auxiliary's EMA half-life as a fraction of B; 0: raw weights) must be >= 0, "
+                             f"got {self.ema}")
+        object.__setattr__(self, "ema", float(self.ema))
+        iv = check_interval(self.interval)
+        object.__setattr__(self, "interval", None if iv is None else tuple(iv))
         if self.select not in METRICS_LOWER_BETTER:
             raise ValueError(f"select must be one of {sorted(METRICS_LOWER_BETTER)}, got {self.select!r}")
         if self.select in ("fid", "precision", "recall"):
@@ -71,22 +89,34 @@ class SimsConfig:
             raise ValueError(f"shift_share must be in (0, 1), got {self.shift_share}")
         if self.inception_n > self.n:
             raise ValueError(f"inception_n {self.inception_n} exceeds n {self.n}")
+        if self.inception_n and self.inception_ref_n < 2:
+            raise ValueError(f"inception_ref_n must be >= 2 when inception_n > 0, got {self.inception_ref_n}")
         check_w(self.shift_w)
+        seed = validate.count(self.seed, "seed", 0)
+        if seed >= MAX_SEED:
+            raise ValueError(f"seed must be below {MAX_SEED}, got {seed}: the auxiliary's synthetic seeds "
+                             f"3e9 + seed * 1e7 + i would reach the sweep's seed set 0 (seeds {SWEEP_SEED0} + i)")
 
     def loop_config(self):
         from .configs import preset
-        return preset(self.loop, **({"device": self.device} if self.device else {}))
+        over = {"device": self.device} if self.device else {}
+        return preset(self.loop, **over, **({"data": self.data} if self.data else {}))
 
     def to_dict(self) -> dict:
-        return {"kind": "sims", **asdict(self)}
+        d = {"kind": "sims", **asdict(self)}
+        d.pop("data")
+        d["interval"] = None if self.interval is None else list(self.interval)
+        return d
 
 
 PRESETS = {
+    # 18 Heun steps, as the tiny loop preset: at 4 the tiny classifier called 98% of the tiny base's samples airplane
+    # (0.47 of the real test images; docs/empirical/sims.md)
     "tiny": SimsConfig(loop="tiny", n_s=(64,), images=(256,), ws=(0.0, 1.0), n=32, n_sets=3, inception_n=0,
-                       inception_ref_n=0, num_steps=4, shift_class="airplane", shift_share=0.7, shift_w=1.0),
+                       inception_ref_n=0, num_steps=18, shift_class="airplane", shift_share=0.7, shift_w=1.0),
     # lr: the base's (1e-3), picked over 2e-4 on seed set 0 (results/cpu-sims/explore); w picked by the sweep
     "cpu": SimsConfig(loop="cpu", n_s=(2500,), images=(10_000,), ws=(0.0, 0.5, 1.0, 1.5, 2.0, 3.0), n=1000,
-                      inception_n=150, inception_ref_n=300, num_steps=8),
+                      inception_n=1000, inception_ref_n=1000, num_steps=8),
     "gpu": SimsConfig(loop="gpu", n_s=(10_000,), images=(500_000,), lr=1e-4, ws=(0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0),
                       n=5000, inception_n=5000, inception_ref_n=10_000, num_steps=18),
 }
@@ -104,33 +134,121 @@ def seed_set(j: int, n: int) -> np.ndarray:
     return SWEEP_SEED0 + j * SEED_STRIDE + np.arange(n)
 
 
-def classifier_for(cfg: SimsConfig, base_run, folder: Path):
-    """The reward classifier: the loop's (beside a gen_000 base) if there is one, else trained into ``folder``."""
-    from .classifier import load_classifier, train_classifier
+def _loop_from_dict(d: dict):
+    """An ImageLoopConfig from a stored config.json dict (its SIMS option, irrelevant to measuring a base, left out)."""
+    from .configs import ImageLoopConfig
+    fields = ImageLoopConfig.__dataclass_fields__
+    return ImageLoopConfig(**{k: v for k, v in d.items() if k in fields and k != "sims"})
+
+
+def recorded_loop_config(base_run):
+    """(the image-loop config the base was trained under, where it is recorded) or (None, None): a loop
+    generation's run folder config.json, or a ``train`` run's config.json (written by the train command)."""
+    bf = base_folder(base_run)
+    for path, kind in ((bf / "config.json", "image_train"), (bf.parent / "config.json", "image_loop")):
+        if path.exists():
+            d = checkpoints.read_json(path)
+            if d.get("kind") == kind:
+                try:
+                    return _loop_from_dict(d["image_loop"] if kind == "image_train" else d), path
+                except (KeyError, TypeError, ValueError) as e:
+                    raise ValueError(f"{path} does not hold a usable image-loop config ({e})") from None
+    return None, None
+
+
+def _describe(lc) -> str:
+    return f"{len(lc.class_names)} classes ({', '.join(lc.class_names)}) at {lc.resolution}x{lc.resolution}"
+
+
+def _matching_presets(base_run, recorded) -> list[str]:
+    """SIMS presets whose loop preset has the base's classes and resolution (and, when nothing is recorded, the
+    base's network)."""
+    unet = base_train_config(base_run).unet
+    out = []
+    for name, sc in PRESETS.items():
+        lc = sc.loop_config()
+        if recorded is not None:
+            if (lc.resolution, lc.class_names) == (recorded.resolution, recorded.class_names):
+                out.append(name)
+        elif lc.train.unet == unet:
+            out.append(name)
+    return out
+
+
+def resolve(name: str | None, base_run, **overrides) -> tuple[SimsConfig, object]:
+    """The SIMS preset (``name``, or None: the one matching the base) with ``overrides``, and the image-loop config
+    its metrics use: the base's recorded one when there is one (:func:`recorded_loop_config`), else the preset's.
+
+    A preset whose classes or resolution differ from the base's recorded ones, or (when nothing is recorded) whose
+    network differs from the base's, is a ValueError naming both: measuring a two-class base against ten classes
+    labels its samples with classes it never saw."""
+    bf = base_folder(base_run)
+    recorded, where = recorded_loop_config(bf)
+    if name is None:
+        names = _matching_presets(bf, recorded)
+        if len(names) != 1:
+            what = _describe(recorded) if recorded is not None else f"a network {base_train_config(bf).unet}"
+            raise ValueError(f"the base {bf} has {what}; {'no preset matches it' if not names else f'presets {names} match it'}"
+                             ": pass --config")
+        name = names[0]
+    cfg = sims_preset(name, **overrides)
     lc = cfg.loop_config()
-    beside = base_folder(base_run).parent / "classifier" / "classifier.pt"
-    for p in (beside, folder / "classifier.pt"):
+    if recorded is not None:
+        if (recorded.resolution, recorded.class_names) != (lc.resolution, lc.class_names):
+            match = _matching_presets(bf, recorded)
+            raise ValueError(f"--config {name} measures {_describe(lc)}, but the base {bf} was trained on "
+                             f"{_describe(recorded)} (recorded in {where})"
+                             + (f": pass --config {match[0]}, or omit --config" if match else ""))
+        dev = cfg.device or lc.train.device
+        lc = replace(recorded, data=cfg.data, train=replace(recorded.train, device=dev),
+                     classifier=replace(recorded.classifier, device=dev), judge=replace(recorded.judge, device=dev))
+    else:
+        unet = base_train_config(bf).unet
+        if unet != lc.train.unet:
+            match = _matching_presets(bf, None)
+            raise ValueError(f"--config {name} is for the network {lc.train.unet} on {_describe(lc)}, but the base {bf} "
+                             f"has the network {unet} and records no data config (classes, resolution)"
+                             + (f": pass --config {match[0]}, the preset with its network" if match else ""))
+    return cfg, lc
+
+
+def classifier_for(lc, base_run, folder: Path, progress: bool = False):
+    """The reward classifier: the loop's, when the base is a loop generation; else trained into ``folder`` as the
+    loop trains it (:func:`empirical.loop.classifier_data`: the same images for the same loop config and seed)."""
+    from .classifier import load_classifier, train_classifier
+    from .loop import classifier_data
+    bf = base_folder(base_run)
+    paths = [folder / "classifier.pt"]
+    loop_cfg = bf.parent / "config.json"
+    if loop_cfg.exists() and checkpoints.read_json(loop_cfg).get("kind") == "image_loop":
+        paths.insert(0, bf.parent / "classifier" / "classifier.pt")
+    for p in paths:
         if p.exists():
-            return load_classifier(p, lc.classifier.device)[0]
-    x, y = cifar.dataset("train", lc.resolution, lc.classes, lc.classifier_subset, lc.data_seed + 1, lc.data)
+            clf, meta = load_classifier(p, lc.classifier.device)
+            if meta.get("num_classes") != len(lc.class_names):
+                raise ValueError(f"the classifier {p} has {meta.get('num_classes')} classes, the experiment "
+                                 f"{len(lc.class_names)}")
+            return clf
+    x, y = classifier_data(lc, "classifier")
     xt, yt = cifar.dataset("test", lc.resolution, lc.classes, None, 0, lc.data)
-    return train_classifier(lc.classifier, x, y, xt, yt, folder)[0]
+    return train_classifier(lc.classifier, x, y, xt, yt, folder, progress)[0]
 
 
 class Context:
     """What every measurement of one experiment shares: loop config, base, classifier, reference arrays."""
 
-    def __init__(self, cfg: SimsConfig, base_run, rf: RunFolder, progress: bool = False):
-        self.cfg, self.lc, self.rf, self.progress = cfg, cfg.loop_config(), rf, progress
+    def __init__(self, cfg: SimsConfig, lc, base_run, rf: RunFolder, progress: bool = False, inception: bool = True):
+        self.cfg, self.lc, self.rf, self.progress = cfg, lc, rf, progress
         self.device = self.lc.train.device
         self.base_run = base_run
-        self.D = load_network(base_folder(base_run) / "network.pt", self.device)
-        self.clf = classifier_for(cfg, base_run, rf.path / "classifier")
-        self.ref = self._reference(cfg, progress)
+        self.D = load_base(base_run, self.device)
+        self.clf = classifier_for(lc, base_run, rf.path / "classifier", progress)
+        self.ref = self._reference(cfg, progress, inception and cfg.inception_n > 0)
 
-    def _reference(self, cfg: SimsConfig, progress: bool) -> dict:
+    def _reference(self, cfg: SimsConfig, progress: bool, inception: bool) -> dict:
         """Reference arrays of the real test images (shuffled with seed 0), cached in the data cache under a key
-        of the images, the classifier's weights and inception_ref_n, so that every experiment shares them."""
+        of the images, the classifier's weights and inception_ref_n (0 without Inception metrics), so that every
+        experiment shares them."""
         import hashlib
         import io
         xt, _ = cifar.dataset("test", self.lc.resolution, self.lc.classes, None, 0, self.lc.data)
@@ -138,12 +256,13 @@ class Context:
         h = hashlib.sha1(np.ascontiguousarray(xt).tobytes())
         for v in self.clf.state_dict().values():
             h.update(v.detach().cpu().numpy().tobytes())
-        h.update(str(cfg.inception_ref_n).encode())
+        ref_n = cfg.inception_ref_n if inception else 0
+        h.update(str(ref_n).encode())
         path = cifar.CACHE / f"sims-reference-{h.hexdigest()[:16]}.npz"
         if path.exists():
             with np.load(path) as z:
                 return {k: z[k] for k in z.files}
-        ref = mt.reference(xt, self.clf, self.device, cfg.inception_ref_n, progress)
+        ref = mt.reference(xt, self.clf, self.device, ref_n, progress)
         path.parent.mkdir(parents=True, exist_ok=True)
         buf = io.BytesIO()
         np.savez(buf, **ref)
@@ -155,12 +274,15 @@ class Context:
         return predict_proba(self.clf, images, self.device).argmax(1)
 
     def measure(self, aux, w: float, seeds: np.ndarray, inception_n: int = 0) -> dict:
-        imgs = guided_generate(self.D, aux, w, seeds, self.device, self.cfg.num_steps)
+        labels = seed_labels(seeds, num_classes(self.D)) if num_classes(self.D) else None
+        imgs = guided_generate(self.D, aux, w, seeds, self.device, self.cfg.num_steps, progress=self.progress,
+                               interval=self.cfg.interval, labels=labels)
         return mt.sample_set_metrics(imgs, seeds, self.clf, self.ref, self.lc.class_names, self.lc.reward,
                                      self.lc.target, self.lc.gamma, inception_n, device=self.device)
 
     def auxiliary(self, n_s: int, images: int, name: str | None = None, **kw):
         out = self.rf.path / (name or f"aux-ns{n_s}-B{images}")
+        kw = {"ema": self.cfg.ema, **kw}
         return finetune_auxiliary(self.base_run, out, n_s, images, self.cfg.lr, self.cfg.seed,
                                   num_steps=self.cfg.num_steps, device=self.device, progress=self.progress, **kw)
 
@@ -169,12 +291,19 @@ def _key(r: dict) -> tuple:
     return (r.get("stage"), r.get("n_s"), r.get("images"), r.get("w"), r.get("set"), r.get("inception", False))
 
 
-def run_sweep(cfg: SimsConfig, base_run, out, progress: bool = False) -> RunFolder:
+def _lc_of(cfg: SimsConfig, base_run, lc):
+    """The image-loop config of an experiment: ``lc`` if given, else :func:`resolve` (checked against the base)."""
+    return lc if lc is not None else resolve(cfg.loop, base_run, **{k: getattr(cfg, k) for k in
+                                                                    SimsConfig.__dataclass_fields__ if k != "loop"})[1]
+
+
+def run_sweep(cfg: SimsConfig, base_run, out, progress: bool = False, lc=None) -> RunFolder:
     """Run (or resume) the sweep into ``out``: every (n_s, B, w) on every seed set, the pick on set 0, Inception
-    metrics on the report sets for w = 0 and the pick; then table.md and sweep.png."""
-    base_folder(base_run)
+    metrics on the report sets for w = 0 and the pick; then table.md and sweep.png. ``lc``: the image-loop config
+    of the metrics (default: :func:`resolve`, which checks ``cfg.loop`` against the base)."""
+    lc = _lc_of(cfg, base_run, lc)
     rf = RunFolder.open(out, {**cfg.to_dict(), "base": str(base_run)})
-    ctx = Context(cfg, base_run, rf, progress)
+    ctx = Context(cfg, lc, base_run, rf, progress)
     done = {_key(r): r for r in rf.metrics()}
 
     def row(stage, n_s, B, w, j, aux, inception=False):
@@ -189,8 +318,10 @@ def run_sweep(cfg: SimsConfig, base_run, out, progress: bool = False) -> RunFold
     for j in range(cfg.n_sets):
         row("sweep", None, None, 0.0, j, None)
     for n_s in cfg.n_s:
+        first = None                              # every B of one n_s fine-tunes on the same synthetic set
         for B in cfg.images:
-            aux = ctx.auxiliary(n_s, B)
+            aux = ctx.auxiliary(n_s, B, synthetic_from=first)
+            first = first or rf.path / f"aux-ns{n_s}-B{B}"
             for w in cfg.ws:
                 if w > 0:
                     for j in range(cfg.n_sets):
@@ -286,15 +417,13 @@ def write_table(rf: RunFolder, cfg: SimsConfig) -> None:
 
 def plot_sweep(rf: RunFolder, cfg: SimsConfig) -> Path:
     """sweep.png: each metric against w per seed set, the w = 0 value of each set as a dashed reference line."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from simtheory.plots import new_figure
     rows = sweep_rows(rf.metrics())
     mets = [("fd_classifier", "FD (classifier features)"), ("mean_reward", "mean reward"),
             ("max_share", "largest class share")]
     rows = [{**r, "max_share": max(r["class_proportions"])} for r in rows]
     combos = sorted({(r["n_s"], r["images"]) for r in rows if r["w"] > 0})
-    fig, axes = plt.subplots(1, len(mets), figsize=(4 * len(mets), 3.2))
+    fig, axes = new_figure(1, len(mets), figsize=(4 * len(mets), 3.2))
     for ax, (m, label) in zip(axes, mets):
         for j in range(cfg.n_sets):
             base = [r for r in rows if r["w"] == 0 and r["set"] == j]
@@ -314,7 +443,6 @@ def plot_sweep(rf: RunFolder, cfg: SimsConfig) -> Path:
     import io
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
     atomic_write(path, buf.getvalue())
     return path
 
@@ -338,13 +466,24 @@ def shift_target(class_names, base_props: np.ndarray, cls: str, share: float) ->
     return t
 
 
-def run_shift(cfg: SimsConfig, base_run, out, progress: bool = False) -> RunFolder:
+def run_shift(cfg: SimsConfig, base_run, out, progress: bool = False, lc=None) -> RunFolder:
     """Distribution shifting: base proportions measured on seed set 0 (:func:`base_estimate`), the auxiliary's set composed with
     :func:`empirical.sims.auxiliary_proportions` for the target (``shift_class`` at ``shift_share``) and
-    ``shift_w``, then achieved proportions (classifier) on the report sets against the target and the base."""
-    base_folder(base_run)
+    ``shift_w``, then achieved proportions (classifier) on the report sets against the target and the base.
+    Needs one n_s and one B, and an unconditional base (a conditional one samples chosen classes directly)."""
+    if len(cfg.n_s) != 1 or len(cfg.images) != 1:
+        raise ValueError(f"distribution shifting builds one auxiliary: pass one n_s and one B, got n_s {list(cfg.n_s)}, "
+                         f"B {list(cfg.images)}")
+    if cfg.shift_w == 0:
+        raise ValueError("distribution shifting needs shift_w > 0 (w = 0 ignores the auxiliary)")
+    lc = _lc_of(cfg, base_run, lc)
+    if cfg.shift_class not in lc.class_names:
+        raise ValueError(f"shift class {cfg.shift_class!r} is not among the base's classes {list(lc.class_names)}")
+    if num_classes(load_base(base_run)):
+        raise ValueError("distribution shifting is for an unconditional base: a class-conditional base samples the "
+                         "classes it is given")
     rf = RunFolder.open(out, {**cfg.to_dict(), "kind": "sims_shift", "base": str(base_run)})
-    ctx = Context(cfg, base_run, rf, progress)
+    ctx = Context(cfg, lc, base_run, rf, progress, inception=False)
     done = {(r["stage"], r.get("set")): r for r in rf.metrics()}
     n_s, B, w = cfg.n_s[0], cfg.images[0], cfg.shift_w
     if ("base", 0) not in done:
@@ -400,28 +539,70 @@ def write_shift_summary(rf: RunFolder, cfg: SimsConfig, target, aux_p) -> None:
                                                       "summary": s}, indent=2).encode())
 
 
-def explore_hyperparameters(cfg: SimsConfig, base_run, out, lrs, progress: bool = False) -> RunFolder:
-    """Hyperparameter search on seed set 0 only (the pick set): every lr x n_s x B x w > 0 of ``cfg`` plus w = 0,
-    one metrics line each; the report sets are never touched here. Auxiliaries live in lr-<lr>/aux-*."""
+def explore_hyperparameters(cfg: SimsConfig, base_run, out, lrs, emas=None, progress: bool = False,
+                            lc=None) -> RunFolder:
+    """Hyperparameter search on seed set 0 only (the pick set): every lr x ema x n_s x B x w > 0 of ``cfg`` plus
+    w = 0, one metrics line each; the report sets are never touched here. ``emas``: the auxiliary's EMA half-lives
+    as fractions of B (0: raw weights; default: cfg.ema). Auxiliaries live in lr-<lr>-ema-<ema>/aux-*; all of one n_s fine-tune on
+    the same synthetic set (drawn once). Writes table.md."""
     lrs = tuple(float(v) for v in lrs)
-    rf = RunFolder.open(out, {**cfg.to_dict(), "kind": "sims_explore", "lrs": list(lrs), "base": str(base_run)})
-    done = {(r["lr"], r["n_s"], r["images"], r["w"]) for r in rf.metrics()}
-    ctx = Context(replace(cfg, lr=lrs[0]), base_run, rf, progress)
+    emas = (cfg.ema,) if emas is None else tuple(float(v) for v in emas)
+    if not lrs or not emas or len(set(lrs)) != len(lrs) or len(set(emas)) != len(emas):
+        raise ValueError(f"lrs and emas must be non-empty without repeats, got {list(lrs)}, {list(emas)}")
+    for v in lrs:
+        if not (math.isfinite(v) and v > 0):
+            raise ValueError(f"every lr must be > 0, got {v}")
+    for v in emas:
+        if not (math.isfinite(v) and v >= 0):
+            raise ValueError(f"every ema (a half-life as a fraction of B) must be >= 0 (0: raw weights), got {v}")
+    lc = _lc_of(cfg, base_run, lc)
+    rf = RunFolder.open(out, {**cfg.to_dict(), "kind": "sims_explore", "lrs": list(lrs), "emas": list(emas),
+                              "base": str(base_run)})
+    done = {(r["lr"], r["ema"], r["n_s"], r["images"], r["w"]) for r in rf.metrics()}
+    ctx = Context(cfg, lc, base_run, rf, progress, inception=False)
     seeds = seed_set(0, cfg.n)
-    if (None, None, None, 0.0) not in done:
-        rf.append({"lr": None, "n_s": None, "images": None, "w": 0.0, "set": 0, **ctx.measure(None, 0.0, seeds)})
+    if (None, None, None, None, 0.0) not in done:
+        rf.append({"lr": None, "ema": None, "n_s": None, "images": None, "w": 0.0, "set": 0,
+                   **ctx.measure(None, 0.0, seeds)})
+    first = {}
     for lr in lrs:
-        ctx.cfg = replace(cfg, lr=lr)
-        for n_s in cfg.n_s:
-            for B in cfg.images:
-                aux = ctx.auxiliary(n_s, B, name=f"lr-{lr:g}/aux-ns{n_s}-B{B}")
-                for w in cfg.ws:
-                    if w > 0 and (lr, n_s, B, w) not in done:
-                        rf.append({"lr": lr, "n_s": n_s, "images": B, "w": w, "set": 0, **ctx.measure(aux, w, seeds)})
-    rows = rf.metrics()
-    lines = ["| lr | n_s | B | w | FD classifier (set 0) | mean reward |", "|---|---|---|---|---|---|"]
-    for r in sorted(rows, key=lambda r: (r["lr"] or 0, r["n_s"] or 0, r["images"] or 0, r["w"])):
-        lines.append(f"| {r['lr'] or '-'} | {r['n_s'] or '-'} | {r['images'] or '-'} | {r['w']:g} | "
-                     f"{r['fd_classifier']:.4f} | {r['mean_reward']:.4f} |")
-    atomic_write(rf.path / "table.md", ("\n".join(lines) + "\n").encode())
+        for ema in emas:
+            ctx.cfg = replace(cfg, lr=lr, ema=ema)
+            for n_s in cfg.n_s:
+                for B in cfg.images:
+                    name = f"lr-{lr:g}-ema-{ema:g}/aux-ns{n_s}-B{B}"
+                    aux = ctx.auxiliary(n_s, B, name=name, synthetic_from=first.get(n_s))
+                    first.setdefault(n_s, rf.path / name)
+                    for w in cfg.ws:
+                        if w > 0 and (lr, ema, n_s, B, w) not in done:
+                            rf.append({"lr": lr, "ema": ema, "n_s": n_s, "images": B, "w": w, "set": 0,
+                                       "weight_distance": _distance(rf.path / name), **ctx.measure(aux, w, seeds)})
+    write_explore_table(rf)
     return rf
+
+
+def _distance(folder: Path) -> float | None:
+    """The auxiliary's distance from the base relative to the raw fine-tune (its config.json's measured entry)."""
+    return checkpoints.read_json(Path(folder) / "config.json").get("measured", {}).get("weight_distance", {}).get("relative")
+
+
+def write_explore_table(rf: RunFolder) -> None:
+    """table.md of an exploration: one row per setting, and per (lr, ema, n_s, B) the best w."""
+    rows = rf.metrics()
+    key = lambda r: (r["lr"] or 0, r["ema"] if r["ema"] is not None else -1, r["n_s"] or 0, r["images"] or 0, r["w"])
+    lines = ["| lr | aux EMA half-life / B (0: raw) | aux distance / raw | n_s | B | w | FD classifier (set 0) | "
+             "mean reward |", "|---|---|---|---|---|---|---|---|"]
+    for r in sorted(rows, key=key):
+        d = r.get("weight_distance")
+        lines.append(f"| {r['lr'] if r['lr'] is not None else '-'} | {r['ema'] if r['ema'] is not None else '-'} | "
+                     f"{'-' if d is None else f'{d:.3f}'} | {r['n_s'] or '-'} | {r['images'] or '-'} | {r['w']:g} | "
+                     f"{r['fd_classifier']:.4f} | {r['mean_reward']:.4f} |")
+    groups = sorted({key(r)[:4] for r in rows if r["w"] > 0})
+    if groups:
+        lines += ["", "Best w per auxiliary (seed set 0):", "", "| lr | ema | n_s | B | best w | FD classifier |",
+                  "|---|---|---|---|---|---|"]
+        for g in groups:
+            best = min((r for r in rows if r["w"] > 0 and key(r)[:4] == g), key=lambda r: r["fd_classifier"])
+            lines.append(f"| {best['lr']} | {best['ema']} | {best['n_s']} | {best['images']} | {best['w']:g} | "
+                         f"{best['fd_classifier']:.4f} |")
+    atomic_write(rf.path / "table.md", ("\n".join(lines) + "\n").encode())

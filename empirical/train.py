@@ -189,7 +189,8 @@ def train(cfg: TrainConfig, images: np.ndarray, labels: np.ndarray | None, out: 
     bar = None
     if progress and rank == 0:
         from tqdm import tqdm
-        bar = tqdm(total=cfg.total_images, initial=seen, desc="train", unit="img", unit_scale=True)
+        bar = tqdm(total=cfg.total_images, initial=seen, desc="train", unit="img", unit_scale=True,
+                   disable=None)
     while seen < cfg.total_images:
         step = seen // cfg.batch_size
         g = _step_generator(cfg.seed, step)

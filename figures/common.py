@@ -2,22 +2,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from simtheory.plots import save_figure  # noqa: E402
-from simtheory.runs import code_version, computed  # noqa: E402
+from simtheory.plots import save_figure
+from simtheory.runs import code_version, computed
 
 OUT = Path(__file__).resolve().parent / "out"
 K_COLORS = {1: "0.6", 2: "C0", 4: "C1", 8: "C2", 32: "C3", float("inf"): "k"}
 
-plt.rcParams.update({"figure.dpi": 110, "axes.spines.top": False, "axes.spines.right": False,
-                     "font.size": 9, "legend.fontsize": 7, "legend.frameon": False})
+# the figures' look; `python -m figures` applies it (with the Agg backend) for its own process only
+STYLE = {"figure.dpi": 110, "axes.spines.top": False, "axes.spines.right": False, "font.size": 9,
+         "legend.fontsize": 7, "legend.frameon": False}
 
 
 def save(fig, out: Path, name: str) -> list[Path]:

@@ -1,6 +1,7 @@
 """SIMS on the Gaussian refit loop against the plain refit loop over generations: mean and median of
 sigma^2_t / sigma^2_0 over chains with the closed forms, at w = 0, the w that keeps E[sigma^2] constant, the w
-that keeps E[log sigma^2] constant; sigma_max = 80 against the limit; real-data schemes."""
+that keeps E[log sigma^2] constant; sigma_max = 80 against the limit; real-data schemes; and the mean's random
+walk E[(m_t - m_0)^2], which guidance feeds with the auxiliary's mean error."""
 from __future__ import annotations
 
 import math
@@ -18,7 +19,7 @@ def make(out, quick: bool = False) -> list:
     T, n = (20, 200) if quick else (100, 4000)
     t = np.arange(T + 1)
     w_mean, w_log = sims.critical_w(M, n_s, "mean"), sims.critical_w(M, n_s, "log")
-    fig, ax = plt.subplots(1, 3, figsize=(14, 3.6))
+    fig, ax = plt.subplots(1, 4, figsize=(18.5, 3.6))
     for w, c, lab in ((0.0, "C0", "w = 0 (plain refit)"), (w_mean, "C2", f"w* mean = {w_mean:.3f}"),
                       (w_log, "C3", f"w* log = {w_log:.3f}"), (1.5, "C4", "w = 1.5")):
         for sm, ls in ((math.inf, "-"), (80.0, "--")):
@@ -28,6 +29,10 @@ def make(out, quick: bool = False) -> list:
                               lambda: ex.gaussian_sims_chains(w, M, n_s, T, n, 11, sm))
             r = d["ratio"]
             if sm == math.inf:
+                walk = (d["mean"] - d["mean"][:, :1]) ** 2
+                se = walk.std(0, ddof=1) / np.sqrt(walk.shape[0])
+                ax[3].plot(t, walk.mean(0), color=c, label=lab)
+                ax[3].fill_between(t, walk.mean(0) - 2 * se, walk.mean(0) + 2 * se, color=c, alpha=0.15)
                 ax[0].semilogy(t, r.mean(0), color=c, label=f"{lab}: mean")
                 ax[0].semilogy(t, sims.variance_factor_mean(w, M, n_s) ** t, color=c, ls=":", lw=2)
                 ax[1].semilogy(t, np.median(r, 0), color=c, label=f"{lab}: median")
@@ -51,4 +56,8 @@ def make(out, quick: bool = False) -> list:
                            label=f"{scheme}, lam={lam}, w={w:.2f}")
     ax[2].set(xlabel="generation", ylabel="median sigma^2_t / sigma^2_0", title="real-data schemes: w = 0 vs w* log")
     ax[2].legend(fontsize=6)
+    ax[3].set(xlabel="generation", ylabel="E[(m_t - m_0)^2] (data variance 1)", yscale="log",
+              title="the mean's random walk, fully synthetic (band 2 SE)")
+    ax[3].legend(fontsize=6)
+    fig.tight_layout()
     return save(fig, out, "diffusion_sims_gaussian")

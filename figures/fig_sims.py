@@ -78,7 +78,7 @@ def make(out, quick: bool = False) -> list:
     pairs = [p for p in pairs if p[3] is not None and p[4] is not None]
     if pairs:
         fig, axes = plt.subplots(len(pairs), 3, figsize=(11, 3.0 * len(pairs)), squeeze=False)
-        for row, (a, b, title, pa, pb) in zip(axes, pairs):
+        for row, (_a, _b, title, pa, pb) in zip(axes, pairs):
             for d, lab, c in ((pa, "without SIMS", "C0"), (pb, "with SIMS", "C3")):
                 g = d["generation"]
                 row[0].plot(g, d["fd"], "o-", color=c, label=lab)

@@ -27,11 +27,11 @@ def run(quick: bool = False) -> list[Check]:
     out = [Check("C1.1", "Curation keeps x with law p(x) H_K(x) (softmax choice among K draws)",
                  "Ferbach et al. 2024, Eq. 6 [paper]", "p H_K equals the K-draw selection law exactly",
                  f"max |curated - enumeration of all K-tuples| = {err:.1e} over {n_cases} random cases (n<=4, K<=5, |r| up to 1e3)",
-                 "1e-10: both exact; only rounding and quadrature error remain", verdict(passes(err, "<", 1e-10))),
+                 "1e-10: both exact; only rounding and quadrature error remain", verdict(passes(err, "<", 1e-10)), kind="paper"),
            Check("C1.2", "E_p[H_K] = 1 and 0 < H_K < K", "Ferbach et al. 2024, Eq. 6 [paper]",
                  "sum p H_K = 1; min H_K > 0; max H_K / K < 1",
                  f"max |sum - 1| = {mass:.1e}; min H_K = {hmin:.3g}; max H_K/K = {hmax_rel:.4f}",
-                 "rounding (1e-12) for the sum", verdict(passes(mass, "<", 1e-12) & passes(hmin, ">", 0) & passes(hmax_rel, "<", 1)))]
+                 "rounding (1e-12) for the sum", verdict(passes(mass, "<", 1e-12) & passes(hmin, ">", 0) & passes(hmax_rel, "<", 1)), kind="paper")]
     # Monte Carlo selection against the exact law
     p, r = rng.dirichlet(np.ones(6)), rng.normal(0, 1, 6)
     N = 50_000 if quick else 400_000
@@ -41,11 +41,11 @@ def run(quick: bool = False) -> list[Check]:
     out.append(Check("C1.3", "Sampling K and keeping one by softmax(r) draws from p H_K",
                      "Ferbach et al. 2024, Sec. 2 [paper]", "empirical frequencies -> p H_K",
                      f"max |freq - exact| / SE = {z:.2f} over 6 atoms, N = {N}", "4 standard errors per atom",
-                     verdict(passes(z, "<=", 4))))
+                     verdict(passes(z, "<=", 4)), kind="paper"))
     stated = {2: [.3152, .3073, .2517, .1258], 4: [.2721, .3018, .2841, .1420],
               8: [.2521, .2963, .3011, .1505], math.inf: [.2339, .2892, .3179, .1590]}
     dev = max(float(np.abs(simtheory.curated([.4, .3, .2, .1], [0, .5, 1, 1], K) - v).max()) for K, v in stated.items())
     out.append(Check("C1.4", "Example p=(.4,.3,.2,.1), r=(0,.5,1,1): p_hat at K = 2, 4, 8, inf",
-                     "curation-theory.md Sec. 1 [derived]", "the 16 four-decimal values of the doc",
-                     f"max deviation {dev:.1e}", "5e-5: the doc rounds to 4 decimals", verdict(passes(dev, "<=", 5e-5))))
+                     "docs/derivations/curated-step.md [derived]", "the 16 four-decimal values of the doc",
+                     f"max deviation {dev:.1e}", "5e-5: the doc rounds to 4 decimals", verdict(passes(dev, "<=", 5e-5)), kind="derived"))
     return out

@@ -27,8 +27,8 @@ def run(quick: bool = False) -> list[Check]:
         worst_gap = min(worst_gap, obj(q) - max(obj(o) for o in others))
     return [Check("C2.1", "K = inf: p_t is proportional to p_0 e^{t r}", "Ferbach et al. 2024, Lemma 2.1 [paper]",
                   "retrain(K=inf) equals the tilt at every step", f"max deviation {err:.1e} (random cases, t <= 15)",
-                  "1e-12 (rounding)", verdict(passes(err, "<", 1e-12))),
+                  "1e-12 (rounding)", verdict(passes(err, "<", 1e-12)), kind="paper"),
             Check("C2.2", "p_0 e^{t r}/Z maximises E_p[r] - (1/t) KL(p || p_0) (RLHF at temperature 1/t)",
                   "Ferbach et al. 2024, Lemma 2.1 [paper]", "objective at the tilt >= at any other p",
                   f"min over cases of objective(tilt) - max objective(200 random p) = {worst_gap:.3g}",
-                  "> 0 (strict maximiser)", verdict(passes(worst_gap, ">", 0)))]
+                  "> 0 (strict maximiser)", verdict(passes(worst_gap, ">", 0)), kind="paper")]

@@ -36,4 +36,4 @@ def run(quick: bool = False) -> list[Check]:
                   "E_{t+1}[e^r] - bound >= 0", f"min slack {slack:.2e} over {n_cases} cases x 3 steps (units of e^{{r*}})",
                   "-1e-12 (rounding)", verdict(passes(slack, ">=", -1e-12)),
                   f"tightest observed gain / ((K-1)/K Var/e^{{r*}}) = {ratio_min:.3f} (>= 1 means the bound holds); "
-                  f"the stronger normaliser E_t[e^r] (instead of e^{{r*}}) fails in {stronger_fail} of {total} steps")]
+                  f"the stronger normaliser E_t[e^r] (instead of e^{{r*}}) fails in {stronger_fail} of {total} steps", kind="paper")]

@@ -32,9 +32,9 @@ def run(quick: bool = False) -> list[Check]:
     kl_err = max(abs(kl(ps, kinf[t]) - theorems.kinf_kl_to_limit(sc.p0, sc.r, t)) for t in range(21))
     return [
         Check("C4.1", "Fully synthetic curated retraining converges to p*: p_0 restricted to {r = r*}",
-              "Ferbach et al. 2024, Theorem 2.1 [paper]; 4-atom example curation-theory.md [derived]",
+              "Ferbach et al. 2024, Theorem 2.1 [paper]; 4-atom example docs/derivations/retraining.md [derived]",
               "4 atoms, K=4: (0, 0, 2/3, 1/3) within 30 steps", f"max |p_30 - (0,0,2/3,1/3)| = {dev4:.1e}",
-              "5e-5: the doc's values are rounded to 4 decimals", verdict(passes(dev4, "<=", 5e-5))),
+              "5e-5: the doc's values are rounded to 4 decimals", verdict(passes(dev4, "<=", 5e-5)), kind="paper"),
         Check("C4.2", "KL(p* || p_t) -> 0 and E[e^r] -> e^{r*} on the 2-D mixture (K=4)",
               "Ferbach et al. 2024, Theorem 2.1 [paper]", "KL decreasing to 0; E[e^{r-r*}] increasing to 1",
               f"KL {kls[0]:.3f} -> {kls[-1]:.2e} in {steps} steps (largest step-to-step rise {rise:.1e}); "
@@ -43,12 +43,12 @@ def run(quick: bool = False) -> list[Check]:
               "KL and E[e^(r-r*)] monotone to rounding (1e-12); converged to the 4 decimals the report prints: "
               "TV(p_T, p*) <= 5e-5",
               verdict(passes(rise, "<=", 1e-12) & passes(-float(np.min(np.diff(ew))), "<=", 1e-12)
-                      & passes(tv_T, "<=", 5e-5)), figures=("densities_mixture2d.png",)),
+                      & passes(tv_T, "<=", 5e-5)), figures=("densities_mixture2d.png",), kind="paper"),
         Check("C4.3", "K = inf: KL(p* || p_t) = log(1 + E_p0[e^{t(r-r*)} 1{r<r*}] / P_0(r = r*))",
-              "curation-theory.md Sec. 2 [derived]", "formula = KL of the exact trajectory",
-              f"max |formula - KL| = {kl_err:.1e} (t <= 20, 2-D mixture)", "1e-10 (two exact computations; rounding)", verdict(passes(kl_err, "<", 1e-10))),
+              "docs/derivations/retraining.md [derived]", "formula = KL of the exact trajectory",
+              f"max |formula - KL| = {kl_err:.1e} (t <= 20, 2-D mixture)", "1e-10 (two exact computations; rounding)", verdict(passes(kl_err, "<", 1e-10)), kind="derived"),
         Check("C4.4", "Inside the top level set the limit keeps p_0's proportions (no diversity gained)",
-              "curation-theory.md Sec. 2 consequence [paper]", "p_t restricted to {r=r*}, renormalised, equals p*",
+              "docs/derivations/retraining.md (consequence) [paper]", "p_t restricted to {r=r*}, renormalised, equals p*",
               f"max deviation {ratio_dev:.1e} at step {steps}", "1e-10: ties get identical H_K, so ratios are exact",
-              verdict(passes(ratio_dev, "<", 1e-10))),
+              verdict(passes(ratio_dev, "<", 1e-10)), kind="paper"),
     ]

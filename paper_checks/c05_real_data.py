@@ -35,19 +35,19 @@ def run(quick: bool = False) -> list[Check]:
         n += 1
     along = _along_the_way(np.random.default_rng(31), 60 if quick else 300)
     return [
-        Check("C5.1", "Fixed points of the lam-mixed map, 4-atom example, K = 4", "curation-theory.md Sec. 3 [derived]",
+        Check("C5.1", "Fixed points of the lam-mixed map, 4-atom example, K = 4", "docs/derivations/real-data.md [derived]",
               "q, E[r], KL(q||p_0) at lam = .5, 1, 4", f"max deviation {dev:.1e}", "5e-5 (4-decimal values)",
-              verdict(passes(dev, "<=", 5e-5))),
+              verdict(passes(dev, "<=", 5e-5)), kind="derived"),
         Check("C5.2", "With real data the loop is stable: it stays close to p_data (bounded KL)",
               "Ferbach et al. 2024, Theorems 2.2-2.4 [paper; exact constants unverified]",
               "sup_t KL(p_t || p_data) finite and approached at the fixed point",
               f"over {n} random cases (lam in {{.25,1,4}}), sup_t KL(p_t||p_data) / KL(q||p_data) = {sup_ratio:.4f}",
               "<= 1 + 1e-9: the trajectory from p_data rises monotonically to the fixed point", verdict(passes(sup_ratio, "<=", 1 + 1e-9)),
               "the paper's explicit bound constants are unverified here; the measured sup is the fixed point's KL",
-              figures=("fixed_point.png",)),
+              figures=("fixed_point.png",), kind="paper"),
         Check("C5.3", "With real data the expected reward still increases", "Ferbach et al. 2024, Theorems 2.2-2.4 [paper]",
               "E_q[r] > E_data[r] at the fixed point", f"min E_q[r] - E_data[r] = {worst_gain:.3g} over {n} cases",
-              "> 0", verdict(passes(worst_gain, ">", 0)), figures=("fixed_point.png",)),
+              "> 0", verdict(passes(worst_gain, ">", 0)), figures=("fixed_point.png",), kind="paper"),
     ] + along
 
 
@@ -94,10 +94,10 @@ def _along_the_way(rng, n_cases: int) -> list[Check]:
               verdict(passes(mlr, "<=", 1e-12) & passes(gap, ">=", -1e-12)),
               f"what the stability theorems give is this dominance and the reward gain at the fixed point, not "
               f"monotonicity in t: E_t[r] was nondecreasing in t in {mono_data}/{n_cases} cases from p_data and in "
-              f"{mono_rand}/{n_cases} cases from a random start"),
+              f"{mono_rand}/{n_cases} cases from a random start", kind="derived"),
         Check("C5.5", "With real data the model never moves far from p_data: KL(p_data || p_t) <= log(1 + lam) "
               "for every t >= 1, from any start", f"{src} [derived: p_t >= p_data / (1 + lam) pointwise]",
               "max_t KL(p_data || p_t) / log(1 + lam) <= 1",
               f"{kl_ratio:.4f} (max over {n_cases} cases, from p_data and from a random start, t = 1..{T})",
-              "rounding: 1 + 1e-12", verdict(passes(kl_ratio, "<=", 1 + 1e-12))),
+              "rounding: 1 + 1e-12", verdict(passes(kl_ratio, "<=", 1 + 1e-12)), kind="derived"),
     ]

@@ -92,7 +92,7 @@ def run(quick: bool = False) -> list[Check]:
         f"|measured - lam/(1+lam)| <= {RATE_TOL:g} (finite differences and optimiser tolerance); measured <= stated",
         verdict(passes(dev, "<=", RATE_TOL) & passes(slack, ">=", 0)),
         f"max |measured - lam/(1+lam)| = {dev:.1e}; the condition lam < 1/2 is sufficient, not necessary: the "
-        "Gaussian map contracts for every lam", figures=("bertrand_contraction.png",)))
+        "Gaussian map contracts for every lam", figures=("bertrand_contraction.png",), kind="paper"))
     # the finite-sample loop, started away from theta*, contracts to the noise floor
     N = 5000 if quick else 40000
     lam = 0.3
@@ -105,7 +105,7 @@ def run(quick: bool = False) -> list[Check]:
                      "|theta_t - theta*| <= rate^t |theta_0 - theta*| + sampling noise",
                      "distances " + ", ".join(f"{v:.3f}" for v in d) + f" (lam = {lam}, N = {N})",
                      f"noise floor 4 sqrt(3/N) = {floor:.3f}", verdict(passes(excess, "<=", 0)),
-                     figures=("bertrand_contraction.png",)))
+                     figures=("bertrand_contraction.png",), kind="paper"))
     # data outside the family: eps = W2(p_theta*, p_data) > 0
     lam1 = (0.25, 0.45)
     rates, stars = zip(*(_local_rate(pd1, l) for l in lam1))
@@ -137,5 +137,5 @@ def run(quick: bool = False) -> list[Check]:
         verdict(passes(dev1, "<=", RATE_TOL) & passes(excess1, "<=", 0)),
         "eps does not slow this family: the stated rate grows with eps L / alpha, the measured one does not "
         "(the Gaussian score is not Lipschitz in x, so the theorem's L is infinite here and its condition never "
-        "holds for eps > 0; the contraction is observed anyway)", figures=("bertrand_contraction.png",)))
+        "holds for eps > 0; the contraction is observed anyway)", figures=("bertrand_contraction.png",), kind="paper"))
     return out

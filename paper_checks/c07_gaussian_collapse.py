@@ -37,20 +37,20 @@ def run(quick: bool = False) -> list[Check]:
     med_se = float(np.std([np.median(boot.choice(ch, nc)) for _ in range(50)]))
     mean_se = float(ch.std(ddof=1) / np.sqrt(nc))
     return [
-        Check("C7.1", "MLE refit: E[sigma^2_t] = sigma_0^2 ((M-1)/M)^t", "Shumailov et al. 2024 via curation-theory.md Sec. 4 [derived]",
+        Check("C7.1", "MLE refit: E[sigma^2_t] = sigma_0^2 ((M-1)/M)^t", "Shumailov et al. 2024 via docs/derivations/finite-samples.md [derived]",
               f"M={M}, t={T}: {pred:.4f}", f"{ratio.mean():.4f} +- {se:.4f} (loop engine, {n} chains)",
               "4 standard errors of the chain mean", verdict(passes(abs(ratio.mean() - pred), "<=", 4 * se)),
-              figures=("gaussian_collapse.png",)),
+              figures=("gaussian_collapse.png",), kind="derived"),
         Check("C7.2", "Unbiased refit: E[sigma^2_t] constant yet E[log sigma^2_t] drifts by t(psi((M-1)/2) + log(2/(M-1)))",
-              "curation-theory.md Sec. 4 [derived]", f"M={M}, t={T}: drift {pred_lr:.4f}",
+              "docs/derivations/finite-samples.md [derived]", f"M={M}, t={T}: drift {pred_lr:.4f}",
               f"{lr.mean():.4f} +- {se_lr:.4f} ({n} chains)", "4 standard errors (closed-form sd)",
-              verdict(passes(abs(lr.mean() - pred_lr), "<=", 4 * se_lr)), figures=("gaussian_collapse.png",)),
+              verdict(passes(abs(lr.mean() - pred_lr), "<=", 4 * se_lr)), figures=("gaussian_collapse.png",), kind="derived"),
         Check("C7.3", "Heavy tails: at M = 20, t = 50 (MLE) mean sigma^2 is .078 while the median is .0054",
-              "curation-theory.md Sec. 4 [derived]", "mean .078, median .0054 (sigma_0 = 1)",
+              "docs/derivations/finite-samples.md [derived]", "mean .078, median .0054 (sigma_0 = 1)",
               f"mean {mean50:.4f} +- {mean_se:.4f}, median {med50:.5f} +- {med_se:.5f} ({nc} chi^2 chains)",
               "4 SE, plus the doc's rounding (.0005 on the mean, .00005 on the median)",
-              verdict(passes(abs(mean50 - .078), "<=", 4 * mean_se + 5e-4) & passes(abs(med50 - .0054), "<=", 4 * med_se + 5e-5))),
+              verdict(passes(abs(mean50 - .078), "<=", 4 * mean_se + 5e-4) & passes(abs(med50 - .0054), "<=", 4 * med_se + 5e-5)), kind="derived"),
         Check("C7.4", "The mean random-walks: E[(mu_t - mu_0)^2] = sum_{i<t} E[sigma_i^2] / M",
-              "curation-theory.md Sec. 4 [derived]", f"M={M}, t={T}: {pred_msd:.4f} sigma_0^2",
-              f"{msd.mean():.4f} +- {se_msd:.4f}", "4 standard errors", verdict(passes(abs(msd.mean() - pred_msd), "<=", 4 * se_msd))),
+              "docs/derivations/finite-samples.md [derived]", f"M={M}, t={T}: {pred_msd:.4f} sigma_0^2",
+              f"{msd.mean():.4f} +- {se_msd:.4f}", "4 standard errors", verdict(passes(abs(msd.mean() - pred_msd), "<=", 4 * se_msd)), kind="derived"),
     ]

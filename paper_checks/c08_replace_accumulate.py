@@ -21,10 +21,10 @@ def run(quick: bool = False) -> list[Check]:
         growth = e.mean(0)[-1] / e.mean(0)[0]
         out.append(Check(f"C8.{i + 1}", f"Linear regression, {scheme}: test error "
                          + ("sigma^2 d/(T-d-1) t" if scheme == "replace" else "sigma^2 d/(T-d-1) sum 1/i^2 <= pi^2/6 x first fit"),
-                         "Gerstgrasser et al. 2024 via curation-theory.md Sec. 4 [paper as restated]",
+                         "Gerstgrasser et al. 2024 via docs/derivations/finite-samples.md [paper as restated]",
                          f"error at generation {G} / first = {pred[-1] / pred[0]:.3f}",
                          f"measured ratio {growth:.3f}; max |mean - closed form| = {z.max():.2f} SE over {G} generations ({n} chains)",
-                         "4 standard errors at each generation", verdict(passes(z.max(), "<=", 4)), figures=("gaussian_collapse.png",)))
+                         "4 standard errors at each generation", verdict(passes(z.max(), "<=", 4)), figures=("gaussian_collapse.png",), kind="paper"))
     out.append(_loop_engine(quick))
     return out
 
@@ -68,4 +68,4 @@ def _loop_engine(quick: bool) -> Check:
                  f"accumulate {N * m2.mean(0)[-1]:.3f}, replace {N * (mu_r**2).mean(0)[-1]:.3f}; max |mean - "
                  f"prediction| = {z.max():.2f} SE (accumulate), {z_r.max():.2f} SE (replace) over t <= {T} ({n} chains)",
                  "4 standard errors at each generation", verdict(passes(z.max(), "<=", 4) & passes(z_r.max(), "<=", 4)),
-                 figures=("gaussian_collapse.png",))
+                 figures=("gaussian_collapse.png",), kind="paper")

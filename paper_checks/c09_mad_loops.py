@@ -43,7 +43,7 @@ def run(quick: bool = False) -> list[Check]:
     out = [Check(
         "C9.1", "Fully synthetic loops collapse; with fresh real data each generation, or with all synthetic data "
         "accumulated beside the real set, they do not",
-        "Alemohammad et al., ICLR 2024 (MAD); Gerstgrasser et al. 2024 (accumulate) via curation-theory.md Sec. 4 "
+        "Alemohammad et al., ICLR 2024 (MAD); Gerstgrasser et al. 2024 (accumulate) via docs/derivations/finite-samples.md "
         "[exact statements unverified]",
         f"fully synthetic: E[log sigma^2_T/sigma^2_0] = T (psi((M-1)/2) + log(2/M)) = {drift:.2f} -> -inf; fresh and "
         "accumulate: log sigma^2 stops drifting",
@@ -56,7 +56,7 @@ def run(quick: bool = False) -> list[Check]:
         verdict(passes(z_full, "<=", 4) & passes(abs(d_fresh.mean()), "<=", 4 * se(d_fresh))
                 & passes(abs(d_acc.mean()), "<=", 4 * se(d_acc))),
         "the MAD claim is about a real set polluted by, not accumulated beside, synthetic data; accumulating "
-        "(Gerstgrasser et al.) avoids collapse too", figures=("gaussian_collapse.png",))]
+        "(Gerstgrasser et al.) avoids collapse too", figures=("gaussian_collapse.png",), kind="paper")]
     # sampling bias: synthetic points drawn with the covariance scaled by lambda_s (the loop engine's option)
     bias, Tb, nb = 0.9, 10, (200 if quick else 1000)
     unb = np.exp(_log_var("replace", math.inf, M, Tb, nb) [:, Tb])
@@ -74,5 +74,5 @@ def run(quick: bool = False) -> list[Check]:
         f"loop engine, {nb} chains: {bia.mean() / ((M - 1) / M):.4f} +- {se(bia) / ((M - 1) / M):.4f} per unit "
         f"sigma_0^2 ({z_b:.2f} SE from the closed form); biased below unbiased by {gap:.1f} SE",
         "4 standard errors (closed form); the bias's effect beyond 4 combined SE",
-        verdict(passes(z_b, "<=", 4) & passes(gap, ">", 4))))
+        verdict(passes(z_b, "<=", 4) & passes(gap, ">", 4)), kind="paper"))
     return out

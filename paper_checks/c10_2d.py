@@ -43,7 +43,7 @@ def run(quick: bool = False) -> list[Check]:
                  "Ferbach et al. 2024, Sec. 5 2-D experiments [paper; reward form unverified]",
                  "mass on {r = r*} -> 1", f"{top:.5f} after {steps} steps (from {top_mass(sc.p0, sc.r, sc.r.max()):.3f})",
                  "1 to the 4 decimals the report prints: 1 - mass <= 5e-5", verdict(passes(1 - top, "<=", 5e-5)),
-                 figures=("densities_mixture2d.png",))]
+                 figures=("densities_mixture2d.png",), kind="paper")]
     # every mode survives with real data: the finite-sample GMM loop (8 components, K = 4)
     N, G, n_eval = (500, 4, 2000) if quick else (1000, 8, 4000)
     pd = np.full(8, 1 / 8)
@@ -66,7 +66,7 @@ def run(quick: bool = False) -> list[Check]:
         + ", ".join(f"{v:.3f}" for v in props[lam]) + f" (min {margin:+.1f} SE above the floor; exact dynamics "
         + ", ".join(f"{v:.3f}" for v in exact) + f"); lam = inf unrewarded share {dead:.4f}",
         "4 binomial standard errors (N real points and the evaluation draws)",
-        verdict(passes(margin, ">=", -4) & passes(dead, "<=", 4 * se_dead)), figures=("densities_mixture2d.png",)))
+        verdict(passes(margin, ">=", -4) & passes(dead, "<=", 4 * se_dead)), figures=("densities_mixture2d.png",), kind="paper"))
     # bias amplification: which reward features the limit keeps
     T = 40 if quick else 120
     rows, worst_tie, worst_tilt, rise = [], 0.0, 0.0, -np.inf
@@ -94,5 +94,5 @@ def run(quick: bool = False) -> list[Check]:
         f"largest K=4 step-to-step rise {rise:.1e}",
         "rounding: 1e-10 relative (exact computations); the K=4 split must fall at every step (rise < 0)",
         verdict(passes(worst_tie, "<=", 1e-10) & passes(worst_tilt, "<=", 1e-10) & passes(rise, "<", 0)),
-        figures=("densities_mixture2d.png", "densities_moons2d.png")))
+        figures=("densities_mixture2d.png", "densities_moons2d.png"), kind="paper"))
     return out

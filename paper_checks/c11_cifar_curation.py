@@ -65,7 +65,7 @@ def _judged_by(rows, judge: bool | None = None) -> str:
 def _missing(id_, claim, prediction, key):
     return not_measurable(id_, claim, SOURCE, prediction,
                           f"no run folder results/{RUNS[key][0]}: make it with `{RUNS[key][1]}` and copy its "
-                          "config.json and metrics.jsonl there (about 12 minutes of CPU time at --threads 1)")
+                          "config.json and metrics.jsonl there (about 12 minutes of CPU time at --threads 1)", kind="paper")
 
 
 def run(quick: bool = False) -> list[Check]:
@@ -85,7 +85,7 @@ def run(quick: bool = False) -> list[Check]:
                          f"mean reward {r0['mean_reward']:.3f} -> {rT['mean_reward']:.3f} ({z:.1f} SE) over "
                          f"{rT['generation']} generations; airplane share {p0[ia]:.3f} -> {pT[ia]:.3f}; all 9 others "
                          f"fall: {others_fall}; {_judged_by(a)}", "reward rise > 3 combined standard errors",
-                         verdict(passes(z, ">", 3) & passes(pT[ia], ">", p0[ia]) & others_fall), SCALE))
+                         verdict(passes(z, ">", 3) & passes(pT[ia], ">", p0[ia]) & others_fall), SCALE, kind="paper"))
     c = _rows("confidence")
     claim = "Curating with r = 5 max_c P(c|x) amplifies a few classes (bias amplification)"
     if c is None:
@@ -100,7 +100,7 @@ def run(quick: bool = False) -> list[Check]:
         out.append(Check("C11.2", claim, SOURCE, "entropy of class proportions falls; the top classes gain share",
                          f"class entropy {ent0:.3f} -> {entT:.3f} nats; top-3 share {top3_0:.3f} -> {top3_T:.3f}; "
                          f"mean reward rise {z:.1f} SE; {_judged_by(c)}", "top-3 share rise > 3 binomial standard errors",
-                         verdict(passes(top3_T - top3_0, ">", 3 * se) & passes(entT, "<", ent0)), SCALE))
+                         verdict(passes(top3_T - top3_0, ">", 3 * se) & passes(entT, "<", ent0)), SCALE, kind="paper"))
     m = _rows("lam1")
     claim = "With real data mixed in (lam = 1) class proportions stay near those of the data while the reward still rises"
     if m is None:
@@ -119,10 +119,10 @@ def run(quick: bool = False) -> list[Check]:
                          + f"; reward rise {z:.1f} SE; both runs' {_judged_by(m, both)}",
                          "TV below half the fully synthetic loop's, reward rise > 3 SE",
                          verdict((tv_syn is not None and passes(tv_mix, "<", 0.5 * tv_syn)) & passes(z, ">", 3)),
-                         SCALE))
+                         SCALE, kind="paper"))
     out.append(not_measurable("C11.4", "With real data FID stays flat and precision rises (50,000 samples per generation)",
                               SOURCE, "FID flat, precision up",
                               "FID at the paper's scale needs a 32x32 model and 10-50 k samples per generation; no GPU "
                               "was lent to this task, and at 0.14 s per image on 2 CPU cores a 10 k-sample FID takes "
-                              "23 minutes per generation. The loop records FID when --fid-n is set."))
+                              "23 minutes per generation. The loop records FID when --fid-n is set.", kind="paper"))
     return out

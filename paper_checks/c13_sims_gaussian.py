@@ -1,6 +1,7 @@
-"""SIMS on the Gaussian refit loop with the exact diffusion model: the closed forms for E[sigma^2_t] and
-E[log sigma^2_t] against simulated chains, whether some w stops collapse, and the product-form reading of
-negative guidance against the exact guided ODE law."""
+"""SIMS on the Gaussian refit loop with the exact diffusion model: the paper's claim as it states it (a
+synthetic-augmentation loop) in the exact model and in a model with a systematic error; the closed forms of the
+fully synthetic loop and of the biased fit (simtheory.diffusion.systematic) against simulated chains; the
+product-form reading of negative guidance against the exact guided ODE law."""
 from __future__ import annotations
 
 import math
@@ -8,10 +9,135 @@ import math
 import numpy as np
 
 from simtheory.diffusion import guided_gaussian, product_gaussian, sims
+from simtheory.diffusion import systematic as sy
 
-from .core import Check, passes, verdict
+from .core import DERIVED, HYPOTHESIS, PAPER, Check, effect_verdict, passes, verdict
 
 FIG = ("diffusion_sims_gaussian.png",)
+FIG_SYS = ("diffusion_systematic.png",)
+W_GRID = (0.25, 0.5, 1.0, 1.5, 2.0)
+MAD = ("Alemohammad et al. 2024, SIMS, Sec. 4.2.2 (MAD prevention in a synthetic-augmentation loop, |D_p| up to "
+       "60% of |D_r|) [paper]")
+
+
+def _w2sq(out: dict, t: int) -> np.ndarray:
+    """W2^2 of the guided law that made generation t + 1 to the data law N(0, 1), per chain."""
+    return out["guided_mean"][:, t] ** 2 + (np.sqrt(out["guided_var"][:, t]) - 1.0) ** 2
+
+
+def _augmentation(smoothing: float, quick: bool) -> dict:
+    """Pick w on one set of chains, report w = 0 against the pick on another (common random numbers: every w
+    of a set uses the same seed, so the chains are paired)."""
+    M = n_s = 100
+    T = 10 if quick else 30
+    n_pick, n_rep = (300, 600) if quick else (2000, 4000)
+    cfg = dict(n_samples=M, n_s=n_s, generations=T, lam=0.6, scheme="replace", sigma_max=math.inf,
+               smoothing=smoothing)
+    run = lambda w, n, seed: sims.run_gaussian_sims(sims.GaussianSimsConfig(w=w, **cfg), n, seed=seed)  # noqa: E731
+    pick = {w: float(_w2sq(run(w, n_pick, 41), T - 1).mean()) for w in W_GRID}
+    w_best = min(pick, key=pick.get)
+    a, b = run(0.0, n_rep, 42), run(w_best, n_rep, 42)
+    d = _w2sq(b, T - 1) - _w2sq(a, T - 1)
+    return {"M": M, "n_s": n_s, "T": T, "n": n_rep, "pick": pick, "w": w_best, "diff": float(d.mean()),
+            "se": float(d.std(ddof=1) / math.sqrt(n_rep)),
+            "w0": (float(_w2sq(a, 0).mean()), float(_w2sq(a, T - 1).mean())),
+            "ww": (float(_w2sq(b, 0).mean()), float(_w2sq(b, T - 1).mean())),
+            "base_var": (float(a["var"][:, -1].mean()), float(b["var"][:, -1].mean())),
+            "fixed": (sy.augmentation_fixed_point(0.0, 0.6, smoothing)["guided_w2sq"],
+                      sy.augmentation_fixed_point(w_best, 0.6, smoothing)["guided_w2sq"])}
+
+
+def _augmentation_check(id_: str, smoothing: float, quick: bool) -> Check:
+    r = _augmentation(smoothing, quick)
+    v, why = effect_verdict(r["diff"], r["se"], r["n"], unit="chains")
+    model = ("exact model: MLE fits, no systematic error" if smoothing == 0 else
+             f"biased model: every fit adds b = {smoothing} to its variance (a smoothing bias, data variance 1)")
+    if smoothing == 0:
+        reason = ("In the exact model the base and its auxiliary differ only by the auxiliary's sampling noise, so "
+                  "guidance has nothing systematic to remove and amplifies that noise (first order: E[W2^2] grows "
+                  "by 1.5 w^2 / n_s per unit variance, simtheory.diffusion.systematic).")
+    else:
+        reason = (f"Without guidance the systematic error compounds through the synthetic share (noise-free fixed "
+                  f"point: base variance v + b (1 + lam)); guidance removes it to first order (w = 1: b^2/(v + 2b)). "
+                  f"Noise-free W2^2 of the guided law at the fixed point: {r['fixed'][0]:.4f} at w = 0, "
+                  f"{r['fixed'][1]:.4f} at w = {r['w']}.")
+    return Check(
+        id_, "In a synthetic-augmentation loop (a fixed real set plus the previous generation's samples) standard "
+        "retraining degrades while SIMS, each generation guided by its own auxiliary, does not: SIMS's distance to "
+        f"the data at generation T is below w = 0's ({model})", MAD + "; Gaussian loop with the exact guided ODE",
+        f"M = {r['M']} real points, lam = 0.6, n_s = {r['n_s']}, sigma_max -> inf, T = {r['T']}: E[W2^2] of the "
+        f"guided law at T lower with the w picked on other chains than at w = 0",
+        "pick chains: E[W2^2]_T " + ", ".join(f"w={w}: {x:.4f}" for w, x in r["pick"].items())
+        + f"; report chains ({r['n']}): w = 0 {r['w0'][0]:.4f} (generation 1) -> {r['w0'][1]:.4f} (T), "
+        f"w = {r['w']} {r['ww'][0]:.4f} -> {r['ww'][1]:.4f}; paired difference {r['diff']:+.4f} +- {r['se']:.4f}; "
+        f"base variance at T {r['base_var'][0]:.3f} (w = 0), {r['base_var'][1]:.3f} (w = {r['w']})",
+        "2 SE of the paired difference (common random numbers); a difference beyond +2 SE fails",
+        v, (why + " " if why else "") + reason, figures=FIG_SYS, kind=PAPER)
+
+
+def _one_generation(quick: bool) -> tuple[float, list[str]]:
+    """max |z| of the simulated one-generation moments against the closed forms, over a grid of cases."""
+    n = 20000 if quick else 200000
+    cases = [(1.0, 0.3, 0.2, 50, 200), (0.5, 0.5, 0.0, 20, 30), (2.0, 0.1, -0.3, 100, 100), (0.0, 0.3, 0.2, 50, 200),
+             (1.0, 0.0, 0.0, 30, 30)]
+    worst, parts = 0.0, []
+    for i, (w, b, d, M, n_s) in enumerate(cases):
+        m = sy.moments(w, M, n_s, b, d)
+        cfg = sims.GaussianSimsConfig(w=w, n_samples=M, n_s=n_s, generations=1, sigma_max=math.inf, smoothing=b,
+                                      shift=d)
+        out = sims.run_gaussian_sims(cfg, n, seed=70 + i)
+        gm, gv = out["guided_mean"][:, 0], out["guided_var"][:, 0]
+        sims_q = {"var_mean": gv, "logvar_bias": np.log(gv), "mean_bias": gm, "mean_mse": gm**2,
+                  "w2sq": gm**2 + (np.sqrt(gv) - 1) ** 2}
+        z = {k: (x.mean() - m[k]) / (x.std(ddof=1) / math.sqrt(n)) for k, x in sims_q.items()}
+        worst = max(worst, max(abs(v) for v in z.values()))
+        parts.append(f"(w={w}, b={b}, delta={d}, M={M}, n_s={n_s}): E[V] {m['var_mean']:.4f} vs {gv.mean():.4f}, "
+                     f"E[m] {m['mean_bias']:+.4f} vs {gm.mean():+.4f}, E[W2^2] {m['w2sq']:.4f} vs "
+                     f"{sims_q['w2sq'].mean():.4f}")
+    return worst, parts
+
+
+def _optimum(quick: bool) -> tuple[bool, list[str]]:
+    """The exact optimal w against the first-order w* = B / (B + 3/(2 n_s)), and in simulation: the chains at
+    the exact optimum against w = 0 and w = 1 (paired)."""
+    n = 20000 if quick else 100000
+    ok, parts = True, []
+    for i, (b, n_s) in enumerate(((0.3, 1000), (0.3, 30), (0.05, 100), (0.0, 50))):
+        M = 50
+        w_opt = sy.optimal_w(M, n_s, b)
+        w_fo = sy.optimal_w_first_order(n_s, b)
+        w2 = {}
+        for w in (0.0, 1.0, w_opt):
+            cfg = sims.GaussianSimsConfig(w=w, n_samples=M, n_s=n_s, generations=1, sigma_max=math.inf, smoothing=b)
+            out = sims.run_gaussian_sims(cfg, n, seed=80 + i)
+            w2[w] = out["guided_mean"][:, 0] ** 2 + (np.sqrt(out["guided_var"][:, 0]) - 1) ** 2
+        for w in (0.0, 1.0):
+            if w == w_opt:
+                continue
+            d = w2[w_opt] - w2[w]
+            ok &= passes(d.mean(), "<=", 2 * d.std(ddof=1) / math.sqrt(n))
+        parts.append(f"b={b}, n_s={n_s}: n_s B = {n_s * b * b / 4:.2f}, exact w = {w_opt:.3f}, first order "
+                     f"{w_fo:.3f}; simulated E[W2^2] {w2[0.0].mean():.4f} (w=0), {w2[1.0].mean():.4f} (w=1), "
+                     f"{w2[w_opt].mean():.4f} (exact optimum)")
+    return ok, parts
+
+
+def _fixed_point(quick: bool) -> tuple[float, list[str]]:
+    """Large-M augmentation loops against the noise-free fixed point (base variance), w = 0 and 1, b = 0.3."""
+    M = 2000 if quick else 20000
+    T, n = 30, (20 if quick else 50)
+    worst, parts = 0.0, []
+    for w in (0.0, 1.0):
+        fp = sy.augmentation_fixed_point(w, 0.6, 0.3)
+        cfg = sims.GaussianSimsConfig(w=w, n_samples=M, n_s=M, generations=T, lam=0.6, sigma_max=math.inf,
+                                      smoothing=0.3)
+        v = sims.run_gaussian_sims(cfg, n, seed=90 + int(w))["var"][:, -1]
+        # the noise-free map leaves out O(1/M) terms (sampling noise feeding the pooled variance): allowed 3/M
+        z = (abs(v.mean() - fp["base_var"]) - 3.0 / M) / (v.std(ddof=1) / math.sqrt(n))
+        worst = max(worst, z)
+        parts.append(f"w = {w}: fixed point {fp['base_var']:.4f}, simulated {v.mean():.4f} +- "
+                     f"{v.std(ddof=1) / math.sqrt(n):.4f}")
+    return worst, parts
 
 
 def run(quick: bool = False) -> list[Check]:
@@ -22,14 +148,19 @@ def run(quick: bool = False) -> list[Check]:
     cfg = dict(n_samples=M, n_s=n_s, sigma_max=math.inf)
     a = sims.run_gaussian_sims(sims.GaussianSimsConfig(w=w_mean, generations=T_log, **cfg), n, seed=31)
     b = sims.run_gaussian_sims(sims.GaussianSimsConfig(w=w_log, generations=T_log, **cfg), n, seed=32)
+    z0 = sims.run_gaussian_sims(sims.GaussianSimsConfig(w=0.0, generations=T_log, **cfg), n, seed=33)
     ra = a["var"] / a["var"][:, :1]
     rb = b["var"] / b["var"][:, :1]
     e_mean, se_mean = ra[:, T_mean].mean(), ra[:, T_mean].std(ddof=1) / math.sqrt(n)
     lb = np.log(rb[:, T_log])
     e_log, se_log = lb.mean(), lb.std(ddof=1) / math.sqrt(n)
+    la = np.log(ra[:, T_log])
+    z_collapse = la.mean() / (la.std(ddof=1) / math.sqrt(n))
     med_at_mean = float(np.median(ra[:, T_log]))
     grow_at_log = sims.variance_factor_mean(w_log, M, n_s)
     drift_at_mean = sims.log_variance_drift(w_mean, M, n_s)
+    walk = {lab: (float(np.mean((o["mean"][:, 1] - o["mean"][:, 0]) ** 2)),
+                  float(np.mean((o["mean"][:, -1] - o["mean"][:, 0]) ** 2))) for lab, o in (("0", z0), ("log", b))}
     vb, va = 1.0, 0.5
     w_div = 1.0
     _, v_ode = guided_gaussian(0.0, vb, 0.0, va, 0.5, sigma_max=math.inf)
@@ -39,33 +170,24 @@ def run(quick: bool = False) -> list[Check]:
     gm, gc = guided_gaussian([1.0, 0.0], c, [0.0, 0.5], c, 1.5, sigma_max=math.inf)
     pm, pc = product_gaussian([1.0, 0.0], c, [0.0, 0.5], c, 1.5)
     eq_err = float(max(np.abs(gm - pm).max(), np.abs(gc - pc).max()))
-    return [
+    out = [
         Check("C13.1", "SIMS Gaussian loop: E[sigma^2_{t+1}/sigma^2_t] = (M-1)/M (n_s/2)^w Gamma((n_s-1)/2 - w)/"
               "Gamma((n_s-1)/2); it equals 1 at w* (mean)",
               "this project's exact diffusion (simtheory.diffusion.sims) [derived]",
               f"M = n_s = {M}: w* = {w_mean:.4f}, E[sigma^2_{T_mean}/sigma^2_0] = 1",
               f"{e_mean:.4f} +- {se_mean:.4f} ({n} chains, every point sampled, sigma_max = inf)",
               "4 standard errors of the chain mean", verdict(passes(abs(e_mean - 1.0), "<=", 4 * se_mean)),
-              figures=FIG),
+              figures=FIG, kind=DERIVED),
         Check("C13.2", "SIMS Gaussian loop: E[log sigma^2_t] is constant at w* (log) = [psi((M-1)/2) + log(2/M)] / "
               "[psi((n_s-1)/2) + log(2/n_s)] (= 1 when n_s = M)", "simtheory.diffusion.sims [derived]",
               f"w* = {w_log:.4f}: E[log sigma^2_{T_log}/sigma^2_0] = 0",
               f"{e_log:.4f} +- {se_log:.4f} ({n} chains)", "4 standard errors",
-              verdict(passes(abs(e_log), "<=", 4 * se_log)), figures=FIG),
-        Check("C13.3", "SIMS stops model collapse in a fully synthetic self-consuming loop: some w > 0 keeps the "
-              "Gaussian refit loop from both collapsing and exploding",
-              "Alemohammad et al. 2024, SIMS (self-consuming loops) [paper; Gaussian reading derived]",
-              "one w with E[sigma^2_t] and E[log sigma^2_t] both constant",
-              f"w* (mean) = {w_mean:.4f} < w* (log) = {w_log:.4f}: at w* (mean) E[log] drifts {drift_at_mean:.4f} "
-              f"per generation (median sigma^2_{T_log}/sigma^2_0 = {med_at_mean:.3f}); at w* (log) E[sigma^2] "
-              f"grows {grow_at_log:.4f}x per generation",
-              "exact (closed forms); the two w must coincide to 1e-6", verdict(passes(abs(w_mean - w_log), "<=", 1e-6)),
-              note="Jensen: the per-generation factor is random, so E[factor] = 1 and E[log factor] = 0 need different "
-                   "w. SIMS stops collapse of the mean at w* (mean) and of the typical chain at w* (log), never both: "
-                   "between them the mean explodes while the median collapses. Without guidance (w = 0) E[sigma^2] "
-                   f"decays by (M-1)/M = {(M - 1) / M:.2f} per generation.", figures=FIG),
+              verdict(passes(abs(e_log), "<=", 4 * se_log)), figures=FIG, kind=DERIVED),
+        _augmentation_check("C13.3.1", 0.0, quick),
+        _augmentation_check("C13.3.2", 0.3, quick),
         Check("C13.4", "Negative guidance samples the product form p_base^(1+w)/p_aux^w (the reading used to pick "
-              "auxiliary proportions)", "sims-and-edm.md; SIMS issue's shifting recipe [derived reading]",
+              "auxiliary proportions)", "docs/derivations/negative-guidance.md: this project's reading of SIMS (the "
+              "shifting recipe) [hypothesis]",
               f"base N(0, {vb}), aux N(0, {va}), w = 0.5: variance 1/((1+w)/b - w/a) = {v_prod[0, 0]:.4f}; "
               f"diverges at w = {w_div}",
               f"exact guided ODE: {v_ode[0, 0]:.4f} = b (b/a)^w at w = 0.5 (limit sigma_max -> inf); at w = {w_div} "
@@ -73,9 +195,55 @@ def run(quick: bool = False) -> list[Check]:
               "relative 1e-6 (both exact)", verdict(passes(abs(v_ode[0, 0] - v_prod[0, 0]), "<=", 1e-6 * v_prod[0, 0])),
               note="The guided ODE's law is not the product form when the covariances differ: its variance "
                    "b (b/a)^w grows geometrically and never diverges; the product form's diverges at w = a/(b - a).",
-              figures=("diffusion_guided.png",)),
+              figures=("diffusion_guided.png",), kind=HYPOTHESIS),
         Check("C13.5", "With equal base and auxiliary covariances the guided ODE law equals the product form "
               "(mean m_b + w (m_b - m_a), base covariance)", "simtheory.diffusion.gaussian [derived]",
               "identical (sigma_max -> inf)", f"max difference {eq_err:.2e} (2-D, w = 1.5)", "1e-10 (rounding)",
-              verdict(passes(eq_err, "<=", 1e-10)), figures=("diffusion_guided.png",)),
+              verdict(passes(eq_err, "<=", 1e-10)), figures=("diffusion_guided.png",), kind=DERIVED),
+        Check("C13.6", "Fully synthetic Gaussian loop (the project's own setting, not the paper's): no w keeps both "
+              "E[sigma^2_t] and E[log sigma^2_t] constant, since the per-generation factor is random (Jensen): "
+              "w* (mean) < w* (log), and at w* (mean) the typical chain still collapses",
+              "simtheory.diffusion.sims closed forms [derived]",
+              "w* (log) - w* (mean) > 0; E[log sigma^2_T/sigma^2_0] < 0 at w* (mean)",
+              f"w* (mean) = {w_mean:.4f} < w* (log) = {w_log:.4f}; at w* (mean) E[log] drifts {drift_at_mean:.4f} "
+              f"per generation (simulated log-ratio at T = {T_log}: {la.mean():.3f}, {z_collapse:.1f} SE; median "
+              f"sigma^2_T/sigma^2_0 = {med_at_mean:.3f}); at w* (log) E[sigma^2] grows {grow_at_log:.4f}x per "
+              f"generation; the mean's walk E[(m_t - m_0)^2] from t = 1 to {T_log}: {walk['0'][0]:.4f} -> "
+              f"{walk['0'][1]:.4f} at w = 0, {walk['log'][0]:.4f} -> {walk['log'][1]:.4f} at w* (log)",
+              "exact for the two w; the collapse beyond 4 SE of the simulated mean log-ratio",
+              verdict(passes(w_log - w_mean, ">", 0) & passes(z_collapse, "<", -4)),
+              note="The former C13.3 read this loop as the paper's claim; the paper's MAD claim is about the "
+                   "synthetic-augmentation loop (C13.3.1/2). Guidance also feeds the mean's random walk: each "
+                   "generation adds w^2 g^2 v_b / n_s from the auxiliary's mean error.", figures=FIG, kind=DERIVED),
     ]
+    worst, parts = _one_generation(quick)
+    out.append(Check(
+        "C13.7", "With a systematic fit error (variance + b, mean + delta) the one-generation guided law's bias and "
+        "spread are the closed forms of simtheory.diffusion.systematic (2-D quadrature over the two chi^2 factors)",
+        "simtheory.diffusion.systematic, docs/derivations/sims-systematic-error.md [derived]",
+        "E[V_w], E[log V_w], E[m_w], E[(m_w - mu)^2], E[W2^2] as functions of w, b, delta, M, n_s",
+        "closed form vs simulated: " + "; ".join(parts) + f"; max |z| over 25 comparisons {worst:.2f}",
+        "4 standard errors of each simulated mean", verdict(passes(worst, "<=", 4.0)), figures=FIG_SYS,
+        kind=DERIVED))
+    ok, parts = _optimum(quick)
+    out.append(Check(
+        "C13.8", "w = 1 cancels the first-order systematic error (noise-free V*(1) - v = b^2/(v + 2b)); guidance "
+        "amplifies the auxiliary's noise by 1.5 w^2 / n_s, so the best w is about B / (B + 3/(2 n_s)), "
+        "B = (b/v)^2/4 + delta^2/v: near 1 when n_s B >> 1.5, near 0 when n_s B << 1.5",
+        "simtheory.diffusion.systematic [derived]",
+        "the exact optimum (quadrature) is no worse than w = 0 and w = 1 in simulation, and follows the first-order "
+        "formula's trend",
+        "; ".join(parts), "2 SE of each paired simulated difference (exact optimum minus w = 0, minus w = 1)",
+        verdict(ok), figures=FIG_SYS, kind=DERIVED))
+    worst, parts = _fixed_point(quick)
+    fp0, fp1 = sy.augmentation_fixed_point(0.0, 0.6, 0.3), sy.augmentation_fixed_point(1.0, 0.6, 0.3)
+    out.append(Check(
+        "C13.9", "Augmentation loop with a smoothing bias b: the noise-free fixed point of the base variance is "
+        "v + b (1 + lam) without guidance and v + b + O(b^2) at w = 1",
+        "simtheory.diffusion.systematic.augmentation_fixed_point [derived]",
+        f"b = 0.3, lam = 0.6: {fp0['base_var']:.4f} (w = 0), {fp1['base_var']:.4f} (w = 1); guided W2^2 "
+        f"{fp0['guided_w2sq']:.4f}, {fp1['guided_w2sq']:.4f}",
+        "; ".join(parts) + " (M = n_s = " + ("2000" if quick else "20000") + ", generation 30)",
+        "4 standard errors plus 3/M for the noise the noise-free map leaves out",
+        verdict(passes(worst, "<=", 4.0)), figures=FIG_SYS, kind=DERIVED))
+    return out

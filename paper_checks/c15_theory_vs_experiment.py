@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from simtheory import predict
+
 from .core import Check, not_measurable, passes, verdict
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
@@ -76,7 +78,7 @@ def _rows(res: dict, label: str, id0: str) -> list[Check]:
         f"{SOURCE}, Eq. 6 [paper]",
         "kept-set E[r] and class proportions = curated step on the candidates (atoms of mass 1/n)",
         "max |z| per generation: " + ", ".join(f"{c['value']:.2f}" for c in sel),
-        f"{N_SE:g} combined SEs (kept set and prediction)", verdict(_all_hold(sel)), SCALE))
+        f"{N_SE:g} combined SEs (kept set and prediction)", verdict(_all_hold(sel)), SCALE, kind="paper"))
     lem = checks.get("lemma22", [])
     out.append(Check(
         f"{id0}.2", f"{label}: each curated step raises E[e^r] by at least ((K-1)/K) Var[e^r] / e^{{r*}}",
@@ -85,7 +87,7 @@ def _rows(res: dict, label: str, id0: str) -> list[Check]:
         "kept-set gain: " + ", ".join(f"{g['kept']['mean_exp_reward'] - g['prediction']['candidate_mean_exp_reward']:.2f}"
                                       f" ± {g['kept']['mean_exp_reward_se']:.2f}" for g in gens)
         + "; exact predicted gain: " + ", ".join(f"{g['prediction']['predicted_kept_exp_gain']:.2f}" for g in gens),
-        f"gain >= bound - {N_SE:g} SE", verdict(_all_hold(lem)), SCALE))
+        f"gain >= bound - {N_SE:g} SE", verdict(_all_hold(lem)), SCALE, kind="paper"))
     fz = [max(abs(g["comparison"]["fit_z_mean_reward"]),
               float(np.max(np.abs(g["comparison"]["fit_z_class_proportions"])))) for g in gens]
     out.append(Check(
@@ -99,21 +101,26 @@ def _rows(res: dict, label: str, id0: str) -> list[Check]:
         + ", ".join(f"{z:.1f}" for z in fz),
         f"{N_SE:g} combined SEs (no fit error)", verdict(passes(max(fz), "<=", N_SE)),
         "A failure measures what a finite network misses of the curated law at this scale (the fit error), not a "
-        "fault of the theorem, whose exact part the selection row checks. " + SCALE))
+        "fault of the theorem, whose exact part the selection row checks. " + SCALE, kind="paper"))
     ms, meas, T = res["multi_step"], res["measured"], len(res["measured"]) - 1
-    zr = (meas[T]["mean_reward"] - ms["mean_reward"][T]) / math.hypot(meas[T]["mean_reward_se"], ms["mean_reward_se"][T])
+    at_T = {k: v[T] for k, v in ms.items()}
+    # the prediction's side of its interval (skewness-corrected, Student-t: simtheory.predict.interval) as an SE
+    zr = (meas[T]["mean_reward"] - ms["mean_reward"][T]) / math.hypot(
+        meas[T]["mean_reward_se"], float(predict.interval_se(at_T, "mean_reward", meas[T]["mean_reward"])))
     zc = np.abs(np.asarray(meas[T]["class_proportions"]) - np.asarray(ms["class_proportions"][T])) / np.hypot(
-        meas[T]["class_proportions_se"], ms["class_proportions_se"][T])
+        meas[T]["class_proportions_se"], predict.interval_se(at_T, "class_proportions", meas[T]["class_proportions"]))
     out.append(Check(
         f"{id0}.4", f"{label}: the exact dynamics run from generation 0's samples alone predict the whole trajectory",
         f"{SOURCE}, Eq. 7 and Sec. 3 [paper]",
-        "E[r] per generation: " + ", ".join(f"{v:.3f} ± {s:.3f}" for v, s in zip(ms["mean_reward"], ms["mean_reward_se"])),
+        "E[r] per generation (95% interval): " + ", ".join(
+            f"{v:.3f} [{lo:.3f}, {hi:.3f}]" for v, lo, hi in zip(ms["mean_reward"], ms.get("mean_reward_lo", ms["mean_reward"]),
+                                                              ms.get("mean_reward_hi", ms["mean_reward"]))),
         "measured: " + ", ".join(f"{m['mean_reward']:.3f} ± {m['mean_reward_se']:.3f}" for m in meas)
         + f"; at generation {T}: reward z {zr:+.1f}, max class |z| {zc.max():.1f}",
-        f"{N_SE:g} combined SEs at the last generation",
+        f"{N_SE:g} combined SEs at the last generation (the prediction's SE from its interval on the measured side)",
         verdict(passes(abs(zr), "<=", N_SE) & passes(zc.max(), "<=", N_SE)),
         "The multi-step prediction carries no fit error: where the one-step row fails, the fit errors of every "
-        "generation compound here. " + _props_note(res)))
+        "generation compound here. " + _props_note(res), kind="paper"))
     for name, claim, src in (
             ("exp_reward_no_fall", "E[e^r] does not fall between generations beyond noise and the measured fit error",
              f"{SOURCE}, Lemma 2.2 [paper]"),
@@ -124,7 +131,7 @@ def _rows(res: dict, label: str, id0: str) -> list[Check]:
             out.append(Check(
                 f"{id0}.{len(out) + 1}", f"{label}: {claim}", src, "value <= allowance each generation",
                 "; ".join(f"t={c['generation']}: {c['value']:.3g} vs {c['allowance']:.3g}" for c in rows),
-                f"{N_SE:g} SEs + measured fit error", verdict(_all_hold(rows)), SCALE))
+                f"{N_SE:g} SEs + measured fit error", verdict(_all_hold(rows)), SCALE, kind="paper"))
     return out
 
 
@@ -135,18 +142,18 @@ def run(quick: bool = False) -> list[Check]:
         label = f"CPU loop, {RUNS[key][2]}"
         if res is None:
             out.append(not_measurable(f"C15.{i + 1}", f"{label}: per-generation predictions against measurement",
-                                      SOURCE, "selection, Lemma 2.2, fit error, multi-step trajectory", why))
+                                      SOURCE, "selection, Lemma 2.2, fit error, multi-step trajectory", why, kind="paper"))
         else:
             out += _rows(res, label, f"C15.{i + 1}")
     gpu = _gpu_folders()
     if not gpu:
         out.append(not_measurable("C15.9", "GPU loops: per-generation predictions against measurement", SOURCE,
-                                  "as for the CPU loops", "no results/gpu-* run folder: no GPU was lent to this task"))
+                                  "as for the CPU loops", "no results/gpu-* run folder: no GPU was lent to this task", kind="paper"))
     for j, folder in enumerate(gpu):
         from empirical.compare import compare_run
         try:
             out += _rows(compare_run(folder), f"GPU loop {folder.name}", f"C15.{9 + j}")
         except ValueError as e:
             out.append(not_measurable(f"C15.{9 + j}", f"GPU loop {folder.name}", SOURCE, "-",
-                                      str(e).replace(str(RESULTS.parent) + "/", "")))
+                                      str(e).replace(str(RESULTS.parent) + "/", ""), kind="paper"))
     return out

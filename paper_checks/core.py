@@ -1,19 +1,26 @@
 """The record every paper check returns, and the verdict rules (a verdict is computed, never written in)."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 HOLDS, FAILS, NOT_MEASURABLE = "holds", "fails", "not measurable here"
+NOT_SHOWN = "not shown at this power"
+VERDICTS = (HOLDS, FAILS, NOT_SHOWN, NOT_MEASURABLE)
+PAPER, DERIVED, HYPOTHESIS = "paper", "derived", "hypothesis"
+KINDS = {PAPER: "claims of the papers", DERIVED: "derivations", HYPOTHESIS: "project hypotheses"}
 
 
 @dataclass(frozen=True)
 class Check:
     """One claim beside what the project measured.
 
-    claim: the statement; source: paper and lemma/equation (with its tag from the docs: paper / derived /
-    unverified); prediction: the number or relation claimed; measured: what the project computed;
-    tolerance: the allowance and why; verdict: holds / fails / not measurable here; note: counterexample,
-    reason, or remark; figures: related figure files.
+    claim: the statement; source: paper and lemma/equation (with its tag: paper / derived / unverified);
+    prediction: the number or relation claimed; measured: what the project computed; tolerance: the allowance
+    and why; verdict: holds / fails / not shown at this power / not measurable here; note: counterexample,
+    reason, or remark; figures: related figure files; kind: where the claim comes from -- ``paper`` (a paper
+    states it), ``derived`` (the project worked it out: a closed form, a consequence) or ``hypothesis`` (the
+    project's own conjecture, which no paper makes). Every row must give its kind.
     """
 
     id: str
@@ -25,8 +32,13 @@ class Check:
     verdict: str
     note: str = ""
     figures: tuple = field(default_factory=tuple)
+    kind: str = ""
 
     def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"check {self.id}: kind must be one of {sorted(KINDS)}, got {self.kind!r}")
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"check {self.id}: verdict must be one of {VERDICTS}, got {self.verdict!r}")
         # comparisons made since the previous Check are this one's (they are evaluated in its arguments)
         PERTURB["owners"].append((self.id, PERTURB["seen"]))
 
@@ -55,6 +67,30 @@ def passes(measured: float, op: str, bound: float) -> bool:
     return bool(_OPS[op](m, b))
 
 
-def not_measurable(id: str, claim: str, source: str, prediction: str, why: str) -> Check:
+def not_measurable(id: str, claim: str, source: str, prediction: str, why: str, *, kind: str) -> Check:
     """An entry the project cannot measure here, with the reason."""
-    return Check(id, claim, source, prediction, "-", "-", NOT_MEASURABLE, why)
+    return Check(id, claim, source, prediction, "-", "-", NOT_MEASURABLE, why, kind=kind)
+
+
+Z_POWER = 0.8416      # the normal quantile of 0.8: 80% power
+
+
+def effect_verdict(diff: float, se: float, n: int, n_se: float = 2.0, unit: str = "seeds") -> tuple[str, str]:
+    """Verdict on a claimed effect "diff < 0" measured as a mean paired difference over n seeds (or chains:
+    ``unit``) with standard error se: holds when diff < -n_se se, fails when diff > +n_se se (the opposite
+    effect, shown), and otherwise "not shown at this power", with the number that would settle it: at the
+    observed effect, about n ((n_se + 0.84) / |z|)^2 give a test at n_se SEs 80% power (z = diff / se).
+    Returns (verdict, note)."""
+    if passes(diff, "<", -n_se * se):
+        return HOLDS, ""
+    if passes(diff, ">", n_se * se):
+        return FAILS, ""
+    z = diff / se if se > 0 else 0.0
+    if z < 0:
+        need = math.ceil(n * ((n_se + Z_POWER) / abs(z)) ** 2)
+        why = (f"Not shown at this power: the effect is {abs(z):.1f} SE in the claimed direction with {n} {unit}; "
+               f"about {need} {unit} would give a {n_se:g}-SE test 80% power at this effect size.")
+    else:
+        why = (f"Not shown at this power: the measured effect is {z:+.1f} SE, against the claimed direction, with "
+               f"{n} {unit}; more {unit} can only bound an effect of the claimed sign, not show it.")
+    return NOT_SHOWN, why

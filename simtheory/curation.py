@@ -142,7 +142,7 @@ def curated_bruteforce(p, r, K: int) -> np.ndarray:
     if k == math.inf or pa.size ** k > 10**7:
         raise ValueError(f"enumeration needs n^K <= 1e7, got n={pa.size}, K={K}")
     out = np.zeros(pa.size)
-    for tup in itertools.product(range(pa.size), repeat=k):
+    for tup in itertools.product(range(pa.size), repeat=int(k)):
         idx = list(tup)
         pr = np.prod(pa[idx])
         if pr == 0:

@@ -13,6 +13,7 @@ import numpy as np
 
 from . import scenarios
 from .geometries import MIXTURE1D, MIXTURE2D, MOONS
+from .loops import Reward
 
 
 @dataclass(frozen=True)
@@ -21,7 +22,7 @@ class Dataset:
     law the points are drawn from as a Gaussian mixture {weights, means, covs} (None: not known)."""
 
     x: np.ndarray
-    reward: object
+    reward: Reward           # a function of points, or an array over atoms (simtheory.loops.Reward)
     options: dict = field(default_factory=dict)
     law: dict | None = None
 

@@ -6,7 +6,7 @@ the discretisation of the continuous law, not a correction of an error.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

@@ -26,7 +26,12 @@ def step(p: np.ndarray, r: np.ndarray, K, lam: float, p_data: np.ndarray | None)
     keeps it at rounding level, and a defect above ROUNDING_TOL raises instead of being hidden.
     """
     c = curate(p, r, K)
-    q = c if lam == math.inf else (p_data + lam * c) / (1.0 + lam)
+    if lam == math.inf:
+        q = c
+    elif p_data is None:
+        raise ValueError(f"lam = {lam:g} mixes in real data: pass p_data")
+    else:
+        q = (p_data + lam * c) / (1.0 + lam)
     s = float(q.sum())
     if abs(s - 1.0) > ROUNDING_TOL:
         raise FloatingPointError(f"mass {s!r} after a step: beyond rounding (tolerance {ROUNDING_TOL:g})")

@@ -11,18 +11,23 @@ this generation's synthetic points (only the synthetic ones when lam = inf); ``a
 synthetic point made so far beside the N real ones; ``fresh`` draws N new real points each generation.
 Generation 0 is the fit to the first N real points. Every random draw comes from SeedSequence(seed), spawned
 per generation, so a generation depends only on (seed, t, state).
+
+What depends on the whole real pool -- its finiteness check, the Gaussian fit W2 is measured against, the top
+reward r*, the histogram's data law -- is computed once per run (:class:`RealPool`), not once per generation:
+with a large pool that work would otherwise dominate a chain (benchmarks/bench_loops.py).
 """
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from scipy.special import logsumexp
 
 from . import validate
 from .families import FAMILIES, gaussian
+from .metrics import kl, total_variation
 from .selection import select_softmax
 
 SCHEMES = ("replace", "accumulate", "fresh")
@@ -99,10 +104,13 @@ class LoopConfig:
                              "gaussian family: a covariance fitted to N <= d points is singular")
 
     def fit_options(self) -> dict:
-        return {"gaussian": {"estimator": self.estimator},
-                "gmm": {"components": self.components, "covariance": self.covariance, "n_iter": self.em_iter},
-                "kde": {"bandwidth": self.bandwidth},
-                "histogram": {"n_atoms": self.n_atoms}}[self.family]
+        """The family's fit keyword arguments from this config."""
+        options: dict[str, dict] = {"gaussian": {"estimator": self.estimator},
+                                    "gmm": {"components": self.components, "covariance": self.covariance,
+                                            "n_iter": self.em_iter},
+                                    "kde": {"bandwidth": self.bandwidth},
+                                    "histogram": {"n_atoms": self.n_atoms}}
+        return options[self.family]
 
     def to_dict(self) -> dict:
         return {"kind": "loop", **asdict(self)}
@@ -121,6 +129,8 @@ Reward = Callable[[np.ndarray], np.ndarray] | np.ndarray | None
 
 
 def _rewards(reward: Reward, x: np.ndarray) -> np.ndarray:
+    if reward is None:
+        raise ValueError("a reward is needed here: pass reward=")
     if isinstance(reward, np.ndarray):                      # rewards on atoms (histogram family)
         return reward[np.asarray(x).reshape(-1).astype(np.int64)]
     r = np.asarray(reward(x), float).reshape(-1)
@@ -139,6 +149,50 @@ def _check_data(config: LoopConfig, real_data) -> np.ndarray:
     return x
 
 
+class RealPool:
+    """A run's real data, checked once (finite, enough rows for the config), with what the records compute
+    from the whole pool -- the pool without its held-out rows -- cached on first use: the top reward r*, the
+    Gaussian MLE fit W2 is measured against, the histogram's data law. Build it once per run
+    (:func:`run_loop` does) and pass it to :func:`init`, :func:`step` and :func:`record` in place of the array.
+    """
+
+    def __init__(self, config: LoopConfig, real_data):
+        self.config = config
+        self.x = _check_data(config, real_data)
+        self.train_pool = self.x[:-config.n_holdout] if config.n_holdout else self.x
+        self._cache: dict = {}
+
+    def r_star(self, reward: Reward) -> float:
+        """max of the reward over the pool (held-out rows excluded), computed once per reward."""
+        key = ("r_star", id(reward))
+        if key not in self._cache:
+            self._cache[key] = (reward, float(_rewards(reward, self.train_pool).max()))   # keeps reward alive
+        return self._cache[key][1]
+
+    def gaussian_reference(self) -> dict:
+        """The Gaussian MLE fit of the pool (the data law W2 is measured against)."""
+        if "gaussian" not in self._cache:
+            self._cache["gaussian"] = gaussian.fit(self.train_pool, estimator="mle")
+        return self._cache["gaussian"]
+
+    def atom_law(self) -> np.ndarray:
+        """The pool's frequencies on the histogram's atoms."""
+        if "atoms" not in self._cache:
+            idx = self.train_pool.reshape(-1).astype(np.int64)
+            atoms = validate.count(self.config.n_atoms, "n_atoms")     # set for the histogram family
+            self._cache["atoms"] = np.bincount(idx, minlength=atoms) / self.train_pool.shape[0]
+        return self._cache["atoms"]
+
+
+def as_pool(config: LoopConfig, real_data) -> RealPool:
+    """``real_data`` as a :class:`RealPool` for ``config`` (checked now), or the pool itself if it is one."""
+    if isinstance(real_data, RealPool):
+        if real_data.config != config:
+            raise ValueError("this RealPool was built for another LoopConfig")
+        return real_data
+    return RealPool(config, real_data)
+
+
 def _streams(seed: int, t: int) -> list[np.random.Generator]:
     """Independent generators for generation t: sampling, curation, fitting, evaluation."""
     ss = np.random.SeedSequence(entropy=seed, spawn_key=(t,))
@@ -153,7 +207,7 @@ def _real_block(config: LoopConfig, x: np.ndarray, t: int) -> np.ndarray:
 def init(config: LoopConfig, real_data, seed: int = 0, start: dict | None = None) -> LoopState:
     """Generation 0: the family fitted to the first N real points, or the given ``start`` parameters (e.g. a
     model away from the data, to watch the loop contract back)."""
-    x = _check_data(config, real_data)
+    x = as_pool(config, real_data).x
     fam = FAMILIES[config.family]
     if start is not None:
         params = {k: np.asarray(v, float) for k, v in start.items()}
@@ -194,8 +248,8 @@ def curate_samples(config: LoopConfig, params: dict, m: int, reward: Reward,
 
 
 def step(config: LoopConfig, state: LoopState, real_data, reward: Reward = None, seed: int = 0) -> LoopState:
-    """Generation t -> t+1: sample, curate, mix, fit."""
-    x = _check_data(config, real_data)
+    """Generation t -> t+1: sample, curate, mix, fit. ``real_data``: the array, or its :class:`RealPool`."""
+    x = as_pool(config, real_data).x
     t = state.generation + 1
     rs, rc, rf, _ = _streams(seed, t)
     fam = FAMILIES[config.family]
@@ -212,17 +266,18 @@ def step(config: LoopConfig, state: LoopState, real_data, reward: Reward = None,
 def record(config: LoopConfig, state: LoopState, real_data, reward: Reward = None, seed: int = 0) -> dict:
     """Metrics of generation t: the fitted parameters, E[r] (+ its standard error), E[e^{r - r*}] with r* the
     top reward over the real pool (as the exact runs report it: no overflow at any reward scale), held-out
-    log-likelihood, mode proportions, and the distance to the data law (W2 for Gaussians, TV/KL on atoms)."""
-    x = _check_data(config, real_data)
+    log-likelihood, mode proportions, and the distance to the data law (W2 for Gaussians, TV/KL on atoms).
+    ``real_data``: the array, or its :class:`RealPool` (whose pool-wide quantities are then computed once)."""
+    pool = as_pool(config, real_data)
+    x = pool.x
     fam = FAMILIES[config.family]
     rng_eval = _streams(seed, state.generation)[3]
     rec: dict = {"generation": state.generation}
     rec.update({k: np.asarray(v) for k, v in state.params.items() if k != "points"})
     ev = fam.sample(state.params, config.n_eval, rng_eval)
-    pool = x[:-config.n_holdout] if config.n_holdout else x
     if reward is not None:
         r = _rewards(reward, ev)
-        r_star = float(_rewards(reward, pool).max())
+        r_star = pool.r_star(reward)
         rec["mean_reward"] = float(r.mean())
         rec["reward_se"] = float(r.std(ddof=1) / math.sqrt(r.size))
         rec["r_star"] = r_star
@@ -234,11 +289,10 @@ def record(config: LoopConfig, state: LoopState, real_data, reward: Reward = Non
         near = np.argmin(((ev[:, None, :] - c[None]) ** 2).sum(-1), axis=1)
         rec["mode_proportions"] = (np.bincount(near, minlength=len(c)) / ev.shape[0]).tolist()
     if config.family == "gaussian":
-        ref = gaussian.fit(pool.astype(float), estimator="mle")
+        ref = pool.gaussian_reference()
         rec["w2_to_data"] = gaussian.w2(state.params["mean"], state.params["cov"], ref["mean"], ref["cov"])
     if config.family == "histogram":
-        data = np.bincount(pool.reshape(-1).astype(np.int64), minlength=config.n_atoms) / pool.shape[0]
-        from .metrics import kl, total_variation
+        data = pool.atom_law()
         rec["tv_to_data"] = total_variation(state.params["probs"], data)
         rec["kl_to_data"] = kl(state.params["probs"], data)
     return rec
@@ -251,9 +305,10 @@ def run_loop(config: LoopConfig, real_data, reward: Reward = None, seed: int = 0
     ``real_data``: (M, d) points (histogram: atom indices); ``reward``: a function of points (n, d) -> (n,),
     or for the histogram family an array of rewards per atom.
     """
-    state = init(config, real_data, seed, start)
-    out = [record(config, state, real_data, reward, seed)]
+    pool = as_pool(config, real_data)              # checked, and the pool-wide quantities cached, once per run
+    state = init(config, pool, seed, start)
+    out = [record(config, state, pool, reward, seed)]
     for _ in range(config.generations):
-        state = step(config, state, real_data, reward, seed)
-        out.append(record(config, state, real_data, reward, seed))
+        state = step(config, state, pool, reward, seed)
+        out.append(record(config, state, pool, reward, seed))
     return out

@@ -1,4 +1,8 @@
-"""Plots drawn from run folders (matplotlib is imported only here, lazily)."""
+"""Plots drawn from run folders (matplotlib is imported only here, lazily).
+
+Figures are made with matplotlib's object API (:class:`matplotlib.figure.Figure`), never through pyplot's
+global state: the library changes neither the backend nor the global style, so a notebook keeps its own settings.
+"""
 from __future__ import annotations
 
 import io
@@ -10,23 +14,32 @@ from .runs import atomic_write, read_metrics
 
 
 def save_figure(fig, path: Path) -> None:
-    """Save a matplotlib figure atomically (format from the suffix)."""
+    """Save a matplotlib figure atomically (format from the suffix), without version or date metadata."""
     buf = io.BytesIO()
-    fig.savefig(buf, format=Path(path).suffix[1:], dpi=110, bbox_inches="tight")
+    fmt = Path(path).suffix[1:]
+    # no software version or creation date in the file: the same figure gives the same bytes on every rerun
+    meta = {"png": {"Software": None}, "pdf": {"Creator": None, "Producer": None, "CreationDate": None},
+            "svg": {"Creator": None, "Date": None}}.get(fmt)
+    fig.savefig(buf, format=fmt, dpi=110, bbox_inches="tight", metadata=meta)
     atomic_write(Path(path), buf.getvalue())
+
+
+def new_figure(nrows: int = 1, ncols: int = 1, **kwargs):
+    """A figure and its axes (``Figure(**kwargs).subplots(nrows, ncols)``) outside pyplot: nothing global is
+    touched and nothing needs closing."""
+    from matplotlib.figure import Figure
+    size = {k: kwargs.pop(k) for k in ("figsize", "dpi") if k in kwargs}
+    fig = Figure(**size)
+    return fig, fig.subplots(nrows, ncols, **kwargs)
 
 
 def plot_exact_run(folder: Path) -> Path:
     """plot.png of an exact run: the density at a few steps beside p*, and its metrics over steps."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     with np.load(Path(folder) / "trajectory.npz") as z:
         p, r, p_star = z["p"], z["r"], z["p_star"]
     rows = read_metrics(folder)
     steps = np.linspace(0, len(p) - 1, min(4, len(p))).astype(int)
-    fig, ax = plt.subplots(1, len(steps) + 2, figsize=(3.2 * (len(steps) + 2), 3))
+    fig, ax = new_figure(1, len(steps) + 2, figsize=(3.2 * (len(steps) + 2), 3))
     for a, t in zip(ax, steps):
         _show(a, p[t], r)
         a.set_title(f"p_{t}")
@@ -40,7 +53,6 @@ def plot_exact_run(folder: Path) -> Path:
     fig.tight_layout()
     out = Path(folder) / "plot.png"
     save_figure(fig, out)
-    plt.close(fig)
     return out
 
 

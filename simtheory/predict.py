@@ -20,6 +20,15 @@ theta in the direction :math:`\delta_x - P`), so :math:`\mathrm{Var}\,\theta(\ha
 rounding) by reverse-mode differentiation of the curated map, :func:`curated_vjp`, chained through every step
 of a trajectory. The real images enter as fixed atoms: the next model is trained on exactly those images, so
 the SE is that of the n candidates, as the loop's question is what its own samples predict.
+
+Intervals (``_lo``, ``_hi``). The delta-method SE is right on average, but theta-hat is not normal when a few
+candidates carry most of the weight (K = inf and unbounded rewards: p_t / p_0 is proportional to e^{t r}):
+a sample that misses the tail gives a low estimate *and* a low SE, so the studentised error is skewed and
+heavy-tailed and theta-hat +- 1.96 SE covers 60-90% at t >= 2 (tests/test_predict.py measures it). Each
+interval is instead :func:`interval`: the studentised statistic corrected for skewness by Hall's (1992) cubic
+transformation, with the skewness of the exact influence function, and Student-t quantiles with the
+Satterthwaite degrees of freedom of the variance estimate, (sum IF^2)^2 / sum IF^4 (the effective number of
+candidates the SE rests on). Both come from the IF already computed, so they cost O(n) more.
 """
 from __future__ import annotations
 
@@ -27,7 +36,10 @@ import math
 
 import numpy as np
 
+from scipy import stats
+
 from . import curated, theorems, validate
+from .curation import NORM_TOL
 
 Y_LO = -4.0                 # Gumbel CDF G(-4) = e^{-e^4} < 3e-24: nothing below the lowest reward + Y_LO
 Y_HI = 45.0                 # above max r + log K + Y_HI the integrands are below K e^{-45}
@@ -218,7 +230,11 @@ def _mixing(scheme: str, lam: float, steps: int) -> tuple[np.ndarray, np.ndarray
 
 # --------------------------------------------------------------------------------------------- dynamics
 def _fold(p0, p_data, r, K, W, d) -> np.ndarray:
-    """Forward trajectory with simtheory.curated at each step (replace: the same numbers as simtheory.retrain)."""
+    """Forward trajectory with simtheory.curated at each step (replace: the same numbers as simtheory.retrain).
+
+    Each mixed law must sum to 1 within the quadrature's NORM_TOL (FloatingPointError otherwise); the check
+    passed, it is divided by its sum, a rounding-level correction that keeps the degree-K map from growing a
+    normalisation error K-fold per step."""
     steps = W.shape[0] - 1
     P = np.zeros((steps + 1, p0.size))
     C = np.zeros_like(P)
@@ -227,7 +243,11 @@ def _fold(p0, p_data, r, K, W, d) -> np.ndarray:
         C[t] = curated(P[t], r, K)
         nxt = d[t + 1] * p_data if d[t + 1] else np.zeros(p0.size)
         nxt = nxt + W[t + 1, : t + 1] @ C[: t + 1]
-        P[t + 1] = nxt / nxt.sum()          # a rounding-level correction (validate.SUM_TOL would refuse more)
+        total = float(nxt.sum())
+        if abs(total - 1.0) > NORM_TOL:
+            raise FloatingPointError(f"step {t + 1} of the predicted trajectory has mass {total!r}: more than "
+                                     f"{NORM_TOL:g} from 1 (a curated step or the mixing weights lost mass)")
+        P[t + 1] = nxt / total
     return P
 
 
@@ -254,8 +274,53 @@ def _influence(P, r, K, W, f, cand: np.ndarray) -> np.ndarray:
     return IF.reshape(int(cand.sum()), steps + 1, m)
 
 
+def interval(theta, IF, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    r"""Skewness-corrected studentised interval for a functional theta(P) estimated by theta(P_n) from n
+    draws, given the estimate and its influence function on the n draws (axis 0 of ``IF``, centred).
+
+    With :math:`S_k = \sum_i IF_i^k`, the SE is :math:`\sqrt{S_2}/n` and :math:`T = (\hat\theta -
+    \theta)/SE`. Hall's (1992) transformation :math:`g(T) = T + a T^2 + a^2 T^3/3 + b`, :math:`a = \hat
+    g/3`, :math:`b = \hat g/6`, :math:`\hat g = S_3 / S_2^{3/2}` (the skewness over :math:`\sqrt n`), is
+    monotone and removes T's first-order skewness; g(T) is referred to Student's t with
+    :math:`\nu = S_2^2/S_4 - 1` degrees of freedom (Satterthwaite: the effective number of terms in the
+    variance estimate; n - 1 when all |IF_i| are equal). Inverting, :math:`\theta \in [\hat\theta - SE\,
+    g^{-1}(q), \hat\theta - SE\, g^{-1}(-q)]`, :math:`g^{-1}(y) = ((1 + 3a(y - b))^{1/3} - 1)/a`.
+    Where every IF_i is 0 the interval is the point theta.
+
+    Parameters
+    ----------
+    theta : array_like (...,) -- the estimates.
+    IF : array_like (n, ...) -- influence functions on the draws, one column per estimate.
+    level : float in (0, 1) -- coverage (default 0.95).
+
+    Returns
+    -------
+    (lo, hi), each shaped like theta.
+    """
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level!r}")
+    th = np.asarray(theta, float)
+    f = np.asarray(IF, float)
+    n = f.shape[0]
+    s2, s3, s4 = (np.sum(f ** k, axis=0) for k in (2, 3, 4))
+    live = s2 > 0
+    s2l = np.where(live, s2, 1.0)
+    se = np.sqrt(s2) / n
+    g = np.where(live, s3 / s2l ** 1.5, 0.0)
+    a, b = g / 3.0, g / 6.0
+    nu = np.where(live, s2l ** 2 / np.where(live, s4, 1.0) - 1.0, np.inf)
+    q = stats.t.ppf(0.5 + 0.5 * level, np.maximum(nu, 1.0))
+
+    def ginv(y):
+        small = np.abs(a) < 1e-12
+        safe = np.where(small, 1.0, a)
+        return np.where(small, y - b, (np.cbrt(1.0 + 3.0 * safe * (y - b)) - 1.0) / safe)
+    return th - se * ginv(q), th - se * ginv(-q)
+
+
 def trajectory(rewards, labels=None, K=2, steps: int = 1, *, lam: float = math.inf, real_rewards=None,
-               real_labels=None, n_classes: int | None = None, scheme: str = "replace") -> dict:
+               real_labels=None, n_classes: int | None = None, scheme: str = "replace",
+               level: float = 0.95) -> dict:
     r"""Predicted trajectory of a curated loop from one generation's samples (Ferbach et al. 2024, Eq. 7 and
     Sec. 3), with delta-method standard errors from those samples.
 
@@ -270,11 +335,13 @@ def trajectory(rewards, labels=None, K=2, steps: int = 1, *, lam: float = math.i
         1/N); required when real data enter (lam finite, or scheme 'accumulate').
     n_classes : int, optional -- number of classes (default: max label + 1).
     scheme : 'replace' | 'fresh' | 'accumulate' -- see :func:`_mixing`.
+    level : float -- coverage of the intervals (default 0.95).
 
     Returns
     -------
     dict of arrays over generations 0..steps (generation 0 is the samples' own law):
-    ``mean_reward``, ``mean_exp_reward``, ``class_proportions`` (steps + 1, C), each with ``_se``.
+    ``mean_reward``, ``mean_exp_reward``, ``class_proportions`` (steps + 1, C), each with ``_se`` (delta
+    method) and the interval ``_lo``, ``_hi`` (:func:`interval`: skewness-corrected, Student-t).
     """
     nc = _n_classes(labels, real_labels, n_classes)
     r, y = _sample(rewards, labels, nc, "candidate")
@@ -301,11 +368,16 @@ def trajectory(rewards, labels=None, K=2, steps: int = 1, *, lam: float = math.i
     theta = P @ f                                           # (steps + 1, m)
     IF = _influence(P, r_all, k, W, f, cand)
     se = np.sqrt(np.mean(IF ** 2, axis=0) / n)
+    lo, hi = interval(theta, IF, level)
     scale = _exp_scale(_ref(r_all))
-    out = {"mean_reward": theta[:, 0], "mean_reward_se": se[:, 0],
-           "mean_exp_reward": scale * theta[:, 1], "mean_exp_reward_se": scale * se[:, 1]}
-    if nc:
-        out["class_proportions"], out["class_proportions_se"] = theta[:, 2:], se[:, 2:]
+    out = {}
+    for key, cols, unit in (("mean_reward", slice(0, 1), 1.0), ("mean_exp_reward", slice(1, 2), scale),
+                            ("class_proportions", slice(2, None), 1.0)):
+        if key == "class_proportions" and not nc:
+            continue
+        pick = (lambda a: a[:, cols.start]) if key != "class_proportions" else (lambda a: a[:, cols])
+        out[key], out[f"{key}_se"] = unit * pick(theta), unit * pick(se)
+        out[f"{key}_lo"], out[f"{key}_hi"] = unit * pick(lo), unit * pick(hi)
     return out
 
 
@@ -330,8 +402,9 @@ def one_step(candidate_rewards, candidate_labels=None, K=2, *, lam: float = math
     kept = trajectory(r, y, k, 1, n_classes=nc or None)
     out = {"n_candidates": int(r.size), "K": k}
     keys = ["mean_reward", "mean_exp_reward"] + (["class_proportions"] if nc else [])
+    sufs = ("", "_se", "_lo", "_hi")
     for key in keys:
-        for suf in ("", "_se"):
+        for suf in sufs:
             out[f"candidate_{key}{suf}"] = _plain(kept[key + suf][0])
             out[f"predicted_kept_{key}{suf}"] = _plain(kept[key + suf][1])
     if la == math.inf:
@@ -344,10 +417,10 @@ def one_step(candidate_rewards, candidate_labels=None, K=2, *, lam: float = math
         rr, ry = _sample(real_rewards, real_labels, nc, "real")
         out["real_mean_reward"] = float(rr.mean())
         out["real_mean_exp_reward"] = _exp_scale(_ref(rr)) * float(np.exp(rr - _ref(rr)).mean())
-        if nc:
+        if nc and ry is not None:
             out["real_class_proportions"] = (np.bincount(ry, minlength=nc) / ry.size).tolist()
     for key in keys:
-        for suf in ("", "_se"):
+        for suf in sufs:
             out[f"predicted_{key}{suf}"] = _plain(nxt[key + suf][1])
     out.update(lemma22(r, k))
     return out
@@ -371,7 +444,7 @@ def lemma22(rewards, K) -> dict:
     bound = (theorems.lemma22_bound(p, r, k) - mu) * math.exp(rs)
     if_bound = frac * ((w - mu) ** 2 - var) * math.exp(rs)
     # exact gain theta(P) = E_c[w] - E_P[w]: its IF is the curated mean's IF minus (w - mu)
-    g = _vjp(p, r, k, w[:, None], _Quadrature(r, k) if k not in (1, math.inf) else None)[:, 0]
+    g = _vjp(p, r, k, w[:, None], _Quadrature(r, int(k)) if k not in (1, math.inf) else None)[:, 0]
     gain = float(curated(p, r, k) @ w - mu)
     if_gain = (g - p @ g) - (w - mu)
     return {"lemma22_gain_bound": bound, "lemma22_gain_bound_se": float(np.sqrt(np.mean(if_bound ** 2) / n)),
@@ -395,7 +468,7 @@ def sample_means(rewards, labels=None, n_classes: int | None = None) -> dict:
     sd = (lambda a: float(a.std(ddof=1) / math.sqrt(n)) if n > 1 else math.inf)
     out = {"n": n, "mean_reward": float(r.mean()), "mean_reward_se": sd(r), "mean_exp_reward": float(e.mean()),
            "mean_exp_reward_se": sd(e)}
-    if nc:
+    if nc and y is not None:
         q = np.bincount(y, minlength=nc) / n
         out["class_proportions"] = q.tolist()
         out["class_proportions_se"] = np.sqrt(q * (1 - q) / n).tolist()
@@ -423,21 +496,34 @@ def compare_generation(prediction: dict, kept: dict | None, model: dict | None) 
     ``selection_z_q``: (kept set - predicted kept law) / combined SE -- tests the selection (conservative,
     :func:`zscore`). ``fit_error_q`` = next model's measured - predicted next law, with ``fit_error_q_se``
     (independent draws) and ``fit_z_q`` -- what infinite capacity misses, plus sampling noise.
-    ``kept`` and ``model`` are :func:`sample_means`-shaped dicts (keys q and q_se).
+    ``kept`` and ``model`` are :func:`sample_means`-shaped dicts (keys q and q_se). Where the prediction
+    carries its interval (``_lo``, ``_hi``) the prediction's SE is :func:`interval_se` on the measured side.
     """
     out = {}
     for q in QUANTITIES:
         pk, pn = prediction.get(f"predicted_kept_{q}"), prediction.get(f"predicted_{q}")
         if kept is not None and pk is not None and q in kept:
             out[f"selection_z_{q}"] = _plain(zscore(kept[q], _null_se(kept, q, pk), pk,
-                                                    prediction[f"predicted_kept_{q}_se"]))
+                                                    interval_se(prediction, f"predicted_kept_{q}", kept[q])))
         if model is not None and pn is not None and model.get(q) is not None:
             err = np.asarray(model[q], float) - np.asarray(pn, float)
             ms = _null_se(model, q, pn)
-            se = np.hypot(ms, np.asarray(prediction[f"predicted_{q}_se"], float))
-            out[f"fit_error_{q}"], out[f"fit_error_{q}_se"] = _plain(err), _plain(se)
-            out[f"fit_z_{q}"] = _plain(zscore(model[q], ms, pn, prediction[f"predicted_{q}_se"]))
+            ps = interval_se(prediction, f"predicted_{q}", model[q])
+            out[f"fit_error_{q}"], out[f"fit_error_{q}_se"] = _plain(err), _plain(np.hypot(ms, ps))
+            out[f"fit_z_{q}"] = _plain(zscore(model[q], ms, pn, ps))
     return out
+
+
+def interval_se(prediction: dict, key: str, measured, level: float = 0.95) -> np.ndarray:
+    """The SE of prediction[key] to combine with a measurement: the half-width of its interval on the side
+    of ``measured`` over the normal quantile of ``level`` (the interval's skewness and t-widening carried
+    into a normal z), or ``key_se`` where the prediction has no interval."""
+    if f"{key}_lo" not in prediction:
+        return np.asarray(prediction[f"{key}_se"], float)
+    p = np.asarray(prediction[key], float)
+    lo, hi = np.asarray(prediction[f"{key}_lo"], float), np.asarray(prediction[f"{key}_hi"], float)
+    zq = stats.norm.ppf(0.5 + 0.5 * level)
+    return np.where(np.asarray(measured, float) >= p, hi - p, p - lo) / zq
 
 
 def _null_se(sample: dict, q: str, predicted) -> np.ndarray:

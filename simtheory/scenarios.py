@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -24,7 +24,7 @@ class Scenario:
 
 
 def four_atoms(grid_size: int = 0) -> Scenario:
-    """The 4-atom example of curation-theory.md: p = (.4, .3, .2, .1), r = (0, .5, 1, 1)."""
+    """The 4-atom example of docs/derivations/curated-step.md: p = (.4, .3, .2, .1), r = (0, .5, 1, 1)."""
     return Scenario(np.array([0.4, 0.3, 0.2, 0.1]), np.array([0.0, 0.5, 1.0, 1.0]), None)
 
 

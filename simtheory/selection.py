@@ -34,7 +34,7 @@ def sample_curated(p, r, K, n: int, rng: np.random.Generator) -> np.ndarray:
     if k == math.inf:
         raise ValueError("K = inf cannot be sampled; use simtheory.curated(p, r, math.inf)")
     n = validate.count(n, "n")
-    cand = rng.choice(pa.size, size=(n, k), p=pa)
+    cand = rng.choice(pa.size, size=(n, int(k)), p=pa)
     keep = select_softmax(ra[cand], rng)
     return cand[np.arange(n), keep]
 

@@ -8,7 +8,7 @@ import sympy as sp
 a, d, t = sp.symbols("a d t", positive=True)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def two_atom_curated(K: int) -> sp.Expr:
     r"""Curated mass of the top atom of a 2-atom law (mass a at reward d, 1 - a at reward 0), Eq. 6 summed
     over the number j of top draws among K:
@@ -27,7 +27,7 @@ def two_atom_curated_numeric(K: int):
     return sp.lambdify((a, d), two_atom_curated(K), "numpy")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def two_atom_kinf() -> sp.Expr:
     """K = inf top mass after t steps: a e^{t d} / (a e^{t d} + 1 - a) (Lemma 2.1 on two atoms)."""
     return a * sp.exp(t * d) / (a * sp.exp(t * d) + 1 - a)

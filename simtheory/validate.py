@@ -85,7 +85,7 @@ def count(n, name: str, minimum: int = 1) -> int:
     """Return ``n`` as an int >= minimum."""
     if isinstance(n, bool) or not isinstance(n, numbers.Integral):
         if isinstance(n, numbers.Real) and float(n).is_integer():
-            n = int(n)
+            n = int(float(n))
         else:
             raise ValueError(f"{name} must be an integer >= {minimum}, got {n!r}")
     if int(n) < minimum:

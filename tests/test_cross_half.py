@@ -288,7 +288,7 @@ def test_recorded_predictions_match_an_exact_recomputation(tmp_path):
             np.testing.assert_allclose(row["predicted_kept_mean_reward"], c @ cr, atol=1e-12)
         res = compare_run(run)
         assert all(g["recorded_prediction_max_abs_diff"] == 0 for g in res["generations"])
-        for t, g in enumerate(res["generations"], start=1):
+        for t, _g in enumerate(res["generations"], start=1):
             row = read_metrics(run)[t]
             np.testing.assert_allclose(row["multistep_predicted_class_proportions"],
                                        res["multi_step"]["class_proportions"][t], atol=1e-12)
@@ -316,6 +316,7 @@ def _image_checks(folder, K, lam, scheme="replace"):
     return res
 
 
+@pytest.mark.cifar
 def test_tiny_image_loop_through_the_same_checks(tiny_run):
     """The image half (tiny preset, lam = inf) through the checks the theory families pass."""
     from empirical.configs import preset
@@ -332,6 +333,7 @@ def test_tiny_image_loop_through_the_same_checks(tiny_run):
     assert len(res["multi_step"]["mean_reward"]) == cfg.generations + 1
 
 
+@pytest.mark.cifar
 @pytest.mark.slow
 @settings(max_examples=4)
 @given(st.sampled_from([1, 2, 4]), st.sampled_from([math.inf, 1.0]), st.integers(0, 1000))

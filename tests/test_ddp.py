@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 WORKER = Path(__file__).with_name("ddp_worker.py")
@@ -40,6 +41,7 @@ def test_two_gloo_processes_equal_one_process(tmp_path):
     assert moved > 10
 
 
+@pytest.mark.cifar
 def test_image_loop_under_torchrun_writes_once_and_matches_one_process(tmp_path):
     """Two gloo ranks: rank 0 alone writes (one metrics line per generation), both train, same numbers as one
     process; a plain rerun of the finished folder changes nothing."""

@@ -8,8 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import integrate, stats
 
-from simtheory.diffusion import (gmm_denoiser, gmm_denoiser_reference, gmm_score, guided_denoiser, guided_gaussian,
-                                 heun_sample, noised_logpdf, product_gaussian, sigma_steps)
+from simtheory.diffusion import (gmm_denoiser, gmm_denoiser_reference, gmm_score, gmm_score_reference,
+                                 guided_denoiser, guided_gaussian, heun_sample, noised_logpdf, product_gaussian,
+                                 sigma_steps)
 from simtheory.diffusion.gaussian import guided_gaussian_1d, guided_law_1d_sympy, product_divergence_w
 
 from tolerances import N_SE, ROUNDING
@@ -100,6 +101,95 @@ def test_far_components_and_tiny_sigma_are_stable():
     np.testing.assert_allclose(gmm_denoiser(x, 1e-6, w, m, c), x, atol=1e-8)
     # x at +3e4 belongs to the right component: D = mu + S (S + s^2)^-1 (x - mu)
     np.testing.assert_allclose(gmm_denoiser(x[2:], 1.0, w, m, c)[0], m[1] + 0.5 * (x[2] - m[1]), rtol=1e-12)
+
+
+def mp_score(x, sigma, w, m, c, digits=50):
+    """grad log p_sigma at each row of x in mpmath with ``digits`` digits: -sum_k gamma_k C_k^{-1}(x - mu_k),
+    C_k = S_k + sigma^2 I, from the float inputs taken as exact (LU solves and determinants in mpmath)."""
+    import mpmath as mp
+    with mp.workdps(digits):
+        k, d = m.shape
+        out = np.empty(x.shape)
+        for i, xi in enumerate(x):
+            logs, zs = [], []
+            for j in range(k):
+                C = mp.matrix(c[j].tolist()) + mp.mpf(sigma) ** 2 * mp.eye(d)
+                r = mp.matrix([mp.mpf(float(xi[a])) - mp.mpf(float(m[j, a])) for a in range(d)])
+                z = mp.lu_solve(C, r)
+                logs.append(mp.log(mp.mpf(float(w[j]))) - sum(r[a] * z[a] for a in range(d)) / 2
+                            - mp.log(mp.det(C)) / 2)
+                zs.append(z)
+            top = max(logs)
+            g = [mp.e ** (lg - top) for lg in logs]
+            tot = sum(g)
+            out[i] = [float(-sum(g[j] * zs[j][a] for j in range(k)) / tot) for a in range(d)]
+    return out
+
+
+def _rel_err(got, ref):
+    return float((np.linalg.norm(got - ref, axis=1) / np.linalg.norm(ref, axis=1)).max())
+
+
+@pytest.mark.parametrize("sigma", [1e-7, 1e-6, 1e-3, 1.0, 30.0])
+def test_score_against_a_50_digit_reference(sigma):
+    """The direct score is accurate to 1e-10 (relative, per point) at every sigma down to 1e-7; Tweedie's
+    (D - x) / sigma^2 is not (it cancels: 1e-3 and worse below sigma = 1e-6, shown as the contrast)."""
+    rng = np.random.default_rng(17)
+    w, m, c = random_gmm(rng, 3, 2, min_eig=0.1)
+    x = np.concatenate([rng.normal(0, 2.5, (12, 2)), m + 0.3 * rng.normal(size=m.shape)])
+    ref = mp_score(x, sigma, w, m, c)
+    assert _rel_err(gmm_score(x, sigma, w, m, c), ref) <= 1e-10
+    assert _rel_err(gmm_score(x, sigma, w, m, c, fast=False), ref) <= 1e-10
+    np.testing.assert_allclose(gmm_score_reference(x, sigma, w, m, c), gmm_score(x, sigma, w, m, c),
+                               rtol=1e-12, atol=1e-12 * np.abs(ref).max())
+    if sigma <= 1e-6:
+        assert _rel_err((gmm_denoiser(x, sigma, w, m, c) - x) / sigma**2, ref) > 1e-6
+
+
+def _singular_mixture():
+    """Two components in 2-D: one on a rotated line (rank 1), one a point mass (covariance 0)."""
+    u = np.array([math.cos(0.7), math.sin(0.7)])
+    covs = np.stack([0.8 * np.outer(u, u), np.zeros((2, 2))])
+    return np.array([0.6, 0.4]), np.array([[0.5, -1.0], [-1.5, 1.0]]), covs
+
+
+@pytest.mark.parametrize("sigma", [1e-3, 0.1, 1.0, 10.0])
+def test_positive_semidefinite_components_are_accepted_when_sigma_is_positive(sigma):
+    """A rank-1 and a zero covariance: S + sigma^2 I is positive definite for sigma > 0, so the noised law is
+    regular. Denoiser and score against the numpy reference, the 50-digit score, and Tweedie's identity with the
+    central-difference gradient of noised_logpdf; sigma = 0 (no density) is refused by name."""
+    w, m, c = _singular_mixture()
+    rng = np.random.default_rng(4)
+    x = np.concatenate([m + sigma * rng.normal(size=(2, 2)), rng.normal(0, 2, (6, 2))])
+    ref = mp_score(x, sigma, w, m, c)
+    # conditioning 1/sigma^2 of C_k in the null direction: the error bound grows as eps / sigma^2
+    tol = 1e-10 if sigma >= 0.1 else 1e-8
+    assert _rel_err(gmm_score(x, sigma, w, m, c), ref) <= tol
+    D = gmm_denoiser(x, sigma, w, m, c)
+    np.testing.assert_allclose(D, gmm_denoiser_reference(x, sigma, w, m, c), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(D, x + sigma**2 * ref, rtol=1e-9, atol=1e-9 * max(1.0, sigma**2))
+    if sigma >= 0.1:
+        h = 1e-5 * sigma
+        grad = np.stack([(noised_logpdf(x + h * e, sigma, w, m, c) - noised_logpdf(x - h * e, sigma, w, m, c))
+                         / (2 * h) for e in np.eye(2)], axis=1)
+        np.testing.assert_allclose(grad, ref, rtol=1e-5, atol=1e-5 * np.abs(ref).max())
+    with pytest.raises(ValueError, match="covs.* is not positive definite"):
+        noised_logpdf(x, 0.0, w, m, c)
+
+
+def test_heun_runs_on_a_point_mass_and_a_line():
+    """The guided sampler takes singular components (it never evaluates sigma = 0): a point mass is reached
+    exactly up to the last Euler step, and the rank-1 component's samples lie on its line."""
+    w, m, c = _singular_mixture()
+    mix = {"weights": w, "means": m, "covs": c}
+    x = heun_sample(guided_denoiser(mix), np.random.default_rng(2).standard_normal((2000, 2)), 64)
+    d_point = np.linalg.norm(x - m[1], axis=1)
+    u = np.array([math.cos(0.7), math.sin(0.7)])
+    off_line = np.abs((x - m[0]) @ np.array([-u[1], u[0]]))
+    near = np.minimum(d_point, off_line)
+    assert near.max() < 1e-4            # sigma_min = 0.002: the last Euler step leaves O(sigma_min^2)
+    share = np.mean(d_point < off_line)
+    assert abs(share - 0.4) <= N_SE * math.sqrt(0.24 / 2000)
 
 
 # ---------------------------------------------------------------- schedule and Heun
@@ -250,8 +340,10 @@ def test_bad_input_is_named():
     x = np.zeros((3, 2))
     bad_c = c.copy()
     bad_c[1] = [[1.0, 2.0], [2.0, 1.0]]
-    with pytest.raises(ValueError, match=r"covs\[1\] is not positive definite"):
+    with pytest.raises(ValueError, match=r"covs\[1\] is not positive semi-definite"):
         gmm_denoiser(x, 1.0, w, m, bad_c)
+    with pytest.raises(ValueError, match=r"covs\[1\] is not positive semi-definite"):
+        gmm_score(x, 1.0, w, m, bad_c)
     with pytest.raises(ValueError, match="weights must sum to 1"):
         gmm_denoiser(x, 1.0, [0.5, 0.6], m, c)
     with pytest.raises(ValueError, match="weights has negative"):

@@ -169,3 +169,105 @@ def test_critical_w_checks_sizes_for_both_kinds():
     for kind in ("mean", "log"):
         with pytest.raises(ValueError, match="M"):
             sims.critical_w(1, 10, kind)
+
+
+# ---------------------------------------------------------------- issue 17: the surviving mutants
+
+def _chi2_log_mean(n: int, divisor: int) -> float:
+    """E[log(chi^2_{n-1} / divisor)] by quadrature of the chi^2 density (independent of the digamma form)."""
+    return stats.chi2(n - 1).expect(lambda q: math.log(q / divisor))
+
+
+@pytest.mark.parametrize("estimator", ["mle", "unbiased"])
+@pytest.mark.parametrize("M,n_s", [(20, 60), (60, 20), (12, 13), (400, 30)])
+def test_critical_w_at_unequal_sizes(estimator, M, n_s):
+    """M != n_s, both kinds, both estimators: w* (log) zeroes E[log v_{t+1}/v_t] = E log(chi^2_{M-1}/c_M)
+    - w E log(chi^2_{n_s-1}/c_s) (quadrature), w* (mean) makes E[v_{t+1}/v_t] = E[chi^2_{M-1}/c_M]
+    E[(c_s/chi^2_{n_s-1})^w] = 1 (quadrature), and each is where the loop's own closed forms say."""
+    ddof = sims.ESTIMATORS[estimator]
+    base, aux = _chi2_log_mean(M, M - ddof), _chi2_log_mean(n_s, n_s - ddof)
+    w_log = sims.critical_w(M, n_s, "log", estimator)
+    assert w_log == pytest.approx(base / aux, rel=1e-9)
+    assert abs(sims.log_variance_drift(w_log, M, n_s, estimator)) < 1e-12
+    w_mean = sims.critical_w(M, n_s, "mean", estimator)
+
+    def factor(w):
+        return (M - 1) / (M - ddof) * stats.chi2(n_s - 1).expect(lambda q: ((n_s - ddof) / q) ** w)
+    if estimator == "unbiased":                # E[v] is already constant at w = 0; any w > 0 makes it grow
+        assert w_mean == 0.0 and factor(0.0) == pytest.approx(1.0, rel=1e-12) and factor(0.2) > 1
+    else:
+        assert 0 < w_mean < w_log              # Jensen
+        assert factor(w_mean) == pytest.approx(1.0, rel=1e-9)
+        assert factor(0.95 * w_mean) < 1 < factor(1.05 * w_mean)
+
+
+@pytest.mark.parametrize("estimator", ["mle", "unbiased"])
+@pytest.mark.parametrize("M,n_s,w", [(20, 15, 0.7), (8, 40, 1.5), (50, 9, 0.3)])
+def test_variance_factor_mean_uses_the_estimators_divisor(estimator, M, n_s, w):
+    """E[v_{t+1}/v_t] = E[chi^2_{M-1}/c_M] E[(c_s/chi^2_{n_s-1})^w], c = n - ddof, by quadrature."""
+    ddof = sims.ESTIMATORS[estimator]
+    ref = (M - 1) / (M - ddof) * stats.chi2(n_s - 1).expect(lambda q: ((n_s - ddof) / q) ** w)
+    assert sims.variance_factor_mean(w, M, n_s, estimator) == pytest.approx(ref, rel=1e-9)
+
+
+def test_unbiased_loop_matches_its_closed_forms():
+    """The fast-suite twin of the slow scale test, estimator 'unbiased', n_s != M: 3,000 chains, T = 6."""
+    M, n_s, T, n, w = 10, 40, 6, 3000, 0.5
+    cfg = sims.GaussianSimsConfig(w=w, n_samples=M, n_s=n_s, generations=T, sigma_max=math.inf,
+                                  estimator="unbiased")
+    v = sims.run_gaussian_sims(cfg, n, seed=5)["var"]
+    r = v[:, T] / v[:, 0]
+    g = sims.variance_factor_mean(w, M, n_s, "unbiased")
+    assert abs(r.mean() - g**T) <= N_SE * r.std(ddof=1) / math.sqrt(n)
+    # the MLE factor differs by ((M-1)/M (n_s/(n_s-1))^w)^T = 0.57: far outside the allowance here
+    assert abs(sims.variance_factor_mean(w, M, n_s, "mle") ** T - g**T) > 3 * N_SE * r.std(ddof=1) / math.sqrt(n)
+    lr = np.log(r)
+    assert abs(lr.mean() - T * sims.log_variance_drift(w, M, n_s, "unbiased")) <= N_SE * lr.std(ddof=1) / math.sqrt(n)
+
+
+@pytest.mark.parametrize("w", [0.0, 1.0])
+def test_gaussian_fresh_draws_new_real_data_and_replace_does_not(w):
+    """lam = 0: 'replace' refits generation 0's real points (the same fit every generation); 'fresh' fits N new
+    ones, so its generation-T fit is independent of generation 0's. lam = 0.5: generation 0's points stay in
+    every 'replace' training set (the means stay correlated); under 'fresh' their weight decays as
+    (lam/(1+lam))^T = 3^-8, so the correlation is zero within N_SE / sqrt(chains)."""
+    n, T = 2000, 8
+    out = {}
+    for scheme in ("replace", "fresh"):
+        for lam in (0.0, 0.5):
+            cfg = sims.GaussianSimsConfig(w=w, n_samples=30, n_s=30, generations=T, scheme=scheme, lam=lam,
+                                          sigma_max=math.inf)
+            out[scheme, lam] = sims.run_gaussian_sims(cfg, n, seed=4)
+    rep0, fr0 = out["replace", 0.0], out["fresh", 0.0]
+    np.testing.assert_array_equal(rep0["mean"][:, T], rep0["mean"][:, 0])
+    np.testing.assert_array_equal(rep0["var"][:, T], rep0["var"][:, 0])
+    for o in (fr0, out["fresh", 0.5]):
+        assert abs(np.corrcoef(o["mean"][:, T], o["mean"][:, 0])[0, 1]) <= N_SE / math.sqrt(n)
+        assert abs(np.corrcoef(np.log(o["var"][:, T]), np.log(o["var"][:, 0]))[0, 1]) <= N_SE / math.sqrt(n)
+    # fresh at lam = 0: every generation is a fit to M new N(0, 1) points, E[mean^2] = 1/M
+    m2 = fr0["mean"][:, T] ** 2
+    assert abs(m2.mean() - 1 / 30) <= N_SE * m2.std(ddof=1) / math.sqrt(n)
+    assert np.corrcoef(out["replace", 0.5]["mean"][:, T], out["replace", 0.5]["mean"][:, 0])[0, 1] > 0.5
+
+
+@pytest.mark.parametrize("scheme", ["replace", "fresh"])
+def test_gmm_sims_training_sets_hold_the_right_real_block(scheme, monkeypatch):
+    """Each generation's base is fitted to the real block the scheme names ('fresh': rows N t .. N (t+1) at
+    generation t; 'replace': the first N rows) followed by that generation's synthetic points."""
+    calls = []
+    real_fit = sims.fit_gmm
+
+    def spy(x, *a, **k):
+        calls.append(np.array(x))
+        return real_fit(x, *a, **k)
+    monkeypatch.setattr(sims, "fit_gmm", spy)
+    N, T = 20, 3
+    cfg = sims.GmmSimsConfig(w=1.0, n_samples=N, n_s=20, components=1, lam=0.5, scheme=scheme, generations=T,
+                             num_steps=4, em_iter=3, restarts=1)
+    x = np.random.default_rng(0).normal(size=(cfg.real_needed(), 2))
+    sims.run_gmm_sims(cfg, x, seed=1)
+    trains = [c for c in calls if c.shape[0] == N + cfg.n_synthetic]
+    assert len(trains) == T
+    for t, train in enumerate(trains, start=1):
+        block = x[N * t:N * (t + 1)] if scheme == "fresh" else x[:N]
+        np.testing.assert_array_equal(train[:N], block)

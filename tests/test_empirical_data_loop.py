@@ -59,6 +59,7 @@ def test_bad_loop_config(kw, name):
         preset("tiny", **kw)
 
 
+@pytest.mark.cifar
 def test_loop_resume_after_kill_equals_uninterrupted(tmp_path, monkeypatch):
     cfg = preset("tiny")
     full = run_image_loop(cfg, tmp_path / "full", progress=False).metrics()

@@ -39,6 +39,7 @@ def _env(**kw) -> dict:
 
 
 # ------------------------------------------------------------------------------------------------ seeds
+@pytest.mark.cifar
 def test_seed_reaches_generation_zero(tmp_path):
     """Replicates differ from generation 0 on (base training, classifier, data, evaluation seeds); the same
     seed repeats every number."""
@@ -73,6 +74,7 @@ def test_curation_leaves_torch_threads_alone():
     assert out == ["1", "1"]
 
 
+@pytest.mark.cifar
 def test_threads_option_sets_both_and_is_logged(tmp_path):
     script = ("import numba, torch\nfrom empirical.cli import set_threads\nset_threads(1)\n"
               "print(torch.get_num_threads(), numba.get_num_threads())")
@@ -187,6 +189,7 @@ def test_bad_inputs_fail_before_the_run_folder_exists(tmp_path):
     assert not (tmp_path / "r2").exists()
 
 
+@pytest.mark.cifar
 def test_corrupt_run_files_name_the_file(tmp_path):
     cfg = replace(_small(), generations=1, finetune_images=64)
     run = tmp_path / "r"
@@ -233,6 +236,7 @@ def test_training_set_of_each_scheme(tmp_path):
     assert preset("tiny", lam=0.5).n_synthetic == 128
 
 
+@pytest.mark.cifar
 @pytest.mark.parametrize("kw", [{"scheme": "accumulate"}, {"scheme": "fresh", "lam": 0.5}, {"lam": 0.5}])
 def test_loop_branches_run_and_resume(tmp_path, kw):
     cfg = replace(_small(**kw), generations=2, finetune_images=64, n_samples=64)
@@ -243,6 +247,7 @@ def test_loop_branches_run_and_resume(tmp_path, kw):
     assert run_image_loop(cfg, tmp_path / "r", progress=False).metrics() == rows
 
 
+@pytest.mark.cifar
 def test_loop_cli_bf16_compile_and_threads_options():
     out = subprocess.run([sys.executable, "-m", "empirical", "loop", "--config", "tiny", "--bf16", "--compile",
                           "--threads", "1", "--dry-run"], capture_output=True, text=True, check=True, cwd=ROOT,

@@ -15,8 +15,10 @@ def test_frechet_closed_forms():
     assert abs(fid.frechet_distance(m1, np.diag(a), m2, np.diag(b)) - expect) < 1e-10
     U = ortho_group.rvs(6, random_state=1)                          # commuting covariances: same eigenvectors
     assert abs(fid.frechet_distance(m1, U @ np.diag(a) @ U.T, m2, U @ np.diag(b) @ U.T) - expect) < 1e-9
-    A = rng.normal(size=(6, 6)); S1 = A @ A.T + np.eye(6)           # general: FID = W2^2 of the Gaussians
-    B = rng.normal(size=(6, 6)); S2 = B @ B.T + np.eye(6)
+    A = rng.normal(size=(6, 6))                                      # general: FID = W2^2 of the Gaussians
+    S1 = A @ A.T + np.eye(6)
+    B = rng.normal(size=(6, 6))
+    S2 = B @ B.T + np.eye(6)
     assert abs(fid.frechet_distance(m1, S1, m2, S2) - w2(m1, S1, m2, S2) ** 2) < 1e-8
 
 
@@ -28,6 +30,7 @@ def test_inception_input_checks_and_detector_hash():
     assert fid._sha1(fid.detector_path()) == fid.DETECTOR_SHA1
 
 
+@pytest.mark.cifar
 def test_fid_real_against_noise_above_real_against_real():
     """Fast version of the slow check below (16 images per set; measured 304 real-real vs 570 real-noise at
     seed 0): noise is farther from real images than real images are from each other."""
@@ -43,6 +46,7 @@ def test_fid_real_against_noise_above_real_against_real():
     assert F(fa, fn) > F(fa, fb) > 0
 
 
+@pytest.mark.cifar
 def test_fid_command(tmp_path, monkeypatch, capsys):
     """``python -m empirical fid --images``: the FID of the file's first n images against the reference split."""
     import json
@@ -62,6 +66,7 @@ def test_fid_command(tmp_path, monkeypatch, capsys):
     assert main(["fid", "--images", str(tmp_path / "missing.npz")]) == 2
 
 
+@pytest.mark.cifar
 @pytest.mark.slow
 def test_fid_on_real_images_small_for_halves_falls_with_n_large_for_noise():
     x, _ = data.load_cifar10("test")

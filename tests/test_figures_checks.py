@@ -8,7 +8,7 @@ import pytest
 
 import paper_checks.__main__ as pc
 from figures.__main__ import MODULES
-from paper_checks.core import FAILS, HOLDS, NOT_MEASURABLE
+from paper_checks.core import FAILS, HOLDS, NOT_MEASURABLE, NOT_SHOWN
 
 
 @pytest.mark.parametrize("name", MODULES)
@@ -47,7 +47,7 @@ def test_every_verdict_flips_when_its_measured_quantity_crosses_its_bound(name):
     assert seen > 0 or all(c.verdict == NOT_MEASURABLE for c in checks)
     owned = {cid: k - lo for (cid, k), lo in zip(owners, [0] + [k for _, k in owners])}
     for c in checks:
-        assert c.verdict in (FAILS, NOT_MEASURABLE), (c.id, c.verdict)
+        assert c.verdict in (FAILS, NOT_SHOWN, NOT_MEASURABLE), (c.id, c.verdict)
         # a measured verdict rests on at least one comparison of its own (a hard-coded "fails" would not)
         assert c.verdict == NOT_MEASURABLE or owned[c.id] > 0, c.id
         assert c.claim and c.source and c.prediction and c.tolerance
@@ -68,7 +68,7 @@ def test_each_comparison_alone_flips_its_verdict(name):
         owner = next(cid for (cid, k), lo in zip(owners, bounds) if lo <= i < k)
         after = {c.id: c.verdict for c in _run_perturbed(mod, i)[0]}
         if before[owner] == HOLDS:
-            assert after[owner] == FAILS, (name, i, owner)
+            assert after[owner] in (FAILS, NOT_SHOWN), (name, i, owner)
 
 
 def test_a_broken_curation_fails_its_check(monkeypatch):
@@ -81,10 +81,37 @@ def test_a_broken_curation_fails_its_check(monkeypatch):
 
 def test_report_lists_every_check(tmp_path):
     checks = pc.run_all(quick=True, only=["c01_curated_density", "c12_sims_edm"])
-    text = pc.report(checks, True, 1.0)
+    text = pc.report(checks, True)
     for c in checks:
         assert f"| {c.id} |" in text
     assert HOLDS in text and NOT_MEASURABLE in text
+
+
+def test_every_row_names_its_kind_and_the_summary_counts_each_kind_apart():
+    from paper_checks import core
+    with pytest.raises(ValueError, match="kind must be one of"):
+        core.Check("X.1", "c", "s", "p", "1", "t", HOLDS)
+    rows = [core.Check("X.1", "c", "s", "p", "1", "t", HOLDS, kind="paper"),
+            core.Check("X.2", "c", "s", "p", "1", "t", FAILS, kind="hypothesis"),
+            core.Check("X.3", "c", "s", "p", "1", "t", NOT_SHOWN, "n", kind="hypothesis"),
+            core.Check("X.4", "c", "s", "p", "1", "t", HOLDS, kind="derived")]
+    text = pc.report(rows, True)
+    assert ("claims of the papers (1): 1 hold, 0 fail, 0 not shown at this power, 0 not measurable here; "
+            "derivations (1): 1 hold, 0 fail, 0 not shown at this power, 0 not measurable here; "
+            "project hypotheses (2): 0 hold, 1 fail, 1 not shown at this power, 0 not measurable here") in text
+    assert "| X.2 | hypothesis |" in text
+
+
+@pytest.mark.parametrize("diff,se,n,want", [(-0.5, 0.1, 8, HOLDS), (0.5, 0.1, 8, FAILS), (-0.16, 0.1, 8, NOT_SHOWN),
+                                            (0.05, 0.1, 8, NOT_SHOWN)])
+def test_effect_verdict_and_the_seeds_that_would_settle_it(diff, se, n, want):
+    from paper_checks import core
+    v, why = core.effect_verdict(diff, se, n)
+    assert v == want
+    if v == NOT_SHOWN and diff < 0:
+        # z = 1.6 with 8 seeds: 8 ((2 + 0.84) / 1.6)^2 = 25.2 -> 26 seeds for 80% power at 2 SE
+        assert "about 26 seeds" in why
+    assert (v == NOT_SHOWN) == bool(why)
 
 
 def test_figure_runs_of_older_code_are_not_reused(tmp_path):

@@ -223,3 +223,56 @@ def test_bertrand_with_data_outside_the_family_follows_the_exact_map():
     for r in recs[1:]:
         mu, var = theorems.gaussian_mixed_map(mu, var, m, v, lam)
         assert np.hypot(r["mean"][0] - mu, r["cov"][0, 0] - var) <= tol
+
+
+# ------------------------------------------------------------------------------------ issue 17, item 6
+@pytest.mark.parametrize("scheme", ["replace", "fresh", "accumulate"])
+def test_pool_wide_work_is_done_once_per_run(scheme, monkeypatch):
+    """The real pool's finiteness check, its Gaussian fit (W2's reference) and r* are computed once per
+    run_loop call, not once per generation; the records equal those of init/step/record on the raw array
+    (which check and compute them at every call)."""
+    from simtheory import loops
+    from simtheory.families import gaussian as fam_gaussian
+    N, T = 20, 6
+    cfg = LoopConfig("gaussian", n_samples=N, generations=T, scheme=scheme, lam=1.0, n_eval=50, n_holdout=30)
+    x = np.random.default_rng(3).normal(size=(cfg.real_needed() + 101, 2))   # no training set has as many rows
+    pool_rows = x.shape[0] - cfg.n_holdout
+    seen = {"reward": 0, "fit": 0, "finite": 0}
+
+    def reward(y):
+        seen["reward"] += y.shape[0] == pool_rows
+        return y[:, 0]
+    real_fit, real_finite = fam_gaussian.fit, loops.validate.finite_array
+
+    def fit(y, *a, **k):
+        seen["fit"] += y.shape[0] == pool_rows
+        return real_fit(y, *a, **k)
+
+    def finite(a, name):
+        seen["finite"] += name == "real_data"
+        return real_finite(a, name)
+    monkeypatch.setattr(fam_gaussian, "fit", fit)
+    monkeypatch.setattr(loops.validate, "finite_array", finite)
+    recs = run_loop(cfg, x, reward, seed=2)
+    assert seen == {"reward": 1, "fit": 1, "finite": 1}
+    state = loops.init(cfg, x, 2)
+    by_hand = [loops.record(cfg, state, x, reward, 2)]
+    for _ in range(T):
+        state = loops.step(cfg, state, x, reward, 2)
+        by_hand.append(loops.record(cfg, state, x, reward, 2))
+    assert seen["finite"] > 2 * T                   # the raw-array calls check every time
+    for a, b in zip(recs, by_hand):
+        assert a.keys() == b.keys()
+        for k in a:
+            np.testing.assert_array_equal(a[k], b[k])
+
+
+def test_a_pool_is_tied_to_its_config():
+    from simtheory import loops
+    x = np.random.default_rng(0).normal(size=(600, 1))
+    pool = loops.RealPool(LoopConfig("gaussian", n_samples=20), x)
+    with pytest.raises(ValueError, match="another LoopConfig"):
+        loops.step(LoopConfig("gaussian", n_samples=30), loops.init(LoopConfig("gaussian", n_samples=30), x), pool)
+    x[5, 0] = np.nan
+    with pytest.raises(ValueError, match="real_data"):
+        loops.RealPool(LoopConfig("gaussian", n_samples=20), x)

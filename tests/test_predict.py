@@ -267,3 +267,118 @@ def test_exponential_moments_beyond_the_float_range_are_refused():
         predict.sample_means(r + 800)
     # inside the range the moments are plain floats
     assert predict.sample_means(r + 300)["mean_exp_reward"] > 0
+
+
+@pytest.mark.parametrize("K", [2, 4, math.inf])
+def test_lemma22_bound_se_matches_the_spread_of_fresh_draws(K):
+    """lemma22_gain_bound_se against the SD of the bound over R fresh candidate sets from a fixed 10-atom law
+    (top atom with mass 0.1, so r* is the same atom in every draw: the SE takes r* as fixed). Allowance as in
+    the trajectory test: N_SE relative SEs of an SD of R draws plus the SE estimate's own spread."""
+    rng = np.random.default_rng(21)
+    A, n, R = 10, 300, 400
+    ra = np.linspace(0.0, 2.5, A)
+    pa = np.r_[rng.dirichlet(np.ones(A - 1)) * 0.9, 0.1]
+    bound, se = np.empty(R), np.empty(R)
+    for i in range(R):
+        out = predict.lemma22(ra[rng.choice(A, n, p=pa)], K)
+        bound[i], se[i] = out["lemma22_gain_bound"], out["lemma22_gain_bound_se"]
+    sd = bound.std(ddof=1)
+    tol = N_SE * (1 / math.sqrt(2 * (R - 1)) + se.std() / se.mean() / math.sqrt(R))
+    assert abs(se.mean() / sd - 1) <= tol, (se.mean() / sd, tol)
+
+
+# ------------------------------------------------------------------------------------ issue 17, item 4
+def _law(kind: str, A: int, rng) -> tuple[np.ndarray, np.ndarray]:
+    """A population of A atoms (rewards, 3 class labels): 'bounded' r ~ U(0, 3); 'unbounded' r ~ N(0, 0.5^2);
+    'tilted' a 5% group at N(2, 0.5^2) beside N(0, 0.5^2), which curation lifts from 5% to most of the mass.
+    Labels follow the reward with noise, plus a class drawn at random."""
+    if kind == "bounded":
+        r = rng.uniform(0, 3, A)
+    elif kind == "unbounded":
+        r = rng.normal(0, 0.5, A)
+    else:
+        rare = rng.random(A) < 0.05
+        r = np.where(rare, rng.normal(2, 0.5, A), rng.normal(0, 0.5, A))
+    y = np.minimum(np.where(r + rng.normal(0, 0.5, A) > np.median(r), 1, 0) + 2 * (rng.random(A) < 0.2), 2)
+    return r, y
+
+
+def _coverage(kind: str, K, n: int, R: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Coverage over R fresh candidate sets of n draws from a 20,000-atom population: the exact dynamics of the
+    population (simtheory.retrain, independent of predict) inside the predicted interval, per generation
+    t = 1..3 (rows) and quantity (E[r], E[e^r], the 3 class shares); also for theta-hat +- 1.96 SE."""
+    rng = np.random.default_rng(seed)
+    r, y = _law(kind, 20_000, rng)
+    P = simtheory.retrain(np.full(r.size, 1 / r.size), r, K, 3)
+    truth = np.c_[P @ r, P @ np.exp(r), P @ np.eye(3)[y]][1:]
+    keys = ("mean_reward", "mean_exp_reward", "class_proportions")
+    hit, hit_delta = np.zeros((3, 5)), np.zeros((3, 5))
+    for _ in range(R):
+        idx = rng.integers(0, r.size, n)
+        out = predict.trajectory(r[idx], y[idx], K, 3, n_classes=3)
+        get = lambda suf: np.c_[tuple(out[k + suf] for k in keys)][1:]     # noqa: E731
+        hit += (get("_lo") <= truth) & (truth <= get("_hi"))
+        hit_delta += np.abs(get("") - truth) <= 1.959964 * get("_se")
+    return hit / R, hit_delta / R
+
+
+@pytest.mark.parametrize("kind,K,R", [("bounded", math.inf, 400), ("unbounded", math.inf, 400),
+                                      ("tilted", math.inf, 400), ("tilted", 4, 150)])
+def test_prediction_intervals_cover(kind, K, R):
+    """95% intervals of E[r], E[e^r] and the class shares at t = 1..3 from n = 2,000 candidates cover the exact
+    value within N_SE binomial SEs of 95% over R fresh candidate sets (the slow test holds every cell to 93%
+    over 1,000 sets). K = inf with a tilted law is where theta-hat +- 1.96 SE fails: it is held below 90% there."""
+    cov, cov_delta = _coverage(kind, K, 2000, R, seed=7)
+    assert cov.min() >= 0.95 - N_SE * math.sqrt(0.95 * 0.05 / R), np.round(cov, 3)
+    if kind == "tilted" and K == math.inf:
+        assert cov_delta[2, 1] < 0.9, np.round(cov_delta, 3)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("K", [2, 4, math.inf])
+@pytest.mark.parametrize("kind", ["bounded", "unbounded", "tilted"])
+def test_prediction_intervals_cover_93_percent(kind, K):
+    """The issue's requirement: measured 95% coverage >= 93% in every cell (t = 1..3; E[r], E[e^r], 3 class
+    shares) over 1,000 fresh candidate sets of n = 2,000 (binomial SE of a 95% coverage: 0.7 points)."""
+    cov, cov_delta = _coverage(kind, K, 2000, 1000, seed=11)
+    print(f"\n{kind} K={K}: interval {np.round(cov, 3).tolist()}; delta {np.round(cov_delta, 3).tolist()}")
+    assert cov.min() >= 0.93, np.round(cov, 3)
+
+
+def test_interval_is_exact_for_symmetric_influence_and_refuses_bad_levels():
+    """IF with zero skewness and equal magnitudes: the interval is theta +- t_{n-2} SE; all-zero IF: a point."""
+    from scipy import stats
+    IF = np.r_[np.ones(50), -np.ones(50)][:, None]
+    lo, hi = predict.interval(np.array([2.0]), IF)
+    se = math.sqrt(100.0) / 100
+    q = stats.t.ppf(0.975, 100 - 1)
+    np.testing.assert_allclose([lo[0], hi[0]], [2.0 - q * se, 2.0 + q * se], rtol=1e-12)
+    lo, hi = predict.interval(np.array([0.3]), np.zeros((10, 1)))
+    assert lo[0] == hi[0] == 0.3
+    # right-skewed IF: the interval reaches further above the estimate than below it
+    IF = np.r_[np.full(95, -1.0), np.full(5, 19.0)][:, None]
+    lo, hi = predict.interval(np.array([0.0]), IF)
+    assert hi[0] > -lo[0] > 0
+    with pytest.raises(ValueError, match="level"):
+        predict.interval(np.array([0.0]), IF, level=1.0)
+
+
+def test_fold_checks_the_mass_instead_of_renormalising(monkeypatch):
+    """A curated step that loses mass beyond NORM_TOL is an error naming the step, not a silent division; within
+    it the correction stays at rounding level on real cases."""
+    rng = np.random.default_rng(1)
+    r = rng.normal(0, 1, 40)
+    sums = []
+    real = predict.curated
+
+    def recording(p, rr, K):
+        c = real(p, rr, K)
+        sums.append(abs(float(c.sum()) - 1.0))
+        return c
+    monkeypatch.setattr(predict, "curated", recording)
+    for K in (2, 4, math.inf):
+        predict.trajectory(r, None, K, 6)
+    assert max(sums) < 1e-13
+    monkeypatch.setattr(predict, "curated", lambda p, rr, K: 1.001 * real(p, rr, K))
+    with pytest.raises(FloatingPointError, match="step 1 of the predicted trajectory has mass"):
+        predict.trajectory(r, None, 2, 3)

@@ -10,9 +10,9 @@ D_w = (1 + w) D_base - w D_aux) and curated retraining loops run exactly up to s
     gaussian   exact output law of the guided ODE for Gaussian base/aux; the product-form heuristic
     sims       SIMS on the Gaussian refit loop and on GMM loops (with curation); distribution shifting
 """
-from .denoiser import gmm_denoiser, gmm_denoiser_reference, gmm_score, noised_logpdf
+from .denoiser import gmm_denoiser, gmm_denoiser_reference, gmm_score, gmm_score_reference, noised_logpdf
 from .gaussian import guided_gaussian, product_gaussian
 from .sampler import guided_denoiser, heun_sample, sigma_steps
 
-__all__ = ["gmm_denoiser", "gmm_denoiser_reference", "gmm_score", "noised_logpdf", "heun_sample", "sigma_steps",
+__all__ = ["gmm_denoiser", "gmm_denoiser_reference", "gmm_score", "gmm_score_reference", "noised_logpdf", "heun_sample", "sigma_steps",
            "guided_denoiser", "guided_gaussian", "product_gaussian"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -57,8 +57,9 @@ def check_w(w, name: str = "w") -> float:
 
 
 def gmm_params(params: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(weights, means, covs) of a mixture given as a dict (families.gmm's format), checked."""
-    return check_gmm(params["weights"], params["means"], params["covs"])
+    """(weights, means, covs) of a mixture given as a dict (families.gmm's format), checked; covariances may be
+    positive semi-definite: the guided denoiser is only ever evaluated at sigma > 0 (Heun skips sigma_N = 0)."""
+    return check_gmm(params["weights"], params["means"], params["covs"], psd=True)
 
 
 def guided_denoiser(base: dict, aux: dict | None = None, w: float = 0.0, *,

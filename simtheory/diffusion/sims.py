@@ -19,12 +19,17 @@ v_b (v_b / v_a)^w (:mod:`.gaussian`) and v_a = v_b chi^2_{n_s-1} / n_s, so
 
 The w that keeps E[v_t] constant and the w that keeps E[log v_t] constant differ (Jensen): between them the
 mean variance grows while the typical (median) variance still collapses.
+
+A fit with a systematic error (``smoothing`` b adds b to every fitted variance, as a kernel density's bandwidth
+h adds h^2; ``shift`` delta adds delta to every fitted mean; the GMM loop's ``reg`` adds reg I to every
+component covariance, scikit-learn's reg_covar) gives the base data + b and the auxiliary, fitted the same way
+to the base's samples, about data + 2b: the case SIMS corrects (:mod:`.systematic` has its closed forms).
 """
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from scipy import optimize, special
@@ -99,9 +104,17 @@ class GaussianSimsConfig:
     lam: float = math.inf
     estimator: str = "mle"
     sigma_max: float = 80.0       # inf: the sigma_max -> inf limit law
+    smoothing: float = 0.0        # b: added to every fitted variance (systematic error; 0 = exact MLE fit)
+    shift: float = 0.0            # delta: added to every fitted mean (systematic error)
 
     def __post_init__(self):
         object.__setattr__(self, "w", check_w(self.w))
+        object.__setattr__(self, "smoothing", validate.ratio(self.smoothing, "smoothing"))
+        if self.smoothing == math.inf:
+            raise ValueError("smoothing must be finite")
+        if isinstance(self.shift, bool) or not isinstance(self.shift, (int, float)) or not math.isfinite(self.shift):
+            raise ValueError(f"shift must be a finite number, got {self.shift!r}")
+        object.__setattr__(self, "shift", float(self.shift))
         for name, least in (("n_samples", 2), ("n_s", 2), ("generations", 0)):
             object.__setattr__(self, name, validate.count(getattr(self, name), name, least))
         if self.scheme not in SCHEMES:
@@ -138,9 +151,10 @@ def _combine(a, b):
 def run_gaussian_sims(config: GaussianSimsConfig, chains: int, seed: int = 0, mean0: float = 0.0,
                       var0: float = 1.0) -> dict[str, np.ndarray]:
     """``chains`` independent SIMS loops on real data N(mean0, var0), vectorised over chains; every draw is an
-    actual sample (the fits use the samples' sufficient statistics). Returns arrays (chains, T + 1): the base
-    fit's 'mean' and 'var' per generation, and (chains, T): the auxiliary's 'aux_mean', 'aux_var' and the
-    guided law's 'guided_mean', 'guided_var' used to make the next generation."""
+    actual sample (the fits use the samples' sufficient statistics, plus the config's systematic ``shift`` and
+    ``smoothing``). Returns arrays (chains, T + 1): the base fit's 'mean' and 'var' per generation, and
+    (chains, T): the auxiliary's 'aux_mean', 'aux_var' and the guided law's 'guided_mean', 'guided_var' used to
+    make the next generation."""
     chains = validate.count(chains, "chains")
     if not (math.isfinite(var0) and var0 > 0):
         raise ValueError(f"var0 must be finite and > 0, got {var0!r}")
@@ -154,7 +168,7 @@ def run_gaussian_sims(config: GaussianSimsConfig, chains: int, seed: int = 0, me
 
     def fit(st):
         n, m, s2 = st
-        return m, s2 / (n - ESTIMATORS[c.estimator])
+        return m + c.shift, s2 / (n - ESTIMATORS[c.estimator]) + c.smoothing
 
     first = real(rng[0])
     mean, var = fit(first)
@@ -208,9 +222,13 @@ class GmmSimsConfig:
     warm_start: bool = True       # base EM from the previous generation's fit (the aux is always warm)
     restarts: int = 5             # EM starts for a fit from scratch; the highest log-likelihood is kept
     modes: tuple = field(default_factory=tuple)   # centres for the synthetic sets' mode proportions
+    reg: float = 1e-6             # added to every fitted component covariance (reg I); large = systematic error
 
     def __post_init__(self):
         object.__setattr__(self, "w", check_w(self.w))
+        object.__setattr__(self, "reg", validate.ratio(self.reg, "reg"))
+        if not 0 < self.reg < math.inf:
+            raise ValueError(f"reg must be finite and > 0, got {self.reg!r}")
         for name, least in (("n_samples", 1), ("n_s", 1), ("components", 1), ("num_steps", 2), ("em_iter", 1),
                             ("restarts", 1), ("generations", 0)):
             object.__setattr__(self, name, validate.count(getattr(self, name), name, least))
@@ -248,12 +266,13 @@ def _params(p: dict) -> dict:
 
 
 def fit_gmm(x: np.ndarray, rng: np.random.Generator, warm: dict | None, components: int, n_iter: int,
-            restarts: int = 1) -> dict:
-    """EM (simtheory.families.gmm) from ``warm``, or the best of ``restarts`` seeded starts by log-likelihood
-    (one start often lands in a local optimum with a component on a handful of points)."""
+            restarts: int = 1, reg: float = 1e-6) -> dict:
+    """EM (simtheory.families.gmm, covariance regularisation ``reg``) from ``warm``, or the best of
+    ``restarts`` seeded starts by log-likelihood (one start often lands in a local optimum with a component on a
+    handful of points)."""
     if warm is not None:
-        return _params(gmm.fit(x, rng, warm, components=components, n_iter=n_iter))
-    fits = [gmm.fit(x, rng, None, components=components, n_iter=n_iter) for _ in range(restarts)]
+        return _params(gmm.fit(x, rng, warm, components=components, n_iter=n_iter, reg=reg))
+    fits = [gmm.fit(x, rng, None, components=components, n_iter=n_iter, reg=reg) for _ in range(restarts)]
     return _params(max(fits, key=lambda f: float(f["loglik"])))
 
 
@@ -269,11 +288,11 @@ def sims_generation(config: GmmSimsConfig, base: dict, reward: Reward, rngs) -> 
     and the kept synthetic points (K m guided Heun samples, one kept per group by softmax(reward))."""
     ra, rs, rc, rf = rngs
     d = base["means"].shape[1]
-    heun = dict(num_steps=config.num_steps, sigma_max=config.sigma_max)
-    aux_x = heun_sample(guided_denoiser(base), ra.standard_normal((config.n_s, d)), **heun)
-    aux = fit_gmm(aux_x, rf, base, config.components, config.em_iter)
+    steps, smax = config.num_steps, config.sigma_max
+    aux_x = heun_sample(guided_denoiser(base), ra.standard_normal((config.n_s, d)), steps, sigma_max=smax)
+    aux = fit_gmm(aux_x, rf, base, config.components, config.em_iter, reg=config.reg)
     m, K = config.n_synthetic, config.K
-    cand = heun_sample(guided_denoiser(base, aux, config.w), rs.standard_normal((m * K, d)), **heun)
+    cand = heun_sample(guided_denoiser(base, aux, config.w), rs.standard_normal((m * K, d)), steps, sigma_max=smax)
     if K == 1:
         return aux, cand
     if reward is None:
@@ -294,8 +313,9 @@ def run_gmm_sims(config: GmmSimsConfig, real_data, reward: Reward = None, seed: 
     if x.ndim != 2 or x.shape[0] < config.real_needed():
         raise ValueError(f"real_data must be (n, d) with n >= {config.real_needed()}, got {x.shape}")
     N = config.n_samples
-    fit_opts = dict(components=config.components, n_iter=config.em_iter, restarts=config.restarts)
-    base = _params(start) if start is not None else fit_gmm(x[:N], _gen_streams(seed, 0)[3], None, **fit_opts)
+    def fit(data, rng, warm):      # the module's fit_gmm, looked up at each call (tests wrap it)
+        return fit_gmm(data, rng, warm, config.components, config.em_iter, restarts=config.restarts, reg=config.reg)
+    base = _params(start) if start is not None else fit(x[:N], _gen_streams(seed, 0)[3], None)
     recs = [{"generation": 0, **base}]
     pool = None
     for t in range(1, config.generations + 1):
@@ -309,7 +329,7 @@ def run_gmm_sims(config: GmmSimsConfig, real_data, reward: Reward = None, seed: 
         else:
             real = x[N * t:N * (t + 1)] if config.scheme == "fresh" else x[:N]
             train = np.concatenate([real, synth])
-        base = fit_gmm(train, rngs[3], base if config.warm_start else None, **fit_opts)
+        base = fit(train, rngs[3], base if config.warm_start else None)
         rec = {"generation": t, **base, **{f"aux_{k}": v for k, v in aux.items()}}
         if config.modes:
             rec["mode_proportions"] = mode_proportions(synth, config.modes)

@@ -11,13 +11,26 @@ from scipy import linalg
 ESTIMATORS = ("mle", "unbiased")
 
 
-def check_cov(cov: np.ndarray, name: str = "cov") -> np.ndarray:
-    """Return cov if it is a symmetric positive definite (d, d) matrix, else raise ValueError naming it."""
+PSD_TOL = 1e-12     # relative: an eigenvalue above -PSD_TOL * max|cov| is a rounding zero, not a negative one
+
+
+def check_cov(cov: np.ndarray, name: str = "cov", *, psd: bool = False) -> np.ndarray:
+    """Return cov if it is a symmetric positive definite (d, d) matrix, else raise ValueError naming it.
+
+    ``psd=True`` also accepts a singular (positive semi-definite) matrix: eigenvalues down to
+    -PSD_TOL * max|cov| (rounding) are taken as zeros. Use it where the matrix is only ever used after adding
+    sigma^2 I with sigma > 0 (a noised law, which is regular whenever cov is PSD)."""
     c = np.asarray(cov, float)
     if c.ndim != 2 or c.shape[0] != c.shape[1] or not np.all(np.isfinite(c)):
         raise ValueError(f"{name} must be a finite square matrix, got shape {c.shape}")
-    if not np.allclose(c, c.T, atol=1e-12 * max(1.0, np.abs(c).max())):
+    scale = max(1.0, float(np.abs(c).max())) if c.size else 1.0
+    if not np.allclose(c, c.T, atol=1e-12 * scale):
         raise ValueError(f"{name} is not symmetric")
+    if psd:
+        low = float(np.linalg.eigvalsh(0.5 * (c + c.T)).min()) if c.size else 0.0
+        if low < -PSD_TOL * scale:
+            raise ValueError(f"{name} is not positive semi-definite (smallest eigenvalue {low:.3g})")
+        return c
     try:
         np.linalg.cholesky(c)
     except np.linalg.LinAlgError:
@@ -32,7 +45,9 @@ def fit(x: np.ndarray, rng=None, warm=None, *, estimator: str = "mle") -> dict:
     n = x.shape[0]
     if n < 2:
         raise ValueError(f"a Gaussian fit needs at least 2 points, got {n}")
-    mean = x.mean(axis=0)
+    # the mean as one BLAS matrix-vector product: numpy's axis-0 sum of an (n, d) array with small d runs a
+    # length-d inner loop per row (5 ms at n = 500k, d = 2 against 0.4 ms); rounding differs by O(n eps)
+    mean = np.ones(n) @ x / n
     xc = x - mean
     cov = xc.T @ xc / (n if estimator == "mle" else n - 1)
     return {"mean": mean, "cov": cov}

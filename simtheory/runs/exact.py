@@ -45,7 +45,7 @@ class ExactConfig:
 
 def step_metrics(t: int, p: np.ndarray, r: np.ndarray, p_star: np.ndarray, p_data: np.ndarray) -> dict:
     """The per-step metrics of an exact run (E[r], E[e^{r-r*}], KLs, entropy, top-set mass)."""
-    rs = mt.top_reward(p_data, r)
+    rs = mt.top_reward(p_data, r) + 0.0          # + 0.0: a top reward of -0.0 is recorded as 0.0
     return {
         "step": t,
         "mean_reward": mt.expected_reward(p, r),

@@ -19,7 +19,7 @@ import json
 import os
 from importlib import metadata
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -40,7 +40,7 @@ def jsonable(rec: dict) -> dict:
     return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in rec.items()}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def code_version(*packages: str) -> dict:
     """The producing code of a stored run: the project's package version and a sha256 over the source files
     (*.py, sorted by path) of the named top-level packages. Any edit to them changes the hash."""
@@ -84,7 +84,7 @@ class RunFolder:
         self.path = Path(path)
 
     @classmethod
-    def open(cls, path, config: dict, code: dict | None = None) -> "RunFolder":
+    def open(cls, path, config: dict, code: dict | None = None) -> RunFolder:
         """Create the folder with ``config`` or reopen it; a different stored config raises ConfigMismatch.
 
         ``code`` (e.g. :func:`code_version`) is stored under config["code"]: a folder made by other code is
@@ -164,7 +164,7 @@ class RunFolder:
     def save_arrays(self, name: str, **arrays: np.ndarray) -> None:
         """Atomically write ``name``.npz."""
         buf = io.BytesIO()
-        np.savez(buf, **arrays)
+        np.savez(buf, **arrays)  # type: ignore[arg-type]  # numpy's stub reads **arrays as its bool option
         atomic_write(self.path / f"{name}.npz", buf.getvalue())
 
     def load_arrays(self, name: str) -> dict[str, np.ndarray] | None:
@@ -203,7 +203,7 @@ def fold_steps(rf: RunFolder, done: int, total: int, advance: Callable[[int], No
     steps = range(done, total)
     if desc is not None:
         from tqdm import tqdm
-        steps = tqdm(steps, desc=desc, initial=done, total=total)
+        steps = tqdm(steps, desc=desc, initial=done, total=total, disable=None)
     for t in steps:
         advance(t)
         rf.append(jsonable(line(t + 1)))

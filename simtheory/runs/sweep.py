@@ -101,25 +101,30 @@ def run_sweep(cfg: SweepConfig, out, scheduler: str | None = None, serial: bool 
               progress: bool = True, processes: bool = True) -> Path:
     """Run the sweep into ``out`` (serially, on a new local dask cluster, or on ``scheduler``); returns the
     path of results.csv. Jobs already finished in ``out`` are skipped."""
-    rf = RunFolder.open(out, cfg.to_dict(), code_version("simtheory"))
-    jdir = rf.path / "jobs"
-    jdir.mkdir(exist_ok=True)
-    todo = [j for j in jobs(cfg) if not (jdir / f"{j['job']:05d}.csv").exists()]
-
-    def done(job, rows):
-        atomic_write(jdir / f"{job['job']:05d}.csv", _rows_csv(rows, header=False).encode())
-
     with contextlib.ExitStack() as stack:
         client = None
-        if todo and not serial:   # connect before any progress output: an unreachable scheduler raises OSError
+        if scheduler is not None and not serial:
+            # connect before the folder exists: an unreachable scheduler raises OSError and leaves nothing behind
+            from dask.distributed import Client
+            client = stack.enter_context(Client(scheduler))
+        rf = RunFolder.open(out, cfg.to_dict(), code_version("simtheory"))
+        jdir = rf.path / "jobs"
+        jdir.mkdir(exist_ok=True)
+        todo = [j for j in jobs(cfg) if not (jdir / f"{j['job']:05d}.csv").exists()]
+
+        def done(job, rows):
+            atomic_write(jdir / f"{job['job']:05d}.csv", _rows_csv(rows, header=False).encode())
+
+        if todo and not serial and client is None:
             from dask.distributed import Client, LocalCluster
-            target = scheduler or stack.enter_context(LocalCluster(n_workers=workers, threads_per_worker=1,
-                                                                   processes=processes, dashboard_address=None))
-            client = stack.enter_context(Client(target))
+            cluster = stack.enter_context(LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes,
+                                                       dashboard_address=None))
+            client = stack.enter_context(Client(cluster))
         bar = None
         if progress:
             from tqdm import tqdm
-            bar = stack.enter_context(tqdm(total=len(jobs(cfg)), initial=len(jobs(cfg)) - len(todo), desc="sweep"))
+            bar = stack.enter_context(tqdm(total=len(jobs(cfg)), initial=len(jobs(cfg)) - len(todo), desc="sweep",
+                                           disable=None))
         if client is None:
             for j in todo:
                 done(j, run_job(j, cfg))

@@ -1,5 +1,5 @@
 r"""Bertrand et al. 2024 (stability of iterative retraining with real data): the stated contraction rate and
-the Gaussian family's exact retraining map, on which the rate is checked (curation-theory.md Sec. 3).
+the Gaussian family's exact retraining map, on which the rate is checked (docs/derivations/real-data.md).
 """
 from __future__ import annotations
 

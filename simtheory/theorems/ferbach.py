@@ -43,7 +43,7 @@ def lemma22_bound(p, r, K, r_top: float | None = None) -> float:
     .. math:: E_{p_{t+1}}[e^r] \ge E_{p_t}[e^r] + \frac{K-1}{K} \frac{Var_{p_t}[e^r]}{e^{r^*}},
 
     returned in units of e^{r_top} (default r_top = r*, the top reward on the support of p). (K-1)/K = 1 at
-    K = inf. The exact normaliser in the paper is unverified (curation-theory.md).
+    K = inf. The exact normaliser in the paper is unverified (docs/derivations/retraining.md).
     """
     pa = validate.probability(p, "p")
     ra = validate.rewards(r, pa.shape, "r")
@@ -58,7 +58,7 @@ def lemma22_bound(p, r, K, r_top: float | None = None) -> float:
 
 
 def kinf_kl_to_limit(p0, r, t: float, atol: float | None = None) -> float:
-    r"""KL(p* || p_t) for K = inf (derived, curation-theory.md Sec. 2):
+    r"""KL(p* || p_t) for K = inf (derived, docs/derivations/retraining.md):
     log(1 + E_{p_0}[e^{t (r - r*)} 1{r < r*}] / P_0(r = r*)), decaying like e^{-t gap}."""
     p = validate.probability(p0, "p0")
     ra = validate.rewards(r, p.shape, "r")

@@ -1,4 +1,4 @@
-r"""Shumailov et al. 2024: a Gaussian refitted on M of its own samples each generation (curation-theory.md
+r"""Shumailov et al. 2024: a Gaussian refitted on M of its own samples each generation (docs/derivations/finite-samples.md
 Sec. 4), the closed forms the finite-sample loops are checked against.
 
 sigma^2_{t+1} = sigma^2_t chi^2_{M-1}/c, c = M (MLE) or M - 1 (unbiased); the mean performs a random walk

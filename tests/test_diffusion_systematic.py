@@ -1,0 +1,164 @@
+"""simtheory.diffusion.systematic: SIMS with a systematic fit error, closed forms against exact special cases,
+quadrature, their noise-free limit and simulated loops."""
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from simtheory.diffusion import sims
+from simtheory.diffusion import systematic as sy
+
+from tolerances import N_SE
+
+
+@pytest.mark.parametrize("estimator", ["mle", "unbiased"])
+@pytest.mark.parametrize("M,n_s", [(3, 40), (5, 10), (50, 30), (1000, 1000)])
+def test_without_systematic_error_the_moments_are_the_loop_closed_forms(estimator, M, n_s):
+    """b = delta = 0: E[V_w] / v and E[log V_w / v] are the Gamma and digamma forms of the fully synthetic loop
+    (sims.variance_factor_mean, log_variance_drift), the mean is unbiased, and at w = 0 E[(m_w - mu)^2] = 1/M."""
+    for w in (0.0, 0.4, 1.0, 1.7):
+        if w >= (n_s - 1) / 4:
+            continue
+        m = sy.moments(w, M, n_s, estimator=estimator)
+        assert m["var_mean"] == pytest.approx(sims.variance_factor_mean(w, M, n_s, estimator), rel=1e-11)
+        assert m["logvar_bias"] == pytest.approx(sims.log_variance_drift(w, M, n_s, estimator), abs=1e-11)
+        assert m["mean_bias"] == 0.0
+        if w == 0:
+            assert m["mean_mse"] == pytest.approx(1 / M, rel=1e-12)
+
+
+def test_chi2_nodes_integrate_the_chi2_law():
+    for n in (2, 3, 10, 101, 5001):
+        q, wt = sy.chi2_nodes(n, n - 1.0, left_power=0.4)
+        assert wt.sum() == pytest.approx(1.0, abs=1e-15)
+        assert q @ wt == pytest.approx(1.0, rel=1e-12)                        # E[chi^2_{n-1}] = n - 1
+        assert np.log(q * (n - 1)) @ wt == pytest.approx(stats.chi2(n - 1).expect(np.log), rel=1e-9, abs=1e-12)
+    with pytest.raises(ValueError, match="diverges"):
+        sy.chi2_nodes(5, 5.0, left_power=2.0)
+
+
+def test_mean_factor_depends_on_the_variance_ratio_and_the_spline_matches_the_closed_form():
+    vb = np.linspace(0.2, 5.0, 40)[:, None]
+    va = vb * np.linspace(0.02, 6.0, 50)[None] + 0.1
+    for w in (0.3, 1.0, 2.5):
+        np.testing.assert_allclose(sy._g_spline(vb, va, w), sy._g(vb, va, w), rtol=1e-11)
+        np.testing.assert_allclose(sy._g(3.0 * vb, 3.0 * va, w), sy._g(vb, va, w), rtol=1e-12)   # scale-free
+    assert float(sy._g(1.3, 1.3, 0.7)) == pytest.approx(1.0, rel=1e-12)
+
+
+CASES = [(1.0, 0.3, 0.2, 40, 150, "mle"), (0.5, 0.5, 0.0, 20, 30, "unbiased"), (2.0, 0.1, -0.3, 60, 60, "mle"),
+         (0.0, 0.3, 0.2, 40, 150, "unbiased"), (1.0, 0.0, 0.0, 30, 30, "mle")]
+
+
+@pytest.mark.parametrize("w,b,d,M,n_s,estimator", CASES)
+def test_one_generation_moments_against_simulated_chains(w, b, d, M, n_s, estimator):
+    """40,000 chains of sims.run_gaussian_sims (every point sampled; the base's, the auxiliary's and the guided
+    law exactly as the loop computes them): each closed-form moment within N_SE standard errors, the SDs
+    within N_SE SEs of an SD (relative 1/sqrt(2(n-1)) for near-normal laws, scaled by the kurtosis here)."""
+    n = 40000
+    m = sy.moments(w, M, n_s, b, d, estimator)
+    cfg = sims.GaussianSimsConfig(w=w, n_samples=M, n_s=n_s, generations=1, sigma_max=math.inf, smoothing=b,
+                                  shift=d, estimator=estimator)
+    out = sims.run_gaussian_sims(cfg, n, seed=3)
+    gm, gv = out["guided_mean"][:, 0], out["guided_var"][:, 0]
+    for key, x in (("var_mean", gv), ("logvar_bias", np.log(gv)), ("mean_bias", gm), ("mean_mse", gm**2),
+                   ("w2sq", gm**2 + (np.sqrt(gv) - 1) ** 2)):
+        assert abs(x.mean() - m[key]) <= N_SE * x.std(ddof=1) / math.sqrt(n), key
+    for key, x in (("var_sd", gv), ("mean_sd", gm), ("logvar_sd", np.log(gv))):
+        rel = math.sqrt((stats.kurtosis(x, fisher=False) - 1) / (4 * n))   # SE of a sample SD, relative
+        assert abs(x.std(ddof=1) / m[key] - 1) <= N_SE * rel, key
+
+
+def test_noise_free_law_and_first_order_bias():
+    """V*(w) = (v + b)^(1+w) (v + 2b)^(-w); w = 1 leaves b^2 / (v + 2b); w_0 zeroes it; the slope in beta at 0
+    is 1 - w; the mean keeps delta (1 - w g*), g* -> 1 as b -> 0; the exact moments tend to the noise-free
+    law as M = n_s grow."""
+    v, b = 2.0, 0.4
+    for w in (0.0, 0.5, 1.0, 2.0):
+        _, V = sy.noise_free(w, b, 0.0, v)
+        assert V == pytest.approx((v + b) ** (1 + w) * (v + 2 * b) ** (-w), rel=1e-13)
+    assert sy.noise_free(1.0, b, 0.0, v)[1] - v == pytest.approx(b * b / (v + 2 * b), rel=1e-12)
+    w0 = sy.bias_free_w(b, v)
+    assert sy.noise_free(w0, b, 0.0, v)[1] == pytest.approx(v, rel=1e-12) and 1 < w0 < 1 + b / v + 1e-12
+    for w in (0.0, 0.7, 1.0, 3.0):
+        beta = 1e-5
+        slope = (sy.noise_free(w, beta, 0.0, 1.0)[1] - 1.0) / beta
+        assert slope == pytest.approx(1 - w, abs=1e-4)
+    assert sy.noise_free(1.0, 1e-9, 0.3)[0] == pytest.approx(0.0, abs=1e-8)
+    assert sy.noise_free(0.0, 0.3, 0.3)[0] == pytest.approx(0.3, rel=1e-14)
+    big = sy.moments(1.0, 10**6, 10**6, b, 0.25, var=v)
+    m_star, V_star = sy.noise_free(1.0, b, 0.25, v)
+    assert big["var_mean"] == pytest.approx(V_star, rel=1e-4) and big["mean_bias"] == pytest.approx(m_star, rel=1e-4)
+
+
+def test_optimal_w_moves_from_noise_to_bias():
+    """Exact model: no w > 0 pays (up to the MLE's own O(1/M) bias); a large n_s B: the optimum is near w_0;
+    the first-order formula orders the cases the same way; every optimum is a minimum on a grid."""
+    assert sy.optimal_w(50, 50, 0.0) < 0.02
+    assert sy.optimal_w(50, 50, 0.0, estimator="unbiased") < 0.02
+    # M and n_s large: the optimum tends to w_0 (at M = 50 the fit's own -v/M bias and the 1/M noise terms
+    # hold it near 1.09)
+    assert abs(sy.optimal_w(5000, 100_000, 0.3) - sy.bias_free_w(0.3)) < 0.01
+    cases = [(30, 0.3), (300, 0.3), (3000, 0.3)]
+    exact = [sy.optimal_w(50, n_s, b) for n_s, b in cases]
+    first = [sy.optimal_w_first_order(n_s, b) for n_s, b in cases]
+    assert exact == sorted(exact) and first == sorted(first)
+    for (n_s, b), w in zip(cases, exact):
+        f = sy.moments(w, 50, n_s, b)["w2sq"]
+        assert all(f <= sy.moments(g, 50, n_s, b)["w2sq"] + 1e-12 for g in np.linspace(0, 2.5, 26))
+
+
+def test_augmentation_fixed_point():
+    """w = 0, delta = 0: the smoothing compounds to v + b (1 + lam); lam = 0: the base is the fit of the real
+    data, v + b; w = 1 keeps v + b + O(b^2); large-M loops sit at the fixed point (N_SE SE + 3/M)."""
+    v, b, lam = 1.5, 0.2, 0.6
+    assert sy.augmentation_fixed_point(0.0, lam, b, 0.0, v)["base_var"] == pytest.approx(v + b * (1 + lam), rel=1e-12)
+    assert sy.augmentation_fixed_point(1.0, 0.0, b, 0.0, v)["base_var"] == pytest.approx(v + b, rel=1e-12)
+    one = sy.augmentation_fixed_point(1.0, lam, b, 0.0, v)
+    assert abs(one["base_var"] - (v + b)) < 2 * b * b / v
+    M, n = 4000, 40
+    for w in (0.0, 1.0):
+        fp = sy.augmentation_fixed_point(w, lam, 0.3, 0.1)
+        cfg = sims.GaussianSimsConfig(w=w, n_samples=M, n_s=M, generations=25, lam=lam, sigma_max=math.inf,
+                                      smoothing=0.3, shift=0.1)
+        o = sims.run_gaussian_sims(cfg, n, seed=8)
+        for key, x in (("base_var", o["var"][:, -1]), ("base_mean", o["mean"][:, -1])):
+            assert abs(x.mean() - fp[key]) <= N_SE * x.std(ddof=1) / math.sqrt(n) + 3 / M, (w, key)
+    with pytest.raises(ValueError, match="lam must be finite"):
+        sy.augmentation_fixed_point(1.0, math.inf, 0.3)
+
+
+def test_bad_input_is_named():
+    with pytest.raises(ValueError, match="smoothing"):
+        sy.moments(1.0, 10, 10, smoothing=-0.1)
+    with pytest.raises(ValueError, match="shift"):
+        sy.moments(1.0, 10, 10, shift=math.nan)
+    with pytest.raises(ValueError, match="var"):
+        sy.moments(1.0, 10, 10, var=0.0)
+    with pytest.raises(ValueError, match="estimator"):
+        sy.moments(1.0, 10, 10, estimator="map")
+    with pytest.raises(ValueError, match="w must be"):
+        sy.moments(-1.0, 10, 10)
+    assert sy.moments(5.0, 10, 10)["var_mean"] == math.inf            # b = 0, w >= (n_s - 1)/2: diverges
+    with pytest.raises(ValueError, match="smoothing"):
+        sims.GaussianSimsConfig(smoothing=-1.0)
+    with pytest.raises(ValueError, match="shift"):
+        sims.GaussianSimsConfig(shift=math.inf)
+    with pytest.raises(ValueError, match="reg"):
+        sims.GmmSimsConfig(reg=0.0)
+
+
+def test_biased_gmm_fit_adds_reg_to_every_component():
+    from simtheory.families import gmm
+    true = {"weights": np.full(2, 0.5), "means": np.array([[-3.0, 0.0], [3.0, 0.0]]),
+            "covs": np.repeat(0.2 * np.eye(2)[None], 2, 0)}
+    x = gmm.sample(true, 400, np.random.default_rng(0))
+    cfg = sims.GmmSimsConfig(w=0.0, n_samples=200, n_s=200, components=2, generations=1, num_steps=8, reg=0.5,
+                             restarts=2)
+    recs = sims.run_gmm_sims(cfg, x, seed=0)
+    for rec in recs:
+        for c in np.concatenate([rec["covs"], rec.get("aux_covs", rec["covs"])]):
+            assert np.linalg.eigvalsh(c).min() >= 0.5 - 1e-12
+    # the base fit to the real data: about the components' 0.2 plus reg 0.5
+    assert np.allclose(np.linalg.eigvalsh(recs[0]["covs"]).mean(), 0.7, atol=0.1)

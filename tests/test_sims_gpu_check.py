@@ -1,0 +1,35 @@
+"""`python -m empirical gpu-check`: every step at a tiny size on the CPU (--smoke), and what comes back."""
+import json
+
+import pytest
+
+from empirical.cli import main
+from empirical.gpu_check import FILES
+
+
+@pytest.mark.cifar
+def test_gpu_check_smoke_runs_every_step(tmp_path):
+    out = tmp_path / "check"
+    assert main(["gpu-check", "--device", "cpu", "--smoke", "--out", str(out), "--work", str(tmp_path / "w")]) == 0
+    files = sorted(p.name for p in out.iterdir())
+    assert files == sorted(FILES) and all((out / f).stat().st_size < 16 * 2**20 for f in files)
+    s = json.loads((out / "summary.json").read_text())
+    assert s["finished"] and s["smoke"] and "error" not in s
+    steps = s["steps"]
+    assert list(steps) == ["data", "throughput", "classifier", "base", "fid", "curated", "sims"]
+    t = steps["throughput"]
+    assert t["ratio"] == t["bf16_compile_channels_last"]["images_per_s"] / t["fp32_eager"]["images_per_s"]
+    assert steps["base"]["images"] == s["plan"]["base_images"] > 0
+    assert steps["fid"]["fid_n"] == s["sizes"]["fid_n"] and steps["fid"]["fid"] > 0
+    assert steps["curated"]["kept"] * 4 == steps["curated"]["candidates"]
+    assert {"mean_reward", "target_share"} <= set(steps["curated"]["curated"])
+    assert steps["sims"]["fid_w0"] > 0 and steps["sims"]["fid_w1"] > 0
+    assert steps["sims"]["weight_distance"]["relative"] > 0
+    log = (out / "gpu-check.log").read_text()
+    assert "training throughput" in log and "done in" in log
+
+
+def test_gpu_check_refuses_a_full_run_without_a_gpu(tmp_path, capsys):
+    assert main(["gpu-check", "--device", "cpu", "--out", str(tmp_path / "c")]) == 2
+    assert "--smoke" in capsys.readouterr().err
+    assert not (tmp_path / "c").exists()
