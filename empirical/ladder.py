@@ -204,17 +204,19 @@ def read_results(path) -> list[dict]:
         for row in csv.DictReader(f):
             r = {}
             for k, v in row.items():
-                if v == "":
-                    r[k] = None
-                elif k in ("budget", "role"):
-                    r[k] = v
-                else:
-                    try:
-                        r[k] = int(v)
-                    except ValueError:
-                        r[k] = float(v)
+                r[k] = None if v == "" else _number(v)
             out.append(r)
     return out
+
+
+def _number(v: str):
+    """A CSV cell as int, float or (a name) str."""
+    for f in (int, float):
+        try:
+            return f(v)
+        except ValueError:
+            pass
+    return v
 
 
 def cell_means(rows: list[dict], key: str) -> dict:
