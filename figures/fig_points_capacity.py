@@ -4,7 +4,6 @@ both training budgets and lam = inf / 1; and E[r] per generation of each width b
 multi-step prediction from generation 1's candidates."""
 from __future__ import annotations
 
-import math
 
 import numpy as np
 
