@@ -240,17 +240,22 @@ def add_parser(sub) -> None:
                        description=__doc__.split("\n\n")[0])
     p.add_argument("--ladder", default="full", choices=sorted(LADDERS), help="which ladder (default: full)")
     p.add_argument("--out", required=True, help="sweep folder: config.json, jobs/, runs/, results.csv (required)")
+    sweep_options(p)
+    p.add_argument("--keep-networks", action="store_true", help="keep every job's network.pt files (default: off, "
+                   "removed once a job is done)")
+
+
+def sweep_options(p) -> None:
+    """The options every sweep command of the point rung shares: where the jobs run, threads, dry run."""
     p.add_argument("--scheduler", default=None, help="address of a running dask scheduler (default: none, a local "
                    "cluster)")
     p.add_argument("--workers", type=int, default=2, help="processes of the local cluster, one thread each "
                    "(default: 2)")
     p.add_argument("--serial", action="store_true", help="run the jobs one after another in this process, without "
                    "dask (default: off)")
-    p.add_argument("--keep-networks", action="store_true", help="keep every job's network.pt files (default: off, "
-                   "removed once a job is done)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch and Numba in this process "
                    "(default: as the environment sets them; workers inherit OMP_NUM_THREADS)")
-    p.add_argument("--dry-run", action="store_true", help="print the jobs and stop (default: off)")
+    p.add_argument("--dry-run", action="store_true", help="print the config and stop (default: off)")
 
 
 def main(args) -> int:

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .ladder import LadderConfig, read_results
+from .ladder import LadderConfig, read_results, sweep_options
 from .points import PointLoopConfig
 from .sims import SimsSampling
 
@@ -180,13 +180,7 @@ def add_parser(sub) -> None:
                        formatter_class=argparse.RawDescriptionHelpFormatter, description=__doc__.split("\n\n")[0])
     p.add_argument("--rung", default="full", choices=sorted(RUNGS), help="which experiment set (default: full)")
     p.add_argument("--out", required=True, help="folder: pick/, report/, picked.json (required)")
-    p.add_argument("--scheduler", default=None, help="address of a running dask scheduler (default: none, a local "
-                   "cluster)")
-    p.add_argument("--workers", type=int, default=2, help="processes of the local cluster (default: 2)")
-    p.add_argument("--serial", action="store_true", help="run the jobs in this process, without dask (default: off)")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch and Numba in this process "
-                   "(default: as the environment sets them)")
-    p.add_argument("--dry-run", action="store_true", help="print the config and stop (default: off)")
+    sweep_options(p)
 
 
 def main(args) -> int:
