@@ -427,9 +427,9 @@ def reward_from_spec(spec: str) -> Reward:
 
 def add_parser(sub) -> None:
     """The ``points`` sub-command of ``python -m empirical``."""
-    import argparse
+    from simtheory.argfmt import HelpFormatter
     p = sub.add_parser("points", help="curated retraining loop on low-dimensional points (neural EDM on the theory "
-                       "half's laws) into a run folder", formatter_class=argparse.RawDescriptionHelpFormatter,
+                       "half's laws) into a run folder", formatter_class=HelpFormatter,
                        description=__doc__.split("\n\n")[0])
     opt = p.add_argument
     opt("--config", default="cpu", choices=sorted(POINT_PRESETS), help="preset (default: cpu)")

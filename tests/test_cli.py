@@ -60,7 +60,7 @@ def test_every_option_has_help_and_shows_its_default_once(name, parser):
             continue
         shown = fmt._expand_help(act)
         assert act.help and act.help.strip(), f"{name} {act.option_strings}: no help text"
-        n = len(re.findall(r"\(default", shown, re.I))
+        n = len(re.findall(r"\(default\b|;\s*default\b", shown, re.I))
         flag = act.nargs == 0
         if flag or act.required or not act.option_strings:
             assert n <= 1, f"{name} {act.option_strings}: {shown!r}"

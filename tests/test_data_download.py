@@ -2,6 +2,7 @@
 clear message when CIFAR-10 is missing."""
 from __future__ import annotations
 
+import gzip
 import hashlib
 import http.server
 import io
@@ -20,7 +21,9 @@ def _official_archive(n: int = 6) -> bytes:
     """A small archive in the official format: cifar-10-batches-py/{data_batch_1..5, test_batch, batches.meta}."""
     rng = np.random.default_rng(0)
     buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+    # gzip's header holds a time stamp: mtime=0 makes the archive, its md5 and so the test ids the same in every
+    # process (pytest-xdist workers must collect identical tests)
+    with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0) as gz, tarfile.open(fileobj=gz, mode="w") as tar:
         names = [*data.BATCH_FILES, "batches.meta"]
         for name in names:
             if name == "batches.meta":
@@ -80,7 +83,8 @@ def test_download_with_the_right_md5_unpacks_and_reads(server, tmp_path, capsys)
 
 @pytest.mark.parametrize("path, md5, words", [("ok.tar.gz", "0" * 32, "md5"), ("short.tar.gz", MD5, "stopped"),
                                               ("junk.tar.gz", hashlib.md5(b"x" * 5000).hexdigest(), "damaged"),
-                                              ("nothing-here", MD5, "404"), ("ok.tar.gz", "abc", "32 hexadecimal")])
+                                              ("nothing-here", MD5, "404"), ("ok.tar.gz", "abc", "32 hexadecimal")],
+                         ids=["wrong-md5", "short-read", "not-an-archive", "http-404", "bad-md5-option"])
 def test_a_bad_download_exits_2_and_leaves_no_folder(server, tmp_path, capsys, path, md5, words):
     root = tmp_path / "fresh"
     assert main(["download-cifar10", "--root", str(root), "--url", f"{server}/{path}", "--md5", md5]) == 2

@@ -82,9 +82,14 @@ def test_noise_free_law_and_first_order_bias():
     w0 = sy.bias_free_w(b, v)
     assert sy.noise_free(w0, b, 0.0, v)[1] == pytest.approx(v, rel=1e-12) and 1 < w0 < 1 + b / v + 1e-12
     for w in (0.0, 0.7, 1.0, 3.0):
-        beta = 1e-5
-        slope = (sy.noise_free(w, beta, 0.0, 1.0)[1] - 1.0) / beta
-        assert slope == pytest.approx(1 - w, abs=1e-4)
+        beta = 1e-4
+        excess = sy.noise_free(w, beta, 0.0, 1.0)[1] - 1.0
+        assert excess / beta == pytest.approx(1 - w, abs=1e-3)
+        # second order: V*/v - 1 = beta (1 - w) + beta^2 w (1 + w) / 2 + O(beta^3)
+        assert (excess - beta * (1 - w)) / beta**2 == pytest.approx(w * (1 + w) / 2, abs=1e-2)
+        # the mean factor: g* = 1 - (1 + w) beta / 3 + O(beta^2), so m*(1) - mu = 2 delta beta / 3 to first order
+        if w > 0:
+            assert (float(sy._g(1.0 + beta, 1.0 + 2 * beta, w)) - 1) / beta == pytest.approx(-(1 + w) / 3, abs=1e-3)
     assert sy.noise_free(1.0, 1e-9, 0.3)[0] == pytest.approx(0.0, abs=1e-8)
     assert sy.noise_free(0.0, 0.3, 0.3)[0] == pytest.approx(0.3, rel=1e-14)
     big = sy.moments(1.0, 10**6, 10**6, b, 0.25, var=v)

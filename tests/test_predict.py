@@ -382,3 +382,21 @@ def test_fold_checks_the_mass_instead_of_renormalising(monkeypatch):
     monkeypatch.setattr(predict, "curated", lambda p, rr, K: 1.001 * real(p, rr, K))
     with pytest.raises(FloatingPointError, match="step 1 of the predicted trajectory has mass"):
         predict.trajectory(r, None, 2, 3)
+
+
+def test_interval_se_takes_the_measured_side_of_the_interval():
+    pred = {"predicted_x": 1.0, "predicted_x_lo": 0.8, "predicted_x_hi": 1.5, "predicted_x_se": 0.2}
+    z = 1.959963984540054
+    assert float(predict.interval_se(pred, "predicted_x", 2.0)) == pytest.approx(0.5 / z, rel=1e-12)
+    assert float(predict.interval_se(pred, "predicted_x", 0.0)) == pytest.approx(0.2 / z, rel=1e-12)
+    np.testing.assert_allclose(predict.interval_se({"q": [0.2, 0.5], "q_lo": [0.1, 0.4], "q_hi": [0.4, 0.55]},
+                                                   "q", [0.3, 0.3]), np.array([0.2, 0.1]) / z, rtol=1e-12)
+    assert float(predict.interval_se({"y": 1.0, "y_se": 0.3}, "y", 5.0)) == 0.3     # no interval: the SE
+    # one_step carries intervals for every prediction, and compare_generation combines them on the right side
+    r = np.random.default_rng(0).normal(0, 1, 400)
+    out = predict.one_step(r, None, 4)
+    assert out["predicted_mean_reward_lo"] < out["predicted_mean_reward"] < out["predicted_mean_reward_hi"]
+    model = {"mean_reward": out["predicted_mean_reward"] + 1.0, "mean_reward_se": 0.0}
+    c = predict.compare_generation(out, None, model)
+    assert c["fit_error_mean_reward_se"] == pytest.approx(
+        (out["predicted_mean_reward_hi"] - out["predicted_mean_reward"]) / z, rel=1e-12)

@@ -25,10 +25,11 @@ convergence), and in particular
 
 Noise-free (M, n_s -> inf): the base is N(mu + delta, v + b) and the auxiliary N(mu + 2 delta, v + 2 b), so
 
-    V*(w) / v = (1 + beta)^(1+w) (1 + 2 beta)^(-w) = 1 + beta (1 - w) + beta^2 (3 w - 1) / 2 + O(beta^3),
-    m*(w) - mu = delta (1 - w g*),   g* = g(v + b, v + 2b) = 1 - beta / 2 + O(beta^2),     beta = b / v:
+    V*(w) / v = (1 + beta)^(1+w) (1 + 2 beta)^(-w) = 1 + beta (1 - w) + beta^2 w (1 + w) / 2 + O(beta^3),
+    m*(w) - mu = delta (1 - w g*),   g* = g(v + b, v + 2b) = 1 - (1 + w) beta / 3 + O(beta^2),   beta = b / v:
 
-w = 1 cancels the first-order bias of both (V*(1) - v = b^2 / (v + 2 b)); the variance's bias vanishes at
+w = 1 cancels the first-order bias of both (V*(1) - v = b^2 / (v + 2 b), m*(1) - mu = 2 delta beta / 3 +
+O(delta beta^2)); the variance's bias vanishes at
 w_0 = log(1 + beta) / log((1 + 2 beta) / (1 + beta)) = 1 + beta + O(beta^2). To first order in the noise,
 Var log V_w = 2 rho^2 (1 + w kappa / (1 + kappa))^2 / M + 2 w^2 / ((1 + kappa)^2 n_s) (rho = 1 - kappa =
 v / (v + b)) and Var m_w = v / M + w^2 g*^2 (v + b) / n_s; for small beta and delta^2 / v
