@@ -1,5 +1,5 @@
 """``empirical`` (or ``python -m empirical``): sub-commands train, sample, classifier, loop, fid, compare, sims,
-sims-sweep, download-cifar10 and points. Options become configs; the library does the work; ``--dry-run`` prints
+sims-sweep, download-cifar10, points, points-ladder and points-sims. Options become configs; the library does the work; ``--dry-run`` prints
 the resolved config. ``--threads N`` sets torch's and Numba's thread counts for this process (the library itself
 never changes them). Bad options end with one ``error:`` line and exit status 2."""
 from __future__ import annotations
@@ -161,8 +161,12 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--url", default=data.URL, help="archive URL (for a mirror, give --md5 too)")
     d.add_argument("--md5", default=data.MD5, help="expected md5 of the archive")
     d.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the server")
+    from .ladder import add_parser as add_ladder_parser
     from .points import add_parser as add_points_parser
+    from .points_sims import add_parser as add_points_sims_parser
     add_points_parser(sub)
+    add_ladder_parser(sub)
+    add_points_sims_parser(sub)
     return ap
 
 
@@ -402,9 +406,9 @@ def _dispatch(args) -> int:
         set_threads(args.threads)
     if args.command == "compare":
         return _compare(args)
-    if args.command == "points":
-        from . import points
-        return points.main(args)
+    if args.command in ("points", "points-ladder", "points-sims"):
+        from . import ladder, points, points_sims
+        return {"points": points, "points-ladder": ladder, "points-sims": points_sims}[args.command].main(args)
     if args.command in ("sims", "sims-sweep", "sims-explore"):
         return _sims_dispatch(args)
     if args.command == "gpu-check":

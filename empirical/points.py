@@ -456,7 +456,7 @@ def add_parser(sub) -> None:
     opt("--sims-n-s", type=int, default=2048, help="SIMS auxiliary's synthetic-set size n_s (default: 2048)")
     opt("--sims-images", type=int, default=200_000, help="SIMS auxiliary's fine-tune budget B in points seen "
         "(default: 200000)")
-    opt("--sims-lr", type=float, default=None, help="SIMS auxiliary's lr (default: the model's)")
+    opt("--sims-lr", type=float, default=1e-3, help="SIMS auxiliary's fine-tune lr (default: 0.001)")
     opt("--device", default=None, help="cpu, cuda, mps ... (default: the preset's, cpu)")
     opt("--threads", type=int, default=None, help="CPU threads for torch and Numba (default: as the environment "
         "sets them; these small networks run fastest with 1)")

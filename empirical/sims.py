@@ -235,7 +235,7 @@ def guided_generate(D_base: nn.Module, D_aux, w: float, seeds, device, num_steps
     starts = range(0, len(seeds), batch)
     if progress:
         from tqdm import tqdm
-        starts = tqdm(starts, desc=f"sample (w = {w:g})", unit="batch")
+        starts = tqdm(starts, desc=f"sample (w = {w:g})", unit="batch", disable=None)   # a bar on a terminal only
     out = []
     for s in starts:
         lab = None if onehot is None else onehot[s:s + batch].to(device)

@@ -1,5 +1,6 @@
 """SIMS on CIFAR-10 (CPU scale), read from the committed run folders under results/cpu-sims: the w sweep (each
-metric against w per seed set, w = 0 dashed), the loops with and without SIMS side by side over generations,
+metric against w per seed set, w = 0 dashed), the loops with and without SIMS side by side over generations
+(seed 0 with markers, the seed replicates as thin lines),
 and distribution shifting (target-class share: base, SIMS, shifted auxiliary, target)."""
 from __future__ import annotations
 
@@ -79,6 +80,12 @@ def make(out, quick: bool = False) -> list:
     if pairs:
         fig, axes = plt.subplots(len(pairs), 3, figsize=(11, 3.0 * len(pairs)), squeeze=False)
         for row, (_a, _b, title, pa, pb) in zip(axes, pairs):
+            for name, c in ((_a, "C0"), (_b, "C3")):           # seed replicates (seeds 1, 2, ...): thin lines
+                for rep in sorted(RESULTS.glob(f"{name}-seed*")):
+                    d = _loop_arrays(out, rep.name)
+                    if d is not None:
+                        row[0].plot(d["generation"], d["fd"], "-", color=c, lw=0.8, alpha=0.5)
+                        row[2].plot(d["generation"], _entropy(d["props"]), "-", color=c, lw=0.8, alpha=0.5)
             for d, lab, c in ((pa, "without SIMS", "C0"), (pb, "with SIMS", "C3")):
                 g = d["generation"]
                 row[0].plot(g, d["fd"], "o-", color=c, label=lab)

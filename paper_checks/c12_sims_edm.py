@@ -96,8 +96,8 @@ def _loop_claim() -> Check | None:
     if len(pairs) < 2:
         return None
     G = pairs[0][1][-1]["generation"]
-    da = np.array([a[-1]["fd_classifier"] - a[0]["fd_classifier"] for _, a, _ in pairs])
-    db = np.array([b[-1]["fd_classifier"] - b[0]["fd_classifier"] for _, _, b in pairs])
+    da = np.array([float(a[-1]["fd_classifier"] - a[0]["fd_classifier"]) for _, a, _ in pairs])
+    db = np.array([float(b[-1]["fd_classifier"] - b[0]["fd_classifier"]) for _, _, b in pairs])
     R = len(pairs)
     se_a, se_b = da.std(ddof=1) / math.sqrt(R), db.std(ddof=1) / math.sqrt(R)
     ok = passes(da.mean(), ">", 3 * se_a) & passes(db.mean(), "<=", 3 * se_b)
@@ -109,8 +109,8 @@ def _loop_claim() -> Check | None:
         "FD rises over generations without SIMS (mean rise above its tolerance) and does not with SIMS (mean rise "
         "within its tolerance)",
         f"FD in classifier features, rise from generation 0 to {G} per seed {[s for s, _, _ in pairs]}: without SIMS "
-        f"{[round(x, 3) for x in da]} (mean {da.mean():+.3f}), with SIMS (w = {sims.get('w', '?')}) "
-        f"{[round(x, 3) for x in db]} (mean {db.mean():+.3f}); n = {pairs[0][1][0]['n_eval']} images per generation, "
+        f"{[round(float(x), 3) for x in da]} (mean {da.mean():+.3f}), with SIMS (w = {sims.get('w', '?')}) "
+        f"{[round(float(x), 3) for x in db]} (mean {db.mean():+.3f}); n = {pairs[0][1][0]['n_eval']} images per generation, "
         "the same seeds in every generation of a run",
         f"3 standard errors of each mean rise over the {R} seed replicates (each replicate: its own base, classifier "
         f"and loops): {3 * se_a:.3f} without SIMS, {3 * se_b:.3f} with SIMS",

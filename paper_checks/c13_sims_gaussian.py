@@ -43,6 +43,7 @@ def _augmentation(smoothing: float, quick: bool) -> dict:
             "w0": (float(_w2sq(a, 0).mean()), float(_w2sq(a, T - 1).mean())),
             "ww": (float(_w2sq(b, 0).mean()), float(_w2sq(b, T - 1).mean())),
             "base_var": (float(a["var"][:, -1].mean()), float(b["var"][:, -1].mean())),
+            "mean_sq": (float(np.mean(a["mean"][:, -1] ** 2)), float(np.mean(b["mean"][:, -1] ** 2))),
             "fixed": (sy.augmentation_fixed_point(0.0, 0.6, smoothing)["guided_w2sq"],
                       sy.augmentation_fixed_point(w_best, 0.6, smoothing)["guided_w2sq"])}
 
@@ -70,7 +71,8 @@ def _augmentation_check(id_: str, smoothing: float, quick: bool) -> Check:
         "pick chains: E[W2^2]_T " + ", ".join(f"w={w}: {x:.4f}" for w, x in r["pick"].items())
         + f"; report chains ({r['n']}): w = 0 {r['w0'][0]:.4f} (generation 1) -> {r['w0'][1]:.4f} (T), "
         f"w = {r['w']} {r['ww'][0]:.4f} -> {r['ww'][1]:.4f}; paired difference {r['diff']:+.4f} +- {r['se']:.4f}; "
-        f"base variance at T {r['base_var'][0]:.3f} (w = 0), {r['base_var'][1]:.3f} (w = {r['w']})",
+        f"base variance at T {r['base_var'][0]:.3f} (w = 0), {r['base_var'][1]:.3f} (w = {r['w']}); base mean "
+        f"E[m_T^2] {r['mean_sq'][0]:.4f} (w = 0), {r['mean_sq'][1]:.4f} (w = {r['w']})",
         "2 SE of the paired difference (common random numbers); a difference beyond +2 SE fails",
         v, (why + " " if why else "") + reason, figures=FIG_SYS, kind=PAPER)
 

@@ -33,3 +33,27 @@ def test_gpu_check_refuses_a_full_run_without_a_gpu(tmp_path, capsys):
     assert main(["gpu-check", "--device", "cpu", "--out", str(tmp_path / "c")]) == 2
     assert "--smoke" in capsys.readouterr().err
     assert not (tmp_path / "c").exists()
+
+
+def test_packed_detector_matches_the_original(tmp_path, monkeypatch):
+    """The 40 MB packed FID network (float16 weights) gives the original's features to float16 rounding, under its
+    own detector id; a damaged part is refused."""
+    import numpy as np
+
+    from empirical import fid
+    x = np.random.default_rng(0).integers(0, 256, (4, 3, 32, 32), dtype=np.uint8)
+    ref = fid.inception_features(x)
+    fid.pack_detector(tmp_path / "packed")
+    assert sum(p.stat().st_size for p in (tmp_path / "packed").iterdir()) < 41 * 10**6
+    monkeypatch.setenv("FID_DETECTOR", str(tmp_path / "packed"))
+    assert fid.detector_id() == fid.DETECTOR_SHA1 + fid.PACKED
+    got = fid.inception_features(x)
+    assert np.abs(got - ref).max() <= 5e-3 * np.abs(ref).max()
+    assert not np.array_equal(got, ref)
+    w = tmp_path / "packed" / fid.PACKED_FILES[1]
+    w.write_bytes(w.read_bytes()[:-10])
+    fid._detector.cache_clear()
+    import pytest
+    with pytest.raises(ValueError, match="manifest"):
+        fid.inception_features(x)
+    fid._detector.cache_clear()

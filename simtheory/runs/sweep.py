@@ -3,6 +3,11 @@
 Each job's seed is drawn from SeedSequence(base_seed).spawn(n_jobs) and stored with its rows. Finished jobs
 are written one file each (atomically) under <run>/jobs/, so an interrupted sweep resumes by skipping them;
 the table <run>/results.csv is assembled from them in job order, so it is the same however the jobs ran.
+
+:func:`run_sweep` runs any sweep spec, not only :class:`SweepConfig`: an object with ``to_dict()`` (the
+folder's config), ``jobs()`` (dicts with a "job" number), ``run_job(job)`` (its rows), ``columns`` (of
+results.csv) and ``code_packages`` (the packages whose sources key the folder), e.g. the neural point loops'
+capacity ladder (empirical.ladder).
 """
 from __future__ import annotations
 
@@ -68,6 +73,17 @@ class SweepConfig:
     def to_dict(self) -> dict:
         return {"kind": "sweep", **{k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}}
 
+    columns = COLUMNS
+    code_packages = ("simtheory",)
+
+    def jobs(self) -> list[dict]:
+        """Every grid point with its job number and seed (:func:`jobs`)."""
+        return jobs(self)
+
+    def run_job(self, job: dict) -> list[dict]:
+        """One job's rows (:func:`run_job`)."""
+        return run_job(job, self)
+
 
 def jobs(cfg: SweepConfig) -> list[dict]:
     """Every grid point with its job id and its spawned seed (stable order)."""
@@ -88,9 +104,9 @@ def run_job(job: dict, cfg: SweepConfig) -> list[dict]:
     return [{**job, **{c: r.get(c, "") for c in COLUMNS if c in r}, "generation": r["generation"]} for r in recs]
 
 
-def _rows_csv(rows: list[dict], header: bool) -> str:
+def _rows_csv(rows: list[dict], header: bool, columns=COLUMNS) -> str:
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=COLUMNS, extrasaction="ignore", lineterminator="\n")
+    w = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     if header:
         w.writeheader()
     w.writerows(rows)
@@ -99,21 +115,23 @@ def _rows_csv(rows: list[dict], header: bool) -> str:
 
 def run_sweep(cfg: SweepConfig, out, scheduler: str | None = None, serial: bool = False, workers: int = 2,
               progress: bool = True, processes: bool = True) -> Path:
-    """Run the sweep into ``out`` (serially, on a new local dask cluster, or on ``scheduler``); returns the
-    path of results.csv. Jobs already finished in ``out`` are skipped."""
+    """Run the sweep ``cfg`` (a SweepConfig or any sweep spec, module docstring) into ``out`` (serially, on a new
+    local dask cluster, or on ``scheduler``); returns the path of results.csv. Jobs already finished in ``out``
+    are skipped."""
     with contextlib.ExitStack() as stack:
         client = None
         if scheduler is not None and not serial:
             # connect before the folder exists: an unreachable scheduler raises OSError and leaves nothing behind
             from dask.distributed import Client
             client = stack.enter_context(Client(scheduler))
-        rf = RunFolder.open(out, cfg.to_dict(), code_version("simtheory"))
+        rf = RunFolder.open(out, cfg.to_dict(), code_version(*cfg.code_packages))
         jdir = rf.path / "jobs"
         jdir.mkdir(exist_ok=True)
-        todo = [j for j in jobs(cfg) if not (jdir / f"{j['job']:05d}.csv").exists()]
+        all_jobs = cfg.jobs()
+        todo = [j for j in all_jobs if not (jdir / f"{j['job']:05d}.csv").exists()]
 
         def done(job, rows):
-            atomic_write(jdir / f"{job['job']:05d}.csv", _rows_csv(rows, header=False).encode())
+            atomic_write(jdir / f"{job['job']:05d}.csv", _rows_csv(rows, False, cfg.columns).encode())
 
         if todo and not serial and client is None:
             from dask.distributed import Client, LocalCluster
@@ -123,19 +141,19 @@ def run_sweep(cfg: SweepConfig, out, scheduler: str | None = None, serial: bool 
         bar = None
         if progress:
             from tqdm import tqdm
-            bar = stack.enter_context(tqdm(total=len(jobs(cfg)), initial=len(jobs(cfg)) - len(todo), desc="sweep",
+            bar = stack.enter_context(tqdm(total=len(all_jobs), initial=len(all_jobs) - len(todo), desc="sweep",
                                            disable=None))
         if client is None:
             for j in todo:
-                done(j, run_job(j, cfg))
+                done(j, cfg.run_job(j))
                 bar and bar.update()
         else:
             from dask.distributed import as_completed
-            futs = {client.submit(run_job, j, cfg, pure=False): j for j in todo}
+            futs = {client.submit(cfg.run_job, j, pure=False): j for j in todo}
             for f in as_completed(futs):
                 done(futs[f], f.result())
                 bar and bar.update()
-    table = "".join((jdir / f"{j['job']:05d}.csv").read_text() for j in jobs(cfg))
+    table = "".join((jdir / f"{j['job']:05d}.csv").read_text() for j in all_jobs)
     path = rf.path / "results.csv"
-    atomic_write(path, (_rows_csv([], header=True) + table).encode())
+    atomic_write(path, (_rows_csv([], True, cfg.columns) + table).encode())
     return path

@@ -1,0 +1,194 @@
+r"""SIMS at the point rung: self-improving negative guidance in neural point loops, small against ample networks.
+
+Every generation's model samples with D + w (D - D_aux), D_aux being that model fine-tuned on n_s of its own samples
+for B points seen (:mod:`empirical.sims` through the point loop's ``sims`` option: the same functions as the image
+loops). Two loops, with the theory half's words (issue 17; ``simtheory.diffusion.sims``), K = 1 (no curation):
+
+- the synthetic augmentation loop of the SIMS paper: a fixed real set of N points plus the previous model's
+  samples at lam = 0.6 (scheme replace: each generation trains on the N real points and round(lam N) samples);
+- the fully synthetic loop (lam = inf), for contrast.
+
+Two capacities: ``small`` (width 32, the ladder's short budget: a network with a systematic error) and ``ample``
+(width 128, the long budget). The distance to the data law is the squared MMD with its SE (simtheory.metrics.mmd2)
+at every generation. Phase 1 runs every w of ``ws`` on the pick seeds and picks, per loop and capacity, the w > 0
+with the smallest mean final MMD^2; phase 2 runs w = 0 and the picked w on the report seeds (paired: the same seed
+draws the same real data and streams for both). Both phases are sweeps on dask
+(:func:`simtheory.runs.sweep.run_sweep`), in <out>/pick and <out>/report.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import shutil
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from .ladder import LadderConfig, read_results, sweep_options
+from .points import PointLoopConfig
+from .sims import SimsSampling
+
+COLUMNS = ["job", "loop", "lam", "capacity", "w", "seed", "phase", "generation", "mean_reward", "reward_se", "mmd2",
+           "mmd2_se", "cpu_seconds"]
+LOOPS = {"augmentation": 0.6, "synthetic": math.inf}
+
+
+@dataclass(frozen=True)
+class SimsRungConfig:
+    """The SIMS experiments at the point rung; ``capacities`` maps a name to (width, budget of the ladder's
+    budgets); n_s and B (``images``) of every auxiliary, its lr and EMA (a fraction of B) as in empirical.sims."""
+
+    dataset: str = "mixture2d"
+    loops: tuple = ("augmentation", "synthetic")
+    capacities: dict = field(default_factory=lambda: {"small": (32, "short"), "ample": (128, "long")})
+    budgets: dict = field(default_factory=lambda: dict(LadderConfig().budgets))
+    ws: tuple = (0.5, 1.5)
+    pick_seeds: tuple = (0, 1)
+    report_seeds: tuple = (2, 3, 4)
+    n_samples: int = 2048
+    n_eval: int = 1024
+    n_s: int = 2048
+    images: int | None = None              # B; None: the capacity's fine-tune budget
+    lr: float = 1e-3
+    ema: float = 0.1
+    generations: int = 5
+
+    def __post_init__(self):
+        for name in ("loops", "ws", "pick_seeds", "report_seeds"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        object.__setattr__(self, "capacities", {str(k): (int(v[0]), str(v[1])) for k, v in dict(self.capacities).items()})
+        object.__setattr__(self, "budgets", {str(k): (int(v[0]), int(v[1])) for k, v in dict(self.budgets).items()})
+        bad = [lp for lp in self.loops if lp not in LOOPS]
+        if bad:
+            raise ValueError(f"loops must be among {sorted(LOOPS)}, got {bad}")
+        if set(self.pick_seeds) & set(self.report_seeds):
+            raise ValueError("pick and report seeds must be disjoint (pick on one set, report on another)")
+        for lp, cap in itertools.product(self.loops, self.capacities):
+            self.loop_config(lp, cap, 0.0, 0)
+            self.loop_config(lp, cap, max(self.ws), 0)
+
+    def loop_config(self, loop: str, capacity: str, w: float, seed: int) -> PointLoopConfig:
+        """One job's point loop: the ladder's loop for this capacity with K = 1, lam of the loop and SIMS w."""
+        width, budget = self.capacities[capacity]
+        _, ft = self.budgets[budget]
+        lad = replace(LadderConfig(), budgets=self.budgets, n_samples=self.n_samples, n_eval=self.n_eval,
+                      generations=self.generations, widths=(width,), lams=(LOOPS[loop],), seeds=(0,), pick_seeds=(0,))
+        cfg = lad.loop_config(LOOPS[loop], width, budget, seed)
+        sims = None if w == 0 else SimsSampling(w, self.n_s, self.images or ft, self.lr, self.ema)
+        return replace(cfg, dataset=self.dataset, K=1, sims=sims)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["capacities"] = {k: list(v) for k, v in self.capacities.items()}
+        d["budgets"] = {k: list(v) for k, v in self.budgets.items()}
+        return {"kind": "point_sims", **{k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}}
+
+
+@dataclass(frozen=True)
+class SimsPhase:
+    """One phase of the experiments as a sweep spec (simtheory.runs.sweep): its jobs' loops run in <root>/runs."""
+
+    config: SimsRungConfig
+    phase: str
+    ws: dict                      # (loop, capacity) -> the w values this phase runs
+    seeds: tuple
+    root: str
+    columns = COLUMNS
+    code_packages = ("simtheory", "empirical")
+
+    def to_dict(self) -> dict:
+        return {**self.config.to_dict(), "phase": self.phase, "seeds": list(self.seeds),
+                "phase_ws": {f"{a}/{b}": list(v) for (a, b), v in self.ws.items()}}
+
+    def jobs(self) -> list[dict]:
+        out = []
+        for (lp, cap), ws in self.ws.items():
+            for w, s in itertools.product(ws, self.seeds):
+                out.append({"job": len(out), "loop": lp, "lam": LOOPS[lp], "capacity": cap, "w": float(w), "seed": s,
+                            "phase": self.phase})
+        return out
+
+    def run_job(self, job: dict) -> list[dict]:
+        from .points import run_point_loop
+        cfg = self.config.loop_config(job["loop"], job["capacity"], job["w"], job["seed"])
+        folder = Path(self.root) / "runs" / f"{job['loop']}-{job['capacity']}-w{job['w']:g}-seed{job['seed']}"
+        t0 = time.process_time()
+        rf = run_point_loop(cfg, folder, progress=False)
+        cpu = time.process_time() - t0
+        for f in rf.path.glob("gen_*/*.pt"):
+            f.unlink()
+        for d in rf.path.glob("gen_*/sims-aux"):
+            shutil.rmtree(d)
+        return [{**job, "generation": m["generation"], "mean_reward": m["mean_reward"], "reward_se": m["reward_se"],
+                 "mmd2": m.get("mmd2_to_data"), "mmd2_se": m.get("mmd2_to_data_se"), "cpu_seconds": cpu}
+                for m in rf.metrics()]
+
+
+def pick_w(rows: list[dict], T: int) -> dict:
+    """(loop, capacity) -> the guidance w > 0 with the smallest mean MMD^2 at generation T over the pick seeds (the
+    claim compares SIMS, some w > 0, with w = 0; whether the pick beats w = 0 is then measured on other seeds)."""
+    means: dict = {}
+    for r in rows:
+        if r["generation"] == T and r["w"] > 0:
+            means.setdefault((r["loop"], r["capacity"], r["w"]), []).append(r["mmd2"])
+    best: dict = {}
+    for (lp, cap, w), v in sorted(means.items()):
+        m = float(np.mean(v))
+        if (lp, cap) not in best or m < best[(lp, cap)][1]:
+            best[(lp, cap)] = (w, m)
+    return {k: v[0] for k, v in best.items()}
+
+
+def run_sims_rung(cfg: SimsRungConfig, out, scheduler: str | None = None, serial: bool = False, workers: int = 2,
+                  progress: bool = True) -> dict:
+    """Phase 1 (pick) and phase 2 (report) into <out>/pick and <out>/report; writes <out>/picked.json and returns
+    {"pick": rows, "report": rows, "picked": {(loop, capacity): w}}."""
+    from simtheory.runs import atomic_write
+    from simtheory.runs.sweep import run_sweep
+    out = Path(out)
+    grid = {(lp, cap): (0.0,) + tuple(cfg.ws) for lp, cap in itertools.product(cfg.loops, cfg.capacities)}
+    pick = SimsPhase(cfg, "pick", grid, cfg.pick_seeds, str((out / "pick").resolve()))
+    rows = read_results(run_sweep(pick, out / "pick", scheduler=scheduler, serial=serial, workers=workers,
+                                  progress=progress))
+    picked = pick_w(rows, cfg.generations)
+    atomic_write(out / "picked.json", (json.dumps({f"{a}/{b}": w for (a, b), w in picked.items()}, indent=1)
+                                       + "\n").encode())
+    rep = SimsPhase(cfg, "report", {k: tuple(sorted({0.0, w})) for k, w in picked.items()}, cfg.report_seeds,
+                    str((out / "report").resolve()))
+    report = read_results(run_sweep(rep, out / "report", scheduler=scheduler, serial=serial, workers=workers,
+                                    progress=progress))
+    return {"pick": rows, "report": report, "picked": picked}
+
+
+RUNGS = {
+    # results/points-sims: about 40 min of CPU time at one thread per process
+    "full": SimsRungConfig(),
+    "tiny": SimsRungConfig(capacities={"small": (16, "short"), "ample": (32, "long")},
+                           budgets={"short": (8192, 2048), "long": (16384, 4096)}, ws=(1.0,), pick_seeds=(0,),
+                           report_seeds=(1,), n_samples=256, n_eval=128, n_s=128, generations=2),
+}
+
+
+def add_parser(sub) -> None:
+    """The ``points-sims`` sub-command of ``python -m empirical``."""
+    import argparse
+    p = sub.add_parser("points-sims", help="SIMS at the point rung: augmentation and fully synthetic loops, small "
+                       "and ample networks, w picked on one seed set and reported on another",
+                       formatter_class=argparse.RawDescriptionHelpFormatter, description=__doc__.split("\n\n")[0])
+    p.add_argument("--rung", default="full", choices=sorted(RUNGS), help="which experiment set (default: full)")
+    p.add_argument("--out", required=True, help="folder: pick/, report/, picked.json (required)")
+    sweep_options(p)
+
+
+def main(args) -> int:
+    """Run the ``points-sims`` command."""
+    cfg = RUNGS[args.rung]
+    if args.dry_run:
+        print(json.dumps({"out": args.out, **cfg.to_dict()}, indent=2, default=str))
+        return 0
+    res = run_sims_rung(cfg, args.out, scheduler=args.scheduler, serial=args.serial, workers=args.workers)
+    print(json.dumps({f"{a}/{b}": w for (a, b), w in res["picked"].items()}))
+    return 0

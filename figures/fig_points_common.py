@@ -1,0 +1,56 @@
+"""What the point-rung figures share: the committed results they read (results/points-ladder, results/points-sims)
+and the exact loop beside them."""
+from __future__ import annotations
+
+import hashlib
+import math
+from pathlib import Path
+
+import numpy as np
+
+from simtheory import scenarios
+from simtheory.geometries import MIXTURE2D
+from simtheory.metrics import default_bandwidth, mmd2
+from simtheory.runs.exact import ExactConfig, run_exact
+
+from .common import cached_arrays, run_dir
+
+RESULTS = Path(__file__).resolve().parents[1] / "results"
+LADDER, SIMS = RESULTS / "points-ladder", RESULTS / "points-sims"
+COMMANDS = {LADDER: "python -m empirical points-ladder --out results/points-ladder",
+            SIMS: "python -m empirical points-sims --out results/points-sims"}
+
+
+def results_rows(folder: Path, name: str = "results.csv") -> list[dict]:
+    """The rows of a committed sweep's table; a missing one is a ValueError with the command that makes it."""
+    from empirical.ladder import read_results
+    f = folder / name
+    if not f.exists():
+        raise ValueError(f"no {f.relative_to(RESULTS.parent)}: make it with `{COMMANDS.get(folder.parent, COMMANDS.get(folder))}`")
+    return read_results(f)
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha1(Path(path).read_bytes()).hexdigest()[:12]
+
+
+def exact_loop(out: Path, lam: float, steps: int = 5, grid: int = 81) -> dict:
+    """The exact (infinite-sample, infinite-capacity) curated loop on the gridded 2-D mixture, K = 4: E[r] and the
+    squared MMD to the continuous law per step (the neural loops' estimator, here exact on the grid's atoms)."""
+    rf = run_exact(ExactConfig("mixture2d", 4, lam, steps, grid), run_dir(out, f"points-exact-lam{lam}-{grid}"))
+    with np.load(rf.path / "trajectory.npz") as z:
+        traj = z["p"]
+    sc = scenarios.mixture2d(grid)
+    law = MIXTURE2D.mixture()
+
+    def compute():
+        pts = sc.points.reshape(-1, 2)
+        return {"mean_reward": traj.reshape(len(traj), -1) @ sc.r.ravel(),
+                "mmd2": [mmd2(pts, law, default_bandwidth(law), weights=p.ravel())[0] for p in traj]}
+    arrays = cached_arrays(run_dir(out, f"points-exact-mmd-lam{lam}-{grid}"),
+                           {"kind": "points_exact", "lam": lam, "steps": steps, "grid": grid}, compute)
+    return {**arrays, "density": traj, "reward": sc.r, "points": sc.points}
+
+
+def lam_name(lam: float) -> str:
+    return "inf" if lam == math.inf else f"{lam:g}"
