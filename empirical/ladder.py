@@ -234,9 +234,9 @@ def cell_means(rows: list[dict], key: str) -> dict:
 
 def add_parser(sub) -> None:
     """The ``points-ladder`` sub-command of ``python -m empirical``."""
-    import argparse
+    from simtheory.argfmt import HelpFormatter
     p = sub.add_parser("points-ladder", help="the capacity ladder of neural point loops (widths x budgets x lam x "
-                       "seeds) on dask, into one results.csv", formatter_class=argparse.RawDescriptionHelpFormatter,
+                       "seeds) on dask, into one results.csv", formatter_class=HelpFormatter,
                        description=__doc__.split("\n\n")[0])
     p.add_argument("--ladder", default="full", choices=sorted(LADDERS), help="which ladder (default: full)")
     p.add_argument("--out", required=True, help="sweep folder: config.json, jobs/, runs/, results.csv (required)")

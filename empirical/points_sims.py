@@ -174,10 +174,10 @@ RUNGS = {
 
 def add_parser(sub) -> None:
     """The ``points-sims`` sub-command of ``python -m empirical``."""
-    import argparse
+    from simtheory.argfmt import HelpFormatter
     p = sub.add_parser("points-sims", help="SIMS at the point rung: augmentation and fully synthetic loops, small "
                        "and ample networks, w picked on one seed set and reported on another",
-                       formatter_class=argparse.RawDescriptionHelpFormatter, description=__doc__.split("\n\n")[0])
+                       formatter_class=HelpFormatter, description=__doc__.split("\n\n")[0])
     p.add_argument("--rung", default="full", choices=sorted(RUNGS), help="which experiment set (default: full)")
     p.add_argument("--out", required=True, help="folder: pick/, report/, picked.json (required)")
     sweep_options(p)
