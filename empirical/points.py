@@ -33,7 +33,7 @@ import torch
 
 from simtheory import datasets, predict, validate
 from simtheory.loops import SCHEMES
-from simtheory.metrics import default_bandwidth, mmd2
+from simtheory.metrics import default_bandwidth, mixture_law, mmd2
 from simtheory.runs import RunFolder, atomic_write
 
 from .configs import MAX_SEED, image_seeds, stream_seed
@@ -177,9 +177,9 @@ def point_preset(name: str, **overrides) -> PointLoopConfig:
         raise ValueError(f"unknown point preset {name!r}; presets are {sorted(POINT_PRESETS)}")
     cfg = POINT_PRESETS[name]
     tr = cfg.train
-    if overrides.get("device") is not None:
-        tr = replace(tr, device=overrides.pop("device"))
-    overrides.pop("device", None)
+    device = overrides.pop("device", None)
+    if device is not None:
+        tr = replace(tr, device=device)
     net = {k: overrides.pop(k) for k in ("width", "depth") if k in overrides}
     if net:
         tr = replace(tr, mlp=replace(tr.mlp, **net))
@@ -287,8 +287,7 @@ def resolve(config: PointLoopConfig, data=None, reward: Reward | None = None, la
     if modes is not None and len(modes[0]) != d:
         raise ValueError(f"modes have dimension {len(modes[0])}, the points {d}")
     if law is not None:
-        from simtheory.metrics import _law
-        w, m, c = _law(law)
+        w, m, c = mixture_law(law)
         if m.shape[1] != d:
             raise ValueError(f"the law has dimension {m.shape[1]}, the points {d}")
         law = {"weights": w, "means": m, "covs": c}
