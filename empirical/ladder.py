@@ -50,6 +50,7 @@ class LadderConfig:
     skip: tuple = ()                       # (lam, width, budget) cells left out (cost), e.g. ((1.0, 512, "long"),)
     n_samples: int = 4096
     n_eval: int = 1024
+    num_steps: int = 32                    # Heun steps (the sampler's own error is measured apart, docs/points)
     generations: int = 5
     keep_networks: bool = False            # keep each job's network.pt files (else removed once the job is done)
 
@@ -73,7 +74,7 @@ class LadderConfig:
         base, ft = self.budgets[budget]
         cfg = point_preset("cpu", dataset=self.dataset, K=self.K, lam=lam, width=width, depth=self.depth,
                            train_images=base, finetune_images=ft, n_samples=self.n_samples, n_eval=self.n_eval,
-                           generations=self.generations, seed=seed)
+                           generations=self.generations, seed=seed, num_steps=self.num_steps)
         # warm-up a tenth of the base training; EMA half-life a tenth of a fine-tune, so that after a fine-tune the
         # previous generation's weights keep a share 2^-10 of the average (as in the cpu preset)
         return replace(cfg, train=replace(cfg.train, checkpoint_images=max(base // 4, cfg.train.batch_size),

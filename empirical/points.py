@@ -162,11 +162,13 @@ POINT_PRESETS = {
         train=replace(_mlp(32, 2, 16, 16), batch_size=128, lr=2e-3, total_images=32_768, warmup_images=2048,
                       ema_halflife_images=2048, checkpoint_images=8192),
         finetune_images=8192, finetune_lr=1e-3, num_steps=12, n_eval=256, n_denoiser=512),
-    "cpu": PointLoopConfig(         # capacity ample for the 2-D laws; one generation within 3 min on one thread
+    # capacity ample for the 2-D laws; one generation in about a minute of CPU time on one thread; 64 Heun steps:
+    # at 32 the sampler alone lowers E[r] of the rewarded modes of the 2-D mixture by 1.4 SE of 1,024 samples
+    "cpu": PointLoopConfig(
         n_samples=8192, K=4, generations=5,
         train=replace(_mlp(128, 3), batch_size=512, lr=2e-3, total_images=2_000_000, warmup_images=100_000,
                       ema_halflife_images=100_000, checkpoint_images=500_000),
-        finetune_images=1_000_000, finetune_lr=1e-3, num_steps=32, n_eval=2048),
+        finetune_images=1_000_000, finetune_lr=1e-3, num_steps=64, n_eval=2048),
 }
 
 
