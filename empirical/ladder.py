@@ -233,6 +233,34 @@ def cell_means(rows: list[dict], key: str) -> dict:
             for k, g in groups.items()}
 
 
+def summary(rows: list[dict]) -> str:
+    """A markdown table of a ladder, one line per (lam, budget, width): parameters, CPU seconds per run, the fit
+    error averaged over the report seeds and generations 1..T (SE from the per-row SEs), max |z| of the one-step
+    and multi-step comparisons on the pick / report seeds, Lemma 2.2 on every kept set, MMD^2 at generation 0."""
+    lines = ["| lam | budget | width | parameters | CPU s / run | mean fit error (report) | max abs fit z pick / report "
+             "| max abs multi-step z pick / report | Lemma 2.2 | MMD^2 at t = 0 (report) |", "|---" * 10 + "|"]
+    keys = sorted({(r["lam"], r["budget"], r["width"]) for r in rows},
+                  key=lambda k: (-k[0], min(r["base_images"] for r in rows if r["budget"] == k[1]), k[2]))
+    for lam, b, w in keys:
+        cell = [r for r in rows if (r["lam"], r["budget"], r["width"]) == (lam, b, w)]
+        later = [r for r in cell if r["generation"] >= 1]
+        rep = [r for r in later if r["role"] == "report"]
+        fe = np.array([r["fit_error"] for r in rep])
+        se = float(np.sqrt(np.sum(np.array([r["fit_error_se"] for r in rep]) ** 2))) / max(len(rep), 1)
+
+        def mz(key, role):
+            v = [abs(r[key]) for r in later if r["role"] == role]
+            return f"{max(v):.1f}" if v else "-"
+        lem = all(r["lemma22_value"] <= r["lemma22_allowance"] for r in later)
+        g0 = [r["mmd2"] for r in cell if r["generation"] == 0 and r["role"] == "report" and r["mmd2"] is not None]
+        cpu = np.mean([r["cpu_seconds"] for r in cell if r["generation"] == 0])
+        lines.append(f"| {'inf' if lam == math.inf else f'{lam:g}'} | {b} | {w} | {cell[0]['params']:,} | {cpu:.0f} | "
+                     f"{fe.mean():+.4f} +- {se:.4f} | {mz('fit_z', 'pick')} / {mz('fit_z', 'report')} | "
+                     f"{mz('multistep_z', 'pick')} / {mz('multistep_z', 'report')} | {'holds' if lem else 'fails'} | "
+                     f"{np.mean(g0):.5f} |")
+    return "\n".join(lines) + "\n"
+
+
 def add_parser(sub) -> None:
     """The ``points-ladder`` sub-command of ``python -m empirical``."""
     import argparse
@@ -268,5 +296,7 @@ def main(args) -> int:
     if args.dry_run:
         print(json.dumps({"out": args.out, **cfg.to_dict(), "jobs": len(cfg.jobs())}, indent=2, default=str))
         return 0
-    print(run_ladder(cfg, args.out, scheduler=args.scheduler, serial=args.serial, workers=args.workers))
+    path = run_ladder(cfg, args.out, scheduler=args.scheduler, serial=args.serial, workers=args.workers)
+    print(summary(read_results(path)))
+    print(path)
     return 0
