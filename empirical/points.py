@@ -362,6 +362,7 @@ class PointData:
             self.bandwidth = cfg.mmd_bandwidth or default_bandwidth(law)
 
     def real(self) -> tuple[np.ndarray, None]:
+        """The run's real points (checked in :func:`resolve`) and no labels (the MLP is unconditional)."""
         return self.x, None
 
     def start(self, rf: RunFolder) -> None:
@@ -372,6 +373,9 @@ class PointData:
         return checked_reward(self.reward, x), nearest(x, self.cfg.modes)
 
     def measure(self, t: int, D, sample, folder: Path) -> dict:
+        """Generation t's metrics line on n_eval fixed-seed samples drawn by ``sample`` (plain or guided): reward,
+        E[e^r], mode proportions, MMD^2 to the law, and at t = 0 the denoiser's error; the samples go to
+        <folder>/samples.npz."""
         cfg = self.cfg
         seeds = image_seeds(cfg.seed, 0, cfg.n_eval)
         pts = sample(seeds)
