@@ -3,7 +3,7 @@
 Reads the committed sweeps results/points-ladder (the capacity ladder: curated loops, K = 4, lam = inf and 1,
 5 generations, the 2-D mixture's reward, widths 32-512 at two training budgets, seeds 0 (pick) and 1-2 (report))
 and results/points-sims (SIMS in the synthetic augmentation loop and the fully synthetic loop, small and ample
-networks, w picked on seeds 0-1, reported on 2-4). For each budget and lam, the smallest width at which a check
+networks, w picked on seed 0, reported on seeds 1-3). For each budget and lam, the smallest width at which a check
 holds is picked on the pick seed and the check's verdict is taken on the report seeds at that width: the
 capacity is chosen on one seed set and the claim tested on another.
 """
@@ -138,7 +138,7 @@ def _sims_checks(quick: bool) -> list[Check]:
             lam = "0.6" if loop == "augmentation" else "inf"
             out.append(Check(
                 f"C16.{7 + 2 * i + j}", f"{claim} ({cap} network, neural point loops)", src if kind == PAPER else
-                "this project [hypothesis]", f"MMD^2 to the data law at generation {T}: SIMS (w picked on seeds 0-1) "
+                "this project [hypothesis]", f"MMD^2 to the data law at generation {T}: SIMS (w picked on seed 0) "
                 "below w = 0",
                 f"w = {w:g}; report seeds {seeds}: MMD^2 at generation 0 {np.mean([r['mmd2'] for r in g0]):.4f}, at "
                 f"T = {T}: w = 0 {np.mean(list(a.values())):.4f}, w = {w:g} {np.mean(list(b.values())):.4f}; "
