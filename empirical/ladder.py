@@ -300,3 +300,28 @@ def main(args) -> int:
     print(summary(read_results(path)))
     print(path)
     return 0
+
+
+def sampler_error(folder, steps: int, steps_ref: int = 256, n: int = 16384, reward=None) -> list[dict]:
+    """The Heun sampler's own share of a point run's fit error: per generation, E[r] of the generation's network
+    sampled with ``steps`` minus with ``steps_ref`` Heun steps (the ODE's law to discretisation error), on the
+    same n latents (paired: the SE is that of the per-sample differences). Needs the run's network.pt files
+    (a ladder with keep_networks). ``reward``: the data set's when None."""
+    import json
+
+    from simtheory import datasets
+
+    from .configs import image_seeds
+    from .edm import generate
+    from .train import load_network
+    folder = Path(folder)
+    cfg = json.loads((folder / "config.json").read_text())
+    reward = reward or datasets.make(cfg["dataset"], 2, 0).reward
+    seeds = image_seeds(cfg["seed"], 0, n) + 5 * 10**8           # beside the evaluation block, not inside it
+    out = []
+    for g in sorted(folder.glob("gen_*/network.pt")):
+        D = load_network(g)
+        d = reward(generate(D, seeds, "cpu", steps)) - reward(generate(D, seeds, "cpu", steps_ref))
+        out.append({"generation": int(g.parent.name[4:]), "steps": steps, "steps_ref": steps_ref, "n": n,
+                    "reward_difference": float(d.mean()), "reward_difference_se": float(d.std(ddof=1) / math.sqrt(n))})
+    return out
