@@ -379,3 +379,10 @@ def test_heun_accepts_an_integral_float_step_count():
     lat = np.random.default_rng(0).normal(size=(5, 2))
     f = lambda x, s: 0.5 * x / (1 + s**2)
     np.testing.assert_array_equal(heun_sample(f, lat, num_steps=4.0), heun_sample(f, lat, num_steps=4))
+
+
+def test_guided_denoiser_without_auxiliary_is_the_base_at_any_w():
+    base = {"weights": [0.4, 0.6], "means": [[-1.0], [2.0]], "covs": [[[0.3]], [[0.5]]]}
+    x = np.linspace(-3, 3, 7)[:, None]
+    for w in (0.0, 2.0):
+        np.testing.assert_array_equal(guided_denoiser(base, None, w)(x, 0.7), guided_denoiser(base)(x, 0.7))

@@ -271,3 +271,47 @@ def test_gmm_sims_training_sets_hold_the_right_real_block(scheme, monkeypatch):
     for t, train in enumerate(trains, start=1):
         block = x[N * t:N * (t + 1)] if scheme == "fresh" else x[:N]
         np.testing.assert_array_equal(train[:N], block)
+
+
+def test_product_form_masses_survive_extreme_weights():
+    """lq = (1+w) log pi - w log rho reaches ~2000 for rho = 1e-300: the largest is subtracted before exp."""
+    q = sims.product_form_masses([0.5, 0.5], [1e-300, 1.0 - 1e-300], 3.0)
+    assert np.all(np.isfinite(q)) and q[0] == pytest.approx(1.0) and q.sum() == pytest.approx(1.0)
+
+
+def test_config_size_minimums():
+    assert sims.GaussianSimsConfig(n_samples=2, n_s=2).n_samples == 2
+    with pytest.raises(ValueError, match="n_samples"):
+        sims.GaussianSimsConfig(n_samples=1)
+    with pytest.raises(ValueError, match="n_s"):
+        sims.GaussianSimsConfig(n_s=1)
+
+
+def test_experiment_helpers_return_what_they_document():
+    """The figure helpers: guided_vs_product is guided_gaussian / product_gaussian per w; augmentation_chains
+    is run_gaussian_sims summarised; optimal_w_map holds n_s b^2 / 4; the data sets are the ones named."""
+    from simtheory.diffusion import experiments as ex
+    from simtheory.diffusion import guided_gaussian, product_gaussian, systematic
+    d = ex.guided_vs_product(1.0, 0.5, 0.0, 0.5, np.array([0.5, 2.0]))
+    m, v = guided_gaussian(0.0, 1.0, 0.5, 0.5, 2.0)
+    assert d["ode_mean"][1] == m[0] and d["ode_var"][1] == v[0, 0]
+    pm, pv = product_gaussian(0.0, 1.0, 0.5, 0.5, 0.5)
+    assert d["prod_mean"][0] == pm[0] and d["prod_var"][0] == pv[0, 0] and np.isnan(d["prod_var"][1])
+    a = ex.augmentation_chains(1.0, 0.3, 20, 20, 0.6, 3, 50, 4)
+    o = sims.run_gaussian_sims(sims.GaussianSimsConfig(w=1.0, n_samples=20, n_s=20, generations=3, lam=0.6,
+                                                       sigma_max=math.inf, smoothing=0.3), 50, seed=4)
+    w2 = o["guided_mean"] ** 2 + (np.sqrt(o["guided_var"]) - 1) ** 2
+    np.testing.assert_allclose(a["w2sq"], w2.mean(0), rtol=1e-14)
+    np.testing.assert_allclose(a["mean_sq"], (o["mean"] ** 2).mean(0), rtol=1e-14)
+    np.testing.assert_allclose(a["mean_sq_se"], (o["mean"] ** 2).std(0, ddof=1) / math.sqrt(50), rtol=1e-12)
+    g = ex.optimal_w_map(20, [0.3], [30])
+    assert g["nsB"][0, 0] == pytest.approx(30 * 0.09 / 4) and g["w_opt"][0, 0] == systematic.optimal_w(20, 30, 0.3)
+    x = ex.dataset("mixture", 4000, np.random.default_rng(0))
+    np.testing.assert_allclose(np.sort(sims.mode_proportions(x, ex.SQUARE["means"])), 0.25, atol=0.03)
+    assert np.all(np.abs(np.abs(ex.SQUARE["means"]) - 2.0) == 0)
+    pts, law = ex.data_law("moons", 31)
+    assert law.sum() == pytest.approx(1.0) and pts.shape == (31, 31, 2)
+    r = ex.gmm_sims_runs("mixture", 0.0, [0], M=40, n_s=40, T=1, num_steps=4, n_grid=21)
+    assert r["density"].shape == (2, 21, 21) and np.all(r["density"] >= 0)
+    with pytest.raises(ValueError, match="dataset"):
+        ex.dataset("rings", 10, np.random.default_rng(0))

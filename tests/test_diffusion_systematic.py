@@ -167,3 +167,30 @@ def test_biased_gmm_fit_adds_reg_to_every_component():
             assert np.linalg.eigvalsh(c).min() >= 0.5 - 1e-12
     # the base fit to the real data: about the components' 0.2 plus reg 0.5
     assert np.allclose(np.linalg.eigvalsh(recs[0]["covs"]).mean(), 0.7, atol=0.1)
+
+
+def test_first_order_forms_match_the_exact_moments_at_large_sizes():
+    """At M = n_s = 10^5 and small b, delta the first-order SDs and W2^2 agree with the exact moments (the
+    neglected terms are O(1/M^2) and O(beta^3))."""
+    M = n_s = 10**5
+    for w, b, d in ((0.0, 0.02, 0.01), (1.0, 0.02, 0.01), (2.0, 0.005, 0.0)):
+        ex, fo = sy.moments(w, M, n_s, b, d), sy.first_order(w, M, n_s, b, d)
+        assert fo["logvar_sd"] == pytest.approx(ex["logvar_sd"], rel=2e-3)
+        assert fo["mean_sd"] == pytest.approx(ex["mean_sd"], rel=2e-3)
+        assert fo["mean_bias"] == pytest.approx(ex["mean_bias"], rel=5e-3, abs=1e-9)   # E[g] - g* = O(1/n_s)
+        assert fo["var_bias"] == pytest.approx(ex["var_bias"], rel=1e-2, abs=1e-4)
+        assert fo["w2sq"] == pytest.approx(ex["w2sq"], rel=0.1)
+
+
+def test_augmentation_fixed_point_satisfies_the_map():
+    """The returned point solves the fixed-point equations written out with the guided law of
+    guided_gaussian_1d (sigma_max -> inf), independently of the iteration."""
+    from simtheory.diffusion.gaussian import guided_gaussian_1d
+    v, b, d, lam = 1.2, 0.3, 0.15, 0.6
+    for w in (0.0, 0.7, 1.0):
+        fp = sy.augmentation_fixed_point(w, lam, b, d, v)
+        m, u = fp["base_mean"], fp["base_var"]
+        mg, V = (float(a) for a in guided_gaussian_1d(m, u, m + d, u + b, w, math.inf))
+        assert mg == pytest.approx(fp["guided_mean"], rel=1e-10) and V == pytest.approx(fp["guided_var"], rel=1e-10)
+        assert m == pytest.approx(lam * mg / (1 + lam) + d, rel=1e-10)
+        assert u == pytest.approx((v + lam * V) / (1 + lam) + lam * mg**2 / (1 + lam) ** 2 + b, rel=1e-10)

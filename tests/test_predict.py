@@ -218,6 +218,7 @@ def test_sample_means_and_zscore():
     m = predict.sample_means([0.0, 1.0, 2.0, 3.0], [0, 1, 1, 1], 3)
     assert m["mean_reward"] == 1.5 and m["class_proportions"] == [0.25, 0.75, 0.0]
     assert math.isclose(m["mean_reward_se"], np.std([0, 1, 2, 3], ddof=1) / 2)
+    np.testing.assert_allclose(m["class_proportions_se"], np.sqrt(np.array([0.25 * 0.75, 0.75 * 0.25, 0.0]) / 4))
     np.testing.assert_allclose(predict.zscore([1.0, 2.0, 0.0], [0.3, 0.0, 0.0], [0.6, 1.0, 0.0], [0.4, 0.0, 0.0]),
                                [0.8, np.inf, 0.0])
 
@@ -400,3 +401,35 @@ def test_interval_se_takes_the_measured_side_of_the_interval():
     c = predict.compare_generation(out, None, model)
     assert c["fit_error_mean_reward_se"] == pytest.approx(
         (out["predicted_mean_reward_hi"] - out["predicted_mean_reward"]) / z, rel=1e-12)
+
+
+def _gen(pred_shift=0.0, n=400, seed=0):
+    """One generation's records for loop_checks from a 3-class toy: candidates, kept set, model samples."""
+    rng = np.random.default_rng(seed)
+    r, y = rng.normal(0, 1, n), rng.integers(0, 3, n)
+    pred = predict.one_step(r, y, 2, n_classes=3)
+    keep = np.arange(0, n, 2)
+    model_r = r[rng.permutation(n)] + pred_shift
+    return {"prediction": pred, "kept": predict.sample_means(r[keep], y[keep], 3),
+            "train": predict.sample_means(r[keep], y[keep], 3), "model": predict.sample_means(model_r, y, 3),
+            "previous": predict.sample_means(r, y, 3)}
+
+
+def test_loop_checks_choose_their_rows_by_K_and_lam():
+    """exp_reward_no_fall only at lam = inf; k1_no_drift only at K = 1 and lam = inf; the k1 allowance uses the
+    binomial SE of two samples at their pooled proportion, written out here."""
+    g = _gen()
+    names = lambda rows: {r["check"] for r in rows}            # noqa: E731
+    assert "exp_reward_no_fall" in names(predict.loop_checks([g], 2, math.inf))
+    assert "exp_reward_no_fall" not in names(predict.loop_checks([g], 2, 1.0))
+    rows = predict.loop_checks([g], 1, math.inf, n_se=4.0)
+    k1 = next(r for r in rows if r["check"] == "k1_no_drift")
+    c = np.asarray(g["prediction"]["candidate_class_proportions"])
+    pp = np.asarray(g["previous"]["class_proportions"])
+    nc, npv = g["prediction"]["n_candidates"], g["previous"]["n"]
+    pi = (c * nc + pp * npv) / (nc + npv)
+    noise = np.sqrt(pi * (1 - pi) * (1 / nc + 1 / npv))
+    m = np.asarray(g["model"]["class_proportions"])
+    fit = np.abs(m - np.asarray(g["train"]["class_proportions"]))
+    assert k1["value"] == pytest.approx(float((np.abs(m - pp) - 4.0 * noise - fit).max()), rel=1e-12)
+    assert "k1_no_drift" not in names(predict.loop_checks([g], 2, math.inf))
