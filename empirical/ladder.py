@@ -50,6 +50,7 @@ class LadderConfig:
     skip: tuple = ()                       # (lam, width, budget) cells left out (cost), e.g. ((1.0, 512, "long"),)
     n_samples: int = 4096
     n_eval: int = 1024
+    num_steps: int = 32                    # Heun steps (the sampler's own error is measured apart, docs/points)
     generations: int = 5
     keep_networks: bool = False            # keep each job's network.pt files (else removed once the job is done)
 
@@ -73,7 +74,7 @@ class LadderConfig:
         base, ft = self.budgets[budget]
         cfg = point_preset("cpu", dataset=self.dataset, K=self.K, lam=lam, width=width, depth=self.depth,
                            train_images=base, finetune_images=ft, n_samples=self.n_samples, n_eval=self.n_eval,
-                           generations=self.generations, seed=seed)
+                           generations=self.generations, seed=seed, num_steps=self.num_steps)
         # warm-up a tenth of the base training; EMA half-life a tenth of a fine-tune, so that after a fine-tune the
         # previous generation's weights keep a share 2^-10 of the average (as in the cpu preset)
         return replace(cfg, train=replace(cfg.train, checkpoint_images=max(base // 4, cfg.train.batch_size),
@@ -232,11 +233,39 @@ def cell_means(rows: list[dict], key: str) -> dict:
             for k, g in groups.items()}
 
 
+def summary(rows: list[dict]) -> str:
+    """A markdown table of a ladder, one line per (lam, budget, width): parameters, CPU seconds per run, the fit
+    error averaged over the report seeds and generations 1..T (SE from the per-row SEs), max |z| of the one-step
+    and multi-step comparisons on the pick / report seeds, Lemma 2.2 on every kept set, MMD^2 at generation 0."""
+    lines = ["| lam | budget | width | parameters | CPU s / run | mean fit error (report) | max abs fit z pick / report "
+             "| max abs multi-step z pick / report | Lemma 2.2 | MMD^2 at t = 0 (report) |", "|---" * 10 + "|"]
+    keys = sorted({(r["lam"], r["budget"], r["width"]) for r in rows},
+                  key=lambda k: (-k[0], min(r["base_images"] for r in rows if r["budget"] == k[1]), k[2]))
+    for lam, b, w in keys:
+        cell = [r for r in rows if (r["lam"], r["budget"], r["width"]) == (lam, b, w)]
+        later = [r for r in cell if r["generation"] >= 1]
+        rep = [r for r in later if r["role"] == "report"]
+        fe = np.array([r["fit_error"] for r in rep])
+        se = float(np.sqrt(np.sum(np.array([r["fit_error_se"] for r in rep]) ** 2))) / max(len(rep), 1)
+
+        def mz(key, role):
+            v = [abs(r[key]) for r in later if r["role"] == role]
+            return f"{max(v):.1f}" if v else "-"
+        lem = all(r["lemma22_value"] <= r["lemma22_allowance"] for r in later)
+        g0 = [r["mmd2"] for r in cell if r["generation"] == 0 and r["role"] == "report" and r["mmd2"] is not None]
+        cpu = np.mean([r["cpu_seconds"] for r in cell if r["generation"] == 0])
+        lines.append(f"| {'inf' if lam == math.inf else f'{lam:g}'} | {b} | {w} | {cell[0]['params']:,} | {cpu:.0f} | "
+                     f"{fe.mean():+.4f} +- {se:.4f} | {mz('fit_z', 'pick')} / {mz('fit_z', 'report')} | "
+                     f"{mz('multistep_z', 'pick')} / {mz('multistep_z', 'report')} | {'holds' if lem else 'fails'} | "
+                     f"{np.mean(g0):.5f} |")
+    return "\n".join(lines) + "\n"
+
+
 def add_parser(sub) -> None:
     """The ``points-ladder`` sub-command of ``python -m empirical``."""
-    import argparse
+    from simtheory.argfmt import HelpFormatter
     p = sub.add_parser("points-ladder", help="the capacity ladder of neural point loops (widths x budgets x lam x "
-                       "seeds) on dask, into one results.csv", formatter_class=argparse.RawDescriptionHelpFormatter,
+                       "seeds) on dask, into one results.csv", formatter_class=HelpFormatter,
                        description=__doc__.split("\n\n")[0])
     p.add_argument("--ladder", default="full", choices=sorted(LADDERS), help="which ladder (default: full)")
     p.add_argument("--out", required=True, help="sweep folder: config.json, jobs/, runs/, results.csv (required)")
@@ -267,5 +296,32 @@ def main(args) -> int:
     if args.dry_run:
         print(json.dumps({"out": args.out, **cfg.to_dict(), "jobs": len(cfg.jobs())}, indent=2, default=str))
         return 0
-    print(run_ladder(cfg, args.out, scheduler=args.scheduler, serial=args.serial, workers=args.workers))
+    path = run_ladder(cfg, args.out, scheduler=args.scheduler, serial=args.serial, workers=args.workers)
+    print(summary(read_results(path)))
+    print(path)
     return 0
+
+
+def sampler_error(folder, steps: int, steps_ref: int = 256, n: int = 16384, reward=None) -> list[dict]:
+    """The Heun sampler's own share of a point run's fit error: per generation, E[r] of the generation's network
+    sampled with ``steps`` minus with ``steps_ref`` Heun steps (the ODE's law to discretisation error), on the
+    same n latents (paired: the SE is that of the per-sample differences). Needs the run's network.pt files
+    (a ladder with keep_networks). ``reward``: the data set's when None."""
+    import json
+
+    from simtheory import datasets
+
+    from .configs import image_seeds
+    from .edm import generate
+    from .train import load_network
+    folder = Path(folder)
+    cfg = json.loads((folder / "config.json").read_text())
+    reward = reward or datasets.make(cfg["dataset"], 2, 0).reward
+    seeds = image_seeds(cfg["seed"], 0, n) + 5 * 10**8           # beside the evaluation block, not inside it
+    out = []
+    for g in sorted(folder.glob("gen_*/network.pt")):
+        D = load_network(g)
+        d = reward(generate(D, seeds, "cpu", steps)) - reward(generate(D, seeds, "cpu", steps_ref))
+        out.append({"generation": int(g.parent.name[4:]), "steps": steps, "steps_ref": steps_ref, "n": n,
+                    "reward_difference": float(d.mean()), "reward_difference_se": float(d.std(ddof=1) / math.sqrt(n))})
+    return out

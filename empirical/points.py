@@ -33,7 +33,7 @@ import torch
 
 from simtheory import datasets, predict, validate
 from simtheory.loops import SCHEMES
-from simtheory.metrics import default_bandwidth, mmd2
+from simtheory.metrics import default_bandwidth, mixture_law, mmd2
 from simtheory.runs import RunFolder, atomic_write
 
 from .configs import MAX_SEED, image_seeds, stream_seed
@@ -162,11 +162,13 @@ POINT_PRESETS = {
         train=replace(_mlp(32, 2, 16, 16), batch_size=128, lr=2e-3, total_images=32_768, warmup_images=2048,
                       ema_halflife_images=2048, checkpoint_images=8192),
         finetune_images=8192, finetune_lr=1e-3, num_steps=12, n_eval=256, n_denoiser=512),
-    "cpu": PointLoopConfig(         # capacity ample for the 2-D laws; one generation within 3 min on one thread
+    # capacity ample for the 2-D laws; one generation in about a minute of CPU time on one thread; 64 Heun steps:
+    # at 32 the sampler alone lowers E[r] of the rewarded modes of the 2-D mixture by 1.4 SE of 1,024 samples
+    "cpu": PointLoopConfig(
         n_samples=8192, K=4, generations=5,
         train=replace(_mlp(128, 3), batch_size=512, lr=2e-3, total_images=2_000_000, warmup_images=100_000,
                       ema_halflife_images=100_000, checkpoint_images=500_000),
-        finetune_images=1_000_000, finetune_lr=1e-3, num_steps=32, n_eval=2048),
+        finetune_images=1_000_000, finetune_lr=1e-3, num_steps=64, n_eval=2048),
 }
 
 
@@ -177,9 +179,9 @@ def point_preset(name: str, **overrides) -> PointLoopConfig:
         raise ValueError(f"unknown point preset {name!r}; presets are {sorted(POINT_PRESETS)}")
     cfg = POINT_PRESETS[name]
     tr = cfg.train
-    if overrides.get("device") is not None:
-        tr = replace(tr, device=overrides.pop("device"))
-    overrides.pop("device", None)
+    device = overrides.pop("device", None)
+    if device is not None:
+        tr = replace(tr, device=device)
     net = {k: overrides.pop(k) for k in ("width", "depth") if k in overrides}
     if net:
         tr = replace(tr, mlp=replace(tr.mlp, **net))
@@ -287,8 +289,7 @@ def resolve(config: PointLoopConfig, data=None, reward: Reward | None = None, la
     if modes is not None and len(modes[0]) != d:
         raise ValueError(f"modes have dimension {len(modes[0])}, the points {d}")
     if law is not None:
-        from simtheory.metrics import _law
-        w, m, c = _law(law)
+        w, m, c = mixture_law(law)
         if m.shape[1] != d:
             raise ValueError(f"the law has dimension {m.shape[1]}, the points {d}")
         law = {"weights": w, "means": m, "covs": c}
@@ -361,6 +362,7 @@ class PointData:
             self.bandwidth = cfg.mmd_bandwidth or default_bandwidth(law)
 
     def real(self) -> tuple[np.ndarray, None]:
+        """The run's real points (checked in :func:`resolve`) and no labels (the MLP is unconditional)."""
         return self.x, None
 
     def start(self, rf: RunFolder) -> None:
@@ -371,6 +373,9 @@ class PointData:
         return checked_reward(self.reward, x), nearest(x, self.cfg.modes)
 
     def measure(self, t: int, D, sample, folder: Path) -> dict:
+        """Generation t's metrics line on n_eval fixed-seed samples drawn by ``sample`` (plain or guided): reward,
+        E[e^r], mode proportions, MMD^2 to the law, and at t = 0 the denoiser's error; the samples go to
+        <folder>/samples.npz."""
         cfg = self.cfg
         seeds = image_seeds(cfg.seed, 0, cfg.n_eval)
         pts = sample(seeds)

@@ -11,7 +11,7 @@ from .common import cached_arrays, plt, run_dir, save
 from .fig_points_common import LADDER, digest, exact_loop, lam_name, results_rows
 
 KEYS = ("lam", "width", "budget", "seed", "role", "generation", "fit_error", "fit_error_se", "mean_reward",
-        "reward_se", "multistep_mean_reward", "multistep_mean_reward_se")
+        "reward_se", "multistep_mean_reward", "multistep_mean_reward_se", "mmd2", "mmd2_se")
 
 
 def _table(out) -> dict:
@@ -36,7 +36,7 @@ def make(out, quick: bool = False) -> list:
     widths = sorted(set(t["width"].tolist()))
     T = int(t["generation"].max())
     rep = t["role"] == "report"
-    fig, axes = plt.subplots(2, len(lams), figsize=(5.2 * len(lams), 6.4), squeeze=False)
+    fig, axes = plt.subplots(3, len(lams), figsize=(5.2 * len(lams), 9.4), squeeze=False)
     for j, lam in enumerate(lams):
         ax = axes[0, j]
         ax.axhline(0, color="0.6", lw=0.8)
@@ -77,6 +77,20 @@ def make(out, quick: bool = False) -> list:
         ax.set_xlabel("generation")
         ax.set_ylabel("E[r] (mean over report seeds)")
         ax.set_title(f"lam = {lam_name(lam)}: dashed short / solid long budget", fontsize=8)
+        ax.legend(fontsize=6)
+        ax = axes[2, j]
+        ax.plot(range(T + 1), ex["mmd2"][: T + 1], "k-", lw=2, label="exact loop (grid, exact MMD^2)")
+        for w in widths:
+            b = budgets[-1] if (rep & (t["width"] == w) & (t["budget"] == budgets[-1])).any() else budgets[0]
+            sel = [rep & (t["lam"] == lam) & (t["budget"] == b) & (t["width"] == w) & (t["generation"] == g)
+                   for g in range(T + 1)]
+            if all(m_.any() for m_ in sel):
+                ms_ = [_mean_se(t["mmd2"][m_], t["mmd2_se"][m_]) for m_ in sel]
+                ax.errorbar(range(T + 1), [a for a, _ in ms_], [2 * e for _, e in ms_], marker=".", capsize=2,
+                            lw=0.9, color=plt.cm.plasma(widths.index(w) / len(widths)), label=f"width {w}, {b}")
+        ax.set_xlabel("generation")
+        ax.set_ylabel("MMD^2 to the data law (+- 2 SE)")
+        ax.set_title("distance to the data: one estimator (simtheory.metrics.mmd2) for both", fontsize=8)
         ax.legend(fontsize=6)
     fig.suptitle("Neural curated loops on the 2-D mixture (K = 4) against the exact predictions", fontsize=9)
     fig.tight_layout()

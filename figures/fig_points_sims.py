@@ -56,6 +56,6 @@ def make(out, quick: bool = False) -> list:
         ax.set_xlabel("generation")
         ax.set_ylabel("MMD^2 to the data (report seeds)")
         ax.legend(fontsize=7)
-    fig.suptitle("SIMS at the point rung (K = 1): w picked on seeds 0-1, reported on seeds 2-4", fontsize=9)
+    fig.suptitle("SIMS at the point rung (K = 1): w picked on seed 0, reported on seeds 1-3", fontsize=9)
     fig.tight_layout()
     return save(fig, out, "points_sims")

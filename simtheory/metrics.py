@@ -76,8 +76,9 @@ def top_mass(p: np.ndarray, r: np.ndarray, r_star: float, atol: float | None = N
 
 
 
-def _law(law) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(weights, means, covs) of a mixture given as a dict (families.gmm's format) or a triple, checked."""
+def mixture_law(law) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(weights, means, covs) of a Gaussian mixture given as a dict (families.gmm's format) or a triple, checked:
+    a ValueError unless the weights are a probability vector and the shapes (k,), (k, d), (k, d, d) agree."""
     w, m, c = (law["weights"], law["means"], law["covs"]) if isinstance(law, dict) else law
     w = validate.probability(w, "law weights")
     m = validate.finite_array(m, "law means")
@@ -120,14 +121,14 @@ def _bandwidth(q, bandwidth) -> float:
 def default_bandwidth(law) -> float:
     """h = the law's mean within-component standard deviation, sqrt(sum_j w_j trace(S_j) / d): the scale at which
     a model must resolve the components (for one Gaussian, its own scale); in the law's units."""
-    w, m, c = _law(law)
+    w, m, c = mixture_law(law)
     return float(np.sqrt(np.einsum("k,kaa->", w, c) / m.shape[1]))
 
 
 def mmd2_laws(p, q, bandwidth: float | None = None) -> float:
     """Exact squared MMD (Gaussian kernel; bandwidth None: :func:`default_bandwidth` of q) between two Gaussian
     mixtures, e.g. a fitted GMM and the data law."""
-    P, Q = _law(p), _law(q)
+    P, Q = mixture_law(p), mixture_law(q)
     h = _bandwidth(Q, bandwidth)
     return float(P[0] @ _kernel_mean(P[1], P[2], P, h) - 2 * P[0] @ _kernel_mean(P[1], P[2], Q, h)
                  + Q[0] @ _kernel_mean(Q[1], Q[2], Q, h))
@@ -145,7 +146,7 @@ def mmd2(x, law, bandwidth: float | None = None, weights=None, chunk: int = 2048
     ``weights`` given: x are atoms with these probabilities (a gridded law) and the value is that discrete law's
     exact MMD^2 (SE 0). ``bandwidth`` None: :func:`default_bandwidth` of the law.
     """
-    q = _law(law)
+    q = mixture_law(law)
     d = q[1].shape[1]
     x = validate.finite_array(x, "x")
     if x.ndim == 1 and d == 1:

@@ -23,6 +23,9 @@ def test_tiny_ladder_runs_resumes_and_fills_its_table(tmp_path):
         assert r["lemma22_value"] <= r["lemma22_allowance"]           # the selection is exact at any capacity
     assert all(r["torch_threads"] >= 1 and r["params"] > 0 for r in rows)
     assert not list((tmp_path / "ladder" / "runs").rglob("*.pt"))        # networks removed once a job is done
+    from empirical.ladder import summary
+    table = summary(rows)
+    assert table.count("\n| inf |") == 4 and "holds" in table
     mtime = path.stat().st_mtime_ns
     jobs = {p: p.stat().st_mtime_ns for p in (tmp_path / "ladder" / "jobs").iterdir()}
     assert run_ladder(cfg, tmp_path / "ladder", serial=True, progress=False) == path

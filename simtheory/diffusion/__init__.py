@@ -5,10 +5,12 @@ the EDM denoiser D(x; sigma) = E[x_0 | x_0 + sigma n = x] has a closed form and 
 dx/dsigma = (x - D(x; sigma)) / sigma can be integrated to any accuracy. On it SIMS (Alemohammad et al. 2024:
 D_w = (1 + w) D_base - w D_aux) and curated retraining loops run exactly up to sampling noise.
 
-    denoiser   exact GMM denoiser and score (Numba kernel beside the numpy reference)
+    denoiser   exact GMM denoiser and direct score (Numba kernel beside the numpy reference); PSD components
     sampler    EDM rho-schedule, deterministic Heun sampler (the rule of empirical/edm.py), guided denoisers
     gaussian   exact output law of the guided ODE for Gaussian base/aux; the product-form heuristic
     sims       SIMS on the Gaussian refit loop and on GMM loops (with curation); distribution shifting
+    systematic SIMS with a systematic fit error: the guided law's bias and spread in closed form, the best w,
+               the synthetic-augmentation loop's fixed points
 """
 from .denoiser import gmm_denoiser, gmm_denoiser_reference, gmm_score, gmm_score_reference, noised_logpdf
 from .gaussian import guided_gaussian, product_gaussian
