@@ -221,7 +221,7 @@ def test_keep_metrics_checks_generation_numbers(tmp_path):
 def test_training_set_of_each_scheme(tmp_path):
     """replace / lam = inf: synthetic only; finite lam: the first N real images + round(lam N) synthetic;
     fresh: real block t; accumulate: the first N real images and every generation's synthetic images so far."""
-    from empirical.loop import _training_set
+    from empirical.loop import ImageData, _training_set
     x = np.arange(40 * 1 * 1 * 1, dtype=np.uint8).reshape(40, 1, 1, 1)
     syn = np.full((5, 1, 1, 1), 200, np.uint8)
     old = np.full((5, 1, 1, 1), 100, np.uint8)
@@ -229,10 +229,10 @@ def test_training_set_of_each_scheme(tmp_path):
     np.savez(tmp_path / "gen_001" / "synthetic.npz", images=old, rewards=np.zeros(5), candidate_rewards=np.zeros(20))
     flat = lambda a: a.ravel().tolist()
     cfg = lambda **kw: preset("tiny", n_samples=10, generations=3, **kw)
-    assert flat(_training_set(cfg(), 2, syn, x, tmp_path)) == [200] * 5
-    assert flat(_training_set(cfg(lam=0.5), 2, syn, x, tmp_path)) == list(range(10)) + [200] * 5
-    assert flat(_training_set(cfg(lam=0.5, scheme="fresh"), 2, syn, x, tmp_path)) == list(range(20, 30)) + [200] * 5
-    assert flat(_training_set(cfg(scheme="accumulate"), 2, syn, x, tmp_path)) == list(range(10)) + [100] * 5 + [200] * 5
+    assert flat(_training_set(cfg(), ImageData, 2, syn, x, tmp_path)) == [200] * 5
+    assert flat(_training_set(cfg(lam=0.5), ImageData, 2, syn, x, tmp_path)) == list(range(10)) + [200] * 5
+    assert flat(_training_set(cfg(lam=0.5, scheme="fresh"), ImageData, 2, syn, x, tmp_path)) == list(range(20, 30)) + [200] * 5
+    assert flat(_training_set(cfg(scheme="accumulate"), ImageData, 2, syn, x, tmp_path)) == list(range(10)) + [100] * 5 + [200] * 5
     assert preset("tiny", lam=0.5).n_synthetic == 128
 
 
