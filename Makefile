@@ -47,6 +47,7 @@ bench: setup
 	$(PY) benchmarks/bench_diffusion.py
 	OMP_NUM_THREADS=1 $(PY) benchmarks/bench_sims.py
 	OMP_NUM_THREADS=1 $(PY) benchmarks/bench_loops.py
+	OMP_NUM_THREADS=1 $(PY) benchmarks/bench_points.py
 
 docs: setup
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet

@@ -315,3 +315,18 @@ def test_experiment_helpers_return_what_they_document():
     assert r["density"].shape == (2, 21, 21) and np.all(r["density"] >= 0)
     with pytest.raises(ValueError, match="dataset"):
         ex.dataset("rings", 10, np.random.default_rng(0))
+
+
+def test_data_law_draws_each_named_law():
+    """The gridded data laws are the ones named: the square mixture puts 1 - exp(-1.5^2 / (2 * 0.3)) = 0.976 of its
+    mass within 1.5 of its means (up to the grid's discretisation) and is centred; the two moons are centred at
+    (1/2, 1/4) (the arcs' means (0, 2/pi) and (1, 1/2 - 2/pi)) and lie away from the square's means."""
+    from simtheory.diffusion import experiments as ex
+    for name, centre in (("mixture", (0.0, 0.0)), ("moons", (0.5, 0.25))):
+        pts, law = ex.data_law(name, 61)
+        np.testing.assert_allclose((law[..., None] * pts).reshape(-1, 2).sum(0), centre, atol=1e-3)
+        near = np.min(np.linalg.norm(pts[..., None, :] - ex.SQUARE["means"], axis=-1), axis=-1) < 1.5
+        if name == "mixture":
+            assert law[near].sum() == pytest.approx(1 - math.exp(-1.5**2 / 0.6), abs=0.01)
+        else:
+            assert law[near].sum() < 0.05
