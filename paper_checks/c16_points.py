@@ -150,15 +150,17 @@ def _sims_checks(quick: bool) -> list[Check]:
             d = np.array([b[s] - a[s] for s in seeds])
             se = float(d.std(ddof=1) / math.sqrt(d.size)) if d.size > 1 else float("inf")
             v, why = effect_verdict(float(d.mean()), se, int(d.size))
-            g0 = [r for r in rep if r["loop"] == loop and r["capacity"] == cap and r["generation"] == 0 and r["w"] == 0]
+            g0, g1 = ([r for r in rep if r["loop"] == loop and r["capacity"] == cap and r["generation"] == t
+                       and r["w"] == 0] for t in (0, 1))
             lam = "0.6" if loop == "augmentation" else "inf"
             out.append(Check(
                 f"C16.{9 + 2 * i + j}", f"{claim} ({cap} network, neural point loops)", src if kind == PAPER else
                 "this project [hypothesis]", f"MMD^2 to the data law at generation {T}: SIMS (w picked on seed 0) "
                 "below w = 0",
-                f"w = {w:g}; report seeds {seeds}: MMD^2 at generation 0 {np.mean([r['mmd2'] for r in g0]):.4f}, at "
-                f"T = {T}: w = 0 {np.mean(list(a.values())):.4f}, w = {w:g} {np.mean(list(b.values())):.4f}; "
-                f"paired difference {d.mean():+.4f} +- {se:.4f}", "2 SE of the paired difference; beyond +2 SE fails",
+                f"w = {w:g}; report seeds {seeds}: MMD^2 at generation 0 {np.mean([r['mmd2'] for r in g0]):.5f}, "
+                f"at generation 1 (w = 0) {np.mean([r['mmd2'] for r in g1]):.5f}, at T = {T}: w = 0 "
+                f"{np.mean(list(a.values())):.5f}, w = {w:g} {np.mean(list(b.values())):.5f}; paired difference "
+                f"{d.mean():+.5f} +- {se:.5f}", "2 SE of the paired difference; beyond +2 SE fails",
                 v, (why + " " if why else "") + f"K = 1, lam = {lam}, replace, N = 2048 real points, n_s = 2048, B = "
                 "the network's fine-tune budget; MMD^2 (Gaussian kernel, the law's component scale) on 1,024 samples.",
                 figures=("points_sims.png",), kind=kind))
