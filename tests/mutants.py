@@ -94,7 +94,11 @@ class Mutator(ast.NodeTransformer):
         self.site, self.done = site, False
 
     def _hit(self, node, kind) -> bool:
-        return not self.done and kind == self.site[0] and (node.lineno, node.col_offset) == self.site[1:]
+        # nested nodes can start at one column (``a @ b + c``): only a node of a mutable kind matches
+        mutable = {"binop": lambda: type(node.op) in BINOP, "cmp": lambda: type(node.ops[0]) in CMP,
+                   "unary": lambda: isinstance(node.op, (ast.USub, ast.Not))}.get(kind, lambda: True)
+        return (not self.done and kind == self.site[0] and (node.lineno, node.col_offset) == self.site[1:]
+                and mutable())
 
     def visit_BinOp(self, node):
         if self._hit(node, "binop"):
@@ -129,12 +133,16 @@ def _copy(dst: Path) -> None:
                                                              "site", "docs", "runs", "out"))
 
 
-def _pytest(tree: Path, tests: list[str]) -> tuple[bool, str, float]:
-    """(killed, the first failure, seconds); the copy comes first on the path, before the editable install."""
+def _pytest(tree: Path, tests: list[str], timeout: float = 600.0) -> tuple[bool, str, float]:
+    """(killed, the first failure, seconds); the copy comes first on the path, before the editable install. A run
+    past ``timeout`` (a mutant that never ends) counts as killed."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1", "PYTHONPATH": str(tree)}
     t = time.time()
-    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *tests], cwd=tree,
-                       capture_output=True, text=True, env=env)
+    try:
+        r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *tests], cwd=tree,
+                           capture_output=True, text=True, env=env, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return True, f"TIMEOUT after {timeout:g} s", time.time() - t
     first = next((line for line in r.stdout.splitlines() if line.startswith(("FAILED", "ERROR"))), "")
     return r.returncode != 0, first, time.time() - t
 
