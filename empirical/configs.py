@@ -36,6 +36,17 @@ def image_seeds(seed: int, t: int, n: int) -> np.ndarray:
     return int(seed) * 10**12 + int(t) * 10**9 + np.arange(n, dtype=np.int64)
 
 
+def check_loop_words(cfg) -> None:
+    """K, lam and scheme of a loop config (frozen dataclass), as every loop reads them: K an integer >= 1 (sampled
+    curation keeps one of K drawn samples, so K = inf is refused), lam >= 0 or inf, scheme one of SCHEMES."""
+    k = validate.group_size(cfg.K, "K")
+    if k == math.inf:
+        raise ValueError("K must be finite for sampled curation")
+    object.__setattr__(cfg, "K", int(k))
+    object.__setattr__(cfg, "lam", validate.ratio(cfg.lam, "lam"))
+    if cfg.scheme not in SCHEMES:
+        raise ValueError(f"scheme must be one of {SCHEMES}, got {cfg.scheme!r}")
+
 @dataclass(frozen=True)
 class ImageLoopConfig:
     """The curated retraining loop on images; the same words as simtheory.LoopConfig (K, lam, scheme).
@@ -88,13 +99,7 @@ class ImageLoopConfig:
         object.__setattr__(self, "classifier", replace(self.classifier, seed=stream_seed(self.seed, "classifier")))
         object.__setattr__(self, "judge", replace(self.judge, seed=stream_seed(self.seed, "judge")))
         class_indices(self.classes)                       # unknown class names fail here
-        k = validate.group_size(self.K, "K")
-        if k == math.inf:
-            raise ValueError("K must be finite for sampled curation")
-        object.__setattr__(self, "K", int(k))
-        object.__setattr__(self, "lam", validate.ratio(self.lam, "lam"))
-        if self.scheme not in SCHEMES:
-            raise ValueError(f"scheme must be one of {SCHEMES}, got {self.scheme!r}")
+        check_loop_words(self)
         if self.reward not in KINDS:
             raise ValueError(f"reward must be one of {KINDS}, got {self.reward!r}")
         if self.reward == "class" and self.target not in (self.classes or self.class_names):

@@ -36,7 +36,7 @@ from simtheory.loops import SCHEMES
 from simtheory.metrics import default_bandwidth, mixture_law, mmd2
 from simtheory.runs import RunFolder, atomic_write
 
-from .configs import MAX_SEED, image_seeds, stream_seed
+from .configs import MAX_SEED, check_loop_words, image_seeds, stream_seed
 from .loop import run_fold
 from .mlp import MLPConfig, MLPDenoiser, normalisation
 from .sims import SimsSampling
@@ -99,13 +99,7 @@ class PointLoopConfig:
         if self.seed >= MAX_SEED:
             raise ValueError(f"seed must be below {MAX_SEED}, got {self.seed}")
         object.__setattr__(self, "train", replace(self.train, seed=stream_seed(self.seed, "train")))
-        k = validate.group_size(self.K, "K")
-        if k == math.inf:
-            raise ValueError("K must be finite for sampled curation")
-        object.__setattr__(self, "K", int(k))
-        object.__setattr__(self, "lam", validate.ratio(self.lam, "lam"))
-        if self.scheme not in SCHEMES:
-            raise ValueError(f"scheme must be one of {SCHEMES}, got {self.scheme!r}")
+        check_loop_words(self)
         for name in ("n_samples", "generations", "n_eval", "num_steps", "finetune_images", "n_denoiser"):
             validate.count(getattr(self, name), name, minimum=0 if name == "generations" else 1)
         if self.num_steps < 2:
