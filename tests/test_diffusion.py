@@ -386,3 +386,14 @@ def test_guided_denoiser_without_auxiliary_is_the_base_at_any_w():
     x = np.linspace(-3, 3, 7)[:, None]
     for w in (0.0, 2.0):
         np.testing.assert_array_equal(guided_denoiser(base, None, w)(x, 0.7), guided_denoiser(base)(x, 0.7))
+
+
+def test_defaults_are_edms_and_the_base():
+    """sigma_steps() is EDM's 18-step schedule (plus the final 0); guided_denoiser's default w = 0 is the base
+    even when an auxiliary is given."""
+    s = sigma_steps()
+    assert s.size == 19 and s[0] == 80.0 and s[-2] == pytest.approx(0.002) and s[-1] == 0.0
+    base = {"weights": [0.4, 0.6], "means": [[-1.0], [2.0]], "covs": [[[0.3]], [[0.5]]]}
+    aux = {"weights": [0.5, 0.5], "means": [[0.0], [1.0]], "covs": [[[0.6]], [[0.2]]]}
+    x = np.linspace(-3, 3, 7)[:, None]
+    np.testing.assert_array_equal(guided_denoiser(base, aux)(x, 0.7), guided_denoiser(base)(x, 0.7))

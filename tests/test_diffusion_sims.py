@@ -330,3 +330,22 @@ def test_data_law_draws_each_named_law():
             assert law[near].sum() == pytest.approx(1 - math.exp(-1.5**2 / 0.6), abs=0.01)
         else:
             assert law[near].sum() < 0.05
+
+
+def test_two_moons_arcs_modes_and_mixture_spread():
+    """Noise-free two moons lie on their arcs (upper: the unit circle, y >= 0; lower: centred at (1, 1/2),
+    y <= 1/2); the mode centres are the named ones; the square mixture's points spread about their nearest mean
+    with variance 0.3 per coordinate (within N_SE SEs, SE = 0.3 sqrt(2 / n))."""
+    from simtheory.diffusion import experiments as ex
+    p = sims.two_moons(4000, np.random.default_rng(0), noise=0.0)
+    up = p[:, 1] > 0.5 + 1e-12
+    low = np.hypot(p[:, 0] - 1.0, p[:, 1] - 0.5)
+    on_upper = np.isclose(np.hypot(p[:, 0], p[:, 1]), 1.0) & (p[:, 1] >= 0)
+    on_lower = np.isclose(low, 1.0) & (p[:, 1] <= 0.5)
+    assert np.all(on_upper | on_lower) and np.all(on_upper[up]) and 0.45 < on_upper.mean() < 0.55
+    assert ex.modes("mixture") == tuple(map(tuple, ex.SQUARE["means"]))
+    assert ex.modes("moons") == ((0.0, 1.0), (1.0, -0.5))
+    x = ex.dataset("mixture", 20000, np.random.default_rng(1))
+    near = ex.SQUARE["means"][np.argmin(((x[:, None] - ex.SQUARE["means"][None]) ** 2).sum(-1), axis=1)]
+    resid = (x - near).ravel()
+    assert abs(resid.var() - 0.3) <= N_SE * 0.3 * math.sqrt(2 / resid.size)   # crossing to another mode: p ~ 1e-4

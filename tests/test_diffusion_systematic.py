@@ -194,3 +194,41 @@ def test_augmentation_fixed_point_satisfies_the_map():
         assert mg == pytest.approx(fp["guided_mean"], rel=1e-10) and V == pytest.approx(fp["guided_var"], rel=1e-10)
         assert m == pytest.approx(lam * mg / (1 + lam) + d, rel=1e-10)
         assert u == pytest.approx((v + lam * V) / (1 + lam) + lam * mg**2 / (1 + lam) ** 2 + b, rel=1e-10)
+
+
+def test_optimum_is_exactly_zero_where_guidance_cannot_help():
+    """M = 50, b = 0.05, n_s = 100 (n_s B = 0.06 << 1.5): the exact E[W2^2] is smallest at w = 0, and optimal_w
+    returns 0.0 itself (the bounded search only approaches its end), not the search's last interior point."""
+    assert sy.optimal_w(50, 100, 0.05) == 0.0
+    assert sy.optimal_w(50, 1000, 0.3) > 0.9
+
+
+def test_first_order_optimum_counts_the_shift():
+    """w* = B / (B + 3 / (2 n_s)) with B = (b/v)^2 / 4 + delta^2 / v: a mean shift alone, and both errors."""
+    n_s, v = 40, 1.5
+    for b, d in ((0.0, 0.2), (0.3, 0.2), (0.3, 0.0)):
+        B = (b / v) ** 2 / 4 + d * d / v
+        assert sy.optimal_w_first_order(n_s, b, d, v) == pytest.approx(B / (B + 1.5 / n_s), rel=1e-12)
+
+
+def test_augmentation_fixed_point_with_a_mean_shift_only():
+    """b = 0, delta != 0: base and auxiliary share their variance, so the guided law is the base moved by -w delta
+    (the product form; guided_gaussian_1d with sigma_max -> inf), at the map's fixed point."""
+    from simtheory.diffusion.gaussian import guided_gaussian_1d
+    v, d, lam = 1.2, 0.15, 0.6
+    for w in (0.5, 1.0):
+        fp = sy.augmentation_fixed_point(w, lam, 0.0, d, v)
+        m, u = fp["base_mean"], fp["base_var"]
+        mg, V = (float(a) for a in guided_gaussian_1d(m, u, m + d, u, w, math.inf))
+        assert fp["guided_mean"] == pytest.approx(m - w * d, rel=1e-12) == pytest.approx(mg, rel=1e-10)
+        assert fp["guided_var"] == pytest.approx(u, rel=1e-12) == pytest.approx(V, rel=1e-10)
+
+
+def test_systematic_curves_simulate_the_closed_forms():
+    """The figure helper's simulated W2^2 and variance bias (one generation, 4,000 chains) lie within N_SE SEs of
+    the exact moments it returns beside them, at every w."""
+    from simtheory.diffusion import experiments as ex
+    c = ex.systematic_curves([0.0, 1.0], 50, 200, 0.3, 0.2, chains=4000, seed=3)
+    assert np.all(np.abs(c["sim_w2sq"] - c["exact_w2sq"]) <= N_SE * c["sim_w2sq_se"])
+    assert np.all(np.abs(c["sim_var_bias"] - c["exact_var_bias"]) <= N_SE * c["sim_var_bias_se"])
+    assert c["w_opt"] == sy.optimal_w(50, 200, 0.3, 0.2)

@@ -433,3 +433,23 @@ def test_loop_checks_choose_their_rows_by_K_and_lam():
     fit = np.abs(m - np.asarray(g["train"]["class_proportions"]))
     assert k1["value"] == pytest.approx(float((np.abs(m - pp) - 4.0 * noise - fit).max()), rel=1e-12)
     assert "k1_no_drift" not in names(predict.loop_checks([g], 2, math.inf))
+
+
+def test_real_data_allowance_adds_the_measured_fit_error():
+    """real_data_distance (lam finite): the allowance is the selection noise plus TV(model_t, train_t); moving
+    only the model's class shares moves the allowance by exactly the change of that TV."""
+    rng = np.random.default_rng(3)
+    r, y = rng.normal(0, 1, 600), rng.integers(0, 3, 600)
+    rr, ry = rng.normal(0, 1, 300), rng.integers(0, 3, 300)
+    pred = predict.one_step(r, y, 2, lam=1.0, real_rewards=rr, real_labels=ry, n_classes=3)
+    kept = predict.sample_means(r[::2], y[::2], 3)
+    train = predict.sample_means(np.r_[r[::2], rr], np.r_[y[::2], ry], 3)
+    tv = lambda a, b: 0.5 * float(np.abs(np.asarray(a) - np.asarray(b)).sum())   # noqa: E731
+
+    def allowance(shares):
+        model = dict(predict.sample_means(r, y, 3), class_proportions=shares)
+        g = {"prediction": pred, "kept": kept, "train": train, "model": model}
+        row = next(x for x in predict.loop_checks([g], 2, 1.0) if x["check"] == "real_data_distance")
+        return row["allowance"], tv(shares, train["class_proportions"])
+    (a1, t1), (a2, t2) = allowance([0.3, 0.3, 0.4]), allowance([0.6, 0.2, 0.2])
+    assert t2 - t1 > 0.1 and a2 - a1 == pytest.approx(t2 - t1, rel=1e-12)
