@@ -349,3 +349,15 @@ def test_two_moons_arcs_modes_and_mixture_spread():
     near = ex.SQUARE["means"][np.argmin(((x[:, None] - ex.SQUARE["means"][None]) ** 2).sum(-1), axis=1)]
     resid = (x - near).ravel()
     assert abs(resid.var() - 0.3) <= N_SE * 0.3 * math.sqrt(2 / resid.size)   # crossing to another mode: p ~ 1e-4
+
+
+def test_gaussian_sims_chains_are_the_loop_normalised():
+    """The figure helper's ratio is sigma^2_t / sigma^2_0 of run_gaussian_sims's chains (1 at t = 0), its mean the
+    loop's mean."""
+    from simtheory.diffusion import experiments as ex
+    c = ex.gaussian_sims_chains(0.5, 20, 20, 3, 8, seed=2)
+    o = sims.run_gaussian_sims(sims.GaussianSimsConfig(w=0.5, n_samples=20, n_s=20, generations=3, sigma_max=math.inf),
+                               8, seed=2)
+    np.testing.assert_array_equal(c["ratio"][:, 0], 1.0)
+    np.testing.assert_allclose(c["ratio"], o["var"] / o["var"][:, :1], rtol=1e-15)
+    np.testing.assert_array_equal(c["mean"], o["mean"])

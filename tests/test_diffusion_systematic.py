@@ -232,3 +232,5 @@ def test_systematic_curves_simulate_the_closed_forms():
     assert np.all(np.abs(c["sim_w2sq"] - c["exact_w2sq"]) <= N_SE * c["sim_w2sq_se"])
     assert np.all(np.abs(c["sim_var_bias"] - c["exact_var_bias"]) <= N_SE * c["sim_var_bias_se"])
     assert c["w_opt"] == sy.optimal_w(50, 200, 0.3, 0.2)
+    # the SEs are those of 4,000 chains: the guided variance's SD (about 0.2-0.3 here) over sqrt(4000)
+    assert np.all(c["sim_var_bias_se"] < 0.01) and np.all(c["sim_w2sq_se"] < 0.01)
