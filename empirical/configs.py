@@ -39,13 +39,9 @@ def image_seeds(seed: int, t: int, n: int) -> np.ndarray:
 def check_loop_words(cfg) -> None:
     """K, lam and scheme of a loop config (frozen dataclass), as every loop reads them: K an integer >= 1 (sampled
     curation keeps one of K drawn samples, so K = inf is refused), lam >= 0 or inf, scheme one of SCHEMES."""
-    k = validate.group_size(cfg.K, "K")
-    if k == math.inf:
-        raise ValueError("K must be finite for sampled curation")
-    object.__setattr__(cfg, "K", int(k))
-    object.__setattr__(cfg, "lam", validate.ratio(cfg.lam, "lam"))
-    if cfg.scheme not in SCHEMES:
-        raise ValueError(f"scheme must be one of {SCHEMES}, got {cfg.scheme!r}")
+    k, lam = validate.sampled_loop(cfg.K, cfg.lam, cfg.scheme, SCHEMES)
+    object.__setattr__(cfg, "K", k)
+    object.__setattr__(cfg, "lam", lam)
 
 @dataclass(frozen=True)
 class ImageLoopConfig:

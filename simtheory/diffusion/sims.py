@@ -232,13 +232,9 @@ class GmmSimsConfig:
         for name, least in (("n_samples", 1), ("n_s", 1), ("components", 1), ("num_steps", 2), ("em_iter", 1),
                             ("restarts", 1), ("generations", 0)):
             object.__setattr__(self, name, validate.count(getattr(self, name), name, least))
-        k = validate.group_size(self.K, "K")
-        if k == math.inf:
-            raise ValueError("K must be finite in a sampled loop")
-        object.__setattr__(self, "K", int(k))
-        object.__setattr__(self, "lam", validate.ratio(self.lam, "lam"))
-        if self.scheme not in SCHEMES:
-            raise ValueError(f"scheme must be one of {SCHEMES}, got {self.scheme!r}")
+        k, lam = validate.sampled_loop(self.K, self.lam, self.scheme, SCHEMES)
+        object.__setattr__(self, "K", k)
+        object.__setattr__(self, "lam", lam)
         if self.n_s < self.components or self.n_samples < self.components:
             raise ValueError(f"n_s ({self.n_s}) and n_samples ({self.n_samples}) must be >= components "
                              f"({self.components})")
