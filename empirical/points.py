@@ -33,7 +33,7 @@ import torch
 
 from simtheory import datasets, predict, validate
 from simtheory.loops import SCHEMES
-from simtheory.metrics import default_bandwidth, mixture_law, mmd2
+from simtheory.metrics import default_bandwidth, mixture_law, mmd2, nearest_centre
 from simtheory.runs import RunFolder, atomic_write
 
 from .configs import MAX_SEED, check_loop_words, image_seeds, stream_seed
@@ -335,8 +335,7 @@ def nearest(x: np.ndarray, modes) -> np.ndarray:
     """Index of the nearest mode for each point (0 for every point without modes)."""
     if modes is None:
         return np.zeros(len(x), np.int64)
-    c = np.asarray(modes)
-    return np.argmin(((x[:, None, :] - c[None]) ** 2).sum(-1), axis=1)
+    return nearest_centre(x, modes)
 
 
 class PointData:

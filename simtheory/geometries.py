@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import densities
+from .metrics import nearest_centre
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ class MixtureGeometry:
 
     def nearest_mode(self, x: np.ndarray) -> np.ndarray:
         """Index of the nearest mean for each point x (..., d): the mode a point belongs to."""
-        return np.argmin(((x[..., None, :] - self.means) ** 2).sum(-1), axis=-1)
+        return nearest_centre(x, self.means)
 
     def mixture(self) -> dict:
         """The law as a Gaussian mixture {weights, means, covs} (families.gmm's format)."""

@@ -27,7 +27,7 @@ from scipy.special import logsumexp
 
 from . import validate
 from .families import FAMILIES, gaussian
-from .metrics import kl, total_variation
+from .metrics import kl, mode_proportions, total_variation
 from .selection import select_softmax
 
 SCHEMES = ("replace", "accumulate", "fresh")
@@ -285,9 +285,7 @@ def record(config: LoopConfig, state: LoopState, real_data, reward: Reward = Non
     if config.n_holdout:
         rec["heldout_loglik"] = float(np.mean(fam.logpdf(state.params, x[-config.n_holdout:])))
     if config.modes:
-        c = np.asarray(config.modes)
-        near = np.argmin(((ev[:, None, :] - c[None]) ** 2).sum(-1), axis=1)
-        rec["mode_proportions"] = (np.bincount(near, minlength=len(c)) / ev.shape[0]).tolist()
+        rec["mode_proportions"] = mode_proportions(ev, config.modes).tolist()
     if config.family == "gaussian":
         ref = pool.gaussian_reference()
         rec["w2_to_data"] = gaussian.w2(state.params["mean"], state.params["cov"], ref["mean"], ref["cov"])

@@ -76,6 +76,18 @@ def top_mass(p: np.ndarray, r: np.ndarray, r_star: float, atol: float | None = N
 
 
 
+def nearest_centre(x: np.ndarray, centres) -> np.ndarray:
+    """Index of the nearest centre (squared Euclidean distance) for each point of x (..., d): the mode a point
+    belongs to."""
+    c = np.asarray(centres, float)
+    return np.argmin(((np.asarray(x)[..., None, :] - c) ** 2).sum(-1), axis=-1)
+
+
+def mode_proportions(x: np.ndarray, centres) -> np.ndarray:
+    """Fraction of the rows of x (n, d) nearest to each centre."""
+    return np.bincount(nearest_centre(x, centres), minlength=len(centres)) / x.shape[0]
+
+
 def mixture_law(law) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(weights, means, covs) of a Gaussian mixture given as a dict (families.gmm's format) or a triple, checked:
     a ValueError unless the weights are a probability vector and the shapes (k,), (k, d), (k, d, d) agree."""

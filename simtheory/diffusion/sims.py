@@ -35,6 +35,7 @@ import numpy as np
 from scipy import optimize, special
 
 from .. import densities, metrics, validate
+from ..metrics import mode_proportions  # noqa: F401  (public here: the SIMS experiments count modes)
 from ..families import gmm
 from .. import select_softmax
 from .gaussian import guided_gaussian_1d
@@ -270,13 +271,6 @@ def fit_gmm(x: np.ndarray, rng: np.random.Generator, warm: dict | None, componen
         return _params(gmm.fit(x, rng, warm, components=components, n_iter=n_iter, reg=reg))
     fits = [gmm.fit(x, rng, None, components=components, n_iter=n_iter, reg=reg) for _ in range(restarts)]
     return _params(max(fits, key=lambda f: float(f["loglik"])))
-
-
-def mode_proportions(x: np.ndarray, modes) -> np.ndarray:
-    """Fraction of the rows of x nearest to each centre."""
-    c = np.asarray(modes, float)
-    near = np.argmin(((x[:, None, :] - c[None]) ** 2).sum(-1), axis=1)
-    return np.bincount(near, minlength=len(c)) / x.shape[0]
 
 
 def sims_generation(config: GmmSimsConfig, base: dict, reward: Reward, rngs) -> tuple[dict, np.ndarray]:
