@@ -10,7 +10,11 @@ measured values on n_eval images):
   (tests the selection) and model t's measured values (the gap is the fit error: what infinite capacity misses);
 - multi-step prediction (:func:`simtheory.predict.trajectory`): the exact dynamics run forward from generation
   1's candidates alone (samples of model 0), lam, K and scheme as in the run;
-- the property checks of :func:`simtheory.predict.loop_checks`.
+- each model's fit error (against its training set) and, where the data law is known, its law error (against the
+  exact curated trajectory of the law), as the loop recorded them, and the sampler error where measured;
+- the checks: ``fit`` and ``law`` (:func:`simtheory.predict.model_checks`: these fail when the network does not
+  fit), the selection and Lemma 2.2 on the kept sets, and the theorems' consequences given the fit
+  (:func:`simtheory.predict.loop_checks`).
 
 Writes <out>/compare.json, compare.md (tables with standard errors) and compare_reward.png,
 compare_classes.png. No torch: it reads arrays only.
@@ -75,10 +79,12 @@ def load_run(folder) -> dict:
 
 
 def _measured(row: dict) -> dict:
-    """A metrics row as :func:`simtheory.predict.sample_means` output (binomial SEs from n_eval)."""
+    """A metrics row as :func:`simtheory.predict.sample_means` output (binomial SEs from the n_measured samples the
+    model was measured on; n_eval in folders made before models were measured on more)."""
     q = np.asarray(row["class_proportions"], float)
-    out = {"n": row["n_eval"], "mean_reward": row["mean_reward"], "mean_reward_se": row["reward_se"],
-           "class_proportions": q.tolist(), "class_proportions_se": np.sqrt(q * (1 - q) / row["n_eval"]).tolist()}
+    n = row.get("n_measured") or row["n_eval"]
+    out = {"n": n, "mean_reward": row["mean_reward"], "mean_reward_se": row["reward_se"],
+           "class_proportions": q.tolist(), "class_proportions_se": np.sqrt(q * (1 - q) / n).tolist()}
     if "mean_exp_reward" in row:
         out["mean_exp_reward"], out["mean_exp_reward_se"] = row["mean_exp_reward"], row["mean_exp_reward_se"]
     return out
@@ -136,8 +142,8 @@ def compare_run(folder) -> dict:
     C = len(rows[0]["classes"])
     K = int(cfg["K"])
     lam = float(cfg["lam"])
-    out = {"folder": str(run["folder"]), "classes": rows[0]["classes"], "K": K, "lam": lam, "scheme": cfg["scheme"],
-           "reward": cfg["reward"], "generations": []}
+    out = {"folder": str(run["folder"]), "kind": cfg["kind"], "classes": rows[0]["classes"], "K": K, "lam": lam,
+           "scheme": cfg["scheme"], "reward": cfg["reward"], "generations": []}
     records = []
     for t in range(1, len(rows)):
         z = gens[t - 1]
@@ -159,8 +165,16 @@ def compare_run(folder) -> dict:
     multi = _multi_step(cfg, gens, len(rows) - 1, C)
     out["multi_step"] = {k: np.asarray(v).tolist() for k, v in multi.items()}
     out["measured"] = [_measured(r) for r in rows]
-    out["checks"] = predict.loop_checks(records, K, lam if cfg["scheme"] != "accumulate" else 1.0, N_SE)
+    out["errors"] = [{k: r.get(k) for k in ERROR_KEYS if r.get(k) is not None} for r in rows]
+    out["checks"] = (predict.model_checks(rows, N_SE)
+                     + predict.loop_checks(records, K, lam if cfg["scheme"] != "accumulate" else 1.0, N_SE))
     return out
+
+
+ERROR_KEYS = ("generation", "n_measured", "fit_error", "fit_error_se", "law_mean_reward", "law_error", "law_error_se",
+              "sampler_error", "sampler_error_se", "sampler_steps", "sampler_ref_steps", "exact_sampler_error",
+              "exact_sampler_error_se")
+"""The per-generation errors a loop records (docs/empirical/compare.md defines each) that compare.json repeats."""
 
 
 # ---------------------------------------------------------------------------------------------- output
@@ -168,45 +182,70 @@ def _pm(x, se, d=3) -> str:
     return f"{x:.{d}f} ± {se:.{d}f}"
 
 
+def _is_points(res: dict) -> bool:
+    return res.get("kind") == "point_loop"
+
+
 def table(res: dict) -> str:
-    """Markdown tables: rewards per generation, class proportions per generation, the property checks."""
+    """Markdown tables: rewards and the three errors per generation, class (or mode) proportions per generation,
+    the checks."""
+    pts = _is_points(res)
+    unit = "points" if pts else "images"
     lines = [f"# Theory against measurement: {Path(res['folder']).name}", "",
              f"K = {res['K']}, lam = {res['lam']}, scheme {res['scheme']}, reward {res['reward']}. One-step: the exact "
-             "curated step on generation t's candidates (samples of model t-1), mixed with the real images at lam. "
-             "Multi-step: the exact dynamics from generation 1's candidates alone. Kept: the kept set (tests the "
-             "selection). Measured: model t on its evaluation images. Fit error = measured - one-step prediction "
-             "(z in combined SEs). All ± are one standard error.", "",
-             "| t | one-step E[r] | multi-step E[r] | kept E[r] | measured E[r] | fit error (z) | Lemma 2.2 gain bound "
-             "| predicted kept E[e^r] gain | kept E[e^r] gain |", "|---|---|---|---|---|---|---|---|---|"]
-    ms, meas = res["multi_step"], res["measured"]
+             "curated step on generation t's candidates (samples of model t-1), mixed with the real "
+             f"{unit} at lam. Multi-step: the exact dynamics from generation 1's candidates alone. Kept: the kept set "
+             "(tests the selection). Measured: model t on its evaluation draws and the next generation's candidates "
+             "(n_measured). One-step error = measured - one-step prediction; fit error = measured - the model's own "
+             "training set; law error = measured - the exact curated trajectory of the data law (where it is known); "
+             "z in combined SEs. All ± are one standard error.", "",
+             "| t | one-step E[r] | multi-step E[r] | kept E[r] | measured E[r] | one-step error (z) | fit error (z) "
+             "| law error (z) | sampler error (z) |", "|---|---|---|---|---|---|---|---|---|"]
+    ms, meas, errs = res["multi_step"], res["measured"], res.get("errors", [{}] * len(res["measured"]))
+
+    def ez(e: dict, key: str) -> str:
+        v, se = e.get(key), e.get(f"{key}_se")
+        return "-" if v is None else f"{v:+.4f} ({v / se:+.1f})" if se else f"{v:+.4f}"
     lines.append(f"| 0 | - | {_pm(ms['mean_reward'][0], ms['mean_reward_se'][0])} | - | "
-                 f"{_pm(meas[0]['mean_reward'], meas[0]['mean_reward_se'])} | - | - | - | - |")
+                 f"{_pm(meas[0]['mean_reward'], meas[0]['mean_reward_se'])} | - | {ez(errs[0], 'fit_error')} | "
+                 f"{ez(errs[0], 'law_error')} | {ez(errs[0], 'sampler_error')} |")
     for g in res["generations"]:
         t, p, k, m, c = g["generation"], g["prediction"], g["kept"], g["model"], g["comparison"]
-        gain = k["mean_exp_reward"] - p["candidate_mean_exp_reward"]
+        e = errs[t] if t < len(errs) else {}
         lines.append(f"| {t} | {_pm(p['predicted_mean_reward'], p['predicted_mean_reward_se'])} | "
                      f"{_pm(ms['mean_reward'][t], ms['mean_reward_se'][t])} | "
                      f"{_pm(k['mean_reward'], k['mean_reward_se'])} | "
-                     f"{_pm(m['mean_reward'], m['mean_reward_se'])} | {c['fit_error_mean_reward']:+.3f} "
-                     f"({c['fit_z_mean_reward']:+.1f}) | "
-                     f"{_pm(p['lemma22_gain_bound'], p['lemma22_gain_bound_se'], 2)} | "
+                     f"{_pm(m['mean_reward'], m['mean_reward_se'])} | {c['onestep_error_mean_reward']:+.3f} "
+                     f"({c['onestep_z_mean_reward']:+.1f}) | {ez(e, 'fit_error')} | {ez(e, 'law_error')} | "
+                     f"{ez(e, 'sampler_error')} |")
+    lines += ["", "Lemma 2.2 on the kept sets (units of e^r):", "",
+              "| t | gain bound | predicted kept gain | kept gain |", "|---|---|---|---|"]
+    for g in res["generations"]:
+        p, k = g["prediction"], g["kept"]
+        gain = k["mean_exp_reward"] - p["candidate_mean_exp_reward"]
+        lines.append(f"| {g['generation']} | {_pm(p['lemma22_gain_bound'], p['lemma22_gain_bound_se'], 2)} | "
                      f"{_pm(p['predicted_kept_exp_gain'], p['predicted_kept_exp_gain_se'], 2)} | "
                      f"{_pm(gain, k['mean_exp_reward_se'], 2)} |")
-    lines += ["", "Class proportions (measured by the classifier's argmax on each model's evaluation images); "
-              "per cell: one-step predicted / multi-step predicted / measured, SEs in the JSON.", "",
-              "| t | " + " | ".join(res["classes"]) + " |", "|---|" + "---|" * len(res["classes"])]
-    lines.append("| 0 | " + " | ".join(f"- / {a:.3f} / {b:.3f}" for a, b in
-                                        zip(ms["class_proportions"][0], meas[0]["class_proportions"])) + " |")
-    for g in res["generations"]:
-        t = g["generation"]
-        cells = zip(g["prediction"]["predicted_class_proportions"], ms["class_proportions"][t],
-                    g["model"]["class_proportions"])
-        lines.append(f"| {t} | " + " | ".join(f"{a:.3f} / {b:.3f} / {c:.3f}" for a, b, c in cells) + " |")
-    lines += ["", f"Property checks (allowance {N_SE:g} SE plus measured fit error; "
-              "simtheory.predict.loop_checks):", "", "| t | check | value | allowance | holds |",
-              "|---|---|---|---|---|"]
-    for c in res["checks"]:
-        lines.append(f"| {c['generation']} | {c['check']} | {c['value']:.4g} | {c['allowance']:.4g} | {c['holds']} |")
+    if len(res["classes"]) > 1:
+        what = ("Mode proportions (each point labelled by its nearest mode)" if pts else
+                "Class proportions (measured by the reward classifier's argmax)")
+        lines += ["", f"{what} on each model's measured samples; per cell: one-step predicted / multi-step predicted "
+                  "/ measured, SEs in the JSON.", "",
+                  "| t | " + " | ".join(res["classes"]) + " |", "|---|" + "---|" * len(res["classes"])]
+        lines.append("| 0 | " + " | ".join(f"- / {a:.3f} / {b:.3f}" for a, b in
+                                            zip(ms["class_proportions"][0], meas[0]["class_proportions"])) + " |")
+        for g in res["generations"]:
+            t = g["generation"]
+            cells = zip(g["prediction"]["predicted_class_proportions"], ms["class_proportions"][t],
+                        g["model"]["class_proportions"])
+            lines.append(f"| {t} | " + " | ".join(f"{a:.3f} / {b:.3f} / {c:.3f}" for a, b, c in cells) + " |")
+    lines += ["", f"Checks (allowance {N_SE:g} SE; scope: 'model' checks fail when the network does not fit, 'kept set' "
+              "checks test the selection, 'given the fit' checks add the measured fit error to their allowance; "
+              "simtheory.predict.model_checks and loop_checks):", "",
+              "| t | check | scope | value | allowance | holds |", "|---|---|---|---|---|---|"]
+    for c in sorted(res["checks"], key=lambda c: c["generation"]):
+        lines.append(f"| {c['generation']} | {c['check']} | {c.get('scope', '')} | {c['value']:.4g} | "
+                     f"{c['allowance']:.4g} | {c['holds']} |")
     return "\n".join(lines) + "\n"
 
 
@@ -236,11 +275,19 @@ def figures(res: dict, out: Path) -> list[Path]:
     a.legend(fontsize=7, frameon=False)
     c = [g["comparison"] for g in res["generations"]]
     b.axhline(0, color="0.6", lw=0.8)
-    b.errorbar(gt, [x["fit_error_mean_reward"] for x in c], 2 * np.array([x["fit_error_mean_reward_se"] for x in c]),
-               fmt="o", color="C3", capsize=2)
+    b.errorbar(gt, [x["onestep_error_mean_reward"] for x in c],
+               2 * np.array([x["onestep_error_mean_reward_se"] for x in c]), fmt="s", color="C0", capsize=2,
+               label="one-step error")
+    for key, color, shift, name in (("fit_error", "C3", 0.08, "fit error (vs training set)"),
+                                    ("law_error", "C2", 0.16, "law error (vs exact law)")):
+        e = [(r["generation"], r[key], r[f"{key}_se"]) for r in res.get("errors", []) if r.get(key) is not None]
+        if e:
+            tt, v, se = (np.asarray(a) for a in zip(*e))
+            b.errorbar(tt + shift, v, 2 * se, fmt="o", color=color, capsize=2, label=name)
+    b.legend(fontsize=7, frameon=False)
     b.set_xlabel("generation")
-    b.set_xticks(gt)
-    b.set_ylabel("fit error: measured - one-step (± 2 SE)")
+    b.set_xticks(ts)
+    b.set_ylabel("measured - reference (± 2 SE)")
     fig.suptitle(Path(res["folder"]).name, fontsize=9)
     fig.tight_layout()
     paths = [out / "compare_reward.png"]

@@ -1,5 +1,6 @@
-"""Named presets (EDM2 style) for the image loop: 'tiny' (tests: two classes, 8x8, ~30 s), 'cpu' (~5 min on
-one core, 8x8, all ten classes), 'gpu' (32x32 CIFAR-10, minutes on one H100)."""
+"""Named presets (EDM2 style) for the image loop: 'tiny' (tests: two classes, 8x8, ~30 s), 'cpu' (8x8, all ten
+classes, minutes per generation on one core), 'gpu' (32x32 CIFAR-10, minutes on one H100). Each preset's Heun
+steps are chosen from the measured sampler error (docs/empirical/index.md)."""
 from __future__ import annotations
 
 import math
@@ -13,35 +14,44 @@ from simtheory.loops import SCHEMES
 from .classifier import ClassifierConfig
 from .data import class_indices
 from .reward import KINDS
+from .seeds import BLOCK_SIZE, MAX_GENERATION, MAX_SEED, stream_seed
 from .sims import SimsSampling
-from .train import TrainConfig
+from .train import FINETUNE_EMA, TrainConfig
 from .unet import UNetConfig
-
-
-STREAMS = {"data": 1, "classifier": 2, "train": 3, "finetune": 4, "curation": 5, "judge": 6, "split": 7, "sims": 8}
-MAX_SEED = 10**6                          # image seeds are seed * 10^12 + generation * 10^9 + i (< 2^63)
-
-
-def stream_seed(seed: int, stream: str, t: int = 0) -> int:
-    """The 32-bit seed of one random stream of a run (``stream`` in STREAMS, generation t), from the run's
-    seed: independent streams, and two runs' streams differ when their seeds do."""
-    return int(np.random.SeedSequence([int(seed), STREAMS[stream], int(t)]).generate_state(1)[0])
-
-
-def image_seeds(seed: int, t: int, n: int) -> np.ndarray:
-    """Per-image sampler seeds: block t = 0 holds the evaluation images (the same every generation, for
-    paired comparisons), block t >= 1 generation t's candidates; disjoint across blocks and runs."""
-    if n > 10**9:
-        raise ValueError(f"at most 10^9 images per generation, got {n}")
-    return int(seed) * 10**12 + int(t) * 10**9 + np.arange(n, dtype=np.int64)
 
 
 def check_loop_words(cfg) -> None:
     """K, lam and scheme of a loop config (frozen dataclass), as every loop reads them: K an integer >= 1 (sampled
-    curation keeps one of K drawn samples, so K = inf is refused), lam >= 0 or inf, scheme one of SCHEMES."""
+    curation keeps one of K drawn samples, so K = inf is refused), lam >= 0 or inf, scheme one of SCHEMES; and the
+    sizes that index seed blocks (:mod:`empirical.seeds`): generations, candidates and evaluation draws per
+    generation, the sampler check's steps and draws."""
     k, lam = validate.sampled_loop(cfg.K, cfg.lam, cfg.scheme, SCHEMES)
     object.__setattr__(cfg, "K", k)
     object.__setattr__(cfg, "lam", lam)
+    validate.count(cfg.seed, "seed", minimum=0)
+    if cfg.seed >= MAX_SEED:
+        raise ValueError(f"seed must be below {MAX_SEED}, got {cfg.seed}")
+    for name in ("n_samples", "generations", "n_eval", "num_steps", "finetune_images", "n_sampler",
+                 "sampler_ref_steps"):
+        validate.count(getattr(cfg, name), name, minimum=0 if name in ("generations", "sampler_ref_steps") else 1)
+    if cfg.n_synthetic < 1:
+        raise ValueError(f"lam = {cfg.lam:g} with n_samples = {cfg.n_samples} rounds to {cfg.n_synthetic} "
+                         "synthetic samples per generation; raise lam or n_samples (round(lam N) >= 1)")
+    if not (math.isfinite(cfg.finetune_lr) and cfg.finetune_lr > 0):
+        raise ValueError(f"finetune_lr must be > 0, got {cfg.finetune_lr}")
+    if not (math.isfinite(cfg.finetune_ema) and cfg.finetune_ema >= 0):
+        raise ValueError(f"finetune_ema (the fine-tune's EMA half-life as a fraction of its budget; 0: the raw "
+                         f"weights) must be >= 0, got {cfg.finetune_ema}")
+    if cfg.generations > MAX_GENERATION - 2:
+        raise ValueError(f"generations must be at most {MAX_GENERATION - 2} (the last model draws from the candidate "
+                         f"seed block of generation T + 1 < {MAX_GENERATION}), got {cfg.generations}")
+    if cfg.num_steps < 2:
+        raise ValueError(f"num_steps must be >= 2 (the Heun schedule needs two noise levels), got {cfg.num_steps}")
+    if cfg.sampler_ref_steps == 1:
+        raise ValueError("sampler_ref_steps must be 0 (no sampler check) or >= 2, got 1")
+    for name, n in (("n_eval", cfg.n_eval), ("candidates per generation (K x n_synthetic)", cfg.K * cfg.n_synthetic)):
+        if n > BLOCK_SIZE:
+            raise ValueError(f"{name} = {n} exceeds the {BLOCK_SIZE} samples of one seed block")
 
 @dataclass(frozen=True)
 class ImageLoopConfig:
@@ -66,12 +76,15 @@ class ImageLoopConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     finetune_images: int = 50_000
     finetune_lr: float = 2e-4
+    finetune_ema: float = FINETUNE_EMA    # each fine-tune's EMA half-life as a fraction of finetune_images
     classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
     classifier_subset: int = 20_000       # training images of the reward classifier
     judge: ClassifierConfig = field(default_factory=lambda: ClassifierConfig(arch="resnet"))
     judge_subset: int = 20_000            # the judge's training images, disjoint from the reward classifier's
-    num_steps: int = 8                    # Heun steps (2N - 1 evaluations)
-    n_eval: int = 1000                    # images per generation for mean reward and class proportions
+    num_steps: int = 32                   # Heun steps (2N - 1 evaluations)
+    n_eval: int = 1000                    # evaluation images per generation (judge, FD, FID, grid)
+    sampler_ref_steps: int = 0            # the sampler check: n_sampler evaluation images again at these steps
+    n_sampler: int = 500
     fid_n: int = 0                        # 0: no FID; else >= 2 images
     seed: int = 0
     data: str | None = None               # CIFAR-10 source (archive or cifar-10-batches-py); None: default
@@ -88,30 +101,23 @@ class ImageLoopConfig:
             object.__setattr__(self, "sims", SimsSampling(**self.sims))
         if self.classes is not None:
             object.__setattr__(self, "classes", tuple(self.classes))
-        validate.count(self.seed, "seed", minimum=0)
-        if self.seed >= MAX_SEED:
-            raise ValueError(f"seed must be below {MAX_SEED}, got {self.seed}")
+        check_loop_words(self)
         object.__setattr__(self, "train", replace(self.train, seed=stream_seed(self.seed, "train")))
         object.__setattr__(self, "classifier", replace(self.classifier, seed=stream_seed(self.seed, "classifier")))
         object.__setattr__(self, "judge", replace(self.judge, seed=stream_seed(self.seed, "judge")))
         class_indices(self.classes)                       # unknown class names fail here
-        check_loop_words(self)
         if self.reward not in KINDS:
             raise ValueError(f"reward must be one of {KINDS}, got {self.reward!r}")
         if self.reward == "class" and self.target not in (self.classes or self.class_names):
             raise ValueError(f"target class {self.target!r} is not among the run's classes {self.class_names}")
-        for name in ("n_samples", "generations", "n_eval", "num_steps", "fid_n", "finetune_images",
-                     "classifier_subset", "judge_subset"):
-            validate.count(getattr(self, name), name, minimum=0 if name in ("generations", "fid_n") else 1)
-        if self.num_steps < 2:
-            raise ValueError(f"num_steps must be >= 2 (the Heun schedule needs two noise levels), got {self.num_steps}")
+        for name in ("fid_n", "classifier_subset", "judge_subset"):
+            validate.count(getattr(self, name), name, minimum=0 if name == "fid_n" else 1)
         if self.n_eval < 2:
             raise ValueError(f"n_eval must be >= 2 (the reward's standard error needs two images), got {self.n_eval}")
         if self.fid_n == 1:
             raise ValueError("fid_n must be 0 (no FID) or >= 2 (a covariance needs two images), got 1")
-        if self.n_synthetic < 1:
-            raise ValueError(f"lam = {self.lam:g} with n_samples = {self.n_samples} rounds to {self.n_synthetic} "
-                             "synthetic images per generation; raise lam or n_samples (round(lam N) >= 1)")
+        if self.fid_n > BLOCK_SIZE:
+            raise ValueError(f"fid_n = {self.fid_n} exceeds the {BLOCK_SIZE} samples of one seed block")
         if self.train.unet.img_resolution != self.resolution or any(
                 c.resolution != self.resolution for c in (self.classifier, self.judge)):
             raise ValueError("train.unet.img_resolution, classifier.resolution and judge.resolution must equal "
@@ -160,16 +166,14 @@ PRESETS = {
                           ema_halflife_images=512, checkpoint_images=2048),
         finetune_images=1024, classifier=ClassifierConfig(resolution=8, num_classes=2, width=16, epochs=3),
         classifier_subset=2000, judge=ClassifierConfig("resnet", resolution=8, num_classes=2, width=16, epochs=3),
-        judge_subset=2000, num_steps=18, n_eval=128),    # 18 Heun steps: the classifier's airplane share of the
-                                                          # base's samples is 0.98 at 4 steps, 0.61 at 8, 0.54 at 18,
-                                                          # 0.53 at 32 and 64 (docs/empirical/sims.md)
+        judge_subset=2000, num_steps=18, n_eval=128, sampler_ref_steps=36, n_sampler=64),
     "cpu": ImageLoopConfig(
         resolution=8, n_samples=2500, K=4, generations=3,
         train=TrainConfig(_unet(8, 32, (1, 2), 1), batch_size=128, lr=1e-3, total_images=250_000,
                           warmup_images=20_000, ema_halflife_images=10_000, checkpoint_images=50_000),
         finetune_images=50_000, classifier=ClassifierConfig(resolution=8, epochs=4),
         classifier_subset=20_000, judge=ClassifierConfig("resnet", resolution=8, epochs=4), judge_subset=20_000,
-        num_steps=8, n_eval=1000),
+        num_steps=32, n_eval=1000, sampler_ref_steps=128, n_sampler=500),
     "gpu": ImageLoopConfig(
         resolution=32, n_samples=25_000, K=4, generations=3,
         train=TrainConfig(_unet(32, 64, (1, 2, 2), 2, (16,), 0.1), batch_size=256, lr=1e-3,
@@ -177,7 +181,7 @@ PRESETS = {
                           checkpoint_images=1_000_000, device="cuda", bf16=True, compile=True),
         finetune_images=1_000_000, classifier=ClassifierConfig(resolution=32, epochs=15, device="cuda"),
         classifier_subset=25_000, judge=ClassifierConfig("resnet", resolution=32, epochs=15, device="cuda"),
-        judge_subset=25_000, num_steps=18, n_eval=10_000, fid_n=10_000),
+        judge_subset=25_000, num_steps=32, n_eval=10_000, fid_n=10_000, sampler_ref_steps=128, n_sampler=2000),
 }
 
 

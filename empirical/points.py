@@ -36,11 +36,12 @@ from simtheory.loops import SCHEMES
 from simtheory.metrics import default_bandwidth, mixture_law, mmd2, nearest_centre
 from simtheory.runs import RunFolder, atomic_write
 
-from .configs import MAX_SEED, check_loop_words, image_seeds, stream_seed
+from .configs import check_loop_words
+from .seeds import stream_seed
 from .loop import run_fold
 from .mlp import MLPConfig, MLPDenoiser, normalisation
 from .sims import SimsSampling
-from .train import TrainConfig
+from .train import FINETUNE_EMA, TrainConfig
 
 __all__ = ["MLPConfig", "MLPDenoiser", "PointLoopConfig", "PointData", "point_preset", "run_point_loop",
            "load_points", "denoiser_error", "POINT_PRESETS"]
@@ -72,8 +73,12 @@ class PointLoopConfig:
     train: TrainConfig = field(default_factory=lambda: TrainConfig(mlp=MLPConfig()))
     finetune_images: int = 1_000_000
     finetune_lr: float = 1e-3
+    finetune_ema: float = FINETUNE_EMA
     num_steps: int = 32
     n_eval: int = 2048
+    sampler_ref_steps: int = 0
+    n_sampler: int = 2048
+    n_law: int = 262_144
     normalise: bool = True
     modes: tuple | None = None
     denoiser_sigmas: tuple = (0.01, 0.05, 0.2, 0.5, 2.0)
@@ -95,22 +100,12 @@ class PointLoopConfig:
             raise ValueError(f"unknown dataset {self.dataset!r}; choose from {sorted(datasets.DATASETS)}")
         if self.dataset == "atoms1d":
             raise ValueError("atoms1d holds atom indices (histogram family), not points")
-        validate.count(self.seed, "seed", minimum=0)
-        if self.seed >= MAX_SEED:
-            raise ValueError(f"seed must be below {MAX_SEED}, got {self.seed}")
-        object.__setattr__(self, "train", replace(self.train, seed=stream_seed(self.seed, "train")))
         check_loop_words(self)
-        for name in ("n_samples", "generations", "n_eval", "num_steps", "finetune_images", "n_denoiser"):
-            validate.count(getattr(self, name), name, minimum=0 if name == "generations" else 1)
-        if self.num_steps < 2:
-            raise ValueError(f"num_steps must be >= 2 (the Heun schedule needs two noise levels), got {self.num_steps}")
+        object.__setattr__(self, "train", replace(self.train, seed=stream_seed(self.seed, "train")))
+        for name in ("n_denoiser", "n_law"):
+            validate.count(getattr(self, name), name, minimum=2)
         if self.n_eval < 3:
             raise ValueError(f"n_eval must be >= 3 (the MMD's standard error needs three points), got {self.n_eval}")
-        if not (math.isfinite(self.finetune_lr) and self.finetune_lr > 0):
-            raise ValueError(f"finetune_lr must be > 0, got {self.finetune_lr}")
-        if self.n_synthetic < 1:
-            raise ValueError(f"lam = {self.lam:g} with n_samples = {self.n_samples} rounds to {self.n_synthetic} "
-                             "synthetic points per generation; raise lam or n_samples (round(lam N) >= 1)")
         sig = tuple(float(s) for s in self.denoiser_sigmas)
         if not all(math.isfinite(s) and s > 0 for s in sig):
             raise ValueError(f"denoiser_sigmas must be finite and > 0, got {self.denoiser_sigmas}")
@@ -155,14 +150,15 @@ POINT_PRESETS = {
         n_samples=512, K=4, generations=2,
         train=replace(_mlp(32, 2, 16, 16), batch_size=128, lr=2e-3, total_images=32_768, warmup_images=2048,
                       ema_halflife_images=2048, checkpoint_images=8192),
-        finetune_images=8192, finetune_lr=1e-3, num_steps=12, n_eval=256, n_denoiser=512),
+        finetune_images=8192, finetune_lr=1e-3, num_steps=12, n_eval=256, n_denoiser=512, sampler_ref_steps=48,
+        n_sampler=256, n_law=32_768),
     # capacity ample for the 2-D laws; one generation in about a minute of CPU time on one thread; 64 Heun steps:
     # at 32 the sampler alone lowers E[r] of the rewarded modes of the 2-D mixture by 1.4 SE of 1,024 samples
     "cpu": PointLoopConfig(
         n_samples=8192, K=4, generations=5,
         train=replace(_mlp(128, 3), batch_size=512, lr=2e-3, total_images=2_000_000, warmup_images=100_000,
                       ema_halflife_images=100_000, checkpoint_images=500_000),
-        finetune_images=1_000_000, finetune_lr=1e-3, num_steps=64, n_eval=2048),
+        finetune_images=1_000_000, finetune_lr=1e-3, num_steps=64, n_eval=2048, sampler_ref_steps=256, n_sampler=2048),
 }
 
 
@@ -287,12 +283,12 @@ def resolve(config: PointLoopConfig, data=None, reward: Reward | None = None, la
         if m.shape[1] != d:
             raise ValueError(f"the law has dimension {m.shape[1]}, the points {d}")
         law = {"weights": w, "means": m, "covs": c}
-    mlp = replace(cfg.train.mlp, dim=d)
+    net = cfg.train.mlp
+    keep = not cfg.normalise and len(net.shift) == d      # a normalisation given for these points is kept
+    mlp = replace(net, dim=d, shift=net.shift if keep else (), scale=net.scale if keep else ())
     if cfg.normalise:
         shift, scale = normalisation(x[: cfg.n_samples])
         mlp = replace(mlp, shift=shift, scale=scale)
-    elif len(mlp.shift) != d:
-        mlp = replace(mlp, shift=(), scale=())
     cfg = replace(cfg, train=replace(cfg.train, mlp=mlp), modes=None if modes is None else tuple(modes),
                   reward=name, data_sha1=_sha1(x))
     return cfg, x, reward, law
@@ -340,55 +336,89 @@ def nearest(x: np.ndarray, modes) -> np.ndarray:
 
 class PointData:
     """The point kind of the fold (:func:`empirical.loop.run_fold`): real points, rewards from a callable, labels
-    by the nearest mode, and the measures of the module docstring."""
+    by the nearest mode, and the measures of the module docstring. Where the data law is known (``mixture``, a
+    Gaussian mixture), :meth:`start` computes its exact curated trajectory (``law``) from ``n_law`` exact draws."""
 
     samples_key = "points"
 
-    def __init__(self, cfg: PointLoopConfig, x: np.ndarray, reward: Reward, law: dict | None, progress: bool):
-        self.cfg, self.x, self.reward, self.law, self.progress = cfg, x, reward, law, progress
+    def __init__(self, cfg: PointLoopConfig, x: np.ndarray, reward: Reward, mixture: dict | None, progress: bool):
+        self.cfg, self.x, self.reward, self.mixture, self.progress = cfg, x, reward, mixture, progress
         self.n_classes = 1 if cfg.modes is None else len(cfg.modes)
         self.classes = ["all"] if cfg.modes is None else [f"mode {i}" for i in range(len(cfg.modes))]
         self.devices = (cfg.device,)
         self.log_fields = {}
         self.bandwidth = None
-        if law is not None:
-            self.bandwidth = cfg.mmd_bandwidth or default_bandwidth(law)
+        self.law: dict | None = None
+        if mixture is not None:
+            self.bandwidth = cfg.mmd_bandwidth or default_bandwidth(mixture)
 
     def real(self) -> tuple[np.ndarray, None]:
         """The run's real points (checked in :func:`resolve`) and no labels (the MLP is unconditional)."""
         return self.x, None
 
     def start(self, rf: RunFolder) -> None:
-        """Nothing to prepare: the reward and the law are functions."""
+        """The exact curated trajectory of the data law, when it is known (:func:`law_reference`)."""
+        if self.mixture is not None:
+            self.law = law_reference(self.cfg, self.mixture, self.score)
 
     def score(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(rewards, labels) of points: the reward callable (checked) and the nearest mode."""
         return checked_reward(self.reward, x), nearest(x, self.cfg.modes)
 
-    def measure(self, t: int, D, sample, folder: Path) -> dict:
-        """Generation t's metrics line on n_eval fixed-seed samples drawn by ``sample`` (plain or guided): reward,
-        E[e^r], mode proportions, MMD^2 to the law, and at t = 0 the denoiser's error; the samples go to
-        <folder>/samples.npz."""
+    def measure(self, t: int, D, samples: np.ndarray, seeds: np.ndarray, folder: Path, sample) -> dict:
+        """What the point kind measures beyond rewards on generation t's evaluation points: MMD^2 to the law (where
+        known) and at t = 0 the denoiser's error against the exact one; the points go to <folder>/samples.npz."""
         cfg = self.cfg
-        seeds = image_seeds(cfg.seed, 0, cfg.n_eval)
-        pts = sample(seeds)
-        r, lab = self.score(pts)
-        m = predict.sample_means(r, lab, self.n_classes)
-        rec = {"generation": t, "mean_reward": m["mean_reward"], "reward_se": m["mean_reward_se"],
-               "mean_exp_reward": m["mean_exp_reward"], "mean_exp_reward_se": m["mean_exp_reward_se"],
-               "class_proportions": m["class_proportions"], "classes": self.classes, "n_eval": cfg.n_eval}
-        if self.law is not None:
-            v, se = mmd2(pts, self.law, self.bandwidth)
+        rec: dict = {}
+        if self.mixture is not None:
+            v, se = mmd2(samples, self.mixture, self.bandwidth)
             rec.update(mmd2_to_data=v, mmd2_to_data_se=se, mmd_bandwidth=self.bandwidth)
-        if cfg.sims is not None:
-            rec["sims_w"] = cfg.sims.w
-        if t == 0 and self.law is not None:
-            rec.update(denoiser_error(D, self.law, cfg.denoiser_sigmas, cfg.n_denoiser,
-                                      stream_seed(cfg.seed, "data", 1), cfg.device))
-        buf = io.BytesIO()
-        np.savez(buf, points=pts, seeds=seeds, rewards=r)
-        atomic_write(Path(folder) / "samples.npz", buf.getvalue())
+            if t == 0:
+                rec.update(denoiser_error(D, self.mixture, cfg.denoiser_sigmas, cfg.n_denoiser,
+                                          stream_seed(cfg.seed, "denoiser"), cfg.device))
+        _save_npz(Path(folder) / "samples.npz", points=samples, seeds=seeds, rewards=self.score(samples)[0])
         return rec
+
+    def exact_sampler(self) -> dict:
+        """The sampler's own error on the data law: E[r] of the exact denoiser run through the loop's Heun sampler
+        (in the network's space, the run's steps, n_sampler draws) minus the law's E[r] (from its exact draws)."""
+        if self.mixture is None or self.law is None:
+            return {}
+        return exact_sampler_error(self.cfg, self.mixture, self.score, self.law)
+
+
+def _save_npz(path: Path, **arrays) -> None:
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    atomic_write(path, buf.getvalue())
+
+
+def law_reference(cfg: PointLoopConfig, mixture: dict, score) -> dict:
+    """:func:`simtheory.predict.law_trajectory` of the data law ``mixture``: n_law exact draws (stream 'law'),
+    scored and labelled by ``score``, run through the exact curated dynamics of the run's K, lam, scheme and
+    generations, with the noise of its N real and n_synthetic kept samples per generation."""
+    from simtheory.families import gmm
+    pts = gmm.sample(mixture, cfg.n_law, np.random.default_rng(stream_seed(cfg.seed, "law")))
+    r, lab = score(pts)
+    nc = 1 if cfg.modes is None else len(cfg.modes)
+    return predict.law_trajectory(r, lab, cfg.K, cfg.generations, lam=cfg.lam, scheme=cfg.scheme,
+                                  n_real=cfg.n_samples, n_synthetic=cfg.n_synthetic, n_classes=nc)
+
+
+def exact_sampler_error(cfg: PointLoopConfig, mixture: dict, score, law: dict) -> dict:
+    """``exact_sampler_error`` (with ``_se``): the exact denoiser of ``mixture`` (:func:`simtheory.diffusion.gmm_denoiser`)
+    through the Heun sampler of :mod:`simtheory.diffusion` at the run's num_steps, in the network's space,
+    on n_sampler draws (stream 'law', generation 1), against the law's exact E[r]."""
+    from simtheory.diffusion import gmm_denoiser, heun_sample
+    nl = network_law(mixture, cfg.train.mlp)
+    n = min(cfg.n_sampler, cfg.n_eval)
+    lat = np.random.default_rng(stream_seed(cfg.seed, "law", 1)).standard_normal((n, len(cfg.train.mlp.shift)))
+    z = heun_sample(lambda x, s: gmm_denoiser(x, s, nl["weights"], nl["means"], nl["covs"]), lat, cfg.num_steps)
+    pts = np.asarray(cfg.train.mlp.shift) + np.asarray(cfg.train.mlp.scale) * z
+    r = score(pts)[0]
+    se = math.hypot(float(r.std(ddof=1)) / math.sqrt(n), float(law["mean_reward_se"][0]))
+    return {"exact_sampler_error": float(r.mean() - law["mean_reward"][0]), "exact_sampler_error_se": se,
+            "exact_sampler_steps": cfg.num_steps, "n_exact_sampler": n}
 
 
 def run_point_loop(config: PointLoopConfig, out, data=None, reward: Reward | None = None, law: dict | None = None,
@@ -399,8 +429,8 @@ def run_point_loop(config: PointLoopConfig, out, data=None, reward: Reward | Non
     (the config's data set is then ignored); ``reward``: None (the data set's) or a callable of points (n, d) ->
     (n,); ``law``: the data law as a Gaussian mixture {weights, means, covs} when ``data`` are passed and their law
     is known (a named data set brings its own). Bad data or a bad reward fail before the folder exists."""
-    cfg, x, reward, law = resolve(config, data, reward, law)
-    return run_fold(cfg, PointData(cfg, x, reward, law, progress), out, progress)
+    cfg, x, reward, mixture = resolve(config, data, reward, law)
+    return run_fold(cfg, PointData(cfg, x, reward, mixture, progress), out, progress)
 
 
 # ------------------------------------------------------------------------------------------ command line

@@ -32,14 +32,10 @@ from torch import nn
 from simtheory import validate
 from simtheory.runs import RunFolder, atomic_write
 
-from . import checkpoints
+from . import checkpoints, seeds as seedblocks
 from .edm import generate
 from .train import TrainConfig, finetune_config, load_network, train
 
-SEED_STRIDE = 10**7            # one block of synthetic seeds per auxiliary seed; n_s and composition draws stay below it
-SYN_SEED0 = 3 * 10**9          # `sims` synthetic sets: SYN_SEED0 + seed * SEED_STRIDE + i, seed < MAX_SEED
-MAX_SEED = 100                 # SYN_SEED0 + MAX_SEED * SEED_STRIDE = 4e9, where the sweep's seed sets begin
-LOOP_SYN_SEED0 = 10**18        # loop generations' synthetic sets (32-bit stream seeds): above every loop image seed
 AUX_EMA = 0.1                  # default auxiliary EMA half-life, as a fraction of B (picked on seed set 0:
                                # results/cpu-sims/explore, docs/empirical/sims.md)
 MEASURED = "measured"          # config.json key written after the fine-tune; not compared on resume
@@ -350,9 +346,9 @@ def compose_by_class(D: nn.Module, label_fn: Callable[[np.ndarray], np.ndarray],
     """n_s base samples with class counts from ``proportions`` (labels by ``label_fn``, e.g. the classifier's
     argmax): candidates are drawn in seed order and each is kept while its class still has room.
     Returns (samples, labels, seeds); a quota that cannot be filled within ``max_draws`` (default 50 n_s, at most
-    SEED_STRIDE, the size of one seed block) is a ValueError."""
+    one seed block, :data:`empirical.seeds.BLOCK_SIZE`) is a ValueError."""
     quota = class_quotas(validate.probability(proportions, "auxiliary proportions"), n_s)
-    max_draws = min(max_draws or 50 * n_s, SEED_STRIDE)
+    max_draws = min(max_draws or 50 * n_s, seedblocks.BLOCK_SIZE)
     imgs, labs, seeds, drawn = [], [], [], 0
     have = np.zeros_like(quota)
     while np.any(have < quota):
@@ -373,23 +369,9 @@ def compose_by_class(D: nn.Module, label_fn: Callable[[np.ndarray], np.ndarray],
 
 
 def synthetic_seed0(seed: int) -> int:
-    """The first synthetic seed of auxiliary seed ``seed`` (0 <= seed < MAX_SEED): SYN_SEED0 + seed * SEED_STRIDE,
-    disjoint from the sweep's seed sets (which begin at SYN_SEED0 + MAX_SEED * SEED_STRIDE)."""
-    seed = validate.count(seed, "seed", minimum=0)
-    if seed >= MAX_SEED:
-        raise ValueError(f"the SIMS seed must be below {MAX_SEED}, got {seed}: seed {MAX_SEED} would draw the "
-                         f"auxiliary's synthetic set from seeds {SYN_SEED0 + MAX_SEED * SEED_STRIDE}..., the sweep's "
-                         "evaluation seed set 0")
-    return SYN_SEED0 + seed * SEED_STRIDE
-
-
-def loop_synthetic_seed0(stream_seed: int) -> int:
-    """The first synthetic seed of a loop generation's auxiliary (``stream_seed`` a 32-bit stream seed): above
-    every loop image seed (< 10^18) and every sweep seed."""
-    s = validate.count(stream_seed, "stream seed", minimum=0)
-    if s >= 2**32:
-        raise ValueError(f"stream seed must be a 32-bit integer, got {s}")
-    return LOOP_SYN_SEED0 + s * SEED_STRIDE
+    """The first synthetic seed of auxiliary seed ``seed``: the start of its block of :mod:`empirical.seeds`
+    (disjoint from every loop's, sweep's and other auxiliary's seeds)."""
+    return seedblocks.block_start("sims_aux", seedblocks.check_run_seed(seed, "the SIMS seed"))
 
 
 def weight_distances(base: dict, raw: dict, aux: dict) -> dict:
@@ -440,8 +422,8 @@ def finetune_auxiliary(base_run, out, n_s: int, images: int, lr: float | None = 
                        seed0: int | None = None, synthetic_from=None) -> nn.Module:
     """Build (or resume) the SIMS auxiliary of ``base_run`` in the run folder ``out``; returns it.
 
-    Draws n_s samples from the base with seeds seed0 + i (default seed0 = :func:`synthetic_seed0` (seed), which
-    needs 0 <= seed < MAX_SEED; the loop passes its own block) and, for a conditional base, labels
+    Draws n_s samples from the base with seeds seed0 + i (default seed0 = :func:`synthetic_seed0` (seed); the loop
+    passes its own block) and, for a conditional base, labels
     :func:`seed_labels`; or, with ``class_proportions`` and ``label_fn``, a set with those class proportions
     (:func:`compose_by_class`; for a conditional base the labels are assigned by quota instead). Then fine-tunes
     a copy of the base from its weights with the base's hyperparameters (:func:`empirical.train.finetune_config`:
@@ -460,8 +442,8 @@ def finetune_auxiliary(base_run, out, n_s: int, images: int, lr: float | None = 
     """
     n_s = validate.count(n_s, "n_s", minimum=1)
     images = validate.count(images, "images (B)", minimum=1)
-    if n_s > SEED_STRIDE:
-        raise ValueError(f"n_s must be at most {SEED_STRIDE} (one block of synthetic seeds), got {n_s}")
+    if n_s > seedblocks.BLOCK_SIZE:
+        raise ValueError(f"n_s must be at most {seedblocks.BLOCK_SIZE} (one block of synthetic seeds), got {n_s}")
     if lr is not None and not (math.isfinite(float(lr)) and float(lr) > 0):
         raise ValueError(f"lr must be > 0, got {lr}")
     ema = float(ema)
@@ -472,7 +454,7 @@ def finetune_auxiliary(base_run, out, n_s: int, images: int, lr: float | None = 
     bf = base_folder(base_run)
     base_cfg = base_train_config(bf)
     dev = device or base_cfg.device
-    ft = replace(finetune_config(replace(base_cfg, device=dev), images, seed, lr), ema_halflife_images=ema * images)
+    ft = finetune_config(replace(base_cfg, device=dev), images, seed, lr, ema=ema)
     props = None if class_proportions is None else validate.probability(class_proportions, "class_proportions").tolist()
     D_base = load_base(bf, dev)
     n_cls = num_classes(D_base)
@@ -575,13 +557,15 @@ class SimsSampling:
 
 
 def generation_sampler(D: nn.Module, gen_folder, sims: SimsSampling | None, device, num_steps: int, seed: int,
-                       progress: bool = False) -> Callable[[np.ndarray], np.ndarray]:
-    """seeds -> samples of one loop generation: plain Heun sampling, or, with ``sims`` (w > 0), guidance from the
-    generation's own auxiliary, built (or resumed) in <gen_folder>/sims-aux from <gen_folder>/network.pt, its
-    synthetic set drawn from the seeds :func:`loop_synthetic_seed0` (``seed``) + i."""
+                       progress: bool = False, seed0: int | None = None) -> Callable[..., np.ndarray]:
+    """(seeds, steps=None) -> samples of one loop generation with ``steps`` Heun steps (default ``num_steps``): plain
+    Heun sampling, or, with ``sims`` (w > 0), guidance from the generation's own auxiliary, built (or resumed) in
+    <gen_folder>/sims-aux from <gen_folder>/network.pt and fine-tuned with seed ``seed``, its synthetic set drawn
+    from the seeds ``seed0`` + i (the loop passes its generation's block of :mod:`empirical.seeds`)."""
     if sims is None or sims.w == 0:
-        return lambda seeds: guided_generate(D, None, 0.0, seeds, device, num_steps, progress=progress)
+        return lambda seeds, steps=None: guided_generate(D, None, 0.0, seeds, device, steps or num_steps,
+                                                         progress=progress)
     aux = finetune_auxiliary(gen_folder, Path(gen_folder) / "sims-aux", sims.n_s, sims.images, sims.lr, seed,
-                             num_steps=num_steps, device=str(device), ema=sims.ema, seed0=loop_synthetic_seed0(seed))
-    return lambda seeds: guided_generate(D, aux, sims.w, seeds, device, num_steps, progress=progress,
-                                         interval=sims.interval)
+                             num_steps=num_steps, device=str(device), ema=sims.ema, seed0=seed0)
+    return lambda seeds, steps=None: guided_generate(D, aux, sims.w, seeds, device, steps or num_steps,
+                                                     progress=progress, interval=sims.interval)

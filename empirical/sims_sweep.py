@@ -1,8 +1,8 @@
 r"""SIMS experiments on one base model: the w sweep (optionally over B and n_s) with a pick-on-one-seed-set,
 report-on-the-others protocol, and distribution shifting toward a target class proportion.
 
-Seed sets: set j uses seeds SWEEP_SEED0 + j * SEED_STRIDE + i, i < n; every setting uses the same n and the
-same seeds. Set 0 picks (n_s, B, w) by the selection metric (FD in classifier features by default, the cheap
+Seed sets: set j uses the seeds of block ('sweep', j) of :mod:`empirical.seeds`; every setting uses the same n and
+the same seeds. Set 0 picks (n_s, B, w) by the selection metric (FD in classifier features by default, the cheap
 stand-in for FID at CPU scale); sets 1.. report every metric for all settings, and FID with precision/recall
 in Inception features for w = 0 and the picked setting (``inception_n`` images each). Files in the run folder:
 config.json, metrics.jsonl (one line per setting and seed set), aux-*/ (auxiliary run folders),
@@ -23,12 +23,11 @@ from simtheory.runs import RunFolder, atomic_write
 from . import checkpoints
 from . import data as cifar
 from . import metrics as mt
-from .sims import (AUX_EMA, MAX_SEED, auxiliary_proportions, base_folder, base_train_config, check_interval,
+from .seeds import BLOCK_SIZE, MAX_SEED, sample_seeds
+from .sims import (AUX_EMA, auxiliary_proportions, base_folder, base_train_config, check_interval,
                    check_w, finetune_auxiliary, guided_class_proportions, guided_generate, load_auxiliary, load_base,
                    num_classes, seed_labels)
 
-SWEEP_SEED0 = 4 * 10**9
-SEED_STRIDE = 10**7
 METRICS_LOWER_BETTER = {"fd_classifier": True, "fid": True, "precision": False, "recall": False}
 
 
@@ -72,8 +71,8 @@ class SimsConfig:
         validate.count(self.n, "n", 2)
         validate.count(self.n_sets, "n_sets", 2)
         validate.count(self.num_steps, "num_steps", 2)
-        if self.n > SEED_STRIDE:
-            raise ValueError(f"n must be at most {SEED_STRIDE} (one block of seeds per seed set), got {self.n}")
+        if self.n > BLOCK_SIZE:
+            raise ValueError(f"n must be at most {BLOCK_SIZE} (one block of seeds per seed set), got {self.n}")
         if not (math.isfinite(float(self.ema)) and float(self.ema) >= 0):
             raise ValueError(f"ema (the auxiliary's EMA half-life as a fraction of B; 0: raw weights) must be >= 0, "
                              f"got {self.ema}")
@@ -94,8 +93,7 @@ class SimsConfig:
         check_w(self.shift_w)
         seed = validate.count(self.seed, "seed", 0)
         if seed >= MAX_SEED:
-            raise ValueError(f"seed must be below {MAX_SEED}, got {seed}: the auxiliary's synthetic seeds "
-                             f"3e9 + seed * 1e7 + i would reach the sweep's seed set 0 (seeds {SWEEP_SEED0} + i)")
+            raise ValueError(f"seed must be below {MAX_SEED}, got {seed}")
 
     def loop_config(self):
         from .configs import preset
@@ -131,7 +129,7 @@ def sims_preset(name: str, **overrides) -> SimsConfig:
 
 def seed_set(j: int, n: int) -> np.ndarray:
     """Seeds of seed set j (disjoint blocks)."""
-    return SWEEP_SEED0 + j * SEED_STRIDE + np.arange(n)
+    return sample_seeds("sweep", j, 0, n)
 
 
 def _loop_from_dict(d: dict):
@@ -391,8 +389,7 @@ def write_table(rf: RunFolder, cfg: SimsConfig) -> None:
     sub = sweep_rows(rows)
     pick = pick_setting(rows, cfg.select)
     rep = list(range(1, cfg.n_sets))
-    lines = [f"# SIMS sweep ({cfg.n} images per seed set, {cfg.n_sets} seed sets, seeds {SWEEP_SEED0} + j * "
-             f"{SEED_STRIDE} + i)", "",
+    lines = [f"# SIMS sweep ({cfg.n} images per seed set, {cfg.n_sets} seed sets: seed block ('sweep', j))", "",
              f"Pick on seed set 0 by {cfg.select}: n_s = {pick['n_s']}, B = {pick['images']}, w = {pick['w']}. "
              f"Report sets: {rep} (mean +- sd over them).", "",
              "| n_s | B | w | FD classifier (set 0) | FD classifier (report) | mean reward (report) | "

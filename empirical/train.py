@@ -5,8 +5,9 @@ DistributedDataParallel when WORLD_SIZE > 1 (torchrun; each rank on the device o
 from rank 0's weights and optimizer state), a plain process otherwise.
 
 Every step's batch indices and noise come from a generator seeded by (seed, step) and are drawn for the whole
-global batch; each process takes its slice. So a run resumes exactly, and N processes compute the gradient of
-the same global batch as one process does.
+global batch; each process takes its slice; dropout masks come from the global generators seeded by (seed, step,
+rank) for that step only (:func:`empirical.seeds.step_seed`). So a run resumes exactly, dropout included, and N
+processes compute the gradient of the same global batch as one process does.
 
 Architectures: :data:`ARCHITECTURES` maps a name to (config class, denoiser class). A TrainConfig holds the
 config of one of them in the field of that name (``unet`` or ``mlp``); checkpoints record it under the same
@@ -24,9 +25,14 @@ import torch
 from torch import nn
 
 from . import checkpoints, distributed
+from .seeds import step_seed
 from .edm import Denoiser, Preconditioned, draw_noise, edm_loss
 from .mlp import MLPConfig, MLPDenoiser
 from .unet import UNetConfig
+
+FINETUNE_EMA = 0.1
+"""Every fine-tune's EMA half-life as a fraction of its budget (loops, SIMS auxiliaries, ladders): the weights a
+fine-tune starts from keep a share 0.5^(1 / 0.1) ~ 0.1% of its average, so model t is not partly model t - 1."""
 
 ARCHITECTURES = {"unet": (UNetConfig, Denoiser), "mlp": (MLPConfig, MLPDenoiser)}
 """name -> (config class, denoiser class); a checkpoint's JSON names its architecture by one of these keys."""
@@ -125,7 +131,7 @@ def ema_update(ema: nn.Module, net: nn.Module, beta: float) -> None:
 
 
 def _step_generator(seed: int, step: int) -> torch.Generator:
-    return torch.Generator().manual_seed(int(np.random.SeedSequence([seed, step]).generate_state(1)[0]))
+    return torch.Generator().manual_seed(step_seed(seed, step))
 
 
 def load_network(path: Path, device="cpu") -> Preconditioned:
@@ -152,11 +158,14 @@ def train(cfg: TrainConfig, images: np.ndarray, labels: np.ndarray | None, out: 
     dev = distributed.init(cfg.device)
     if cfg.conditional and labels is None:
         raise ValueError("a conditional run needs labels")
-    torch.manual_seed(cfg.seed)
-    D = build_network({cfg.arch: cfg.network}).to(dev)
+    rng_devices = [dev.index or 0] if dev.type == "cuda" else []
+    with torch.random.fork_rng(devices=rng_devices):     # the caller's global generators are left as they were
+        torch.manual_seed(cfg.seed)
+        D = build_network({cfg.arch: cfg.network}).to(dev)
     if init is not None:
         D.load_state_dict(init)
     ema = copy.deepcopy(D).eval().requires_grad_(False)
+    stochastic = any(isinstance(m, nn.modules.dropout._DropoutNd) and m.p > 0 for m in D.modules())
     opt = torch.optim.Adam(D.parameters(), lr=cfg.lr, betas=(0.9, 0.999), eps=1e-8)
     seen = 0
     state_path = out / "training-state.pt"
@@ -203,10 +212,15 @@ def train(cfg: TrainConfig, images: np.ndarray, labels: np.ndarray | None, out: 
             lab = nn.functional.one_hot(y_all[idx[sl]], ncls).float().to(dev)
         for pg in opt.param_groups:
             pg["lr"] = cfg.lr * min(1.0, (seen + cfg.batch_size) / max(cfg.warmup_images, 1))
-        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=cfg.bf16):
-            loss = edm_loss(fwd, y, lab, sigma[sl], noise[sl]).mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
+        # dropout draws from the global generators: seeded per step and process, so a resumed run draws what an
+        # uninterrupted one draws, and restored afterwards (networks without dropout skip the ~ms this costs)
+        with torch.random.fork_rng(devices=rng_devices, enabled=stochastic):
+            if stochastic:
+                torch.manual_seed(step_seed(cfg.seed, step, rank))
+            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+                loss = edm_loss(fwd, y, lab, sigma[sl], noise[sl]).mean()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
         for p in D.parameters():      # as EDM's training loop: a rare non-finite gradient does not poison Adam
             if p.grad is not None:
                 torch.nan_to_num(p.grad, nan=0.0, posinf=1e5, neginf=-1e5, out=p.grad)
@@ -231,7 +245,10 @@ def train(cfg: TrainConfig, images: np.ndarray, labels: np.ndarray | None, out: 
     return ema
 
 
-def finetune_config(cfg: TrainConfig, images: int, seed: int, lr: float | None = None) -> TrainConfig:
-    """The same hyperparameters for a fine-tune of ``images`` images (SIMS and the loops fine-tune so)."""
+def finetune_config(cfg: TrainConfig, images: int, seed: int, lr: float | None = None,
+                    ema: float = FINETUNE_EMA) -> TrainConfig:
+    """The same hyperparameters for a fine-tune of ``images`` images (SIMS and the loops fine-tune so), with no
+    warm-up and the EMA half-life ``ema`` x ``images`` (:data:`FINETUNE_EMA`; 0: the raw fine-tuned weights)."""
     return replace(cfg, total_images=int(images), seed=int(seed), warmup_images=0,
-                   checkpoint_images=int(images), lr=cfg.lr if lr is None else lr)
+                   checkpoint_images=int(images), lr=cfg.lr if lr is None else lr,
+                   ema_halflife_images=float(ema) * int(images))

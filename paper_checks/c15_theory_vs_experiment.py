@@ -88,15 +88,15 @@ def _rows(res: dict, label: str, id0: str) -> list[Check]:
                                       f" ± {g['kept']['mean_exp_reward_se']:.2f}" for g in gens)
         + "; exact predicted gain: " + ", ".join(f"{g['prediction']['predicted_kept_exp_gain']:.2f}" for g in gens),
         f"gain >= bound - {N_SE:g} SE", verdict(_all_hold(lem)), SCALE, kind="paper"))
-    fz = [max(abs(g["comparison"]["fit_z_mean_reward"]),
-              float(np.max(np.abs(g["comparison"]["fit_z_class_proportions"])))) for g in gens]
+    fz = [max(abs(g["comparison"]["onestep_z_mean_reward"]),
+              float(np.max(np.abs(g["comparison"]["onestep_z_class_proportions"])))) for g in gens]
     out.append(Check(
         f"{id0}.3", f"{label}: with infinite capacity the next model is the predicted law (p_{{t+1}} = mixed curated "
         "law of p_t); the gap is the fit error", f"{SOURCE}, Sec. 2-3 (maximum likelihood at infinite capacity) [paper]",
         "measured E[r] per generation = one-step prediction: "
         + ", ".join(f"{g['prediction']['predicted_mean_reward']:.3f}" for g in gens),
         "measured: " + ", ".join(f"{g['model']['mean_reward']:.3f}" for g in gens) + "; fit error (z): "
-        + ", ".join(f"{g['comparison']['fit_error_mean_reward']:+.3f} ({g['comparison']['fit_z_mean_reward']:+.1f})"
+        + ", ".join(f"{g['comparison']['onestep_error_mean_reward']:+.3f} ({g['comparison']['onestep_z_mean_reward']:+.1f})"
                     for g in gens) + "; max |z| over reward and classes per generation: "
         + ", ".join(f"{z:.1f}" for z in fz),
         f"{N_SE:g} combined SEs (no fit error)", verdict(passes(max(fz), "<=", N_SE)),

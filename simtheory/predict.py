@@ -381,6 +381,113 @@ def trajectory(rewards, labels=None, K=2, steps: int = 1, *, lam: float = math.i
     return out
 
 
+def law_trajectory(rewards, labels=None, K=2, steps: int = 1, *, lam: float = math.inf, scheme: str = "replace",
+                   n_real: int, n_synthetic: int, n_classes: int | None = None, n_se: int = 16384) -> dict:
+    r"""The exact curated trajectory of a known data law, and the noise a loop's finite sets add to it.
+
+    The law p_0 is given by M exact draws (``rewards``, ``labels``: atoms of mass 1/M). It is also the real data's
+    law, so :math:`p_{t+1} = (p_0 + \lambda\, c(p_t)) / (1 + \lambda)` (Eq. 7 and Sec. 3 of Ferbach et al. 2024;
+    the schemes of :func:`_mixing`): the trajectory an infinitely large loop with infinite capacity follows. Its
+    means ``mean_reward``, ``mean_exp_reward`` and ``class_proportions`` (arrays over t = 0..steps) carry ``_se``,
+    the Monte Carlo error of the M atoms.
+
+    A loop of finite sets does not follow it exactly, even when each network reproduces the law of its training
+    set: model 0 learns n_real real samples, and generation s trains on n_synthetic samples kept from candidates of
+    model s - 1 (each an exact draw from the curated law :math:`c(p_{s-1})` when the candidates are draws of
+    p_{s-1}) beside the real ones. To first order each finite set adds its sampling noise, carried to generation t
+    by the derivative of the exact map (the influence function, reverse mode through the fold as in
+    :func:`trajectory`), so the loop's value at t has variance
+
+    .. math:: \mathrm{Var}_{p_0}[IF^{real}_t] / n_{real} + \sum_{s=1}^{t} \mathrm{Var}_{c(p_{s-1})}[IF^{kept}_{s,t}] /
+       n_{synthetic},
+
+    the real set entering both as p_0 and as each generation's real block (one set under replace and accumulate;
+    a new block per generation under fresh). ``_path_se`` is its square root: the spread a model's measured value
+    has about the exact law's even without any fit error. The variances are estimated on the first ``n_se`` atoms.
+
+    Parameters
+    ----------
+    rewards : array_like (M,) -- rewards of M exact draws from the data law.
+    labels : array_like of int (M,), optional -- their classes (mode, component).
+    K : int >= 1 or math.inf -- group size of the curation.
+    steps : int >= 0 -- generations.
+    lam : float in [0, inf] -- synthetic-to-real ratio; ``scheme``: 'replace' | 'fresh' | 'accumulate'.
+    n_real, n_synthetic : int >= 1 -- the loop's real samples per generation (N) and kept samples per generation.
+    n_classes : int, optional -- number of classes (default: max label + 1).
+    n_se : int -- atoms used for the variances of the path noise and the Monte Carlo error.
+
+    Returns
+    -------
+    dict of arrays over t = 0..steps: ``mean_reward``, ``mean_exp_reward``, ``class_proportions`` (steps + 1, C),
+    each with ``_se`` (Monte Carlo, M atoms) and ``_path_se`` (the finite sets' noise), and ``n_atoms``.
+    """
+    nc = _n_classes(labels, None, n_classes)
+    r, y = _sample(rewards, labels, nc, "law")
+    k = validate.group_size(K, "K")
+    la = validate.ratio(lam, "lam")
+    steps = validate.count(steps, "steps", minimum=0)
+    n_real = validate.count(n_real, "n_real")
+    n_synthetic = validate.count(n_synthetic, "n_synthetic")
+    n_se = validate.count(n_se, "n_se", minimum=2)
+    W, d = _mixing(scheme, la, steps)
+    M = r.size
+    p0 = np.full(M, 1.0 / M)
+    P = _fold(p0, p0, r, k, W, d)
+    f = _values(r, y, nc)
+    theta = P @ f
+    # the variances, on a subsample of the atoms (a variance needs far fewer atoms than the mean it describes)
+    sub = min(M, n_se)
+    rs, fs = r[:sub], f[:sub]
+    q0 = np.full(sub, 1.0 / sub)
+    Ps = _fold(q0, q0, rs, k, W, d)
+    m = f.shape[1]
+    cols = (steps + 1) * m
+    quad = _Quadrature(rs, k) if k not in (1, math.inf) else None
+    cumulative = bool(np.count_nonzero(W[-1]) > 1)
+    A = np.zeros((sub, cols))
+    A[:, steps * m:] = fs
+    C = np.zeros((sub, cols))
+    real_adj = np.zeros((sub, cols))          # adjoint of the real law where it is the same set throughout
+    var_blocks = np.zeros(cols)               # fresh: each generation's new real block
+    var_kept = np.zeros(cols)
+    for s in range(steps - 1, -1, -1):        # A: adjoint of p_{s+1}
+        if d[s + 1]:
+            if scheme == "fresh":
+                g = d[s + 1] * A
+                var_blocks += q0 @ (g - q0 @ g) ** 2 / n_real
+                real_adj += g                                          # the law is one set for the Monte Carlo error
+            else:
+                real_adj += d[s + 1] * A
+        C = (C if cumulative else 0.0) + W[s + 1, s] * A                 # adjoint of c(p_s), the kept law
+        if W[s + 1, s]:
+            cs = curated(Ps[s], rs, k)
+            var_kept += cs @ (C - cs @ C) ** 2 / n_synthetic
+            A = _vjp(Ps[s], rs, k, C, quad)
+        else:
+            A = np.zeros((sub, cols))
+        A[:, s * m:(s + 1) * m] += fs
+    IF0 = A - q0 @ A                                                    # model 0's real set (block 0)
+    var0 = q0 @ IF0 ** 2
+    IF_law = A + real_adj
+    IF_law = IF_law - q0 @ IF_law
+    var_law = q0 @ IF_law ** 2
+    if scheme == "fresh":
+        var_path = var0 / n_real + var_blocks + var_kept
+    else:
+        var_path = var_law / n_real + var_kept
+    mc = np.sqrt(var_law / M).reshape(steps + 1, m)
+    path = np.sqrt(var_path).reshape(steps + 1, m)
+    scale = _exp_scale(_ref(r))
+    out: dict = {"n_atoms": M}
+    for key, cols_, unit in (("mean_reward", 0, 1.0), ("mean_exp_reward", 1, scale)):
+        out[key], out[f"{key}_se"], out[f"{key}_path_se"] = (unit * theta[:, cols_], unit * mc[:, cols_],
+                                                             unit * path[:, cols_])
+    if nc:
+        out["class_proportions"], out["class_proportions_se"] = theta[:, 2:], mc[:, 2:]
+        out["class_proportions_path_se"] = path[:, 2:]
+    return out
+
+
 def one_step(candidate_rewards, candidate_labels=None, K=2, *, lam: float = math.inf, real_rewards=None,
              real_labels=None, n_classes: int | None = None) -> dict:
     r"""One generation's predictions from its candidates (the record the loops write into metrics.jsonl).
@@ -494,8 +601,10 @@ def compare_generation(prediction: dict, kept: dict | None, model: dict | None) 
     r"""Predicted against measured for one generation, per quantity q in :data:`QUANTITIES` present in both:
 
     ``selection_z_q``: (kept set - predicted kept law) / combined SE -- tests the selection (conservative,
-    :func:`zscore`). ``fit_error_q`` = next model's measured - predicted next law, with ``fit_error_q_se``
-    (independent draws) and ``fit_z_q`` -- what infinite capacity misses, plus sampling noise.
+    :func:`zscore`). ``onestep_error_q`` = next model's measured - predicted next law, with
+    ``onestep_error_q_se`` (independent draws) and ``onestep_z_q`` -- what infinite capacity misses, plus the
+    selection's and the model's sampling noise (the fit error proper, model against its training set, is the
+    loop's ``fit_error``).
     ``kept`` and ``model`` are :func:`sample_means`-shaped dicts (keys q and q_se). Where the prediction
     carries its interval (``_lo``, ``_hi``) the prediction's SE is :func:`interval_se` on the measured side.
     """
@@ -509,8 +618,8 @@ def compare_generation(prediction: dict, kept: dict | None, model: dict | None) 
             err = np.asarray(model[q], float) - np.asarray(pn, float)
             ms = _null_se(model, q, pn)
             ps = interval_se(prediction, f"predicted_{q}", model[q])
-            out[f"fit_error_{q}"], out[f"fit_error_{q}_se"] = _plain(err), _plain(np.hypot(ms, ps))
-            out[f"fit_z_{q}"] = _plain(zscore(model[q], ms, pn, ps))
+            out[f"onestep_error_{q}"], out[f"onestep_error_{q}_se"] = _plain(err), _plain(np.hypot(ms, ps))
+            out[f"onestep_z_{q}"] = _plain(zscore(model[q], ms, pn, ps))
     return out
 
 
@@ -540,9 +649,41 @@ def _tv(a, b) -> float:
     return float(0.5 * np.abs(np.asarray(a, float) - np.asarray(b, float)).sum())
 
 
+SCOPES = {"selection": "kept set", "lemma22": "kept set", "exp_reward_no_fall": "given the fit",
+          "k1_no_drift": "given the fit", "real_data_distance": "given the fit", "fit": "model", "law": "model"}
+"""What each check is about: the kept set (the selection, exact within noise whatever the network), the model
+(its measured values against its training set or the exact law: these fail when the network does not fit), or
+the theorems' consequences *given the fit* (allowances that include the measured fit error, so they hold whenever
+the kept sets behave, however poor the network)."""
+
+
+def model_checks(rows: list[dict], n_se: float = 4.0) -> list[dict]:
+    r"""Checks on each model of a loop that fail when the network does not fit, from its metrics lines:
+
+    - ``fit``: :math:`|E_{model_t}[r] - E_{train_t}[r]| \le` ``n_se`` SE (``fit_error``, ``fit_error_se``: the
+      model's draws and its finite training set);
+    - ``law`` (where the data law is known): :math:`|E_{model_t}[r] - E_{p_t}[r]| \le` ``n_se`` SE against the
+      exact curated trajectory p_t of the law (``law_error``, ``law_error_se``: the model's draws, the law's atoms
+      and the loop's finite sets, :func:`law_trajectory`).
+
+    Returns rows {generation, check, value (|error|), allowance (n_se SE), holds, scope 'model'}, for every line that
+    records the error."""
+    out = []
+    for row in rows:
+        for check in ("fit", "law"):
+            e, se = row.get(f"{check}_error"), row.get(f"{check}_error_se")
+            if e is None or se is None:
+                continue
+            out.append({"generation": int(row["generation"]), "check": check, "value": abs(float(e)),
+                        "allowance": n_se * float(se), "holds": bool(abs(e) <= n_se * se), "scope": "model"})
+    return out
+
+
 def loop_checks(generations: list[dict], K, lam: float, n_se: float = 4.0) -> list[dict]:
     r"""The theorems' consequences for a sampled loop, checked generation by generation with allowances from
-    the sample sizes (``n_se`` standard errors) and the measured fit error.
+    the sample sizes (``n_se`` standard errors) and the measured fit error. The last three are consistency checks
+    *given the fit* (:data:`SCOPES`): their allowance includes the fit error the model shows, so a network that
+    does not fit passes them; :func:`model_checks` holds the model itself to its training set and the law.
 
     Each element of ``generations`` (t = 1, 2, ...) holds ``prediction`` (:func:`one_step` on generation t's
     candidates, i.e. samples of model t-1), ``kept`` (the kept set), ``train`` (the whole training set of model
@@ -570,7 +711,7 @@ def loop_checks(generations: list[dict], K, lam: float, n_se: float = 4.0) -> li
 
         def add(check, value, allowance):     # 1e-12: differences of equal probabilities are rounding
             rows.append({"generation": t, "check": check, "value": float(value), "allowance": float(allowance),
-                         "holds": bool(value <= allowance + 1e-12)})
+                         "holds": bool(value <= allowance + 1e-12), "scope": SCOPES[check]})
         if kept is not None:
             z = compare_generation(pred, kept, None)
             zs = np.concatenate([np.abs(np.atleast_1d(z[f"selection_z_{q}"]))

@@ -117,7 +117,7 @@ def test_histogram_fit_error_is_zero_and_k1_is_the_identity():
         z = predict.compare_generation(g["prediction"], g["kept"], g["model"])
         np.testing.assert_allclose(g["model"]["class_proportions"], g["train"]["class_proportions"], atol=1e-12)
         assert g["prediction"]["predicted_class_proportions"] == g["prediction"]["candidate_class_proportions"]
-        assert np.all(np.isfinite(z["fit_error_class_proportions"]))
+        assert np.all(np.isfinite(z["onestep_error_class_proportions"]))
 
 
 @pytest.mark.parametrize("family", ["histogram", "gmm"])
@@ -207,7 +207,7 @@ def test_compare_on_a_run_folder(tmp_path, K, lam, scheme):
     assert len(res["generations"]) == 3 and len(res["multi_step"]["mean_reward"]) == 4
     # the histogram model refits exactly, so only sampling noise separates measurement and one-step prediction
     for g in res["generations"]:
-        assert np.all(np.abs(g["comparison"]["fit_z_class_proportions"]) <= N_SE + 1)
+        assert np.all(np.abs(g["comparison"]["onestep_z_class_proportions"]) <= N_SE + 1)
     paths = write(res, tmp_path / "out")
     assert all(p.exists() and p.stat().st_size > 0 for p in paths)
     assert "| 3 |" in (tmp_path / "out" / "compare.md").read_text()

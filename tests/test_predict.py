@@ -399,7 +399,7 @@ def test_interval_se_takes_the_measured_side_of_the_interval():
     assert out["predicted_mean_reward_lo"] < out["predicted_mean_reward"] < out["predicted_mean_reward_hi"]
     model = {"mean_reward": out["predicted_mean_reward"] + 1.0, "mean_reward_se": 0.0}
     c = predict.compare_generation(out, None, model)
-    assert c["fit_error_mean_reward_se"] == pytest.approx(
+    assert c["onestep_error_mean_reward_se"] == pytest.approx(
         (out["predicted_mean_reward_hi"] - out["predicted_mean_reward"]) / z, rel=1e-12)
 
 
