@@ -100,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     lp.add_argument("--fid-n", type=int, default=None,
                     help="images for FID each generation, 0: none (default: the preset's)")
     lp.add_argument("--steps", type=int, default=None, help="Heun steps of every sampling (default: the preset's)")
+    lp.add_argument("--sampler-ref-steps", type=int, default=None, help="the sampler check: n_sampler evaluation "
+                    "images drawn again at these Heun steps, 0: no check (default: the preset's)")
     lp.add_argument("--sims-w", type=parse_number, default=None, help="SIMS: every generation samples with guidance "
                     "w from its own auxiliary, 0: plain sampling (default: plain sampling)")
     lp.add_argument("--sims-n-s", type=int, default=2500, help="SIMS auxiliary's synthetic-set size n_s")
@@ -359,6 +361,8 @@ def _loop_config(args):
                               "device": args.device}.items() if v is not None}
     if getattr(args, "steps", None) is not None:
         over["num_steps"] = args.steps
+    if getattr(args, "sampler_ref_steps", None) is not None:
+        over["sampler_ref_steps"] = args.sampler_ref_steps
     if getattr(args, "sims_w", None):
         from .sims import AUX_EMA, SimsSampling
         over["sims"] = SimsSampling(args.sims_w, args.sims_n_s, args.sims_images, args.sims_lr,

@@ -176,7 +176,8 @@ def run_check(out, device: str = "cuda", smoke: bool = False, budget_s: float = 
     from . import data as cifar
     from . import fid as fidmod
     from .classifier import train_classifier
-    from .configs import image_seeds, preset, stream_seed
+    from .configs import preset
+    from .seeds import sample_seeds, stream_seed
     from .edm import generate
     from .loop import classifier_data, curate, real_images, rewards_of, save_grid
     from .sims import AUX_EMA, finetune_auxiliary, guided_generate
@@ -256,7 +257,7 @@ def run_check(out, device: str = "cuda", smoke: bool = False, budget_s: float = 
                              "preset_total_images": cfg.train.total_images})
 
         # 5. samples and their FID against the training statistics
-        seeds = image_seeds(seed, 0, sizes.fid_n)
+        seeds = sample_seeds("eval", seed, 0, sizes.fid_n)
         t = time.perf_counter()
         base_imgs = generate(D, seeds, str(dev), sizes.num_steps, batch=sizes.batch)
         t_sample = time.perf_counter() - t
@@ -268,7 +269,7 @@ def run_check(out, device: str = "cuda", smoke: bool = False, budget_s: float = 
 
         # 6. one curated generation
         t = time.perf_counter()
-        cseeds = image_seeds(seed, 1, sizes.n_kept * sizes.K)
+        cseeds = sample_seeds("candidates", seed, 1, sizes.n_kept * sizes.K)
         cand = generate(D, cseeds, str(dev), sizes.num_steps, batch=sizes.batch)
         r, _ = rewards_of(cfg, clf, cand)
         rng = np.random.default_rng(stream_seed(seed, "curation", 1))

@@ -311,13 +311,13 @@ def sampler_error(folder, steps: int, steps_ref: int = 256, n: int = 16384, rewa
 
     from simtheory import datasets
 
-    from .configs import image_seeds
     from .edm import generate
+    from .seeds import sample_seeds
     from .train import load_network
     folder = Path(folder)
     cfg = json.loads((folder / "config.json").read_text())
     reward = reward or datasets.make(cfg["dataset"], 2, 0).reward
-    seeds = image_seeds(cfg["seed"], 0, n) + 5 * 10**8           # beside the evaluation block, not inside it
+    seeds = sample_seeds("heldout", cfg["seed"], 0, n)
     out = []
     for g in sorted(folder.glob("gen_*/network.pt")):
         D = load_network(g)

@@ -279,3 +279,31 @@ def test_network_configs_name_one_known_architecture(tmp_path):
         load_network(tmp_path / "u.pt")
     with pytest.raises(ValueError, match="conditional"):
         TrainConfig(mlp=POINT_NET, conditional=True)
+
+
+def test_a_run_with_dropout_resumes_bit_for_bit_and_leaves_the_global_generator_alone(tmp_path, monkeypatch):
+    """Dropout masks come from per-step, per-process seeds: a U-Net with dropout 0.3 killed after its first
+    checkpoint and resumed ends with the weights of an uninterrupted run, the caller's global torch generator is
+    as it was, and dropout does act (a run without it ends elsewhere)."""
+    from dataclasses import replace
+
+    import empirical.train as tr
+    from helpers import interrupt_on_call
+    x = np.random.default_rng(0).integers(0, 256, (64, 3, 8, 8), dtype=np.uint8)
+    cfg = TrainConfig(replace(TINY, dropout=0.3), batch_size=16, total_images=96, warmup_images=16,
+                      ema_halflife_images=32, checkpoint_images=48)
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    D = train(cfg, x, None, tmp_path / "full")
+    assert torch.equal(torch.get_rng_state(), before)
+    real = tr.ema_update
+    monkeypatch.setattr(tr, "ema_update", interrupt_on_call(real, 5))    # after the first checkpoint (3 steps)
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, x, None, tmp_path / "cut")
+    monkeypatch.setattr(tr, "ema_update", real)
+    torch.manual_seed(999)                                                # whatever the caller's generator holds
+    R = train(cfg, x, None, tmp_path / "cut")
+    for k, v in D.state_dict().items():
+        torch.testing.assert_close(R.state_dict()[k], v, atol=0, rtol=0)
+    plain = train(replace(cfg, unet=replace(TINY, dropout=0.0)), x, None, tmp_path / "plain")
+    assert any(not torch.equal(plain.state_dict()[k], v) for k, v in D.state_dict().items())

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from scipy import stats
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -453,3 +454,73 @@ def test_real_data_allowance_adds_the_measured_fit_error():
         return row["allowance"], tv(shares, train["class_proportions"])
     (a1, t1), (a2, t2) = allowance([0.3, 0.3, 0.4]), allowance([0.6, 0.2, 0.2])
     assert t2 - t1 > 0.1 and a2 - a1 == pytest.approx(t2 - t1, rel=1e-12)
+
+
+# ------------------------------------------------------------------------ the exact law and a loop's finite sets
+def _finite_loop(rng, atoms, pl, K, lam, scheme, N, T):
+    """Generation means of a finite loop whose model is the empirical law of its training set: the null under which
+    law_trajectory's path SE is the spread of a model's mean about the exact trajectory."""
+    from simtheory.selection import select_softmax
+    m = N if lam == math.inf else int(round(lam * N))
+    real_all = rng.choice(atoms.size, size=N * (T + 1), p=pl)
+    train, pools, out = real_all[:N], [], [atoms[real_all[:N]].mean()]
+    for s in range(1, T + 1):
+        cand = rng.choice(train, size=K * m)
+        keep = select_softmax(atoms[cand].reshape(m, K), rng)
+        kept = cand.reshape(m, K)[np.arange(m), keep]
+        blk = real_all[s * N:(s + 1) * N] if scheme == "fresh" else real_all[:N]
+        if scheme == "accumulate":
+            pools.append(kept)
+            train = np.concatenate([blk] + pools)
+        else:
+            train = kept if lam == math.inf else np.concatenate([blk, kept])
+        out.append(atoms[train].mean())
+    return out
+
+
+@pytest.mark.parametrize("K,lam,scheme", [(4, math.inf, "replace"), (2, 1.0, "fresh"), (4, 1.0, "accumulate")])
+def test_law_trajectory_path_se_is_the_spread_of_a_finite_loop(K, lam, scheme):
+    """The exact trajectory of a 7-atom law is the mean of finite loops (model = empirical law of its training set),
+    and the path SE their spread: the sample SD of R replicate loops lies within a chi-square interval of it."""
+    rng = np.random.default_rng(1)
+    atoms = np.linspace(-1.0, 1.0, 7)
+    pl = np.array([0.2, 0.1, 0.15, 0.05, 0.2, 0.1, 0.2])
+    N, T, R = 150, 2, 400
+    m = N if lam == math.inf else int(round(lam * N))
+    draws = rng.choice(7, size=200_000, p=pl)
+    pred = predict.law_trajectory(atoms[draws], draws, K, T, lam=lam, scheme=scheme, n_real=N, n_synthetic=m,
+                                  n_classes=7)
+    sims = np.array([_finite_loop(rng, atoms, pl, K, lam, scheme, N, T) for _ in range(R)])
+    sd = sims.std(axis=0, ddof=1)
+    ratio = sd / pred["mean_reward_path_se"]
+    lo, hi = (np.sqrt(stats.chi2.ppf(q, R - 1) / (R - 1)) for q in (0.0005, 0.9995))
+    assert np.all((ratio > lo - 0.03) & (ratio < hi + 0.03)), ratio     # 0.03: the delta method's O(1/N)
+    z = (sims.mean(axis=0) - pred["mean_reward"]) / np.hypot(sd / math.sqrt(R), pred["mean_reward_se"])
+    assert np.all(np.abs(z) < N_SE), z
+    if lam == math.inf:      # a path SE without the kept sets' noise (real set only) is too small: the test can tell
+        only_real = predict.law_trajectory(atoms[draws], draws, K, T, lam=lam, scheme=scheme, n_real=N,
+                                           n_synthetic=10**9, n_classes=7)["mean_reward_path_se"]
+        assert sd[-1] / only_real[-1] > hi + 0.03
+
+
+def test_law_trajectory_at_generation_zero_and_its_inputs():
+    r = np.random.default_rng(0).normal(size=5000)
+    out = predict.law_trajectory(r, None, 4, 2, n_real=100, n_synthetic=100)
+    assert out["mean_reward"][0] == pytest.approx(r.mean(), rel=1e-12)
+    assert out["mean_reward_path_se"][0] == pytest.approx(r.std() / 10, rel=1e-9)
+    assert out["mean_reward_se"][0] == pytest.approx(r.std() / math.sqrt(5000), rel=1e-9)
+    np.testing.assert_allclose(out["mean_reward"], predict.trajectory(r, None, 4, 2)["mean_reward"], rtol=1e-12)
+    with pytest.raises(ValueError, match="n_real"):
+        predict.law_trajectory(r, None, 4, 2, n_real=0, n_synthetic=100)
+    with pytest.raises(ValueError, match="law_rewards"):
+        predict.law_trajectory(np.array([1.0, np.nan]), None, 4, 2, n_real=10, n_synthetic=10)
+
+
+def test_model_checks_hold_within_their_allowance_and_fail_beyond_it():
+    rows = [{"generation": 0, "fit_error": 0.39, "fit_error_se": 0.1},
+            {"generation": 1, "fit_error": -0.41, "fit_error_se": 0.1, "law_error": 0.0, "law_error_se": 0.2},
+            {"generation": 2}]
+    out = predict.model_checks(rows, 4.0)
+    assert [(c["generation"], c["check"], c["holds"], c["scope"]) for c in out] == [
+        (0, "fit", True, "model"), (1, "fit", False, "model"), (1, "law", True, "model")]
+    assert out[1]["value"] == pytest.approx(0.41) and out[1]["allowance"] == pytest.approx(0.4)

@@ -533,9 +533,9 @@ def test_loop_generation_samples_with_its_own_auxiliary(tmp_path):
     from that model on its own samples, every generation at the same explicit lr; a rerun resumes without
     recomputing."""
     from dataclasses import replace
-    from empirical.configs import image_seeds, preset, stream_seed
+    from empirical.configs import preset
     from empirical.loop import run_image_loop
-    from empirical.sims import LOOP_SYN_SEED0, SEED_STRIDE
+    from empirical.seeds import block_start, seed_coordinates, stream_seed
     cfg = preset("tiny", generations=1, K=1, lam=1.0, sims=SimsSampling(1.0, 16, 64, lr=5e-4, interval=(0.1, 20)))
     rows = run_image_loop(cfg, tmp_path / "sims", progress=False).metrics()
     assert [r["generation"] for r in rows] == [0, 1] and all(r["sims_w"] == 1.0 and "fd_classifier" in r for r in rows)
@@ -544,7 +544,8 @@ def test_loop_generation_samples_with_its_own_auxiliary(tmp_path):
         aux = tmp_path / "sims" / f"gen_{t:03d}" / "sims-aux"
         c = json.loads((aux / "config.json").read_text())
         assert c["n_s"] == 16 and c["seed"] == stream_seed(cfg.seed, "sims", t)
-        assert c["seed0"] == LOOP_SYN_SEED0 + c["seed"] * SEED_STRIDE > image_seeds(cfg.seed, 10**3, 1)[0]
+        assert c["seed0"] == block_start("sims_loop", cfg.seed, t)
+        assert seed_coordinates(c["seed0"]) == ("sims_loop", cfg.seed, t, 0)
         lrs.add(c["lr"])
     assert lrs == {5e-4}                         # generation 0 used to take the base's lr, later ones the fine-tune's
     assert run_image_loop(cfg, tmp_path / "sims", progress=False).metrics() == rows
