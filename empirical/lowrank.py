@@ -55,7 +55,7 @@ class TorchLowRankMixture:
         key = (str(device), dtype)
         if key not in self._cache:
             law = self.law
-            t = lambda a: torch.as_tensor(np.asarray(a), dtype=dtype, device=device)
+            t = lambda a: torch.tensor(np.array(a), dtype=dtype, device=device)
             with np.errstate(divide="ignore"):
                 logw = np.log(law.weights)
             self._cache[key] = (t(law.means), t(law._U), t(law._lam), t(law.floors), t(logw))
@@ -79,18 +79,28 @@ class TorchLowRankMixture:
         return x.reshape(n, self.d), s.expand(n), tuple(x.shape)
 
     def _terms(self, x2: torch.Tensor, s: torch.Tensor):
-        """(log-joint (K, n), r, p, e, c, lambda + c) with r_k = x - mu_k (K, n, d), p_k = U_k^T r_k (K, n, m),
-        e_k = r_k - U_k p_k, c = f + sigma^2 (K, n)."""
+        """(log-joint less a per-row constant (K, n), that constant (n,), p, e, c, lambda + c) with
+        r_k = x - mu_k, p_k = U_k^T r_k (K, n, m), e_k = r_k - U_k p_k (K, n, d), c = f + sigma^2 (K, n).
+
+        log det C_k is split as d log c_ref + (d - m) log1p((f_k - f_ref) / c_ref) + sum_j log1p((lambda_kj + f_k
+        - f_ref) / c_ref) with c_ref = f_ref + sigma^2, f_ref the mean floor: the per-row constant (the large part
+        at sigma = 80) cancels in the posterior instead of costing its float32 rounding there."""
         mu, U, lam, f, logw = self._params(x2.device, x2.dtype)
-        c = f[:, None] + (s * s)[None, :]                    # (K, n)
+        s2 = s * s
+        c = f[:, None] + s2[None, :]                          # (K, n)
+        fref = f.mean()
+        cref = fref + s2                                      # (n,)
         r = x2[None] - mu[:, None, :]
         p = torch.bmm(r, U)
         e = r - torch.bmm(p, U.transpose(1, 2))
         lc = lam[:, None, :] + c[:, :, None]                  # (K, n, m)
         q = (e * e).sum(-1) / c + (p * p / lc).sum(-1)
-        logdet = (self.d - self._m) * torch.log(c) + torch.log(lc).sum(-1)
-        lj = logw[:, None] - 0.5 * (q + logdet + self.d * LOG_2PI)
-        return lj, p, e, c, lc
+        df = (f - fref)[:, None]
+        logdet_rel = (self.d - self._m) * torch.log1p(df / cref) \
+            + torch.log1p((lam[:, None, :] + df[:, :, None]) / cref[None, :, None]).sum(-1)
+        lj_rel = logw[:, None] - 0.5 * (q + logdet_rel)
+        const = -0.5 * self.d * (torch.log(cref) + LOG_2PI)
+        return lj_rel, const, p, e, c, lc
 
     def log_posterior(self, x, sigma=0.0) -> torch.Tensor:
         """log P(component k | x) under the law noised at sigma, shape (n, K)."""
@@ -105,12 +115,13 @@ class TorchLowRankMixture:
     def logpdf(self, x, sigma=0.0) -> torch.Tensor:
         """log p_sigma(x), shape (n,)."""
         x2, s, _ = self._check(x, sigma)
-        return torch.logsumexp(self._terms(x2, s)[0], dim=0)
+        lj, const = self._terms(x2, s)[:2]
+        return torch.logsumexp(lj, dim=0) + const
 
     def denoiser(self, x, sigma) -> torch.Tensor:
         """EDM's D(x; sigma) = sum_k gamma_k [mu_k + S_k C_k^{-1} (x - mu_k)] (Tweedie), x's shape."""
         x2, s, shp = self._check(x, sigma)
-        lj, p, e, c, lc = self._terms(x2, s)
+        lj, _, p, e, c, lc = self._terms(x2, s)
         mu, U, lam, f, _ = self._params(x2.device, x2.dtype)
         g = torch.softmax(lj, dim=0)                          # (K, n)
         inner = torch.bmm(p * ((lam[:, None, :] + f[:, None, None]) / lc), U.transpose(1, 2))
@@ -120,7 +131,7 @@ class TorchLowRankMixture:
     def score(self, x, sigma) -> torch.Tensor:
         """grad log p_sigma(x) = -sum_k gamma_k C_k^{-1} (x - mu_k), x's shape."""
         x2, s, shp = self._check(x, sigma)
-        lj, p, e, c, lc = self._terms(x2, s)
+        lj, _, p, e, c, lc = self._terms(x2, s)
         U = self._params(x2.device, x2.dtype)[1]
         g = torch.softmax(lj, dim=0)
         z = e / c[:, :, None] + torch.bmm(p / lc, U.transpose(1, 2))
