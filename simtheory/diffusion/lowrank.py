@@ -161,6 +161,10 @@ class LowRankMixture:
         one product with G^T rescaled per sigma gives the U_k and mu_k terms; alpha x adds the identity terms."""
         s = check_sigma0(sigma)
         x2, shp = _rows(x, self.d)
+        if what == "denoiser" and s == 0:       # E[x_0 | x_0 = x] = x: every other term is 0
+            if not np.all(np.isfinite(x2)):
+                raise ValueError("x holds NaN or infinite values")
+            return x2.copy().reshape(shp)
         c, e, logdet = self._per_sigma(s)
         base = self._logw - 0.5 * (logdet + self.d * LOG_2PI)
         if what == "denoiser":                  # (f/c) x + (s^2/c) mu + U (s^2 e * p)
@@ -180,8 +184,6 @@ class LowRankMixture:
             raise ValueError("x holds NaN or infinite values (or values so large that |x|^2 overflows)")
         if coef_x is None:
             return lj
-        if what == "denoiser" and s == 0:       # E[x_0 | x_0 = x] = x: every other term is 0
-            return x2.copy().reshape(shp)
         out = Z @ (self._Gt * np.concatenate([coef_u.reshape(-1), coef_mu])[:, None])
         if fast:
             _add_scaled_rows(out, alpha, x2)
@@ -469,7 +471,9 @@ def fit_lowrank_mixture(x, labels, rank: int, floor=None) -> LowRankMixture:
 # ---------------------------------------------------------------------- the committed laws and their rewards
 def cifar_mixture(resolution: int = 8) -> LowRankMixture:
     """The committed CIFAR-10 law at ``resolution`` (10 classes in CIFAR-10's order, rank 16, data in [-1, 1],
-    sample shape (3, H, W)): see docs/theory/lowrank-mixture.md for its command and measured facts."""
+    sample shape (3, H, W)), made by ``python -m empirical fit-mixture --resolution 8 --rank 16 --float32 --out
+    simtheory/diffusion/data/cifar8_rank16.npz``; its floors and measured facts are in
+    docs/theory/lowrank-mixture.md."""
     if isinstance(resolution, bool) or resolution not in CIFAR_LAWS:
         raise ValueError(f"resolution must be one of {sorted(CIFAR_LAWS)} (the committed laws), got {resolution!r}")
     return LowRankMixture.load(DATA / CIFAR_LAWS[resolution])
@@ -500,16 +504,20 @@ def bayes_facts(law: LowRankMixture, n: int, rng: np.random.Generator, target: i
     r"""Monte Carlo facts of the law on n exact draws, each with its standard error: ``mean_reward`` of
     r = gamma P(target | x) (exactly gamma pi_target, since E[P(k | x)] = pi_k), ``accuracy`` of the Bayes
     classifier argmax_k P(k | x) against the drawn labels, and ``confident_share``, the share of draws whose top
-    posterior exceeds 0.9."""
+    posterior exceeds 0.9. Draws are made in chunks of at most 2^22 / d rows (about 32 MB each), in order."""
+    n = validate.count(n, "n", minimum=2)
     reward = class_reward(law, target, gamma)
-    x, y = law.sample(n, rng, return_labels=True)
-    post = law.posterior(x)
-    r = reward(x)
-    hit = (post.argmax(axis=1) == y).astype(np.float64)
-    conf = (post.max(axis=1) > 0.9).astype(np.float64)
-    n = x.shape[0]
+    rows = max(1, 2**22 // law.d)
+    r, hit, conf = [], [], []
+    for start in range(0, n, rows):
+        x, y = law.sample(min(rows, n - start), rng, return_labels=True)
+        post = law.posterior(x)
+        r.append(reward(x))
+        hit.append((post.argmax(axis=1) == y).astype(np.float64))
+        conf.append((post.max(axis=1) > 0.9).astype(np.float64))
+    rv, hv, cv = (np.concatenate(v) for v in (r, hit, conf))
     se = lambda v: float(v.std(ddof=1) / math.sqrt(n))
-    return {"n": n, "mean_reward": float(r.mean()), "mean_reward_se": se(r),
+    return {"n": n, "mean_reward": float(rv.mean()), "mean_reward_se": se(rv),
             "mean_reward_exact": float(gamma * law.weights[target]),
-            "accuracy": float(hit.mean()), "accuracy_se": se(hit),
-            "confident_share": float(conf.mean()), "confident_share_se": se(conf)}
+            "accuracy": float(hv.mean()), "accuracy_se": se(hv),
+            "confident_share": float(cv.mean()), "confident_share_se": se(cv)}
