@@ -48,6 +48,7 @@ bench: setup
 	OMP_NUM_THREADS=1 $(PY) benchmarks/bench_sims.py
 	OMP_NUM_THREADS=1 $(PY) benchmarks/bench_loops.py
 	OMP_NUM_THREADS=1 $(PY) benchmarks/bench_points.py
+	OMP_NUM_THREADS=1 $(PY) benchmarks/bench_lowrank.py
 
 docs: setup
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet

@@ -164,11 +164,13 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--md5", default=data.MD5, help="expected md5 of the archive")
     d.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the server")
     from .ladder import add_parser as add_ladder_parser
+    from .lowrank import add_parser as add_mixture_parser
     from .points import add_parser as add_points_parser
     from .points_sims import add_parser as add_points_sims_parser
     add_points_parser(sub)
     add_ladder_parser(sub)
     add_points_sims_parser(sub)
+    add_mixture_parser(sub)
     return ap
 
 
@@ -413,6 +415,9 @@ def _dispatch(args) -> int:
     if args.command in ("points", "points-ladder", "points-sims"):
         from . import ladder, points, points_sims
         return {"points": points, "points-ladder": ladder, "points-sims": points_sims}[args.command].main(args)
+    if args.command == "fit-mixture":
+        from .lowrank import main as fit_mixture
+        return fit_mixture(args)
     if args.command in ("sims", "sims-sweep", "sims-explore"):
         return _sims_dispatch(args)
     if args.command == "gpu-check":

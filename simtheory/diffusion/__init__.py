@@ -11,10 +11,14 @@ D_w = (1 + w) D_base - w D_aux) and curated retraining loops run exactly up to s
     sims       SIMS on the Gaussian refit loop and on GMM loops (with curation); distribution shifting
     systematic SIMS with a systematic fit error: the guided law's bias and spread in closed form, the best w,
                the synthetic-augmentation loop's fixed points
+    lowrank    mixtures with low-rank-plus-floor covariances in image dimensions (Woodbury): exact draws,
+               denoiser, score, Bayes posterior; the fit; the committed CIFAR-10 law (cifar_mixture)
 """
 from .denoiser import gmm_denoiser, gmm_denoiser_reference, gmm_score, gmm_score_reference, noised_logpdf
 from .gaussian import guided_gaussian, product_gaussian
+from .lowrank import DenseMixture, LowRankMixture, bayes_facts, cifar_mixture, class_reward, fit_lowrank_mixture
 from .sampler import guided_denoiser, heun_sample, sigma_steps
 
 __all__ = ["gmm_denoiser", "gmm_denoiser_reference", "gmm_score", "gmm_score_reference", "noised_logpdf", "heun_sample", "sigma_steps",
-           "guided_denoiser", "guided_gaussian", "product_gaussian"]
+           "guided_denoiser", "guided_gaussian", "product_gaussian", "LowRankMixture", "DenseMixture",
+           "fit_lowrank_mixture", "cifar_mixture", "class_reward", "bayes_facts"]
