@@ -113,9 +113,10 @@ def predict_proba(model: nn.Module, images: np.ndarray, device="cpu", batch: int
 def train_classifier(cfg: ClassifierConfig, x: np.ndarray, y: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
                      out: Path | None = None, progress: bool = False) -> tuple[nn.Module, float]:
     """Train with flips and AdamW (cosine schedule); returns the model and its test accuracy, saved with it."""
-    torch.manual_seed(cfg.seed)
     g = torch.Generator().manual_seed(cfg.seed)
-    model = build(cfg).to(cfg.device)
+    with torch.random.fork_rng(devices=[]):       # the weights' initialisation, without touching the caller's generator
+        torch.manual_seed(cfg.seed)
+        model = build(cfg).to(cfg.device)
     steps = cfg.epochs * int(np.ceil(len(x) / cfg.batch_size))
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=5e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=steps)

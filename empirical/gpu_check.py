@@ -113,8 +113,9 @@ def training_throughput(unet, batch: int, steps: int, device, fast: bool, backen
     apart; then two warm-up steps and ``steps`` timed ones."""
     from .edm import Denoiser, draw_noise, edm_loss
     device = torch.device(device)
-    torch.manual_seed(0)
-    D = Denoiser(unet).to(device)
+    with torch.random.fork_rng(devices=[]):       # fixed weights, the caller's generator untouched
+        torch.manual_seed(0)
+        D = Denoiser(unet).to(device)
     g = torch.Generator().manual_seed(0)
     shape = (unet.in_channels, unet.img_resolution, unet.img_resolution)
     x = (torch.rand((batch,) + shape, generator=g) * 2 - 1).to(device)

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from simtheory.fold import seed32
+
 BLOCKS = {
     "candidates": 0,      # generation t's K m candidates (samples of model t - 1); block T + 1: the last model's
     "eval": 1,            # generation t's evaluation draws (fresh per generation and per run)
@@ -92,16 +94,15 @@ def seed_coordinates(seed: int) -> tuple[str, int, int, int]:
 
 def stream_seed(seed: int, stream: str, t: int = 0) -> int:
     """The 32-bit seed of one random stream of a run (``stream`` in :data:`STREAMS`, generation ``t``), from the
-    run's seed: SeedSequence([seed, stream id, t]), so streams are independent and two runs' streams differ when
-    their seeds do."""
+    run's seed: :func:`simtheory.fold.seed32` (seed, t, stream id), so streams are independent and two runs'
+    streams differ when their seeds do."""
     if stream not in STREAMS:
         raise ValueError(f"unknown stream {stream!r}; streams are {sorted(STREAMS)}")
-    return int(np.random.SeedSequence([int(seed), STREAMS[stream], int(t)]).generate_state(1)[0])
+    return seed32(seed, t, STREAMS[stream])
 
 
 def step_seed(seed: int, step: int, rank: int | None = None) -> int:
-    """The 32-bit seed of training step ``step`` of a training run seeded ``seed``: SeedSequence([seed, step]) for
-    what every process draws alike (the global batch's indices and noise), and SeedSequence([seed, step, rank + 1])
+    """The 32-bit seed of training step ``step`` of a training run seeded ``seed``: the step's sequence (key
+    (step,)) for what every process draws alike (the global batch's indices and noise), and its child (step, rank)
     for what each process draws on its own (dropout masks), so neither depends on where a run was resumed."""
-    key = [int(seed), int(step)] if rank is None else [int(seed), int(step), int(rank) + 1]
-    return int(np.random.SeedSequence(key).generate_state(1)[0])
+    return seed32(seed, step) if rank is None else seed32(seed, step, rank)

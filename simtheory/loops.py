@@ -26,6 +26,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 from . import validate
+from .fold import generation_streams
 from .families import FAMILIES, gaussian
 from .metrics import kl, mode_proportions, total_variation
 from .selection import select_softmax
@@ -194,9 +195,8 @@ def as_pool(config: LoopConfig, real_data) -> RealPool:
 
 
 def _streams(seed: int, t: int) -> list[np.random.Generator]:
-    """Independent generators for generation t: sampling, curation, fitting, evaluation."""
-    ss = np.random.SeedSequence(entropy=seed, spawn_key=(t,))
-    return [np.random.default_rng(s) for s in ss.spawn(4)]
+    """Independent generators for generation t: sampling, curation, fitting, evaluation (:mod:`simtheory.fold`)."""
+    return generation_streams(seed, t, 4)
 
 
 def _real_block(config: LoopConfig, x: np.ndarray, t: int) -> np.ndarray:

@@ -310,7 +310,11 @@ def _image_checks(folder, K, lam, scheme="replace"):
     assert {"selection", "lemma22"} <= names
     assert ("exp_reward_no_fall" in names) == (lam == math.inf and scheme != "accumulate")
     assert ("real_data_distance" in names) == (lam != math.inf)
-    assert not _failures(res["checks"]), _failures(res["checks"])
+    # the kept-set checks and the consequences given the fit hold at any capacity; whether the small networks of
+    # these tests fit ('model' checks) is their own question (tests/test_points.py holds one that fits and one
+    # that does not)
+    assert "fit" in names
+    assert not _failures(c for c in res["checks"] if c["scope"] != "model"), _failures(res["checks"])
     # the loop's own records are the predictions recomputed from its stored arrays
     assert all(g["recorded_prediction_max_abs_diff"] == 0 for g in res["generations"])
     return res
@@ -443,3 +447,6 @@ def test_ample_point_model_follows_the_one_step_prediction(tmp_path):
     g = rf.metrics()[1]
     z = (g["mean_reward"] - g["predicted_mean_reward"]) / math.hypot(g["reward_se"], g["predicted_mean_reward_se"])
     assert abs(z) <= N_SE, g
+    from empirical.compare import compare_run
+    model = [c for c in compare_run(rf.path)["checks"] if c["scope"] == "model"]
+    assert {c["check"] for c in model} == {"fit", "law"} and all(c["holds"] for c in model), model

@@ -60,10 +60,11 @@ def test_caps_are_enforced(args, match):
 
 
 def test_streams_and_steps():
-    assert seeds.stream_seed(3, "train") == int(np.random.SeedSequence([3, seeds.STREAMS["train"], 0])
-                                                .generate_state(1)[0])
+    # one convention with simtheory's loops: stream i of generation t is child i of SeedSequence(seed).spawn(...)[t]
+    child = np.random.SeedSequence(3).spawn(1)[0].spawn(seeds.STREAMS["train"] + 1)[seeds.STREAMS["train"]]
+    assert seeds.stream_seed(3, "train") == int(child.generate_state(1)[0])
     assert len({seeds.stream_seed(0, s, t) for s in seeds.STREAMS for t in range(3)}) == 3 * len(seeds.STREAMS)
-    assert seeds.step_seed(7, 11) == int(np.random.SeedSequence([7, 11]).generate_state(1)[0])
+    assert seeds.step_seed(7, 11) == int(np.random.SeedSequence(7).spawn(12)[11].generate_state(1)[0])
     ranks = {seeds.step_seed(7, 11, r) for r in range(4)}
     assert len(ranks) == 4 and seeds.step_seed(7, 11) not in ranks
     with pytest.raises(ValueError, match="unknown stream"):

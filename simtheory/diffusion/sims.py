@@ -34,6 +34,7 @@ from collections.abc import Callable
 import numpy as np
 from scipy import optimize, special
 
+from ..fold import generation_streams, seed_sequence
 from .. import densities, metrics, validate
 from ..metrics import mode_proportions  # noqa: F401  (public here: the SIMS experiments count modes)
 from ..families import gmm
@@ -160,8 +161,7 @@ def run_gaussian_sims(config: GaussianSimsConfig, chains: int, seed: int = 0, me
     if not (math.isfinite(var0) and var0 > 0):
         raise ValueError(f"var0 must be finite and > 0, got {var0!r}")
     c, M, T = config, config.n_samples, config.generations
-    root = np.random.SeedSequence(seed)
-    rng = [np.random.default_rng(s) for s in root.spawn(T + 1)]
+    rng = [np.random.default_rng(seed_sequence(seed, t)) for t in range(T + 1)]   # generation t's sequence
     sd0 = math.sqrt(var0)
 
     def real(g):
@@ -253,9 +253,9 @@ class GmmSimsConfig:
 
 
 def _gen_streams(seed: int, t: int) -> list[np.random.Generator]:
-    """Independent generators for generation t: aux latents, synthetic latents, selection, fits."""
-    ss = np.random.SeedSequence(entropy=seed, spawn_key=(t,))
-    return [np.random.default_rng(s) for s in ss.spawn(4)]
+    """Independent generators for generation t: aux latents, synthetic latents, selection, fits
+    (:mod:`simtheory.fold`)."""
+    return generation_streams(seed, t, 4)
 
 
 def _params(p: dict) -> dict:
