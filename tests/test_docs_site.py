@@ -4,6 +4,8 @@ them (and every picture is a file of the site), and no page loads a script or a 
 Each check is also shown to fail on a small site built with the same hooks and a page that breaks it."""
 from __future__ import annotations
 
+import html
+import importlib.util
 import os
 import re
 import subprocess
@@ -17,8 +19,8 @@ import pytest
 pytest.importorskip("mkdocs")
 
 ROOT = Path(__file__).resolve().parents[1]
-# pages (site paths) that present figures: each must show at least this many pictures
 SNAPSHOT = ROOT / "docs" / "assets" / "figures"      # the figures `make docs-figures` committed
+# pages (site paths) that present figures: each must show at least this many pictures
 FIGURE_PAGES = {
     "figures/index.html": len(list(SNAPSHOT.glob("*.png"))),   # all of them (which ones: a test below)
     "results/index.html": 4,
@@ -32,6 +34,7 @@ FIGURE_PAGES = {
 ROLE = re.compile(r":(?:py:)?(?:func|class|mod|data|meth|attr|obj|exc|const|math|ref):")
 LATEX_DELIMITERS = re.compile(r"\$|\\\(|\\\)|\\\[|\\\]")
 LATEX_COMMAND = re.compile(r"\\[A-Za-z]+")       # \frac, \mathbb...: TeX that no formula took in
+REMOTE_CSS = re.compile(r"""url\(\s*["']?(?:https?:)?//[^)]*\)|@import\s+["'](?:https?:)?//[^"']*["']""")
 SKIP = {"code", "pre", "math", "script", "style", "kbd", "samp", "textarea"}
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 
@@ -102,6 +105,9 @@ def problems(site: Path, figure_pages: dict[str, int]) -> list[str]:
                 out.append(f"{rel}: picture {src} is not a file of the site")
         if rel in figure_pages and len(page.images) < figure_pages[rel]:
             out.append(f"{rel}: {len(page.images)} picture(s), expected at least {figure_pages[rel]}")
+    for f in sorted(site.rglob("*.css")):
+        for m in REMOTE_CSS.finditer(f.read_text(errors="ignore")):
+            out.append(f"{f.relative_to(site).as_posix()}: loads from elsewhere {m.group(0)}")
     missing = [p for p in figure_pages if not (site / p).is_file()]
     out += [f"{p}: page not built" for p in missing]
     return out
@@ -128,8 +134,8 @@ def test_the_site_reads_offline_with_its_maths_and_figures(site):
 
 def test_the_checks_see_maths_and_figures(site):
     """The checks look at the right things: formulas are there as MathML, pictures are there as files."""
-    html = (site / "derivations" / "curated-step" / "index.html").read_text()
-    assert html.count("<math ") >= 10 and 'display="block"' in html
+    text = (site / "derivations" / "curated-step" / "index.html").read_text()
+    assert text.count("<math ") >= 10 and 'display="block"' in text
     assert FIGURE_PAGES["figures/index.html"] > 0
 
 
@@ -160,17 +166,18 @@ A docstring left in reST: :func:`simtheory.curated` and
 
 .. math:: p_{t+1} = p_t
 
-A formula: $e^{r}$ and a stray \\\\( x \\\\) delimiter in a code-free sentence.
+A formula: $e^{r}$ and a stray \\\\( x \\\\) delimiter in a code-free sentence; TeX with no delimiters: \\mathcal F.
 
 ![a picture that is not there](missing.png)
 """
 
 
-def _mini_site(tmp_path: Path, page: str, extra_js: list[str] | None = None, hooks: bool = True) -> Path:
+def _mini_site(tmp_path: Path, page: str, extra_js: list[str] | None = None, hooks: bool = True,
+               web_font: bool = False) -> Path:
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "index.md").write_text(page)
-    lines = ["site_name: mini", "docs_dir: docs", "theme:", "  name: material", "  font: false",
+    lines = ["site_name: mini", "docs_dir: docs", "theme:", "  name: material", *([] if web_font else ["  font: false"]),
              "markdown_extensions:", "  - pymdownx.arithmatex:", "      generic: true", "  - pymdownx.superfences",
              "validation:", "  links:", "    not_found: ignore"]
     if hooks:
@@ -190,6 +197,7 @@ def test_negative_control_a_raw_role_a_cdn_script_and_a_missing_figure_are_caugh
     assert "a .. math:: directive" in found
     assert "a raw LaTeX delimiter" in found
     assert "loads from elsewhere <script src=https://cdn.example.org/mathjax/tex-chtml.js>" in found
+    assert re.search(r"a raw LaTeX command in the text: \.\.\..*TeX with no delimiters: \\mathcal F", found)
     assert "picture missing.png is not a file of the site" in found
     assert "absent/index.html: page not built" in found
     # the formula written with $...$ was converted: only the stray delimiter is reported
@@ -211,3 +219,50 @@ def test_negative_control_a_formula_that_does_not_convert_fails_the_build(tmp_pa
     run = build(config, tmp_path / "site")
     assert run.returncode != 0
     assert "notacommand" in run.stderr and "did not convert to MathML" in run.stderr
+
+
+# ---------------------------------------------------------------- the maths hook's rewrites, each beside what it fixes
+
+def _maths_hook():
+    pytest.importorskip("latex2mathml")
+    spec = importlib.util.spec_from_file_location("docs_maths_hook", ROOT / "docs" / "hooks" / "maths.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_maths_hook_draws_what_mathml_core_ignores():
+    hook = _maths_hook()
+    from latex2mathml.converter import convert
+    # \mathbb E without braces: latex2mathml's mathvariant (ignored by Chromium) becomes the Unicode letter
+    assert 'mathvariant="double-struck"' in convert(r"\mathbb E")
+    out = hook.to_mathml(r"\mathbb E_p[e^r]", display=False)
+    assert "\U0001d53c" in html.unescape(out) and "mathvariant" not in out
+    assert 'mathvariant="bold-italic"' in convert(r"\boldsymbol{x}")
+    assert "\U0001d499" in html.unescape(hook.to_mathml(r"\boldsymbol{x}", display=False))
+    # aligned: latex2mathml leaves its & as text (malformed XML); the hook makes it align*'s table
+    aligned = r"\begin{aligned} a &= b,\\ c &= d \end{aligned}"
+    with pytest.raises(ValueError, match="malformed"):
+        hook.to_mathml(aligned.replace("aligned", "gathered"), display=True)
+    assert hook.to_mathml(aligned, display=True).count("<mtr>") == 2
+    # \arg is standard LaTeX that latex2mathml does not know
+    assert "arg" in hook.to_mathml(r"\arg\max_\theta f", display=False)
+    for bad in (r"\notacommand x", r"a \\ b"):
+        with pytest.raises(ValueError):
+            hook.to_mathml(bad, display=True)
+
+
+def test_maths_hook_gives_display_formulas_their_own_block():
+    hook = _maths_hook()
+    page = "the fit is\n\\[\n  x = y\n\\]\nThe next sentence.\n\n```text\n\\[\n\\]\n```\n"
+    out = hook.separate_display_blocks(page)
+    assert out == "the fit is\n\n\\[\n  x = y\n\\]\n\nThe next sentence.\n\n```text\n\\[\n\\]\n```\n"
+    assert hook.separate_display_blocks(out) == out
+
+
+def test_negative_control_material_default_web_font_is_caught(tmp_path):
+    """material's default theme font comes from a font CDN: the project's `font: false` is what keeps it off."""
+    config = _mini_site(tmp_path, "# Fonts\nText.\n", web_font=True)
+    assert build(config, tmp_path / "site").returncode == 0
+    found = "\n".join(problems(tmp_path / "site", {}))
+    assert "loads from elsewhere <link href=https://fonts." in found
