@@ -1,6 +1,8 @@
 # Every target sets up what it needs from nothing: a local .venv, torch first, then the project with its extras.
 # `make main` regenerates the figures and the paper-checks report; `make test` runs the default test suite;
-# `make docs` builds the documentation site; `make lint` runs ruff and mypy. CI runs .ci/run (docs, lint, test).
+# `make docs` builds the documentation site (offline: no script or font from elsewhere); `make docs-figures`
+# refreshes the figure snapshot the site shows (docs/assets/figures/, committed: the docs build never runs the
+# figures); `make lint` runs ruff and mypy. CI runs .ci/run (docs, lint, test).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -11,7 +13,7 @@ STAMP := $(VENV)/.installed
 TORCH_INDEX ?=
 TORCH_FROM := $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX),)
 
-.PHONY: setup main test test-slow bench docs lint demo clean
+.PHONY: setup main test test-slow bench docs docs-figures lint demo clean
 
 setup: $(STAMP)
 
@@ -52,6 +54,11 @@ bench: setup
 
 docs: setup
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
+
+# figures/out/*.png, optimised (at most 1600 px wide, 256 colours), into docs/assets/figures/; commit the result
+docs-figures: setup
+	$(PY) -m figures
+	$(PY) docs/hooks/snapshot_figures.py
 
 lint: setup
 	$(VENV)/bin/ruff check .

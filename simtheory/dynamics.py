@@ -4,7 +4,7 @@ With infinite samples and capacity, generation t+1 is fitted exactly to
 
 .. math:: p_{t+1} = \frac{p_{data} + \lambda\, \hat p_t}{1 + \lambda},\qquad \hat p_t = p_t H_K,
 
-lambda the synthetic-to-real ratio (lambda = inf: fully synthetic, p_{t+1} = \hat p_t). A run is a fold of
+lambda the synthetic-to-real ratio (lambda = inf: fully synthetic, :math:`p_{t+1} = \hat p_t`). A run is a fold of
 :func:`step` over generations.
 """
 from __future__ import annotations

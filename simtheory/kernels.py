@@ -64,7 +64,8 @@ def log_cdf_reference(p: np.ndarray, r: np.ndarray, z: np.ndarray) -> np.ndarray
 
 
 def atom_integrals_reference(r: np.ndarray, phi: np.ndarray, z: np.ndarray, h: float) -> np.ndarray:
-    r"""I_i = h sum_q g(z_q - r_i) phi_q, g(y) = exp(-y - e^{-y}) (trapezoid rule for \int g(z-r_i) phi(z) dz)."""
+    r"""I_i = h sum_q g(z_q - r_i) phi_q, g(y) = exp(-y - e^{-y}): the trapezoid rule for
+    :math:`\int g(z - r_i)\, \phi(z)\, dz`."""
     out = np.empty(r.size)
     rows = max(1, min(r.size, _REF_BUDGET // max(1, z.size)))
     with np.errstate(over="ignore"):
