@@ -219,7 +219,8 @@ def test_auxiliary_starts_from_base_and_moves(base_run, tmp_path, monkeypatch):
     assert len(rows) == 1 and '"n_s": 16' in rows[0] and '"lr": 0.001' in rows[0]
     with np.load(tmp_path / "aux" / "synthetic.npz") as z:
         assert z["images"].shape == (16, 3, 8, 8)
-        assert z["seeds"][0] == 3 * 10**9 + 3 * 10**7
+        from empirical.seeds import block_start
+        assert z["seeds"][0] == block_start("sims_aux", 3)
         np.testing.assert_array_equal(z["images"], generate(base, z["seeds"], "cpu", 2))
     # rerun: resumes without training again, same network; another config is refused naming the key
     again = finetune_auxiliary(base_run, tmp_path / "aux", n_s=16, images=64, lr=1e-3, seed=3, num_steps=2)
@@ -252,7 +253,7 @@ def test_auxiliary_weights_raw_or_ema(base_run, tmp_path):
     assert out["raw"]["relative"] == pytest.approx(1.0)
     assert 0 < out["ema"]["relative"] < 1
     assert out["ema"]["raw_to_base"] == pytest.approx(out["raw"]["raw_to_base"])    # the same raw fine-tune
-    d = math.sqrt(sum(float(((v - base.state_dict()[k]) ** 2).sum()) for k, v in load_network(
+    d = math.sqrt(sum(float(((v.double() - base.state_dict()[k].double()) ** 2).sum()) for k, v in load_network(
         tmp_path / "ema" / "network.pt").state_dict().items()))
     assert out["ema"]["aux_to_base"] == pytest.approx(d, rel=1e-9)
     with pytest.raises(ValueError, match="ema"):
@@ -280,8 +281,8 @@ def test_bad_auxiliary_input(base_run, tmp_path):
         finetune_auxiliary(tmp_path / "nowhere", tmp_path / "a", n_s=4, images=16)
     with pytest.raises(ValueError, match="lr"):
         finetune_auxiliary(base_run, tmp_path / "a", n_s=4, images=16, lr=-1.0)
-    with pytest.raises(ValueError, match="seed must be below 100"):
-        finetune_auxiliary(base_run, tmp_path / "a", n_s=4, images=16, seed=100)
+    with pytest.raises(ValueError, match="the SIMS seed must be in"):
+        finetune_auxiliary(base_run, tmp_path / "a", n_s=4, images=16, seed=10**6)
     with pytest.raises(ValueError, match="no auxiliary network"):
         load_auxiliary(tmp_path / "nowhere")
 
@@ -440,7 +441,7 @@ def test_damaged_files(tiny_loop, tmp_path, capsys):
     (["--n", "10"], "--n only applies with --shift"),
     (["--n-s", "16,32"], "--n-s takes one value"),
     (["--images", "16,32"], "--images takes one value"),
-    (["--seed", "100"], "seed must be below 100"),
+    (["--seed", "1000000"], "seed must be below 1000000"),
     (["--shift", "airplane=0.6", "--shift-w", "5e-324"], "smallest normal"),
     (["--shift", "airplane=0.6", "--shift-w", "1e-300"], "smallest normal"),
     (["--shift", "airplane=0.6", "--shift-w", "0"], "shift_w > 0"),
@@ -460,7 +461,8 @@ def test_sims_options_reach_the_auxiliary(tiny_loop, tmp_path, capsys):
                     "--steps", "3", "--aux-ema", "0.25", "--seed", "99"], capsys)
     assert rc == 0, err
     cfg = json.loads((tmp_path / "a" / "config.json").read_text())
-    assert (cfg["num_steps"], cfg["ema"], cfg["seed0"]) == (3, 0.25, 3 * 10**9 + 99 * 10**7)
+    from empirical.seeds import block_start
+    assert (cfg["num_steps"], cfg["ema"], cfg["seed0"]) == (3, 0.25, block_start("sims_aux", 99))
     assert cfg["train"]["ema_halflife_images"] == 8.0
     from empirical.cli import main
     from empirical.sims_sweep import SWEEP_SEED0
