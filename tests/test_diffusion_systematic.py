@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 import pytest
-from scipy import stats
+from scipy import integrate, special, stats
 
 from simtheory.diffusion import sims
 from simtheory.diffusion import systematic as sy
@@ -28,23 +28,90 @@ def test_without_systematic_error_the_moments_are_the_loop_closed_forms(estimato
             assert m["mean_mse"] == pytest.approx(1 / M, rel=1e-12)
 
 
+def _chi2_power_moment(p, n, c):
+    """E[Q^p], Q = chi^2_{n-1} / c: (2/c)^p Gamma(k + p) / Gamma(k), k = (n - 1)/2 (inf when k + p <= 0 or
+    beyond the largest float)."""
+    k = 0.5 * (n - 1)
+    if k + p <= 0:
+        return math.inf
+    log_m = p * math.log(2 / c) + special.gammaln(k + p) - special.gammaln(k)
+    return math.exp(log_m) if log_m < 709.0 else math.inf
+
+
 def test_chi2_nodes_integrate_the_chi2_law():
     for n in (2, 3, 10, 101, 5001):
-        q, wt = sy.chi2_nodes(n, n - 1.0, left_power=0.4)
+        lq, lw = sy.chi2_nodes(n, n - 1.0, left_power=0.4)
+        wt = np.exp(lw)
         assert wt.sum() == pytest.approx(1.0, abs=1e-15)
-        assert q @ wt == pytest.approx(1.0, rel=1e-12)                        # E[chi^2_{n-1}] = n - 1
-        assert np.log(q * (n - 1)) @ wt == pytest.approx(stats.chi2(n - 1).expect(np.log), rel=1e-9, abs=1e-12)
+        assert np.exp(lq) @ wt == pytest.approx(1.0, rel=1e-12)                  # E[chi^2_{n-1}] = n - 1
+        assert (lq + math.log(n - 1)) @ wt == pytest.approx(stats.chi2(n - 1).expect(np.log), rel=1e-9, abs=1e-12)
     with pytest.raises(ValueError, match="diverges"):
         sy.chi2_nodes(5, 5.0, left_power=2.0)
+    # a floor below which the integrand is flat makes the range finite again
+    lq, lw = sy.chi2_nodes(5, 5.0, left_power=2.0, left_floor=math.log(1e-12))
+    assert lq.min() < math.log(1e-12) and np.exp(lw).sum() == pytest.approx(1.0, abs=1e-15)
+
+
+@pytest.mark.parametrize("n", [2, 3, 5, 9, 21, 101, 5001])
+def test_chi2_expect_matches_the_gamma_moments_up_to_the_divergence(n):
+    """E[Q^p] = (2/c)^p Gamma(k + p) / Gamma(k) for p from far right to 10^-6 above the divergence at p = -k
+    (where the left tail decays only like e^(10^-6 y) in y = log chi^2: the geometric tail sum carries it); inf at
+    and below -k; E[Q^p f] for a bounded f against scipy's adaptive quadrature of the chi^2 density."""
+    k, c = 0.5 * (n - 1), n - 1.0
+    for p in (6.0, 2.0, 1.0, 0.5, 0.0, -0.3, -0.5 * k, -k + 0.2, -k + 0.08, -k + 1e-3, -k + 1e-6):
+        assert sy.chi2_expect(n, c, p) == pytest.approx(_chi2_power_moment(p, n, c), rel=1e-11), p
+    assert sy.chi2_expect(n, c, -k) == math.inf and sy.chi2_expect(n, c, -k - 0.5) == math.inf
+    # a positive f tending to a constant as Q -> 0 (rate Q^1) and growing like Q at infinity; near the divergence
+    # where E[Q^p] is a float (k <= 10)
+    p = max(-k + 0.1, -10.0)
+    got = sy.chi2_expect(n, c, p, log_f=lambda lq: np.log1p(np.exp(lq)), right_power=1.0)
+    dens = stats.chi2(n - 1)
+    ref = integrate.quad(lambda t: math.exp(p * (t - math.log(c)) + math.log1p(math.exp(t) / c) + t
+                                            + dens.logpdf(math.exp(t))),
+                         -700.0, math.log(20.0 * n), points=[math.log(2 * (k + p)) + u for u in (-0.5, 0.0, 0.5)],
+                         limit=400, epsabs=0, epsrel=1e-12)[0]   # e^(-70) below -700
+    assert got == pytest.approx(ref, rel=1e-8)
+
+
+def test_log_helpers():
+    x = np.array([-800.0, -1e-20, -0.5, 0.5, 1e-20, 800.0])
+    np.testing.assert_allclose(sy._log_abs_1m_exp(x), [0.0, math.log(1e-20), math.log(-math.expm1(-0.5)),
+                                                       math.log(math.expm1(0.5)), math.log(1e-20), 800.0],
+                               rtol=1e-14)
+    assert sy._log_abs_1m_exp(0.0) == -math.inf
 
 
 def test_mean_factor_depends_on_the_variance_ratio_and_the_spline_matches_the_closed_form():
     vb = np.linspace(0.2, 5.0, 40)[:, None]
     va = vb * np.linspace(0.02, 6.0, 50)[None] + 0.1
-    for w in (0.3, 1.0, 2.5):
+    for w in (0.3, 1.0, 2.5, 4.9):
         np.testing.assert_allclose(sy._g_spline(vb, va, w), sy._g(vb, va, w), rtol=1e-11)
+        np.testing.assert_allclose(np.exp(sy._log_g(np.log(va / vb), w)), sy._g(vb, va, w), rtol=1e-12)
         np.testing.assert_allclose(sy._g(3.0 * vb, 3.0 * va, w), sy._g(vb, va, w), rtol=1e-12)   # scale-free
+        # a wide range of ratios (a smoothing b near 0): the spline in log G still agrees with the closed form
+        lr = np.linspace(-60.0, 3.0, 700)
+        np.testing.assert_allclose(sy._log_g_spline(lr, w), sy._log_g(lr, w), rtol=1e-12, atol=1e-11)
     assert float(sy._g(1.3, 1.3, 0.7)) == pytest.approx(1.0, rel=1e-12)
+
+
+@pytest.mark.parametrize("w", [1e-3, 0.02, 0.3, 1.0, 2.0, 3.0, 4.9, 9.8])
+def test_log_mean_factor_against_mpmath(w):
+    """log G = log(g rho^(w/2)) against mpmath's 2F1 at a working precision that keeps 1 - rho exact, from
+    rho = e^-700 (where g itself overflows for large w and 1 - rho rounds to 1 in doubles, so the approach of G
+    to G(0) ~ rho^(w/2) must come from the connection formula) to rho = e^5; G(0) = B(w/2, 1/2) / 2."""
+    import mpmath
+    lrs = np.array([-700.0, -90.0, -30.0, -7.0, -6.9, -1.0, -1e-8, 0.0, 1e-8, 0.4, 5.0])
+    got = sy._log_G(lrs, w)
+    for lr, x in zip(lrs, got):
+        with mpmath.workdps(int(30 + abs(lr) / 2.3)):
+            rho = mpmath.exp(mpmath.mpf(lr))
+            if lr <= 0:
+                ref = mpmath.log(mpmath.hyp2f1(0.5, 1 - mpmath.mpf(w) / 2, 1.5, 1 - rho))
+            else:
+                ref = -mpmath.mpf(lr) / 2 + mpmath.log(mpmath.hyp2f1(0.5, (1 + mpmath.mpf(w)) / 2, 1.5, 1 - 1 / rho))
+            assert float(x) == pytest.approx(float(ref), rel=1e-12, abs=1e-12), lr
+    far = -max(700.0, 100.0 / w)                      # rho^(w/2) < e^-50 there
+    assert float(sy._log_G(far, w)) == pytest.approx(math.log(0.5 * special.beta(0.5 * w, 0.5)), rel=1e-12)
 
 
 CASES = [(1.0, 0.3, 0.2, 40, 150, "mle"), (0.5, 0.5, 0.0, 20, 30, "unbiased"), (2.0, 0.1, -0.3, 60, 60, "mle"),
