@@ -47,6 +47,10 @@ def test_chi2_nodes_integrate_the_chi2_law():
         assert (lq + math.log(n - 1)) @ wt == pytest.approx(stats.chi2(n - 1).expect(np.log), rel=1e-9, abs=1e-12)
     with pytest.raises(ValueError, match="diverges"):
         sy.chi2_nodes(5, 5.0, left_power=2.0)
+    for bad, name in (((1, 1.0), "n"), ((5, 0.0), "divisor"), ((5, math.nan), "divisor")):
+        for f in (sy.chi2_nodes, sy.chi2_expect):
+            with pytest.raises(ValueError, match=name):
+                f(*bad)
     # a floor below which the integrand is flat makes the range finite again
     lq, lw = sy.chi2_nodes(5, 5.0, left_power=2.0, left_floor=math.log(1e-12))
     assert lq.min() < math.log(1e-12) and np.exp(lw).sum() == pytest.approx(1.0, abs=1e-15)
@@ -446,3 +450,16 @@ def test_noise_coefficient():
     assert abs(sy.noise_coefficient(0.5, 10**4, 0.3) - 1.5) > 0.2
     with pytest.raises(ValueError, match="w must be > 0"):
         sy.noise_coefficient(0.0, 100)
+
+
+def test_first_order_optimum_error_reports_both_optima():
+    """The row is optimal_w and optimal_w_first_order at n_s = round(nsB / B); B = 0 and a bad nsB are refused."""
+    r = sy.first_order_optimum_error(50, 22.5, 0.3)
+    assert r["n_s"] == 1000 and r["nsB"] == pytest.approx(22.5)
+    assert r["exact"] == sy.optimal_w(50, 1000, 0.3) and r["first_order"] == sy.optimal_w_first_order(1000, 0.3)
+    assert r["rel_error"] == pytest.approx(r["first_order"] / r["exact"] - 1, rel=1e-14)
+    assert sy.first_order_optimum_error(50, 0.09, 0.3)["rel_error"] == math.inf      # exact optimum 0 (n_s = 4)
+    with pytest.raises(ValueError, match="smoothing or shift"):
+        sy.first_order_optimum_error(50, 1.0)
+    with pytest.raises(ValueError, match="nsB"):
+        sy.first_order_optimum_error(50, -1.0, 0.3)

@@ -15,13 +15,16 @@ variance are independent):
     m_a = m_b + delta + sqrt(v_b / n_s) Z_2,        v_a = v_b Q_s + b,
     V_w = v_b^(1+w) v_a^(-w),                      m_w = m_b - w g(v_b, v_a) (m_a - m_b),
 
-g = Phi(0) J / 2 the closed-form mean factor of the guided law (1 when v_a = v_b). Every moment of (m_w, V_w)
-is therefore a 2-D integral over (Q_M, Q_s) (:func:`moments`: trapezoid rule in log chi^2, geometric
-convergence), and in particular
+g = Phi(0) J / 2 the closed-form mean factor of the guided law (1 when v_a = v_b; it depends on v_a / v_b alone).
+Every moment of (m_w, V_w) is therefore a 2-D integral over (Q_M, Q_s) (:func:`moments`: trapezoid rule in
+log chi^2, geometric convergence), and in particular
 
     E[m_w] - mu = delta (1 - w E[g]),
     E[(m_w - mu)^2] = E[delta^2 (1 - w g)^2] + v / M + w^2 E[g^2 v_b] / n_s,
     E[W2^2] = E[(m_w - mu)^2] + E[V_w] - 2 sqrt(v) E[sqrt(V_w)] + v       (W2 to the data law).
+
+With b = 0 the integral factorises: V_w = v Q_M Q_s^-w and g = g(Q_s), so each moment is a product of 1-D
+integrals, and E[Q_s^-p] diverges at p = (n_s - 1)/2; :func:`chi2_expect` integrates up to that divergence.
 
 Noise-free (M, n_s -> inf): the base is N(mu + delta, v + b) and the auxiliary N(mu + 2 delta, v + 2 b), so
 
@@ -32,17 +35,23 @@ w = 1 cancels the first-order bias of both (V*(1) - v = b^2 / (v + 2 b), m*(1) -
 O(delta beta^2)); the variance's bias vanishes at
 w_0 = log(1 + beta) / log((1 + 2 beta) / (1 + beta)) = 1 + beta + O(beta^2). To first order in the noise,
 Var log V_w = 2 rho^2 (1 + w kappa / (1 + kappa))^2 / M + 2 w^2 / ((1 + kappa)^2 n_s) (rho = 1 - kappa =
-v / (v + b)) and Var m_w = v / M + w^2 g*^2 (v + b) / n_s; for small beta and delta^2 / v
+v / (v + b)) and Var m_w = v / M + w^2 g*^2 (v + b) / n_s. A first-order approximation (small beta,
+delta^2 / v and noise; :func:`first_order`):
 
-    E[W2^2] / v = B (1 - w)^2 + (3/2) (1 / M + w^2 / n_s),      B = beta^2 / 4 + delta^2 / v,
+    E[W2^2] / v ~ B (1 - w)^2 + (3/2) (1 / M + w^2 / n_s),      B = beta^2 / 4 + delta^2 / v,
 
-minimised at w* = B / (B + 3 / (2 n_s)): near 1 when n_s B >> 3/2 (the systematic error dominates and w = 1
-removes it), near 0 when n_s B << 3/2 (guidance only amplifies the auxiliary's sampling noise; the exact model,
-b = delta = 0, has w* = 0).
+minimised at w* ~ B / (B + 3 / (2 n_s)) (:func:`optimal_w_first_order`): near 1 when n_s B >> 3/2 (the
+systematic error dominates and w = 1 removes it), near 0 when n_s B << 3/2 (guidance only amplifies the
+auxiliary's sampling noise; the exact model, b = delta = 0, has w* = 0). Both are approximations: the noise
+coefficient 3/2 holds only at b = delta = 0 (:func:`noise_coefficient` measures it elsewhere), and w* is off
+where n_s B is small or beta is not; their measured accuracy against the exact optimum (:func:`optimal_w`,
+:func:`first_order_optimum_error`) is on docs/derivations/sims-systematic-error.md and paper checks
+C13.8.1-C13.8.2.
 """
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 from scipy import optimize, special
@@ -99,6 +108,14 @@ def _log_norm(k: float) -> float:
     return 0.5 * math.log(k / (2 * math.pi)) - 1 / (12 * k) + 1 / (360 * k**3) - 1 / (1260 * k**5)
 
 
+def _check_chi2(n, divisor, steps_per_sd) -> tuple[int, float, int]:
+    n = validate.count(n, "n", 2)
+    c = float(divisor)
+    if not (math.isfinite(c) and c > 0):
+        raise ValueError(f"divisor must be finite and > 0, got {divisor!r}")
+    return n, c, validate.count(steps_per_sd, "steps_per_sd", 1)
+
+
 def _nodes(k: float, y_lo: float, y_hi: float, step: float) -> tuple[np.ndarray, np.ndarray, float]:
     """Equally spaced y = log chi^2 in [y_lo, y_hi] (spacing <= step) and the log of the trapezoid weights
     h p(y) of the chi^2_{2k} law of y, p(y) = exp(k y - e^y / 2) / (2^k Gamma(k)) = exp(-k (e^u - 1 - u) +
@@ -126,6 +143,7 @@ def chi2_nodes(n: int, divisor: float, left_power: float = 0.0, right_power: flo
     the two that each suffice: where Q^-left_power times the density has fallen TAIL nats (needs
     left_power < k), and TAIL / k nats of density below the floor. ``left_power >= k`` with no floor: the
     expectation diverges (ValueError)."""
+    n, divisor, steps_per_sd = _check_chi2(n, divisor, steps_per_sd)
     k = 0.5 * (n - 1)
     y_lo, y_hi = _left_end(k), _right_end(k + max(right_power, 0.0))
     if left_power > 0:
@@ -142,7 +160,8 @@ def chi2_nodes(n: int, divisor: float, left_power: float = 0.0, right_power: flo
     return y - math.log(divisor), logw - math.log(total)
 
 
-def chi2_expect(n: int, divisor: float, power: float = 0.0, log_f=None, *, conv: float = 1.0,
+def chi2_expect(n: int, divisor: float, power: float = 0.0,
+                log_f: Callable[[np.ndarray], np.ndarray] | None = None, *, conv: float = 1.0,
                 right_power: float = 0.0, steps_per_sd: int = STEPS_PER_SD) -> float:
     r"""E[Q^power f(Q)], Q = chi^2_{n-1} / divisor, for a positive f that tends to a constant as Q -> 0 (relative
     error O(Q^conv)) and grows at most like Q^right_power as Q -> inf; ``log_f`` maps log Q to log f (None:
@@ -153,6 +172,7 @@ def chi2_expect(n: int, divisor: float, power: float = 0.0, log_f=None, *, conv:
     f is constant and e^y negligible, so the rule's terms beyond the leftmost node y_L form a geometric series,
     summed in closed form (term(y_L) / expm1(a h)); y_L is where its ratio is exact to ~ e^-TAIL (the node
     count stays bounded as a -> 0), or where the integrand has already fallen TAIL nats if that is nearer."""
+    n, divisor, steps_per_sd = _check_chi2(n, divisor, steps_per_sd)
     k = 0.5 * (n - 1)
     a = k + power
     if a <= 0:
@@ -385,9 +405,10 @@ def bias_free_w(smoothing: float, var: float = 1.0) -> float:
 
 def first_order(w: float, M: int, n_s: int, smoothing: float = 0.0, shift: float = 0.0,
                 var: float = 1.0) -> dict[str, float]:
-    """The first-order closed forms of the module docstring: ``var_bias`` V*(w) - v (exact noise-free value),
-    ``logvar_sd``, ``mean_bias`` delta (1 - w g*), ``mean_sd``, and ``w2sq`` v [B (1 - w)^2 + 3/2 (1/M +
-    w^2/n_s)] (small beta, delta^2 / v), B = beta^2 / 4 + delta^2 / v."""
+    """First-order approximations of the module docstring (not exact; :func:`moments` is): ``var_bias``
+    V*(w) - v (the exact noise-free value), ``logvar_sd`` and ``mean_sd`` (first order in the noise),
+    ``mean_bias`` delta (1 - w g*) (noise-free), and ``w2sq`` v [B (1 - w)^2 + 3/2 (1/M + w^2/n_s)] (first order
+    in beta, delta^2 / v and the noise), B = beta^2 / 4 + delta^2 / v."""
     w = check_w(w)
     M, n_s, b, d, v = _check(M, n_s, smoothing, shift, "mle", var)
     m_star, V_star = noise_free(w, b, d, v)
@@ -403,10 +424,35 @@ def first_order(w: float, M: int, n_s: int, smoothing: float = 0.0, shift: float
 
 
 def optimal_w_first_order(n_s: int, smoothing: float = 0.0, shift: float = 0.0, var: float = 1.0) -> float:
-    """w* = B / (B + 3 / (2 n_s)), B = beta^2 / 4 + delta^2 / v: the minimiser of the first-order E[W2^2]."""
+    """w* ~ B / (B + 3 / (2 n_s)), B = beta^2 / 4 + delta^2 / v: the minimiser of the first-order approximation
+    of E[W2^2] (:func:`first_order`), a first-order approximation of the exact optimum :func:`optimal_w`. It
+    ignores M, the noise coefficient's dependence on b and delta (:func:`noise_coefficient`) and the exact
+    optimum's approach to w_0 ~ 1 + beta rather than 1; its measured error is on
+    docs/derivations/sims-systematic-error.md (:func:`first_order_optimum_error`)."""
     _, n_s, b, d, v = _check(2, n_s, smoothing, shift, "mle", var)
     B = (b / v) ** 2 / 4 + d * d / v
     return B / (B + 1.5 / n_s)
+
+
+def first_order_optimum_error(M: int, nsB: float, smoothing: float = 0.0, shift: float = 0.0,
+                              var: float = 1.0) -> dict[str, float]:
+    """The first-order w* (:func:`optimal_w_first_order`) against the exact optimum (:func:`optimal_w`) at the
+    n_s that puts n_s B nearest ``nsB`` (n_s = max(2, round(nsB / B)), B = (b/v)^2/4 + delta^2/v > 0).
+
+    Returns ``n_s``, ``nsB`` (the n_s B reached), ``exact``, ``first_order`` and ``rel_error`` first_order /
+    exact - 1 (inf where the exact optimum is 0 and the first-order one is not)."""
+    M, _, b, d, v = _check(M, 2, smoothing, shift, "mle", var)
+    x = float(nsB)
+    if not (math.isfinite(x) and x > 0):
+        raise ValueError(f"nsB must be finite and > 0, got {nsB!r}")
+    B = (b / v) ** 2 / 4 + d * d / v
+    if B == 0:
+        raise ValueError("smoothing or shift must be nonzero: B = 0 has no n_s B scale")
+    n_s = max(2, round(x / B))
+    exact = optimal_w(M, n_s, b, d, var=v)
+    first = optimal_w_first_order(n_s, b, d, v)
+    rel = (first / exact - 1.0) if exact > 0 else (0.0 if first == 0 else math.inf)
+    return {"n_s": float(n_s), "nsB": n_s * B, "exact": exact, "first_order": first, "rel_error": rel}
 
 
 def optimal_w(M: int, n_s: int, smoothing: float = 0.0, shift: float = 0.0, estimator: str = "mle",
@@ -427,7 +473,9 @@ def noise_coefficient(w: float, n_s: int, smoothing: float = 0.0, shift: float =
     """The coefficient c of the auxiliary's noise in E[W2^2] ~ W2*(w)^2 + v c w^2 / n_s, measured on the exact
     moments: c = n_s [E W2^2(w) - E W2^2(0) - (W2*(w)^2 - W2*(0)^2)] / (v w^2), W2* the noise-free law's distance
     (:func:`noise_free`), with a base fitted to so many points (M) that the base's own noise is negligible. The
-    first-order approximation of the module docstring takes c = 3/2 (its value at b = delta = 0, n_s -> inf)."""
+    first-order approximation of the module docstring takes c = 3/2, its value at b = delta = 0 as n_s -> inf
+    (Var m_w = w^2 v / n_s plus Var sqrt(V_w) = v w^2 / (2 n_s)); with a systematic error the noise also meets
+    the bias (E[sqrt(V_w)] and E[g] shift by O(1/n_s)), and c moves away from 3/2."""
     w = check_w(w)
     if w == 0:
         raise ValueError("w must be > 0 for the noise coefficient")
