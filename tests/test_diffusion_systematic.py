@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 import pytest
-from scipy import stats
+from scipy import integrate, special, stats
 
 from simtheory.diffusion import sims
 from simtheory.diffusion import systematic as sy
@@ -28,23 +28,94 @@ def test_without_systematic_error_the_moments_are_the_loop_closed_forms(estimato
             assert m["mean_mse"] == pytest.approx(1 / M, rel=1e-12)
 
 
+def _chi2_power_moment(p, n, c):
+    """E[Q^p], Q = chi^2_{n-1} / c: (2/c)^p Gamma(k + p) / Gamma(k), k = (n - 1)/2 (inf when k + p <= 0 or
+    beyond the largest float)."""
+    k = 0.5 * (n - 1)
+    if k + p <= 0:
+        return math.inf
+    log_m = p * math.log(2 / c) + special.gammaln(k + p) - special.gammaln(k)
+    return math.exp(log_m) if log_m < 709.0 else math.inf
+
+
 def test_chi2_nodes_integrate_the_chi2_law():
     for n in (2, 3, 10, 101, 5001):
-        q, wt = sy.chi2_nodes(n, n - 1.0, left_power=0.4)
+        lq, lw = sy.chi2_nodes(n, n - 1.0, left_power=0.4)
+        wt = np.exp(lw)
         assert wt.sum() == pytest.approx(1.0, abs=1e-15)
-        assert q @ wt == pytest.approx(1.0, rel=1e-12)                        # E[chi^2_{n-1}] = n - 1
-        assert np.log(q * (n - 1)) @ wt == pytest.approx(stats.chi2(n - 1).expect(np.log), rel=1e-9, abs=1e-12)
+        assert np.exp(lq) @ wt == pytest.approx(1.0, rel=1e-12)                  # E[chi^2_{n-1}] = n - 1
+        assert (lq + math.log(n - 1)) @ wt == pytest.approx(stats.chi2(n - 1).expect(np.log), rel=1e-9, abs=1e-12)
     with pytest.raises(ValueError, match="diverges"):
         sy.chi2_nodes(5, 5.0, left_power=2.0)
+    for bad, name in (((1, 1.0), "n"), ((5, 0.0), "divisor"), ((5, math.nan), "divisor")):
+        for f in (sy.chi2_nodes, sy.chi2_expect):
+            with pytest.raises(ValueError, match=name):
+                f(*bad)
+    # a floor below which the integrand is flat makes the range finite again
+    lq, lw = sy.chi2_nodes(5, 5.0, left_power=2.0, left_floor=math.log(1e-12))
+    assert lq.min() < math.log(1e-12) and np.exp(lw).sum() == pytest.approx(1.0, abs=1e-15)
+
+
+@pytest.mark.parametrize("n", [2, 3, 5, 9, 21, 101, 5001])
+def test_chi2_expect_matches_the_gamma_moments_up_to_the_divergence(n):
+    """E[Q^p] = (2/c)^p Gamma(k + p) / Gamma(k) for p from far right to 10^-6 above the divergence at p = -k
+    (where the left tail decays only like e^(10^-6 y) in y = log chi^2: the geometric tail sum carries it); inf at
+    and below -k; E[Q^p f] for a bounded f against scipy's adaptive quadrature of the chi^2 density."""
+    k, c = 0.5 * (n - 1), n - 1.0
+    for p in (6.0, 2.0, 1.0, 0.5, 0.0, -0.3, -0.5 * k, -k + 0.2, -k + 0.08, -k + 1e-3, -k + 1e-6):
+        assert sy.chi2_expect(n, c, p) == pytest.approx(_chi2_power_moment(p, n, c), rel=1e-11), p
+    assert sy.chi2_expect(n, c, -k) == math.inf and sy.chi2_expect(n, c, -k - 0.5) == math.inf
+    # a positive f tending to a constant as Q -> 0 (rate Q^1) and growing like Q at infinity; near the divergence
+    # where E[Q^p] is a float (k <= 10)
+    p = max(-k + 0.1, -10.0)
+    got = sy.chi2_expect(n, c, p, log_f=lambda lq: np.log1p(np.exp(lq)), right_power=1.0)
+    dens = stats.chi2(n - 1)
+    ref = integrate.quad(lambda t: math.exp(p * (t - math.log(c)) + math.log1p(math.exp(t) / c) + t
+                                            + dens.logpdf(math.exp(t))),
+                         -700.0, math.log(20.0 * n), points=[math.log(2 * (k + p)) + u for u in (-0.5, 0.0, 0.5)],
+                         limit=400, epsabs=0, epsrel=1e-12)[0]   # e^(-70) below -700
+    assert got == pytest.approx(ref, rel=1e-8)
+
+
+def test_log_helpers():
+    x = np.array([-800.0, -1e-20, -0.5, 0.5, 1e-20, 800.0])
+    np.testing.assert_allclose(sy._log_abs_1m_exp(x), [0.0, math.log(1e-20), math.log(-math.expm1(-0.5)),
+                                                       math.log(math.expm1(0.5)), math.log(1e-20), 800.0],
+                               rtol=1e-14)
+    assert sy._log_abs_1m_exp(0.0) == -math.inf
 
 
 def test_mean_factor_depends_on_the_variance_ratio_and_the_spline_matches_the_closed_form():
     vb = np.linspace(0.2, 5.0, 40)[:, None]
     va = vb * np.linspace(0.02, 6.0, 50)[None] + 0.1
-    for w in (0.3, 1.0, 2.5):
+    for w in (0.3, 1.0, 2.5, 4.9):
         np.testing.assert_allclose(sy._g_spline(vb, va, w), sy._g(vb, va, w), rtol=1e-11)
+        np.testing.assert_allclose(np.exp(sy._log_g(np.log(va / vb), w)), sy._g(vb, va, w), rtol=1e-12)
         np.testing.assert_allclose(sy._g(3.0 * vb, 3.0 * va, w), sy._g(vb, va, w), rtol=1e-12)   # scale-free
+        # a wide range of ratios (a smoothing b near 0): the spline in log G still agrees with the closed form
+        lr = np.linspace(-60.0, 3.0, 700)
+        np.testing.assert_allclose(sy._log_g_spline(lr, w), sy._log_g(lr, w), rtol=1e-12, atol=1e-11)
     assert float(sy._g(1.3, 1.3, 0.7)) == pytest.approx(1.0, rel=1e-12)
+
+
+@pytest.mark.parametrize("w", [1e-3, 0.02, 0.3, 1.0, 2.0, 3.0, 4.9, 9.8])
+def test_log_mean_factor_against_mpmath(w):
+    """log G = log(g rho^(w/2)) against mpmath's 2F1 at a working precision that keeps 1 - rho exact, from
+    rho = e^-700 (where g itself overflows for large w and 1 - rho rounds to 1 in doubles, so the approach of G
+    to G(0) ~ rho^(w/2) must come from the connection formula) to rho = e^5; G(0) = B(w/2, 1/2) / 2."""
+    import mpmath
+    lrs = np.array([-700.0, -90.0, -30.0, -7.0, -6.9, -1.0, -1e-8, 0.0, 1e-8, 0.4, 5.0])
+    got = sy._log_G(lrs, w)
+    for lr, x in zip(lrs, got):
+        with mpmath.workdps(int(30 + abs(lr) / 2.3)):
+            rho = mpmath.exp(mpmath.mpf(lr))
+            if lr <= 0:
+                ref = mpmath.log(mpmath.hyp2f1(0.5, 1 - mpmath.mpf(w) / 2, 1.5, 1 - rho))
+            else:
+                ref = -mpmath.mpf(lr) / 2 + mpmath.log(mpmath.hyp2f1(0.5, (1 + mpmath.mpf(w)) / 2, 1.5, 1 - 1 / rho))
+            assert float(x) == pytest.approx(float(ref), rel=1e-12, abs=1e-12), lr
+    far = -max(700.0, 100.0 / w)                      # rho^(w/2) < e^-50 there
+    assert float(sy._log_G(far, w)) == pytest.approx(math.log(0.5 * special.beta(0.5 * w, 0.5)), rel=1e-12)
 
 
 CASES = [(1.0, 0.3, 0.2, 40, 150, "mle"), (0.5, 0.5, 0.0, 20, 30, "unbiased"), (2.0, 0.1, -0.3, 60, 60, "mle"),
@@ -145,7 +216,9 @@ def test_bad_input_is_named():
         sy.moments(1.0, 10, 10, estimator="map")
     with pytest.raises(ValueError, match="w must be"):
         sy.moments(-1.0, 10, 10)
-    assert sy.moments(5.0, 10, 10)["var_mean"] == math.inf            # b = 0, w >= (n_s - 1)/2: diverges
+    beyond = sy.moments(5.0, 10, 10)                                   # b = 0, w >= (n_s - 1)/2
+    assert beyond["var_mean"] == math.inf and math.isfinite(beyond["logvar_bias"]) and beyond["mean_bias"] == 0.0
+    assert math.isnan(sy.moments(9.0, 10, 10, shift=0.1)["mean_bias"])  # w >= n_s - 1: E|m_w| = inf
     with pytest.raises(ValueError, match="smoothing"):
         sims.GaussianSimsConfig(smoothing=-1.0)
     with pytest.raises(ValueError, match="shift"):
@@ -234,3 +307,159 @@ def test_systematic_curves_simulate_the_closed_forms():
     assert c["w_opt"] == sy.optimal_w(50, 200, 0.3, 0.2)
     # the SEs are those of 4,000 chains: the guided variance's SD (about 0.2-0.3 here) over sqrt(4000)
     assert np.all(c["sim_var_bias_se"] < 0.01) and np.all(c["sim_w2sq_se"] < 0.01)
+
+
+def _exact_fit_closed_forms(w, M, n_s, v=1.0):
+    """b = delta = 0: V_w = v Q_M Q_s^-w with Q_M, Q_s independent scaled chi^2 (MLE divisors), so E[V_w^a] =
+    v^a E[Q_M^a] E[Q_s^-aw] (Gamma functions), E[log V_w / v] = psi(k_M) + log(2/M) - w (psi(k_s) + log(2/n_s))
+    and Var log V_w = psi'(k_M) + w^2 psi'(k_s)."""
+    km, ks = 0.5 * (M - 1), 0.5 * (n_s - 1)
+    ev = v * _chi2_power_moment(1.0, M, M) * _chi2_power_moment(-w, n_s, n_s)
+    ev2 = v * v * _chi2_power_moment(2.0, M, M) * _chi2_power_moment(-2 * w, n_s, n_s)
+    esq = math.sqrt(v) * _chi2_power_moment(0.5, M, M) * _chi2_power_moment(-0.5 * w, n_s, n_s)
+    return {"var_mean": ev, "var_sd": math.sqrt(ev2 - ev * ev) if ev2 < math.inf else math.inf, "esq": esq,
+            "logvar_bias": special.digamma(km) + math.log(2 / M) - w * (special.digamma(ks) + math.log(2 / n_s)),
+            "logvar_sd": math.sqrt(special.polygamma(1, km) + w * w * special.polygamma(1, ks))}
+
+
+def _g_reference(q, w):
+    """g(1, q): the guided ODE's closed form (_g, through gaussian.guided_gaussian_1d) where 1 - q is exact
+    enough in doubles, else mpmath's 2F1 at a working precision that keeps 1 - q exact."""
+    if q >= 1e-6:
+        return float(sy._g(1.0, q, w))
+    import mpmath
+    with mpmath.workdps(30 + int(-math.log10(q))):
+        q_ = mpmath.mpf(q)
+        return float(q_ ** (-mpmath.mpf(w) / 2) * mpmath.hyp2f1(0.5, 1 - mpmath.mpf(w) / 2, 1.5, 1 - q_))
+
+
+def _mean_factor_moment(w, n_s, power):
+    """E[g(Q_s)^power] (b = 0: v_a / v_b = Q_s) by scipy's adaptive quadrature of the chi^2 density in log Q_s,
+    with the reference g above: independent of the module's quadrature and of its log form of g."""
+    dens = stats.chi2(n_s - 1)
+
+    def f(t):
+        return _g_reference(math.exp(t) / n_s, w) ** power * math.exp(t + dens.logpdf(math.exp(t)))
+
+    k = 0.5 * (n_s - 1)
+    # the integrand decays like e^((k - power w / 2) t) as t -> -inf: 60 nats below
+    lo = math.log(2 * k) - 60.0 / (k - 0.5 * power * w)
+    return integrate.quad(f, lo, math.log(40.0 * n_s), points=[math.log(max(2 * k - power * w, 0.5))],
+                          limit=400, epsabs=0, epsrel=1e-11)[0]
+
+
+# b = 0 near the divergences: 2w close to (n_s - 1)/2 (E[V_w^2] about to diverge), w close to (n_s - 1)/2
+NEAR = [(0.96, 20, 5), (4.9, 20, 21), (1.95, 20, 9), (0.9995, 30, 5), (1.999, 30, 5), (0.2499, 10, 2)]
+
+
+@pytest.mark.parametrize("w,M,n_s", NEAR)
+def test_exact_fit_moments_near_their_divergences(w, M, n_s):
+    """Every moment finite and equal to its Gamma / digamma closed form (E[sqrt V_w] through w2sq), and the
+    mean factor's moments (mean_bias, mean_mse with a shift) equal to an independent quadrature of g. Negative
+    control: under the former single 2-D rule, whose Q_s nodes reached out to where Q_s^-2w overflowed, every
+    case here raised, returned NaN or asked for a grid of several GiB."""
+    d = 0.3
+    m = sy.moments(w, M, n_s, 0.0, d)
+    c = _exact_fit_closed_forms(w, M, n_s)
+    assert all(math.isfinite(x) for x in m.values()) or 2 * w >= 0.5 * (n_s - 1)
+    for key in ("var_mean", "var_sd", "logvar_bias", "logvar_sd"):
+        if c[key] == math.inf:
+            assert m[key] == math.inf, key
+        else:
+            assert m[key] == pytest.approx(c[key], rel=1e-10, abs=1e-13), key
+    if 0.5 * (n_s - 1) - w < 0.2:
+        return               # E[g^2] too near its own divergence for the reference quadrature's range
+    eg, eg2 = _mean_factor_moment(w, n_s, 1), _mean_factor_moment(w, n_s, 2)
+    assert m["mean_bias"] == pytest.approx(d * (1 - w * eg), rel=1e-9, abs=1e-12)
+    mse = d * d * (1 - 2 * w * eg + w * w * eg2) + 1 / M + w * w * (M - 1) / M * eg2 / n_s
+    assert m["mean_mse"] == pytest.approx(mse, rel=1e-9)
+    assert m["w2sq"] == pytest.approx(mse + c["var_mean"] - 2 * c["esq"] + 1, rel=1e-9)
+
+
+@pytest.mark.parametrize("w,M,n_s,d", [(3.0, 30, 7, 0.2), (2.0, 20, 5, 0.3), (5.5, 20, 9, 0.1), (9.0, 20, 9, 0.1)])
+def test_exact_fit_moments_beyond_a_divergence(w, M, n_s, d):
+    """w >= k_s = (n_s - 1)/2 at b = 0: E[V_w], E[(m_w - mu)^2] and E[W2^2] are infinite, but E[log V_w] and its
+    SD are finite (closed forms; moments(3, 30, 7, 0, 0.2) has E[log V_w / v] = 0.9212), and so is E[m_w] while
+    w < 2 k_s (independent quadrature of E[g]); from w = 2 k_s on E|m_w| = inf and mean_bias is nan."""
+    m = sy.moments(w, M, n_s, 0.0, d)
+    c = _exact_fit_closed_forms(w, M, n_s)
+    assert m["logvar_bias"] == pytest.approx(c["logvar_bias"], rel=1e-12)
+    assert m["logvar_sd"] == pytest.approx(c["logvar_sd"], rel=1e-12)
+    for key in ("var_mean", "var_bias", "var_sd", "mean_mse", "mean_sd", "w2sq"):
+        assert m[key] == math.inf, key
+    if w < n_s - 1:
+        assert m["mean_bias"] == pytest.approx(d * (1 - w * _mean_factor_moment(w, n_s, 1)), rel=1e-9)
+    else:
+        assert math.isnan(m["mean_bias"])
+    if (w, M, n_s) == (3.0, 30, 7):
+        assert round(m["logvar_bias"], 4) == 0.9212
+
+
+def test_exact_fit_moments_near_a_divergence_against_simulated_chains():
+    """b = 0, 2w = 3.9 against (n_s - 1)/2 = 4 (E[V_w^2] finite, so every simulated mean below has a finite
+    variance and an SE): 400,000 one-generation chains of sims.run_gaussian_sims within N_SE SEs."""
+    w, M, n_s, d, n = 1.95, 20, 9, 0.3, 400_000
+    m = sy.moments(w, M, n_s, 0.0, d)
+    cfg = sims.GaussianSimsConfig(w=w, n_samples=M, n_s=n_s, generations=1, sigma_max=math.inf, shift=d)
+    out = sims.run_gaussian_sims(cfg, n, seed=11)
+    gm, gv = out["guided_mean"][:, 0], out["guided_var"][:, 0]
+    for key, x in (("var_mean", gv), ("logvar_bias", np.log(gv)), ("mean_bias", gm), ("mean_mse", gm**2),
+                   ("w2sq", gm**2 + (np.sqrt(gv) - 1) ** 2)):
+        assert abs(x.mean() - m[key]) <= N_SE * x.std(ddof=1) / math.sqrt(n), key
+
+
+@pytest.mark.parametrize("w,M,n_s,d", [(1.0, 30, 30, 0.2), (0.5, 20, 9, 0.0), (2.0, 50, 40, -0.3), (0.0, 10, 5, 0.1)])
+def test_smoothing_to_zero_joins_the_exact_fit(w, M, n_s, d):
+    """The 2-D rule (b > 0) and the factorised 1-D rule (b = 0) are separate code: at b = 1e-12, with 2w well
+    below k_s (so every moment is continuous in b at 0, with an O(b) change), they agree."""
+    a, z = sy.moments(w, M, n_s, 1e-12, d), sy.moments(w, M, n_s, 0.0, d)
+    for key in z:
+        assert a[key] == pytest.approx(z[key], rel=1e-8, abs=1e-10), key
+
+
+def test_small_smoothing_keeps_a_moment_finite_beyond_the_exact_fits_divergence():
+    """b = 1e-9 and 2w = 4.4 > k_s = 4: E[V_w^2] is finite only through b, with its mass near Q_s ~ b / v_b (far
+    below where the chi^2 law itself has mass); the 2-D rule's Q_s range reaches there. Against nested adaptive
+    quadrature of E[V_w] and E[V_w^2] = E[v_b^2 (Q_s + b/v_b)^(-2w)] (negative control: the rule with the
+    range of the chi^2 law alone misses that mass)."""
+    w, M, n_s, b = 2.2, 20, 9, 1e-9
+    ds = stats.chi2(n_s - 1)
+    # outer expectation over chi^2_{M-1}: generalised Gauss-Laguerre (the integrand is smooth in Q_M)
+    x, wt = special.roots_genlaguerre(24, 0.5 * (M - 1) - 1)
+    qm, wt = 2 * x / M, wt / special.gamma(0.5 * (M - 1))
+
+    def inner(vb, a):
+        eps = b / vb
+        f = lambda t: math.exp(math.log(vb) * a - a * w * math.log(math.exp(t) / n_s + eps) + t   # noqa: E731
+                               + ds.logpdf(math.exp(t)))
+        return integrate.quad(f, -100.0, math.log(40.0 * n_s), points=[math.log(n_s * eps), math.log(2.0)],
+                              limit=200, epsabs=0, epsrel=1e-10)[0]
+
+    ev, ev2 = (sum(c * inner(q + b, a) for q, c in zip(qm, wt)) for a in (1.0, 2.0))
+    m = sy.moments(w, M, n_s, b)
+    assert m["var_mean"] == pytest.approx(ev, rel=1e-8)
+    assert m["var_sd"] == pytest.approx(math.sqrt(ev2 - ev * ev), rel=1e-7)
+    assert m["var_sd"] > 10 * sy.moments(w, M, n_s, 1e-3)["var_sd"]       # the mass near Q_s ~ b / v_b counts
+
+
+def test_noise_coefficient():
+    """At b = delta = 0 and large n_s the auxiliary's noise adds 3/2 w^2 / n_s to E[W2^2] (the first-order
+    coefficient); with a systematic error it does not (docs/derivations/sims-systematic-error.md)."""
+    for w in (0.5, 1.0, 2.0):
+        assert sy.noise_coefficient(w, 10**4) == pytest.approx(1.5, abs=0.005)
+    assert abs(sy.noise_coefficient(0.5, 10**4, 0.3) - 1.5) > 0.2
+    with pytest.raises(ValueError, match="w must be > 0"):
+        sy.noise_coefficient(0.0, 100)
+
+
+def test_first_order_optimum_error_reports_both_optima():
+    """The row is optimal_w and optimal_w_first_order at n_s = round(nsB / B); B = 0 and a bad nsB are refused."""
+    r = sy.first_order_optimum_error(50, 22.5, 0.3)
+    assert r["n_s"] == 1000 and r["nsB"] == pytest.approx(22.5)
+    assert r["exact"] == sy.optimal_w(50, 1000, 0.3) and r["first_order"] == sy.optimal_w_first_order(1000, 0.3)
+    assert r["rel_error"] == pytest.approx(r["first_order"] / r["exact"] - 1, rel=1e-14)
+    assert sy.first_order_optimum_error(50, 0.09, 0.3)["rel_error"] == math.inf      # exact optimum 0 (n_s = 4)
+    with pytest.raises(ValueError, match="smoothing or shift"):
+        sy.first_order_optimum_error(50, 1.0)
+    with pytest.raises(ValueError, match="nsB"):
+        sy.first_order_optimum_error(50, -1.0, 0.3)

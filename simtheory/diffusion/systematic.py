@@ -15,13 +15,16 @@ variance are independent):
     m_a = m_b + delta + sqrt(v_b / n_s) Z_2,        v_a = v_b Q_s + b,
     V_w = v_b^(1+w) v_a^(-w),                      m_w = m_b - w g(v_b, v_a) (m_a - m_b),
 
-g = Phi(0) J / 2 the closed-form mean factor of the guided law (1 when v_a = v_b). Every moment of (m_w, V_w)
-is therefore a 2-D integral over (Q_M, Q_s) (:func:`moments`: trapezoid rule in log chi^2, geometric
-convergence), and in particular
+g = Phi(0) J / 2 the closed-form mean factor of the guided law (1 when v_a = v_b; it depends on v_a / v_b alone).
+Every moment of (m_w, V_w) is therefore a 2-D integral over (Q_M, Q_s) (:func:`moments`: trapezoid rule in
+log chi^2, geometric convergence), and in particular
 
     E[m_w] - mu = delta (1 - w E[g]),
     E[(m_w - mu)^2] = E[delta^2 (1 - w g)^2] + v / M + w^2 E[g^2 v_b] / n_s,
     E[W2^2] = E[(m_w - mu)^2] + E[V_w] - 2 sqrt(v) E[sqrt(V_w)] + v       (W2 to the data law).
+
+With b = 0 the integral factorises: V_w = v Q_M Q_s^-w and g = g(Q_s), so each moment is a product of 1-D
+integrals, and E[Q_s^-p] diverges at p = (n_s - 1)/2; :func:`chi2_expect` integrates up to that divergence.
 
 Noise-free (M, n_s -> inf): the base is N(mu + delta, v + b) and the auxiliary N(mu + 2 delta, v + 2 b), so
 
@@ -32,17 +35,23 @@ w = 1 cancels the first-order bias of both (V*(1) - v = b^2 / (v + 2 b), m*(1) -
 O(delta beta^2)); the variance's bias vanishes at
 w_0 = log(1 + beta) / log((1 + 2 beta) / (1 + beta)) = 1 + beta + O(beta^2). To first order in the noise,
 Var log V_w = 2 rho^2 (1 + w kappa / (1 + kappa))^2 / M + 2 w^2 / ((1 + kappa)^2 n_s) (rho = 1 - kappa =
-v / (v + b)) and Var m_w = v / M + w^2 g*^2 (v + b) / n_s; for small beta and delta^2 / v
+v / (v + b)) and Var m_w = v / M + w^2 g*^2 (v + b) / n_s. A first-order approximation (small beta,
+delta^2 / v and noise; :func:`first_order`):
 
-    E[W2^2] / v = B (1 - w)^2 + (3/2) (1 / M + w^2 / n_s),      B = beta^2 / 4 + delta^2 / v,
+    E[W2^2] / v ~ B (1 - w)^2 + (3/2) (1 / M + w^2 / n_s),      B = beta^2 / 4 + delta^2 / v,
 
-minimised at w* = B / (B + 3 / (2 n_s)): near 1 when n_s B >> 3/2 (the systematic error dominates and w = 1
-removes it), near 0 when n_s B << 3/2 (guidance only amplifies the auxiliary's sampling noise; the exact model,
-b = delta = 0, has w* = 0).
+minimised at w* ~ B / (B + 3 / (2 n_s)) (:func:`optimal_w_first_order`): near 1 when n_s B >> 3/2 (the
+systematic error dominates and w = 1 removes it), near 0 when n_s B << 3/2 (guidance only amplifies the
+auxiliary's sampling noise; the exact model, b = delta = 0, has w* = 0). Both are approximations: the noise
+coefficient 3/2 holds only at b = delta = 0 (:func:`noise_coefficient` measures it elsewhere), and w* is off
+where n_s B is small or beta is not; their measured accuracy against the exact optimum (:func:`optimal_w`,
+:func:`first_order_optimum_error`) is on docs/derivations/sims-systematic-error.md and paper checks
+C13.8.1-C13.8.2.
 """
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 from scipy import optimize, special
@@ -53,8 +62,12 @@ from .sampler import check_w
 
 ESTIMATORS = {"mle": 0, "unbiased": 1}     # divisor n - ddof (as in .sims)
 STEPS_PER_SD = 12                          # trapezoid nodes per SD of log chi^2 (geometric convergence)
-TAIL = 60.0                                # nats of log-density left out at each end of the node range
-G_NODES = 4001                             # spline nodes in log(v_a / v_b) for the mean factor g
+TAIL = 60.0                                # nats of the integrand left out at each end of the node range
+G_NODES = 4001                             # least number of spline nodes in log(v_a / v_b) for the mean factor g
+G_STEP = 2e-3                              # largest spline step in log(v_a / v_b)
+MAX_NODES = 4_000_000                      # largest quadrature (1-D nodes, or 2-D grid points) built
+LOG_MAX = math.log(np.finfo(np.float64).max)
+RHO_SMALL = 1e-3                           # below it the mean factor uses 2F1's connection formula about 1
 
 
 def _check(M, n_s, smoothing, shift, estimator, var) -> tuple[int, int, float, float, float]:
@@ -73,62 +86,280 @@ def _check(M, n_s, smoothing, shift, estimator, var) -> tuple[int, int, float, f
     return M, n_s, b, d, v
 
 
-def chi2_nodes(n: int, divisor: float, left_power: float = 0.0,
-               steps_per_sd: int = STEPS_PER_SD) -> tuple[np.ndarray, np.ndarray]:
+def _left_end(a: float) -> float:
+    """The y < log(2a) at which exp(a y - e^y / 2) (a Gamma(a) law in y = log chi^2) has fallen TAIL nats below
+    its maximum: y = log(2a) - u with a (e^-u - 1 + u) = TAIL (the left side of the root lies below TAIL/a + 2)."""
+    u = optimize.brentq(lambda u: a * (math.expm1(-u) + u) - TAIL, 1e-12, TAIL / a + 2.0)
+    return math.log(2 * a) - u
+
+
+def _right_end(a: float) -> float:
+    """The y > log(2a) at which exp(a y - e^y / 2) has fallen TAIL nats: a (e^u - 1 - u) = TAIL."""
+    u = optimize.brentq(lambda u: a * (math.expm1(u) - u) - TAIL, 1e-12, math.sqrt(2 * TAIL / a) + 1.0)
+    return math.log(2 * a) + u
+
+
+def _log_norm(k: float) -> float:
+    """k log k - k - log Gamma(k): the log normaliser of the chi^2_{2k} law of y = log chi^2 written about its mode
+    (:func:`_nodes`); from Stirling's series when k >= 100, where the direct difference of three terms of size
+    k log k would lose digits (series error below 1e-17 there)."""
+    if k < 100:
+        return k * math.log(k) - k - float(special.gammaln(k))
+    return 0.5 * math.log(k / (2 * math.pi)) - 1 / (12 * k) + 1 / (360 * k**3) - 1 / (1260 * k**5)
+
+
+def _check_chi2(n, divisor, steps_per_sd) -> tuple[int, float, int]:
+    n = validate.count(n, "n", 2)
+    c = float(divisor)
+    if not (math.isfinite(c) and c > 0):
+        raise ValueError(f"divisor must be finite and > 0, got {divisor!r}")
+    return n, c, validate.count(steps_per_sd, "steps_per_sd", 1)
+
+
+def _nodes(k: float, y_lo: float, y_hi: float, step: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """Equally spaced y = log chi^2 in [y_lo, y_hi] (spacing <= step) and the log of the trapezoid weights
+    h p(y) of the chi^2_{2k} law of y, p(y) = exp(k y - e^y / 2) / (2^k Gamma(k)) = exp(-k (e^u - 1 - u) +
+    k log k - k - log Gamma(k)), u = y - log(2k) (every node a full weight: the rule on the whole line)."""
+    count = int(math.ceil((y_hi - y_lo) / step)) + 1
+    if count > MAX_NODES:
+        raise ValueError(f"the chi^2 quadrature would need {count} nodes (more than {MAX_NODES})")
+    y = np.linspace(y_lo, y_hi, count)
+    h = float(y[1] - y[0])
+    u = y - math.log(2 * k)
+    logw = -k * (np.expm1(u) - u) + _log_norm(k) + math.log(h)
+    return y, logw, h
+
+
+def chi2_nodes(n: int, divisor: float, left_power: float = 0.0, right_power: float = 4.0,
+               left_floor: float = -math.inf, steps_per_sd: int = STEPS_PER_SD) -> tuple[np.ndarray, np.ndarray]:
     """Nodes and weights for E[f(Q)], Q = chi^2_{n-1} / divisor: the trapezoid rule in y = log chi^2, whose
     density exp(k y - e^y / 2) / (2^k Gamma(k)), k = (n - 1)/2, is smooth and decays at both ends, so the rule
-    converges geometrically (step min(1, SD) / steps_per_sd). ``left_power`` p: the integrands grow like Q^-p
-    as Q -> 0 (p < k needed); the left end of the range is widened so that Q^-p times the density has also
-    dropped by TAIL nats there."""
+    converges geometrically (step min(1, 1/sqrt(k + right_power)) / steps_per_sd).
+
+    Returns ``(log Q, log weight)``: logs, so that nodes far in the left tail neither underflow nor lose the
+    integrand's growth there. The range holds the chi^2 law to TAIL nats, and the integrand's growth: at most
+    Q^right_power as Q -> inf, and Q^-left_power as Q -> 0 but only down to Q = exp(left_floor), below which
+    the integrand is flat (a smoothing b > 0 bounds the guided variance there). The left end is the nearer of
+    the two that each suffice: where Q^-left_power times the density has fallen TAIL nats (needs
+    left_power < k), and TAIL / k nats of density below the floor. ``left_power >= k`` with no floor: the
+    expectation diverges (ValueError)."""
+    n, divisor, steps_per_sd = _check_chi2(n, divisor, steps_per_sd)
     k = 0.5 * (n - 1)
-    if left_power >= k:
-        raise ValueError(f"E[Q^-{left_power:g}] diverges for chi^2 with {n - 1} degrees of freedom")
-    ym = math.log(2 * k)
-    sd = 1.0 / math.sqrt(k)
-    # log-density relative to the mode: k (u - e^u + 1) at y = ym + u; each end is where that (times the
-    # integrand's growth, Q^-p on the left, at most Q^4 on the right) has fallen by TAIL nats
-    drop = lambda u, p: k * (math.expm1(u) - u) - p * abs(u) - TAIL     # noqa: E731
-    left = optimize.brentq(lambda u: drop(-u, left_power), 1e-12, 1e6)
-    right = optimize.brentq(lambda u: drop(u, 4.0), 1e-12, 50.0)
-    nodes = int(math.ceil((left + right) / (min(1.0, sd) / steps_per_sd))) + 1
-    y = np.linspace(ym - left, ym + right, nodes)
-    logd = k * y - 0.5 * np.exp(y) - k * math.log(2.0) - special.gammaln(k)
-    w = np.exp(logd) * (y[1] - y[0])
-    total = float(w.sum())
+    y_lo, y_hi = _left_end(k), _right_end(k + max(right_power, 0.0))
+    if left_power > 0:
+        ends = [_left_end(k - left_power)] if left_power < k else []
+        if left_floor > -math.inf:
+            ends.append(left_floor + math.log(divisor) - TAIL / k)
+        if not ends:
+            raise ValueError(f"E[Q^-{left_power:g}] diverges for chi^2 with {n - 1} degrees of freedom")
+        y_lo = min(y_lo, max(ends))
+    y, logw, _ = _nodes(k, y_lo, y_hi, min(1.0, 1.0 / math.sqrt(k + max(right_power, 0.0))) / steps_per_sd)
+    total = float(np.exp(logw).sum())
     if abs(total - 1.0) > 1e-9:
         raise FloatingPointError(f"chi^2 quadrature lost mass: {total!r} (k = {k})")
-    return np.exp(y) / divisor, w / total
+    return y - math.log(divisor), logw - math.log(total)
 
 
-def _grid(M, n_s, b, estimator, w_pow, steps_per_sd):
-    """Q_M nodes (column), Q_s nodes (row) and the product weights of the 2-D rule."""
-    ddof = ESTIMATORS[estimator]
-    # with b = 0 the integrands carry Q_s^(-2w) at worst (E[V_w^2]); with b > 0 they are bounded near 0
-    qm, wm = chi2_nodes(M, M - ddof, 0.0, steps_per_sd)
-    qs, ws = chi2_nodes(n_s, n_s - ddof, w_pow if b == 0 else 0.0, steps_per_sd)
-    return qm[:, None], qs[None, :], wm[:, None] * ws[None, :]
+def chi2_expect(n: int, divisor: float, power: float = 0.0,
+                log_f: Callable[[np.ndarray], np.ndarray] | None = None, *, conv: float = 1.0,
+                right_power: float = 0.0, steps_per_sd: int = STEPS_PER_SD) -> float:
+    r"""E[Q^power f(Q)], Q = chi^2_{n-1} / divisor, for a positive f that tends to a constant as Q -> 0 (relative
+    error O(Q^conv)) and grows at most like Q^right_power as Q -> inf; ``log_f`` maps log Q to log f (None:
+    f = 1). inf when power <= -k, k = (n - 1)/2 (the expectation diverges).
+
+    The trapezoid rule in y = log chi^2 on the whole line. In y the integrand is exp(a y - e^y / 2) f, a = k +
+    power: near the divergence (a -> 0) it decays only like e^(a y) to the left, over ~ TAIL / a nats. There
+    f is constant and e^y negligible, so the rule's terms beyond the leftmost node y_L form a geometric series,
+    summed in closed form (term(y_L) / expm1(a h)); y_L is where its ratio is exact to ~ e^-TAIL (the node
+    count stays bounded as a -> 0), or where the integrand has already fallen TAIL nats if that is nearer."""
+    n, divisor, steps_per_sd = _check_chi2(n, divisor, steps_per_sd)
+    k = 0.5 * (n - 1)
+    a = k + power
+    if a <= 0:
+        return math.inf
+    shape = max(a + right_power, a, k)
+    h = min(1.0, 1.0 / math.sqrt(shape)) / steps_per_sd
+    c = min(conv, 1.0)
+    y_geom = -(TAIL + math.log1p(1.0 / (a * h))) / (a + c)
+    y, logw, h = _nodes(k, min(max(_left_end(a), y_geom), _left_end(k)), _right_end(shape), h)
+    # the grid holds the chi^2 law itself (range and step): its mass, 1 up to rounding, normalises the rule
+    mass = float(np.exp(logw).sum() + math.exp(logw[0]) / math.expm1(k * h))
+    if abs(mass - 1.0) > 1e-9:
+        raise FloatingPointError(f"chi^2 quadrature lost mass: {mass!r} (k = {k})")
+    logw -= math.log(mass)
+    lq = y - math.log(divisor)
+    terms = logw + power * lq + (0.0 if log_f is None else log_f(lq))
+    top = float(terms.max())
+    if top == -math.inf:                        # f = 0 on every node
+        return 0.0
+    log_total = top + math.log(float(np.exp(terms - top).sum() + math.exp(terms[0] - top) / math.expm1(a * h)))
+    return math.exp(log_total) if log_total < LOG_MAX else math.inf     # beyond the largest float: inf
+
+
+def _log_abs_1m_exp(x):
+    """log |1 - e^x| without overflow or cancellation (-inf at x = 0)."""
+    x = np.asarray(x, dtype=np.float64)
+    with np.errstate(divide="ignore", over="ignore"):
+        return np.where(x < 0, np.log(-np.expm1(np.minimum(x, 0.0))), x + np.log(-np.expm1(-np.abs(x))))
 
 
 def _g(vb, va, w):
     """The guided law's mean factor g(v_b, v_a): m_w = m_b - w g (m_a - m_b) (sigma_max -> inf), from the
-    closed form (hypergeometric J) of :func:`.gaussian.guided_gaussian_1d`."""
+    closed form (hypergeometric J) of :func:`.gaussian.guided_gaussian_1d` (the reference for :func:`_log_g`)."""
     if w == 0:
         return np.ones(np.broadcast(vb, va).shape)
     m, _ = guided_gaussian_1d(0.0, vb, 1.0, va, w, math.inf)
     return -m / w
 
 
-def _g_spline(vb, va, w):
-    """g on a 2-D grid: g depends on v_a / v_b alone (substitute t = v_b s in J), so it is evaluated on
-    G_NODES points of log(v_a / v_b) and interpolated by a cubic spline (agrees with :func:`_g` to ~1e-12,
-    tests/test_diffusion_systematic.py) -- the hypergeometric function is slow on 10^5 points."""
+def _log_G(lr, w):
+    r"""log G, G = g rho^(w/2), as a function of lr = log rho, rho = v_a / v_b (g depends on the ratio alone):
+    the same hypergeometric closed form as :func:`.gaussian.guided_gaussian_1d`, written in logs so that it
+    holds for any rho > 0 --
+
+        rho > 1:            G = rho^(-1/2) 2F1(1/2, (1 + w)/2; 3/2; 1 - 1/rho),
+        RHO_SMALL <= rho <= 1:   G = 2F1(1/2, 1 - w/2; 3/2; 1 - rho),
+        rho < RHO_SMALL:    G = G_0 (1 - rho)^(-1/2) - rho^(w/2) 2F1(1, (1 + w)/2; 1 + w/2; rho) / w,
+
+    the last the connection formula of 2F1 about 1 (argument 1 - rho; 2F1(a, b; b; x) = (1 - x)^-a), since
+    1 - rho rounds away the rho^(w/2) approach of G to G_0 = G(0) = sqrt(pi) Gamma(w/2) / (2 Gamma((1 + w)/2))
+    when rho is small. G is bounded as rho -> 0 (where g itself grows like rho^(-w/2)). w = 0: g = 1 by
+    convention (it enters multiplied by w)."""
+    lr = np.asarray(lr, dtype=np.float64)
+    if w == 0:
+        return np.zeros_like(lr)
+    mid = np.clip(lr, math.log(RHO_SMALL), 0.0)
+    hi = np.maximum(lr, 0.0)
+    lo = np.minimum(lr, math.log(RHO_SMALL))
+    g0 = 0.5 * math.sqrt(math.pi) * math.exp(special.gammaln(0.5 * w) - special.gammaln(0.5 * (1.0 + w)))
+    rho = np.exp(lo)
+    small = np.log(g0 / np.sqrt(-np.expm1(lo)) - np.exp(0.5 * w * lo) * special.hyp2f1(1.0, 0.5 * (1.0 + w),
+                                                                                         1.0 + 0.5 * w, rho) / w)
+    middle = np.log(special.hyp2f1(0.5, 1.0 - 0.5 * w, 1.5, -np.expm1(mid)))
+    right = -0.5 * hi + np.log(special.hyp2f1(0.5, 0.5 * (1.0 + w), 1.5, -np.expm1(-hi)))
+    return np.where(lr > 0, right, np.where(lr >= math.log(RHO_SMALL), middle, small))
+
+
+def _log_g(lr, w):
+    """log g(rho) at lr = log rho (:func:`_log_G`)."""
+    return _log_G(lr, w) - 0.5 * w * np.asarray(lr, dtype=np.float64)
+
+
+def _log_g_spline(lr, w):
+    """log g on a 2-D grid of lr = log(v_a / v_b): the bounded, smooth log G of :func:`_log_G` evaluated on an
+    even grid of lr (step <= G_STEP, at least G_NODES points) and interpolated by a cubic spline (agrees with
+    the closed form to ~1e-12, tests/test_diffusion_systematic.py) -- the hypergeometric function is slow on
+    10^5 points."""
     from scipy.interpolate import CubicSpline
-    lr = np.log(va / vb)
+    lr = np.asarray(lr, dtype=np.float64)
     lo, hi = float(lr.min()), float(lr.max())
     if hi - lo < 1e-9:
-        return _g(vb, va, w)
-    u = np.linspace(lo, hi, G_NODES)
-    return CubicSpline(u, _g(1.0, np.exp(u), w))(lr)
+        return _log_g(lr, w)
+    u = np.linspace(lo, hi, max(G_NODES, int(math.ceil((hi - lo) / G_STEP)) + 1))
+    return CubicSpline(u, _log_G(u, w))(lr) - 0.5 * w * lr
+
+
+def _g_spline(vb, va, w):
+    """g(v_b, v_a) on a grid through :func:`_log_g_spline` (the form the tests compare with :func:`_g`)."""
+    return np.exp(_log_g_spline(np.log(np.asarray(va, dtype=np.float64) / np.asarray(vb, dtype=np.float64)), w))
+
+
+MOMENTS = ("var_mean", "var_bias", "var_sd", "logvar_bias", "logvar_sd", "mean_bias", "mean_sd", "mean_mse", "w2sq")
+
+
+def _moments_exact_fit(w, M, n_s, d, estimator, v, steps_per_sd) -> dict[str, float]:
+    """b = 0: V_w = v_b (v_a / v_b)^-w = v Q_M Q_s^-w and g = g(Q_s) (v_a / v_b = Q_s), so every moment is a product of 1-D
+    expectations over Q_M and Q_s (:func:`chi2_expect`), each finite or divergent on its own:
+    E[Q_s^-p] < inf iff p < k_s = (n_s - 1)/2, and g grows like Q_s^(-w/2) as Q_s -> 0."""
+    ddof = ESTIMATORS[estimator]
+    cm, cs = M - ddof, n_s - ddof
+    k = 0.5 * (n_s - 1)
+    qm = lambda p, **kw: chi2_expect(M, cm, p, steps_per_sd=steps_per_sd, **kw)       # noqa: E731
+    qs = lambda p, **kw: chi2_expect(n_s, cs, p, steps_per_sd=steps_per_sd, **kw)     # noqa: E731
+    # log-moments: always finite (untilted rule)
+    lm, wm = chi2_nodes(M, cm, steps_per_sd=steps_per_sd)
+    ls, ws = chi2_nodes(n_s, cs, steps_per_sd=steps_per_sd)
+    elm, els = float(np.exp(wm) @ lm), float(np.exp(ws) @ ls)
+    vlm, vls = float(np.exp(wm) @ (lm - elm) ** 2), float(np.exp(ws) @ (ls - els) ** 2)
+    out = {"logvar_bias": elm - w * els, "logvar_sd": math.sqrt(vlm + w * w * vls)}
+    # V_w and its square root
+    a1, s1 = qm(1.0), qs(-w)
+    if w < k:
+        ev = v * a1 * s1
+        # Var(XY) / (EX EY)^2 = rx ry + rx + ry for independent X = Q_M, Y = Q_s^-w, with the relative
+        # variances rx, ry integrated as central second moments (no cancellation when both are small)
+        rx = qm(0.0, log_f=lambda lq: 2 * _log_abs_1m_exp(lq - math.log(a1)), right_power=2.0)
+        if 2 * w < k:
+            ry = qs(-2 * w, log_f=lambda lq: 2 * (_log_abs_1m_exp(w * lq + math.log(s1)) - math.log(s1)),
+                    conv=w, right_power=2 * w)
+            var_sd = ev * math.sqrt(rx * ry + rx + ry)
+        else:
+            var_sd = math.inf
+        esq = math.sqrt(v) * qm(0.5) * qs(-0.5 * w)
+    else:
+        ev = var_sd = esq = math.inf
+    out.update(var_mean=ev, var_bias=ev - v, var_sd=var_sd)
+    # the mean factor g(Q_s) = Q_s^(-w/2) G(Q_s)
+    if w == 0:
+        eg, eg2 = 1.0, 1.0
+    else:
+        rp = max(0.5 * w - 1.0, 0.0) + 1.0          # G grows at most like rho^(w/2 - 1) as rho -> inf
+        cg = min(0.5 * w, 1.0)                      # G - G(0) = O(rho^cg) as rho -> 0
+        eg = qs(-0.5 * w, log_f=lambda lq: _log_G(lq, w), conv=cg, right_power=rp)
+        eg2 = qs(-w, log_f=lambda lq: 2 * _log_G(lq, w), conv=cg, right_power=2 * rp)
+    if eg == math.inf:           # w >= 2 k_s: E|m_w - mu| = inf, the mean does not exist
+        out.update(mean_bias=math.nan, mean_sd=math.inf, mean_mse=math.inf)
+    else:
+        out["mean_bias"] = d * (1 - w * eg)
+        # m_w - mu = delta (1 - w g) + sqrt(v/M) Z_1 - w g sqrt(v_b / n_s) Z_2, E[g^2 v_b] = v E[Q_M] E[g^2]
+        var_g = 0.0 if d == 0 else max(eg2 - eg * eg, 0.0)           # Var g (inf when w >= k_s)
+        var_m = d * d * w * w * var_g + v / M + w * w * v * qm(1.0) * eg2 / n_s
+        out.update(mean_sd=math.sqrt(var_m), mean_mse=var_m + out["mean_bias"] ** 2)
+    out["w2sq"] = out["mean_mse"] + ev - 2 * math.sqrt(v) * esq + v if w < k else math.inf
+    return {key: float(out[key]) for key in MOMENTS}
+
+
+def _moments_smoothed(w, M, n_s, b, d, estimator, v, steps_per_sd) -> dict[str, float]:
+    """b > 0: the 2-D product trapezoid rule over (log Q_M, log Q_s), every sum taken in logs. The integrands
+    are bounded as Q_s -> 0 (v_a >= b), but grow like (Q_s + b / v_b)^(-2w) (E[V_w^2]) down to Q_s ~ b / v_b,
+    which the node range of Q_s covers (:func:`chi2_nodes`, left_floor)."""
+    ddof = ESTIMATORS[estimator]
+    lqm, lwm = chi2_nodes(M, M - ddof, steps_per_sd=steps_per_sd)
+    lvb = np.logaddexp(math.log(v) + lqm, math.log(b))[:, None]             # log v_b
+    lqs, lws = chi2_nodes(n_s, n_s - ddof, 2 * w, left_floor=math.log(b) - float(lvb.max()),
+                          steps_per_sd=steps_per_sd)
+    if lqm.size * lqs.size > MAX_NODES:
+        raise ValueError(f"smoothing b = {b!r} with w = {w!r}: the 2-D quadrature would need "
+                         f"{lqm.size * lqs.size} points (more than {MAX_NODES})")
+    lr = np.logaddexp(lqs[None, :], math.log(b) - lvb)                       # log(v_a / v_b) = log(Q_s + b / v_b)
+    logV = lvb - w * lr                                                      # V_w = v_b (v_a / v_b)^-w
+    logW = lwm[:, None] + lws[None, :]
+
+    def E(logf):
+        """E[exp(logf)], summed in logs."""
+        t = logW + logf
+        top = float(t.max())
+        if top == -math.inf:
+            return 0.0
+        log_total = top + math.log(float(np.exp(t - top).sum()))
+        return math.exp(log_total) if log_total < LOG_MAX else math.inf
+
+    W = np.exp(logW)
+    ev = E(logV)
+    var_sd = math.sqrt(E(2 * (logV + _log_abs_1m_exp(math.log(ev) - logV))))       # E[(V - E V)^2]
+    el = float(np.sum(W * logV))
+    log_sqv = 0.5 * math.log(v)
+    # E[(sqrt V - sqrt v)^2], no cancellation
+    dev = E(2 * (log_sqv + _log_abs_1m_exp(0.5 * logV - log_sqv)))
+    lg = _log_g_spline(lr, w) if w > 0 else np.zeros_like(lr)
+    eg = E(lg)
+    var_g = E(2 * (lg + _log_abs_1m_exp(math.log(eg) - lg)))
+    var_m = d * d * w * w * var_g + v / M + w * w * E(2 * lg + lvb) / n_s
+    mean_bias = d * (1 - w * eg)
+    mean_mse = var_m + mean_bias**2
+    return {"var_mean": ev, "var_bias": ev - v, "var_sd": var_sd, "logvar_bias": el - math.log(v),
+            "logvar_sd": math.sqrt(float(np.sum(W * (logV - el) ** 2))), "mean_bias": mean_bias,
+            "mean_sd": math.sqrt(var_m), "mean_mse": mean_mse, "w2sq": mean_mse + dev}
 
 
 def moments(w: float, M: int, n_s: int, smoothing: float = 0.0, shift: float = 0.0, estimator: str = "mle",
@@ -141,32 +372,16 @@ def moments(w: float, M: int, n_s: int, smoothing: float = 0.0, shift: float = 0
     -------
     dict: ``var_mean`` E[V_w], ``var_bias`` E[V_w] - v, ``var_sd`` SD(V_w), ``logvar_bias`` E[log V_w / v],
     ``logvar_sd``, ``mean_bias`` E[m_w] - mu, ``mean_sd`` SD(m_w), ``mean_mse`` E[(m_w - mu)^2], ``w2sq``
-    E[W2^2] to the data law. Moments that diverge (b = 0 and 2 w >= (n_s - 1)/2 for the SD, w >= (n_s - 1)/2
-    for the mean of V_w) are inf.
+    E[W2^2] to the data law. With b > 0 every moment is finite. With b = 0, V_w = v Q_M Q_s^-w and the
+    mean factor g grows like Q_s^(-w/2), k_s = (n_s - 1)/2: ``var_sd`` is inf when 2 w >= k_s; ``var_mean``,
+    ``var_bias``, ``mean_sd``, ``mean_mse`` and ``w2sq`` when w >= k_s; ``mean_bias`` is nan when w >= 2 k_s
+    (E|m_w| = inf: the mean does not exist); ``logvar_bias`` and ``logvar_sd`` are always finite.
     """
     w = check_w(w)
     M, n_s, b, d, v = _check(M, n_s, smoothing, shift, estimator, var)
-    k_s = 0.5 * (n_s - 1)
-    if b == 0 and w >= k_s:
-        return {k: math.inf for k in ("var_mean", "var_bias", "var_sd", "logvar_bias", "logvar_sd", "mean_bias",
-                                       "mean_sd", "mean_mse", "w2sq")}
-    second = not (b == 0 and 2 * w >= k_s)
-    qm, qs, W = _grid(M, n_s, b, estimator, 2 * w if second else w, steps_per_sd)
-    vb = v * qm + b
-    va = vb * qs + b
-    logV = (1 + w) * np.log(vb) - w * np.log(va)
-    V = np.exp(logV)
-    E = lambda a: float(np.sum(W * a))          # noqa: E731
-    g = _g_spline(vb, va, w)
-    ev = E(V)
-    var_sd = math.sqrt(max(E(V * V) - ev * ev, 0.0)) if second else math.inf
-    el = E(logV) - math.log(v)
-    mean_bias = d * (1 - w * E(g))
-    mean_mse = E(d * d * (1 - w * g) ** 2) + v / M + w * w * E(g * g * vb) / n_s
-    return {"var_mean": ev, "var_bias": ev - v, "var_sd": var_sd, "logvar_bias": el,
-            "logvar_sd": math.sqrt(max(E((logV - math.log(v)) ** 2) - el * el, 0.0)),
-            "mean_bias": mean_bias, "mean_sd": math.sqrt(max(mean_mse - mean_bias**2, 0.0)), "mean_mse": mean_mse,
-            "w2sq": mean_mse + ev - 2 * math.sqrt(v) * E(np.sqrt(V)) + v}
+    if b == 0:
+        return _moments_exact_fit(w, M, n_s, d, estimator, v, steps_per_sd)
+    return _moments_smoothed(w, M, n_s, b, d, estimator, v, steps_per_sd)
 
 
 def noise_free(w: float, smoothing: float = 0.0, shift: float = 0.0, var: float = 1.0) -> tuple[float, float]:
@@ -190,9 +405,10 @@ def bias_free_w(smoothing: float, var: float = 1.0) -> float:
 
 def first_order(w: float, M: int, n_s: int, smoothing: float = 0.0, shift: float = 0.0,
                 var: float = 1.0) -> dict[str, float]:
-    """The first-order closed forms of the module docstring: ``var_bias`` V*(w) - v (exact noise-free value),
-    ``logvar_sd``, ``mean_bias`` delta (1 - w g*), ``mean_sd``, and ``w2sq`` v [B (1 - w)^2 + 3/2 (1/M +
-    w^2/n_s)] (small beta, delta^2 / v), B = beta^2 / 4 + delta^2 / v."""
+    """First-order approximations of the module docstring (not exact; :func:`moments` is): ``var_bias``
+    V*(w) - v (the exact noise-free value), ``logvar_sd`` and ``mean_sd`` (first order in the noise),
+    ``mean_bias`` delta (1 - w g*) (noise-free), and ``w2sq`` v [B (1 - w)^2 + 3/2 (1/M + w^2/n_s)] (first order
+    in beta, delta^2 / v and the noise), B = beta^2 / 4 + delta^2 / v."""
     w = check_w(w)
     M, n_s, b, d, v = _check(M, n_s, smoothing, shift, "mle", var)
     m_star, V_star = noise_free(w, b, d, v)
@@ -208,22 +424,69 @@ def first_order(w: float, M: int, n_s: int, smoothing: float = 0.0, shift: float
 
 
 def optimal_w_first_order(n_s: int, smoothing: float = 0.0, shift: float = 0.0, var: float = 1.0) -> float:
-    """w* = B / (B + 3 / (2 n_s)), B = beta^2 / 4 + delta^2 / v: the minimiser of the first-order E[W2^2]."""
+    """w* ~ B / (B + 3 / (2 n_s)), B = beta^2 / 4 + delta^2 / v: the minimiser of the first-order approximation
+    of E[W2^2] (:func:`first_order`), a first-order approximation of the exact optimum :func:`optimal_w`. It
+    ignores M, the noise coefficient's dependence on b and delta (:func:`noise_coefficient`) and the exact
+    optimum's approach to w_0 ~ 1 + beta rather than 1; its measured error is on
+    docs/derivations/sims-systematic-error.md (:func:`first_order_optimum_error`)."""
     _, n_s, b, d, v = _check(2, n_s, smoothing, shift, "mle", var)
     B = (b / v) ** 2 / 4 + d * d / v
     return B / (B + 1.5 / n_s)
 
 
+def first_order_optimum_error(M: int, nsB: float, smoothing: float = 0.0, shift: float = 0.0,
+                              var: float = 1.0) -> dict[str, float]:
+    """The first-order w* (:func:`optimal_w_first_order`) against the exact optimum (:func:`optimal_w`) at the
+    n_s that puts n_s B nearest ``nsB`` (n_s = max(2, round(nsB / B)), B = (b/v)^2/4 + delta^2/v > 0).
+
+    Returns ``n_s``, ``nsB`` (the n_s B reached), ``exact``, ``first_order`` and ``rel_error`` first_order /
+    exact - 1 (inf where the exact optimum is 0 and the first-order one is not)."""
+    M, _, b, d, v = _check(M, 2, smoothing, shift, "mle", var)
+    x = float(nsB)
+    if not (math.isfinite(x) and x > 0):
+        raise ValueError(f"nsB must be finite and > 0, got {nsB!r}")
+    B = (b / v) ** 2 / 4 + d * d / v
+    if B == 0:
+        raise ValueError("smoothing or shift must be nonzero: B = 0 has no n_s B scale")
+    n_s = max(2, round(x / B))
+    exact = optimal_w(M, n_s, b, d, var=v)
+    first = optimal_w_first_order(n_s, b, d, v)
+    rel = (first / exact - 1.0) if exact > 0 else (0.0 if first == 0 else math.inf)
+    return {"n_s": float(n_s), "nsB": n_s * B, "exact": exact, "first_order": first, "rel_error": rel}
+
+
 def optimal_w(M: int, n_s: int, smoothing: float = 0.0, shift: float = 0.0, estimator: str = "mle",
               var: float = 1.0, w_max: float = 4.0) -> float:
-    """The w in [0, w_max] minimising the exact E[W2^2] of :func:`moments` (bounded Brent search; w_max is
-    kept below (n_s - 1)/4 where b = 0, so that the objective stays finite)."""
+    """The w in [0, w_max] minimising the exact E[W2^2] of :func:`moments` (bounded Brent search; where b = 0,
+    w_max is kept below (n_s - 1)/2, beyond which E[W2^2] is infinite). 0.0 itself when w = 0 is no worse than
+    the search's point (the bounded search only approaches its ends)."""
     M, n_s, b, d, v = _check(M, n_s, smoothing, shift, estimator, var)
-    hi = float(w_max) if b > 0 else min(float(w_max), 0.25 * (n_s - 1) - 1e-6)
+    hi = float(w_max) if b > 0 else min(float(w_max), 0.5 * (n_s - 1) - 1e-6)
     res = optimize.minimize_scalar(lambda w: moments(w, M, n_s, b, d, estimator, v)["w2sq"], bounds=(0.0, hi),
                                    method="bounded", options={"xatol": 1e-6})
     f0 = moments(0.0, M, n_s, b, d, estimator, v)["w2sq"]
     return 0.0 if f0 <= res.fun else float(res.x)
+
+
+def noise_coefficient(w: float, n_s: int, smoothing: float = 0.0, shift: float = 0.0, var: float = 1.0,
+                      M: int = 10**8) -> float:
+    """The coefficient c of the auxiliary's noise in E[W2^2] ~ W2*(w)^2 + v c w^2 / n_s, measured on the exact
+    moments: c = n_s [E W2^2(w) - E W2^2(0) - (W2*(w)^2 - W2*(0)^2)] / (v w^2), W2* the noise-free law's distance
+    (:func:`noise_free`), with a base fitted to so many points (M) that the base's own noise is negligible. The
+    first-order approximation of the module docstring takes c = 3/2, its value at b = delta = 0 as n_s -> inf
+    (Var m_w = w^2 v / n_s plus Var sqrt(V_w) = v w^2 / (2 n_s)); with a systematic error the noise also meets
+    the bias (E[sqrt(V_w)] and E[g] shift by O(1/n_s)), and c moves away from 3/2."""
+    w = check_w(w)
+    if w == 0:
+        raise ValueError("w must be > 0 for the noise coefficient")
+    M, n_s, b, d, v = _check(M, n_s, smoothing, shift, "mle", var)
+
+    def star(w):
+        m, V = noise_free(w, b, d, v)
+        return m * m + (math.sqrt(V) - math.sqrt(v)) ** 2
+
+    excess = moments(w, M, n_s, b, d, var=v)["w2sq"] - moments(0.0, M, n_s, b, d, var=v)["w2sq"]
+    return n_s * (excess - (star(w) - star(0.0))) / (v * w * w)
 
 
 def augmentation_fixed_point(w: float, lam: float, smoothing: float = 0.0, shift: float = 0.0,
