@@ -81,7 +81,7 @@ class ImageLoopConfig:
     classifier_subset: int = 20_000       # training images of the reward classifier
     judge: ClassifierConfig = field(default_factory=lambda: ClassifierConfig(arch="resnet"))
     judge_subset: int = 20_000            # the judge's training images, disjoint from the reward classifier's
-    num_steps: int = 32                   # Heun steps (2N - 1 evaluations)
+    num_steps: int = 18                   # Heun steps (2N - 1 evaluations)
     n_eval: int = 1000                    # evaluation images per generation (judge, FD, FID, grid)
     sampler_ref_steps: int = 0            # the sampler check: n_sampler evaluation images again at these steps
     n_sampler: int = 500
@@ -166,14 +166,14 @@ PRESETS = {
                           ema_halflife_images=512, checkpoint_images=2048),
         finetune_images=1024, classifier=ClassifierConfig(resolution=8, num_classes=2, width=16, epochs=3),
         classifier_subset=2000, judge=ClassifierConfig("resnet", resolution=8, num_classes=2, width=16, epochs=3),
-        judge_subset=2000, num_steps=18, n_eval=128, sampler_ref_steps=36, n_sampler=64),
+        judge_subset=2000, num_steps=18, n_eval=128, sampler_ref_steps=64, n_sampler=64),
     "cpu": ImageLoopConfig(
         resolution=8, n_samples=2500, K=4, generations=3,
         train=TrainConfig(_unet(8, 32, (1, 2), 1), batch_size=128, lr=1e-3, total_images=250_000,
                           warmup_images=20_000, ema_halflife_images=10_000, checkpoint_images=50_000),
         finetune_images=50_000, classifier=ClassifierConfig(resolution=8, epochs=4),
         classifier_subset=20_000, judge=ClassifierConfig("resnet", resolution=8, epochs=4), judge_subset=20_000,
-        num_steps=32, n_eval=1000, sampler_ref_steps=128, n_sampler=500),
+        num_steps=18, n_eval=1000, sampler_ref_steps=64, n_sampler=500),
     "gpu": ImageLoopConfig(
         resolution=32, n_samples=25_000, K=4, generations=3,
         train=TrainConfig(_unet(32, 64, (1, 2, 2), 2, (16,), 0.1), batch_size=256, lr=1e-3,
@@ -181,7 +181,7 @@ PRESETS = {
                           checkpoint_images=1_000_000, device="cuda", bf16=True, compile=True),
         finetune_images=1_000_000, classifier=ClassifierConfig(resolution=32, epochs=15, device="cuda"),
         classifier_subset=25_000, judge=ClassifierConfig("resnet", resolution=32, epochs=15, device="cuda"),
-        judge_subset=25_000, num_steps=32, n_eval=10_000, fid_n=10_000, sampler_ref_steps=128, n_sampler=2000),
+        judge_subset=25_000, num_steps=18, n_eval=10_000, fid_n=10_000, sampler_ref_steps=72, n_sampler=2000),
 }
 
 
