@@ -1,11 +1,19 @@
 """The conventions every command line of the project shares: help on every option with its default shown once,
-``--version``, and the check that ``--only`` names exist."""
+``--version``, the check that ``--only`` names exist, and the thread count of the process (``--threads``,
+``$CURATED_THREADS``). Only entry points call :func:`set_threads`; the library never changes thread settings."""
 from __future__ import annotations
 
 import argparse
+import os
 from importlib import metadata
 
 PACKAGE = "curated-retraining"
+THREADS_ENV = "CURATED_THREADS"
+DEFAULT_THREADS = 1
+"""The thread count of an entry point given neither --threads nor $CURATED_THREADS. The kernels of figures and
+checks are small and called many times: on a shared machine each parallel region waits for descheduled threads,
+so more threads ran several times slower than one (docs/getting-started.md, Threads); results do not depend on
+the thread count (kernels split work into a fixed number of chunks)."""
 
 
 def version() -> str:
@@ -34,6 +42,56 @@ def add_version(parser: argparse.ArgumentParser) -> None:
     """``--version``: print ``prog version`` and exit."""
     parser.add_argument("--version", action="version", version=f"%(prog)s {version()}",
                         help="print the version and exit")
+
+
+def add_threads(parser: argparse.ArgumentParser, what: str = "Numba's kernels") -> None:
+    """``--threads N``: the CPU threads of this process (see :func:`resolve_threads` for the default)."""
+    parser.add_argument("--threads", type=int, default=None,
+                        help=f"CPU threads for {what} in this process (default: ${THREADS_ENV} when set, else "
+                             f"{DEFAULT_THREADS}: small kernels on a shared machine run fastest on one thread)")
+
+
+def resolve_threads(option: int | None) -> int:
+    """The thread count an entry point uses: ``--threads`` when given, else ``$CURATED_THREADS`` when set, else
+    :data:`DEFAULT_THREADS`. ValueError naming the option or the variable when it is not an integer >= 1."""
+    if option is not None:
+        name, value = "--threads", str(option)
+    else:
+        name, value = THREADS_ENV, os.environ.get(THREADS_ENV, "").strip()
+        if not value:
+            return DEFAULT_THREADS
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    return n
+
+
+def set_threads(n: int, torch_too: bool = False) -> None:
+    """Set Numba's thread count for this process to ``n`` (and torch's with ``torch_too``). For entry points only:
+    the library never calls it. ValueError when ``n`` exceeds the pool Numba was started with (NUMBA_NUM_THREADS)."""
+    import numba
+
+    from .kernels import launch_threads
+    if n < 1:
+        raise ValueError(f"--threads must be >= 1, got {n}")
+    launch_threads()
+    if n > numba.config.NUMBA_NUM_THREADS:
+        raise ValueError(f"--threads {n} exceeds NUMBA_NUM_THREADS={numba.config.NUMBA_NUM_THREADS}, the most "
+                         "Numba can use in this process; raise NUMBA_NUM_THREADS or lower --threads")
+    numba.set_num_threads(n)
+    if torch_too:
+        import torch
+        torch.set_num_threads(n)
+
+
+def interrupted(how: str) -> str:
+    """The one line a command prints on Ctrl-C (exit status 130): "interrupted: " and how to resume, on a line of its
+    own where a progress bar may have left the cursor (a terminal)."""
+    import sys
+    return ("\n" if sys.stderr.isatty() else "") + f"interrupted: {how}"
 
 
 def check_names(option: str, given: list[str] | None, valid: list[str]) -> None:

@@ -1,7 +1,8 @@
 """``simtheory exact|loop|sweep`` (or ``python -m simtheory``): turns options into configs and calls the library.
 
 Bad options, a refused run folder, an unwritable --out or an unreachable scheduler end with one line on
-stderr (``error: ...``) and exit status 2.
+stderr (``error: ...``) and exit status 2. Numba runs on ``--threads`` threads (default: ``$CURATED_THREADS``
+when set, else 1); a sweep's local workers run on that many each.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import sys
 from . import datasets, scenarios
 from .families import FAMILIES
 from .loops import SCHEMES
-from .argfmt import HelpFormatter, add_version
+from .argfmt import HelpFormatter, add_threads, add_version, resolve_threads, set_threads
 from .validate import parse_number
 
 
@@ -35,6 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="recorded seed (the exact dynamics draw nothing)")
     p.add_argument("--out", default=None, help="run folder (default: runs/exact-<scenario>-K<K>-lam<lam>, then "
                    "every other option that differs from its default)")
+    add_threads(p)
     p.add_argument("--dry-run", action="store_true", help="print the resolved config and stop")
 
     p = sub.add_parser("loop", help="one finite-sample retraining loop into a run folder", formatter_class=fmt,
@@ -57,6 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--data-seed", type=int, default=0, help="seed of the real pool")
     p.add_argument("--out", default=None, help="run folder (default: runs/loop-<dataset>-<family>-K<K>-lam<lam>-"
                    "<scheme>-n<N>-g<generations>-s<seed>, then every other option that differs from its default)")
+    add_threads(p)
     p.add_argument("--dry-run", action="store_true", help="print the resolved config and stop")
 
     s = sub.add_parser("sweep", help="a grid of loops on dask into one table", formatter_class=fmt,
@@ -76,6 +79,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--workers", type=int, default=2, help="workers of the local cluster")
     s.add_argument("--serial", action="store_true", help="run the jobs one after another, without dask")
     s.add_argument("--out", default="runs/sweep", help="run folder")
+    add_threads(s, "Numba's kernels and BLAS, in this process (--serial) and in each local worker")
     s.add_argument("--dry-run", action="store_true", help="print the resolved config and stop")
     return ap
 
@@ -87,7 +91,7 @@ def default_out(parser: argparse.ArgumentParser, args: argparse.Namespace, prefi
     defaults = {a.dest: a.default for a in sub.choices[args.command]._actions}
     parts = [prefix] + [_token(k, getattr(args, k)) for k in named]
     for k, d in defaults.items():
-        if k in named or k in ("help", "out", "dry_run") or k not in vars(args):
+        if k in named or k in ("help", "out", "dry_run", "threads") or k not in vars(args):
             continue
         v = getattr(args, k)
         if v != d:
@@ -113,6 +117,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
+        args.threads = resolve_threads(args.threads)
+        if not args.dry_run:
+            set_threads(args.threads)
         return {"exact": _exact, "loop": _loop, "sweep": _sweep}[args.command](args, parser)
     except (ValueError, OSError) as e:     # bad options, a refused or unwritable run folder: one line, no traceback
         msg = str(e).splitlines()[0] if isinstance(e, OSError) else str(e)
@@ -158,5 +165,6 @@ def _sweep(args, parser) -> int:
     if args.dry_run:
         print(json.dumps({"out": args.out, **cfg.to_dict()}, indent=2, default=str))
         return 0
-    print(run_sweep(cfg, args.out, scheduler=args.scheduler, serial=args.serial, workers=args.workers))
+    print(run_sweep(cfg, args.out, scheduler=args.scheduler, serial=args.serial, workers=args.workers,
+                    threads=args.threads))
     return 0

@@ -114,10 +114,13 @@ def _rows_csv(rows: list[dict], header: bool, columns=COLUMNS) -> str:
 
 
 def run_sweep(cfg: SweepConfig, out, scheduler: str | None = None, serial: bool = False, workers: int = 2,
-              progress: bool = True, processes: bool = True) -> Path:
+              progress: bool = True, processes: bool = True, threads: int = 1) -> Path:
     """Run the sweep ``cfg`` (a SweepConfig or any sweep spec, module docstring) into ``out`` (serially, on a new
     local dask cluster, or on ``scheduler``); returns the path of results.csv. Jobs already finished in ``out``
-    are skipped."""
+    are skipped. A new local cluster's worker processes start with ``threads`` Numba and BLAS threads each
+    (NUMBA_NUM_THREADS, OMP_NUM_THREADS in their environment), so that ``workers`` jobs share the cores without
+    oversubscribing them; this process's own settings are left as they are."""
+    threads = validate.count(threads, "threads", minimum=1)
     with contextlib.ExitStack() as stack:
         client = None
         if scheduler is not None and not serial:
@@ -135,8 +138,10 @@ def run_sweep(cfg: SweepConfig, out, scheduler: str | None = None, serial: bool 
 
         if todo and not serial and client is None:
             from dask.distributed import Client, LocalCluster
+            env = {v: str(threads) for v in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                                              "OPENBLAS_NUM_THREADS")}
             cluster = stack.enter_context(LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes,
-                                                       dashboard_address=None))
+                                                       dashboard_address=None, **({"env": env} if processes else {})))
             client = stack.enter_context(Client(cluster))
         bar = None
         if progress:
