@@ -492,9 +492,9 @@ def _dispatch(args) -> int:
             from .train import train
             x, y = real_images(cfg)
             # the data (classes, resolution, seed) and classifier settings behind the network, for `sims`
-            RunFolder.open(args.out, {"kind": "image_train", "image_loop": {**replace(cfg, train=tc).to_dict(),
-                                                                            "sims": None}})
-            train(tc, x[: cfg.n_samples], y[: cfg.n_samples], Path(args.out), progress=True)
+            with RunFolder.open(args.out, {"kind": "image_train",
+                                           "image_loop": {**replace(cfg, train=tc).to_dict(), "sims": None}}):
+                train(tc, x[: cfg.n_samples], y[: cfg.n_samples], Path(args.out), progress=True)
             print(Path(args.out) / "network.pt")
             return 0
         if args.command == "classifier":

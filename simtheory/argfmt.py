@@ -78,9 +78,10 @@ def set_threads(n: int, torch_too: bool = False) -> None:
     if n < 1:
         raise ValueError(f"--threads must be >= 1, got {n}")
     launch_threads()
-    if n > numba.config.NUMBA_NUM_THREADS:
-        raise ValueError(f"--threads {n} exceeds NUMBA_NUM_THREADS={numba.config.NUMBA_NUM_THREADS}, the most "
-                         "Numba can use in this process; raise NUMBA_NUM_THREADS or lower --threads")
+    pool = int(numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]  # set at import from the environment
+    if n > pool:
+        raise ValueError(f"--threads {n} exceeds NUMBA_NUM_THREADS={pool}, the most Numba can use in this process; "
+                         "raise NUMBA_NUM_THREADS or lower --threads")
     numba.set_num_threads(n)
     if torch_too:
         import torch

@@ -129,3 +129,179 @@ def test_sweep_workers_get_the_thread_count(tmp_path):
     with pytest.raises(ValueError, match="threads"):
         run_sweep(Spec(), tmp_path / "t", progress=False, threads=0)
     assert not (tmp_path / "t").exists()
+
+
+# ---------------------------------------------------------------------------------------- one writer a folder
+HOLD = """
+import sys
+from simtheory.runs import RunFolder
+rf = RunFolder.hold(sys.argv[1])
+print("held", flush=True)
+sys.stdin.read()                 # until the test closes stdin (or kills this process)
+"""
+
+
+def _free_for_another_process(folder: Path) -> bool:
+    code = ("import sys\nfrom simtheory.runs import FolderInUse, RunFolder\ntry:\n    RunFolder.hold(sys.argv[1])\n"
+            "except FolderInUse:\n    sys.exit(3)")
+    rc = subprocess.run([sys.executable, "-c", code, str(folder)], cwd=ROOT, env=_env(), timeout=120).returncode
+    assert rc in (0, 3)
+    return rc == 0
+
+
+class Holder:
+    """Another process holding a run folder until it is closed (or killed)."""
+
+    def __init__(self, folder: Path):
+        self.p = subprocess.Popen([sys.executable, "-c", HOLD, str(folder)], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, text=True, cwd=ROOT, env=_env())
+        assert self.p.stdout.readline().strip() == "held"
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.p.stdin.close()
+        self.p.wait(timeout=60)
+
+
+def test_a_folder_has_one_writing_process(tmp_path):
+    from simtheory.runs import ConfigMismatch, FolderInUse, RunFolder
+    folder = tmp_path / "run"
+    with Holder(folder) as h:
+        with pytest.raises(FolderInUse, match=rf"in use by another run \(pid {h.p.pid} on .*, started "):
+            RunFolder.open(folder, {"a": 1})
+        assert not (folder / "config.json").exists()                 # refused before anything is written
+    a = RunFolder.open(folder, {"a": 1})                             # free once the holder has ended
+    assert a.held and (folder / ".lock").exists()
+    b = RunFolder.open(folder, {"a": 1})                             # re-entrant within one process
+    b.close()
+    assert not _free_for_another_process(folder)                     # still held by a
+    a.close()
+    a.close()                                                        # idempotent
+    assert not a.held and not (folder / ".lock").exists() and a.config == {"a": 1}      # it still reads
+    assert _free_for_another_process(folder)
+    with pytest.raises(ConfigMismatch):
+        RunFolder.open(folder, {"a": 2})
+    assert _free_for_another_process(folder)                         # a refused open released the folder
+    with RunFolder.open(folder, {"a": 1}) as c:                      # a with block releases at its end
+        assert c.held and not _free_for_another_process(folder)
+    assert not c.held and _free_for_another_process(folder)
+    RunFolder.open(folder, {"a": 1})                                 # dropped without close: released when collected
+    assert _free_for_another_process(folder)
+
+
+def test_a_killed_holder_leaves_no_stale_lock(tmp_path):
+    from simtheory.runs import RunFolder
+    folder = tmp_path / "run"
+    h = Holder(folder)
+    h.p.kill()
+    h.p.wait(timeout=60)
+    assert (folder / ".lock").exists()                               # the file stays, the lock does not
+    RunFolder.open(folder, {"a": 1}).close()
+
+
+def test_a_waiting_open_gets_the_folder_when_the_holder_ends(tmp_path):
+    import threading
+    import time
+
+    from simtheory.runs import RunFolder
+    folder = tmp_path / "run"
+    h = Holder(folder)
+    got = []
+    t = threading.Thread(target=lambda: got.append(RunFolder.open(folder, {"a": 1}, wait=True)))
+    t.start()
+    time.sleep(0.5)
+    assert not got                                                   # still waiting
+    h.__exit__()
+    t.join(timeout=60)
+    assert got and got[0].held
+    got[0].close()
+
+
+def _one_line(r: subprocess.CompletedProcess) -> str:
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, r.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("args", [["exact", "--scenario", "four_atoms", "--steps", "3"],
+                                  ["loop", "--generations", "2"],
+                                  ["sweep", "--serial", "--generations", "1", "--replicates", "1"]],
+                         ids=["exact", "loop", "sweep"])
+def test_every_simtheory_run_kind_refuses_a_folder_in_use(tmp_path, args):
+    folder = tmp_path / "run"
+    with Holder(folder) as h:
+        r = subprocess.run([sys.executable, "-m", "simtheory", *args, "--out", str(folder)], capture_output=True,
+                           text=True, cwd=ROOT, env=_env(), timeout=300)
+        assert r.returncode == 2 and f"in use by another run (pid {h.p.pid} on " in _one_line(r)
+        assert [p.name for p in folder.iterdir()] == [".lock"]      # nothing written
+    r = subprocess.run([sys.executable, "-m", "simtheory", *args, "--out", str(folder)], capture_output=True,
+                       text=True, cwd=ROOT, env=_env(), timeout=300)
+    assert r.returncode == 0, r.stderr                               # control: free, the same command runs
+    assert not (folder / ".lock").exists()
+
+
+@pytest.mark.parametrize("args", [["points", "--config", "tiny", "--generations", "1"],
+                                  ["points-ladder", "--ladder", "tiny", "--serial"]], ids=["points", "points-ladder"])
+def test_empirical_point_runs_refuse_a_folder_in_use(tmp_path, args, capsys):
+    pytest.importorskip("torch")
+    from empirical.cli import main
+    folder = tmp_path / "run"
+    with Holder(folder) as h:
+        assert main([*args, "--out", str(folder)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and f"in use by another run (pid {h.p.pid} on " in err[0], err
+        assert [p.name for p in folder.iterdir()] == [".lock"]
+
+
+SLOW = """
+import sys, time
+import {module} as m
+real = m.{name}
+def slow(*a, **k):                # a slow step, so that the test can act while the run is under way
+    time.sleep(0.15)
+    return real(*a, **k)
+m.{name} = slow
+from simtheory.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("kind, args, module, name, key", [
+    ("exact", ["exact", "--scenario", "mixture1d", "--grid-size", "61", "--steps", "40"], "simtheory.runs.exact",
+     "step", "step"),
+    ("loop", ["loop", "--dataset", "gauss2d", "--generations", "25"], "simtheory.loops", "step", "generation")],
+    ids=["exact", "loop"])
+def test_concurrent_run_refused_then_kill_and_resume(tmp_path, kind, args, module, name, key):
+    """A slowed run (A) is under way; the same command (B) exits 2 naming A and writes nothing; A is killed with
+    SIGKILL mid-run; the folder holds whole lines only, and the rerun resumes and ends with the metrics of a run
+    that was never interrupted."""
+    import time
+
+    from simtheory.cli import main as simtheory_main
+    from simtheory.runs import read_metrics
+    folder = tmp_path / "run"
+    a = subprocess.Popen([sys.executable, "-c", SLOW.format(module=module, name=name), *args, "--out", str(folder)],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=_env())
+    try:
+        deadline = time.monotonic() + 120
+        while len(read_metrics(folder)) < 3:
+            assert a.poll() is None, a.stderr.read()
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        b = subprocess.run([sys.executable, "-m", "simtheory", *args, "--out", str(folder)], capture_output=True,
+                           text=True, cwd=ROOT, env=_env(), timeout=300)
+        assert b.returncode == 2 and f"(pid {a.pid} on " in _one_line(b)
+        assert a.poll() is None                                      # A was still running when B was refused
+    finally:
+        a.kill()
+        a.wait(timeout=60)
+    cut = read_metrics(folder)
+    assert 3 <= len(cut) < int(args[-1]) + 1
+    assert [r[key] for r in cut] == list(range(len(cut)))            # whole lines, one writer
+    c = subprocess.run([sys.executable, "-m", "simtheory", *args, "--out", str(folder)], capture_output=True,
+                       text=True, cwd=ROOT, env=_env(), timeout=300)
+    assert c.returncode == 0, c.stderr
+    assert simtheory_main([*args, "--out", str(tmp_path / "reference")]) == 0
+    assert read_metrics(folder) == read_metrics(tmp_path / "reference")

@@ -65,31 +65,32 @@ def read_trajectory(folder) -> np.ndarray:
 
 
 def run_exact(config: ExactConfig, out, progress: bool = False) -> RunFolder:
-    """Run (or resume) ``config`` into the folder ``out``; returns the folder. Resuming continues from the
-    last complete step bit for bit (the records are the float64 bytes of each p_t)."""
-    rf = RunFolder.open(out, config.to_dict(), code_version("simtheory"))
-    sc = scenarios.get(config.scenario, config.grid_size)
-    p_star = limit_distribution(sc.p0, sc.r)
-    pd = sc.p_data if config.lam != math.inf else None
-    final = rf.path / "trajectory.npz"
-    if final.exists():
-        traj = list(read_trajectory(rf.path))
-    else:
-        traj = list(rf.records("trajectory", sc.p0.shape))
-        if not traj:
-            rf.append_record("trajectory", sc.p0)
-            traj = [sc.p0]
+    """Run (or resume) ``config`` into the folder ``out``; returns the folder (released: it reads). Resuming
+    continues from the last complete step bit for bit (the records are the float64 bytes of each p_t). The
+    folder is held for the run (FolderInUse when another process writes it)."""
+    with RunFolder.open(out, config.to_dict(), code_version("simtheory")) as rf:    # held until the run ends
+        sc = scenarios.get(config.scenario, config.grid_size)
+        p_star = limit_distribution(sc.p0, sc.r)
+        pd = sc.p_data if config.lam != math.inf else None
+        final = rf.path / "trajectory.npz"
+        if final.exists():
+            traj = list(read_trajectory(rf.path))
+        else:
+            traj = list(rf.records("trajectory", sc.p0.shape))
+            if not traj:
+                rf.append_record("trajectory", sc.p0)
+                traj = [sc.p0]
 
-    def advance(t: int) -> None:
-        traj.append(step(traj[t], sc.r, config.K, config.lam, pd))
-        rf.append_record("trajectory", traj[-1])
+        def advance(t: int) -> None:
+            traj.append(step(traj[t], sc.r, config.K, config.lam, pd))
+            rf.append_record("trajectory", traj[-1])
 
-    fold_steps(rf, len(traj) - 1, config.steps, advance, lambda t: step_metrics(t, traj[t], sc.r, p_star, sc.p_data),
-               desc=f"exact {config.scenario} K={config.K} lam={config.lam}" if progress else None)
-    if not final.exists():
-        rf.save_arrays("trajectory", p=np.asarray(traj), r=sc.r, p_star=p_star, p_data=sc.p_data)
-    if (rf.path / "trajectory.f64").exists():
-        os.remove(rf.path / "trajectory.f64")     # gathered into trajectory.npz
-    from ..plots import plot_exact_run
-    plot_exact_run(Path(rf.path))
+        fold_steps(rf, len(traj) - 1, config.steps, advance,
+                   lambda t: step_metrics(t, traj[t], sc.r, p_star, sc.p_data), desc=f"exact {config.scenario} K={config.K} lam={config.lam}" if progress else None)
+        if not final.exists():
+            rf.save_arrays("trajectory", p=np.asarray(traj), r=sc.r, p_star=p_star, p_data=sc.p_data)
+        if (rf.path / "trajectory.f64").exists():
+            os.remove(rf.path / "trajectory.f64")     # gathered into trajectory.npz
+        from ..plots import plot_exact_run
+        plot_exact_run(Path(rf.path))
     return rf

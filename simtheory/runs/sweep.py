@@ -117,7 +117,8 @@ def run_sweep(cfg: SweepConfig, out, scheduler: str | None = None, serial: bool 
               progress: bool = True, processes: bool = True, threads: int = 1) -> Path:
     """Run the sweep ``cfg`` (a SweepConfig or any sweep spec, module docstring) into ``out`` (serially, on a new
     local dask cluster, or on ``scheduler``); returns the path of results.csv. Jobs already finished in ``out``
-    are skipped. A new local cluster's worker processes start with ``threads`` Numba and BLAS threads each
+    are skipped. The folder is held until results.csv is written (FolderInUse when another process writes it;
+    the jobs' own folders, if any, are held by the workers that run them). A new local cluster's worker processes start with ``threads`` Numba and BLAS threads each
     (NUMBA_NUM_THREADS, OMP_NUM_THREADS in their environment), so that ``workers`` jobs share the cores without
     oversubscribing them; this process's own settings are left as they are."""
     threads = validate.count(threads, "threads", minimum=1)
@@ -127,7 +128,7 @@ def run_sweep(cfg: SweepConfig, out, scheduler: str | None = None, serial: bool 
             # connect before the folder exists: an unreachable scheduler raises OSError and leaves nothing behind
             from dask.distributed import Client
             client = stack.enter_context(Client(scheduler))
-        rf = RunFolder.open(out, cfg.to_dict(), code_version(*cfg.code_packages))
+        rf = stack.enter_context(RunFolder.open(out, cfg.to_dict(), code_version(*cfg.code_packages)))   # held
         jdir = rf.path / "jobs"
         jdir.mkdir(exist_ok=True)
         all_jobs = cfg.jobs()
@@ -158,7 +159,7 @@ def run_sweep(cfg: SweepConfig, out, scheduler: str | None = None, serial: bool 
             for f in as_completed(futs):
                 done(futs[f], f.result())
                 bar and bar.update()
-    table = "".join((jdir / f"{j['job']:05d}.csv").read_text() for j in all_jobs)
-    path = rf.path / "results.csv"
-    atomic_write(path, (_rows_csv([], True, cfg.columns) + table).encode())
+        table = "".join((jdir / f"{j['job']:05d}.csv").read_text() for j in all_jobs)
+        path = rf.path / "results.csv"
+        atomic_write(path, (_rows_csv([], True, cfg.columns) + table).encode())
     return path
