@@ -252,7 +252,8 @@ def test_auxiliary_weights_raw_or_ema(base_run, tmp_path):
     assert out["raw"]["relative"] == pytest.approx(1.0)
     assert 0 < out["ema"]["relative"] < 1
     assert out["ema"]["raw_to_base"] == pytest.approx(out["raw"]["raw_to_base"])    # the same raw fine-tune
-    d = math.sqrt(sum(float(((v - base.state_dict()[k]) ** 2).sum()) for k, v in load_network(
+    # in float64 like weight_distances: a float32 sum of squares differs from it by float32 rounding (~1e-8)
+    d = math.sqrt(sum(float(((v.double() - base.state_dict()[k].double()) ** 2).sum()) for k, v in load_network(
         tmp_path / "ema" / "network.pt").state_dict().items()))
     assert out["ema"]["aux_to_base"] == pytest.approx(d, rel=1e-9)
     with pytest.raises(ValueError, match="ema"):
