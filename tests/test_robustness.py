@@ -305,3 +305,109 @@ def test_concurrent_run_refused_then_kill_and_resume(tmp_path, kind, args, modul
     assert c.returncode == 0, c.stderr
     assert simtheory_main([*args, "--out", str(tmp_path / "reference")]) == 0
     assert read_metrics(folder) == read_metrics(tmp_path / "reference")
+
+
+# --------------------------------------------------------------------------------- sizes checked before work
+@pytest.mark.parametrize("args, name", [
+    (["exact", "--grid-size", "1000000000"], "grid_size"), (["exact", "--steps", "1000000000000"], "steps"),
+    (["loop", "--n-real", "-5"], "n_real"), (["loop", "--n-real", "100000000000000"], "n_real"),
+    (["loop", "--generations", "1000000000000"], "generations"), (["loop", "--K", "1000000000000"], "K"),
+    (["sweep", "--n-real", "100000000000000"], "n_real"), (["sweep", "--generations", "1000000000000"], "generations"),
+    (["sweep", "--K", "4", "1000000000000"], "K")])
+def test_sizes_that_cannot_fit_are_refused_naming_the_option(tmp_path, args, name, capsys):
+    from simtheory.cli import main
+    assert main([*args, "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: {name} ") and "Traceback" not in err[0], err
+    assert not (tmp_path / "run").exists()                           # nothing written
+
+
+def test_library_sizes_that_cannot_fit_name_the_argument():
+    import numpy as np
+
+    import simtheory
+    from simtheory import datasets
+    from simtheory.diffusion import sims
+    from simtheory.runs.exact import ExactConfig
+    with pytest.raises(ValueError, match="^steps = 1000000000000 is too large"):
+        simtheory.retrain([0.5, 0.5], [0.0, 1.0], 4, 10**12)
+    with pytest.raises(ValueError, match="^grid_size = "):
+        ExactConfig("mixture2d", grid_size=10**9)
+    with pytest.raises(ValueError, match="^steps = "):
+        ExactConfig("four_atoms", steps=10**15)
+    x = np.random.default_rng(0).normal(size=(600, 2))
+    with pytest.raises(ValueError, match="^K = "):
+        simtheory.run_loop(simtheory.LoopConfig(K=10**12), x, lambda y: y[:, 0])
+    with pytest.raises(ValueError, match="^generations = "):
+        simtheory.run_loop(simtheory.LoopConfig(generations=10**13), x, lambda y: y[:, 0])
+    with pytest.raises(ValueError, match="n must be >= 1"):
+        datasets.make("gauss2d", -5)
+    with pytest.raises(ValueError, match="^chains = "):
+        sims.run_gaussian_sims(sims.GaussianSimsConfig(generations=2), 10**12)
+    with pytest.raises(ValueError, match="^generations = "):
+        sims.run_gaussian_sims(sims.GaussianSimsConfig(generations=10**12), 10)
+    with pytest.raises(ValueError, match="^K = "):
+        sims.run_gmm_sims(sims.GmmSimsConfig(K=10**12, n_samples=8, n_s=8, components=1), x, lambda y: y[:, 0])
+    # controls: sizes that fit run
+    assert simtheory.retrain([0.5, 0.5], [0.0, 1.0], 4, 3).shape == (4, 2)
+    assert len(simtheory.run_loop(simtheory.LoopConfig(K=2, generations=1, n_eval=50), x, lambda y: y[:, 0])) == 2
+
+
+def test_the_memory_bound_is_half_the_available_memory(monkeypatch):
+    from simtheory import validate
+    monkeypatch.setattr(validate, "available_memory", lambda: 1000)
+    validate.fits_memory(500, "n", 1, "x")                          # exactly half: fits
+    with pytest.raises(ValueError, match="n = 1 is too large for this machine: x needs about 0.501 kB, more than "
+                                         "half of the 1 kB of memory available"):
+        validate.fits_memory(501, "n", 1, "x")
+    monkeypatch.setattr(validate, "available_memory", lambda: None)
+    validate.fits_memory(10**30, "n", 1, "x")                        # unknown: nothing to check against
+
+
+def test_the_available_memory_is_read():
+    from simtheory.validate import available_memory
+    a = available_memory()
+    assert a is None or 0 < a < 2**60
+
+
+def test_an_exact_run_that_cannot_fit_the_disk_writes_nothing(tmp_path, monkeypatch):
+    import os as os_module
+
+    from simtheory import validate
+    from simtheory.runs.exact import ExactConfig, run_exact
+
+    class Tiny:                    # a file system with 100 kB free
+        f_bavail, f_frsize = 100, 1000
+    monkeypatch.setattr(validate.os, "statvfs", lambda p: Tiny)
+    with pytest.raises(ValueError, match="^steps = 10000 is too large for this disk"):
+        run_exact(ExactConfig("mixture1d", 4, steps=10_000, grid_size=101), tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+    monkeypatch.setattr(validate.os, "statvfs", os_module.statvfs)
+    run_exact(ExactConfig("mixture1d", 4, steps=2, grid_size=101), tmp_path / "run")      # control
+
+
+MEASURE = """
+import math, resource, sys
+from simtheory import scenarios
+from simtheory.dynamics import step
+name, grid = sys.argv[1], int(sys.argv[2])
+small = scenarios.get(name, 11)                      # compiled kernels and imports in the baseline
+step(small.p0, small.r, 4, 1.0, small.p0)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+sc = scenarios.get(name, grid)
+p = step(sc.p0, sc.r, 4, math.inf, None)
+p = step(p, sc.r, 4, 1.0, sc.p0)
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(sc.p0.size, after - before)
+"""
+
+
+@pytest.mark.parametrize("name", ["mixture1d", "mixture2d", "moons2d", "rings2d"])
+def test_an_exact_scenario_stays_within_its_bytes_per_atom(name):
+    """The memory check's per-atom constant holds: building the scenario and two exact steps on ~4e5 atoms
+    raise the peak memory by less than BYTES_PER_ATOM per atom."""
+    from simtheory import scenarios
+    grid = 400_001 if scenarios.DIMENSIONS[name] == 1 else 633
+    r = _run(MEASURE, name, str(grid), NUMBA_NUM_THREADS="1")
+    atoms, grew = map(int, r.stdout.split())
+    assert atoms == scenarios.atoms(name, grid) and grew < scenarios.BYTES_PER_ATOM * atoms, (grew / atoms, r.stderr)

@@ -61,9 +61,13 @@ class SweepConfig:
         object.__setattr__(self, "Ks", tuple(validate.group_size(k, "K") for k in self.Ks))
         object.__setattr__(self, "lams", tuple(validate.ratio(lam, "lam") for lam in self.lams))
         object.__setattr__(self, "Ns", tuple(validate.count(n, "n_samples") for n in self.Ns))
+        validate.fits_memory(datasets.BYTES_PER_POINT * self.n_real, "n_real", self.n_real,
+                             f"a real pool of {self.n_real} points in every job")
         dim = datasets.make(self.dataset, 8, 0).x.shape[1]
         for fam, K, lam, N, scheme in itertools.product(self.families, self.Ks, self.lams, self.Ns, self.schemes):
-            self.loop_config(fam, K, lam, N, scheme).check_data_shape(self.n_real, dim)
+            lc = self.loop_config(fam, K, lam, N, scheme)
+            lc.check_data_shape(self.n_real, dim)
+            lc.check_memory(dim)
 
     def loop_config(self, family: str, K, lam: float, n_samples: int, scheme: str) -> LoopConfig:
         """The LoopConfig of one grid point (the data set's own options filled in)."""
