@@ -434,6 +434,35 @@ def main(argv=None) -> int:
         return 130
 
 
+def load_images(path, n: int) -> np.ndarray:
+    """The first ``n`` images of ``--images``: an .npz with an 'images' array, uint8 (N, C, H, W). A missing,
+    empty, damaged or other file is a ValueError naming it and what it must hold (no numpy warning first)."""
+    import warnings
+    import zipfile
+
+    import numpy as np
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"--images {p}: no such file")
+    want = "an .npz with an 'images' array, uint8 (N, C, H, W)"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")           # a numpy warning about the file is its error, said once
+            z = np.load(p, allow_pickle=False)
+            if not isinstance(z, np.lib.npyio.NpzFile):
+                raise ValueError(f"it holds a bare {type(z).__name__}")
+            with z:
+                if "images" not in z.files:
+                    raise ValueError(f"it holds {z.files or 'no arrays'}")
+                imgs = z["images"][:n]
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, Warning) as e:
+        raise ValueError(f"--images {p} is unreadable or not {want} ({type(e).__name__}: {e})") from None
+    if imgs.dtype != np.uint8 or imgs.ndim != 4 or len(imgs) == 0:
+        raise ValueError(f"--images {p} holds images of dtype {imgs.dtype} and shape {imgs.shape}; give {want} "
+                         "with at least one image")
+    return imgs
+
+
 def parse_seeds(text: str) -> range:
     """The image seeds of ``--seeds A-B`` (inclusive), checked: integers with 0 <= A <= B."""
     a, sep, b = text.partition("-")
@@ -554,10 +583,7 @@ def _dispatch(args) -> int:
     if args.images:
         if args.aux is not None or args.w is not None or args.guidance_interval is not None or args.class_label:
             raise ValueError("--aux, --w, --guidance-interval and --class apply to --network, not to --images")
-        p = Path(args.images)
-        if not p.exists():
-            raise ValueError(f"no file at {p}")
-        imgs = np.load(p)["images"][: args.n]
+        imgs = load_images(args.images, args.n)
         seeds = None
     else:
         seeds = range(args.n)

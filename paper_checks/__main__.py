@@ -13,8 +13,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from simtheory.argfmt import (HelpFormatter, add_threads, add_version, check_names, check_out_file, resolve_threads,
-                              set_threads)
+from simtheory.argfmt import (HelpFormatter, add_threads, add_version, check_names, check_out_file, interrupted,
+                              resolve_threads, set_threads)
 
 from .core import FAILS, HOLDS, KINDS, NOT_MEASURABLE, NOT_SHOWN, Check
 
@@ -93,13 +93,20 @@ def main(argv=None) -> int:
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    checks = run_all(args.quick, args.only)
-    for c in checks:
-        print(f"{c.id:7s} {c.verdict:20s} {c.claim[:80]}")
-    if out is not None:
-        from simtheory.runs import atomic_write
-        atomic_write(out, report(checks, args.quick).encode())
-        print(out)
+    try:
+        checks = run_all(args.quick, args.only)
+        for c in checks:
+            print(f"{c.id:7s} {c.verdict:20s} {c.claim[:80]}")
+        if out is not None:
+            from simtheory.runs import atomic_write
+            atomic_write(out, report(checks, args.quick).encode())
+            print(out)
+    except KeyboardInterrupt:
+        print(interrupted("no report was written; rerun the same command to run the checks again"), file=sys.stderr)
+        return 130
+    except OSError as e:             # the report's folder became unwritable or full during the run
+        print(f"error: {str(e).splitlines()[0]}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -108,17 +108,58 @@ def check_out_dir(path, option: str = "--out") -> None:
     from pathlib import Path
     p = Path(path)
     for q in (p, *p.parents):
-        if q.exists():
+        if _exists(q, option, path):
             if not q.is_dir():
                 raise ValueError(f"{option} {path}: {q} is a file, not a folder")
             return
 
 
+def _exists(q, option: str, path) -> bool:
+    """Whether ``q`` exists; ValueError for a path the system refuses to look up (a name too long, a loop)."""
+    try:
+        os.stat(q)
+    except (FileNotFoundError, NotADirectoryError):      # missing, or a file above it (the caller names it)
+        return False
+    except OSError as e:
+        raise ValueError(f"{option} {path}: {e.strerror}") from None
+    return True
+
+
 def check_out_file(path, option: str = "--out") -> None:
-    """ValueError when a file cannot be written at ``path``: its folder is missing, or ``path`` is a folder."""
+    """ValueError when a file cannot be written at ``path``: its folder is missing or not writable, or ``path`` is
+    a folder."""
     from pathlib import Path
     p = Path(path)
-    if p.is_dir():
+    if _exists(p, option, path) and p.is_dir():
         raise ValueError(f"{option} {path} is a folder; give a file name")
-    if not p.parent.is_dir():
+    if not (_exists(p.parent, option, path) and p.parent.is_dir()):
         raise ValueError(f"{option} {path}: the folder {p.parent} does not exist")
+    _probe(p.parent, option, path)
+
+
+def check_writable_dir(path, option: str = "--out") -> None:
+    """ValueError when ``path`` cannot become a writable folder: it or a part above it is a file
+    (:func:`check_out_dir`), or the nearest existing folder of the path refuses a new entry (permissions, a
+    read-only file system, a name too long). Probes with a temporary folder, removed at once: nothing stays."""
+    from pathlib import Path
+    check_out_dir(path, option)
+    p = Path(path)
+    q = next((a for a in (p, *p.parents) if _exists(a, option, path)), Path("."))
+    try:
+        longest = os.pathconf(q, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        longest = 255
+    for part in (p.relative_to(q).parts if q != p else ()):          # the folders to make: valid names?
+        if len(os.fsencode(part)) > longest:
+            raise ValueError(f"{option} {path}: the name {part[:40]}... is longer than the {longest} bytes the file "
+                             "system allows")
+    _probe(q, option, path)
+
+
+def _probe(folder, option: str, path) -> None:
+    """ValueError unless a new entry can be made in ``folder`` (a temporary folder, removed at once)."""
+    import tempfile
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".write-probe-", dir=folder))
+    except OSError as e:
+        raise ValueError(f"{option} {path}: cannot write in {folder} ({e.strerror})") from None

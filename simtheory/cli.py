@@ -1,8 +1,9 @@
 """``simtheory exact|loop|sweep`` (or ``python -m simtheory``): turns options into configs and calls the library.
 
 Bad options, a refused run folder, an unwritable --out or an unreachable scheduler end with one line on
-stderr (``error: ...``) and exit status 2. Numba runs on ``--threads`` threads (default: ``$CURATED_THREADS``
-when set, else 1); a sweep's local workers run on that many each.
+stderr (``error: ...``) and exit status 2; Ctrl-C prints one line saying how to resume (exit status 130).
+Numba runs on ``--threads`` threads (default: ``$CURATED_THREADS`` when set, else 1); a sweep's local workers
+run on that many each.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import sys
 from . import datasets, scenarios
 from .families import FAMILIES
 from .loops import SCHEMES
-from .argfmt import HelpFormatter, add_threads, add_version, resolve_threads, set_threads
+from .argfmt import HelpFormatter, add_threads, add_version, interrupted, resolve_threads, set_threads
 from .validate import parse_number
 
 
@@ -22,7 +23,7 @@ def _parser() -> argparse.ArgumentParser:
     fmt = HelpFormatter
     ap = argparse.ArgumentParser(prog="simtheory", description=__doc__, formatter_class=fmt)
     add_version(ap)
-    sub = ap.add_subparsers(dest="command", required=True, metavar="{exact,loop,sweep}")
+    sub = ap.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("exact", help="exact population dynamics of a scenario into a run folder", formatter_class=fmt,
                        description="Exact (infinite-sample) curated retraining of a gridded scenario.")
@@ -125,6 +126,10 @@ def main(argv: list[str] | None = None) -> int:
         msg = str(e).splitlines()[0] if isinstance(e, OSError) else str(e)
         print(f"error: {msg}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        what = {"exact": "step", "loop": "generation", "sweep": "finished job"}[args.command]
+        print(interrupted(f"rerun the same command to resume from the last saved {what}"), file=sys.stderr)
+        return 130
 
 
 def _exact(args, parser) -> int:

@@ -411,3 +411,109 @@ def test_an_exact_scenario_stays_within_its_bytes_per_atom(name):
     r = _run(MEASURE, name, str(grid), NUMBA_NUM_THREADS="1")
     atoms, grew = map(int, r.stdout.split())
     assert atoms == scenarios.atoms(name, grid) and grew < scenarios.BYTES_PER_ATOM * atoms, (grew / atoms, r.stderr)
+
+
+# ------------------------------------------------------------------------ one line, exit 2 (or 130 on Ctrl-C)
+def _unwritable(tmp_path: Path) -> Path:
+    """A folder this process cannot write in, for root too: a read-only folder for other users; for root (whom
+    permissions do not stop) /proc, where no folder or file can be made."""
+    if os.geteuid() != 0:
+        d = tmp_path / "read-only"
+        d.mkdir()
+        d.chmod(0o500)
+        return d
+    if not Path("/proc/self").is_dir():
+        pytest.skip("running as root without /proc: no folder here refuses root's writes")
+    return Path("/proc")
+
+
+@pytest.mark.parametrize("module, args, leaf", [("figures", ["--only", "fig_bertrand", "--quick"], "figs"),
+                                               ("paper_checks", ["--only", "c06_bertrand", "--quick"], "report.md")])
+def test_unwritable_out_is_one_line_exit_2(tmp_path, module, args, leaf):
+    for out in (_unwritable(tmp_path) / leaf, tmp_path / ("x" * 300) / leaf):     # no permission; a name too long
+        r = subprocess.run([sys.executable, "-m", module, *args, "--out", str(out)], capture_output=True, text=True,
+                           cwd=ROOT, env=_env(), timeout=300)
+        assert r.returncode == 2 and r.stdout == "", r
+        assert _one_line(r).startswith(f"error: --out {out}"), r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) in ([], ["read-only"])
+    r = subprocess.run([sys.executable, "-m", module, *args, "--out", str(tmp_path / leaf)], capture_output=True,
+                       text=True, cwd=ROOT, env=_env(), timeout=300)
+    assert r.returncode == 0, r.stderr                                # control: a writable --out works
+
+
+def _interrupt_once(cmd: list[str], ready) -> subprocess.CompletedProcess:
+    """Run ``cmd``, send it SIGINT (Ctrl-C) once ``ready(stderr so far)`` is true, and return how it ended."""
+    import signal
+    import threading
+    import time
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=_env())
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(p.stderr.readline, "")), daemon=True)
+    reader.start()
+    deadline = time.monotonic() + 240
+    while not ready("".join(lines)):
+        assert p.poll() is None and time.monotonic() < deadline, "".join(lines)
+        time.sleep(0.05)
+    p.send_signal(signal.SIGINT)
+    out = p.stdout.read()
+    p.wait(timeout=120)
+    reader.join(timeout=60)
+    return subprocess.CompletedProcess(cmd, p.returncode, out, "".join(lines))
+
+
+def test_ctrl_c_in_simtheory_is_one_line_saying_how_to_resume(tmp_path):
+    from simtheory.runs import read_metrics
+    folder = tmp_path / "run"
+    cmd = [sys.executable, "-c", SLOW.format(module="simtheory.runs.exact", name="step"), "exact", "--scenario",
+           "mixture1d", "--grid-size", "61", "--steps", "40", "--out", str(folder)]
+    r = _interrupt_once(cmd, lambda err: len(read_metrics(folder)) >= 2)
+    assert r.returncode == 130
+    assert _one_line(r) == "interrupted: rerun the same command to resume from the last saved step"
+
+
+STALL = """
+import sys, time, importlib
+m = importlib.import_module("{stalled}")
+m.{fn} = lambda *a, **k: time.sleep(600)        # a long part, so that Ctrl-C surely lands inside the run
+from {module}.__main__ import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("module, first, stalled, fn, how", [
+    ("figures", "fig_finite_vs_exact", "figures.fig_bertrand", "make", "rerun the same command"),
+    ("paper_checks", "c01_curated_density", "paper_checks.c06_bertrand", "run", "no report was written")])
+def test_ctrl_c_in_figures_and_checks_is_one_line(tmp_path, module, first, stalled, fn, how):
+    out = tmp_path / ("figs" if module == "figures" else "report.md")
+    code = STALL.format(stalled=stalled, fn=fn, module=module)
+    r = _interrupt_once([sys.executable, "-c", code, "--only", first, stalled.split(".")[1], "--quick", "--out", str(out)],
+                        lambda err: f"{first}: " in err)
+    assert r.returncode == 130, r.stderr
+    lines = [s for s in r.stderr.strip().splitlines() if not s.startswith(f"{first}: ")]    # the finished part's time
+    assert len(lines) == 1 and lines[0].startswith("interrupted: ") and how in lines[0], r.stderr
+
+
+def test_ctrl_c_in_empirical_is_one_line(monkeypatch, capsys):
+    import empirical.cli as ecli
+
+    def stop(args):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(ecli, "_dispatch", stop)
+    assert ecli.main(["points", "--config", "tiny", "--out", "unused"]) == 130
+    assert capsys.readouterr().err == "interrupted: rerun the same command to resume from what was saved\n"
+    assert ecli.main(["fid", "--images", "x.npz"]) == 130
+    assert "nothing was saved to resume from" in capsys.readouterr().err
+
+
+def test_empty_or_damaged_images_file_is_one_line(tmp_path):
+    import numpy as np
+    pytest.importorskip("torch")
+    (tmp_path / "empty.npz").write_bytes(b"")
+    (tmp_path / "junk.npz").write_bytes(b"PK\x03\x04 not a zip")
+    np.savez(tmp_path / "other.npz", x=np.zeros(3))
+    np.savez(tmp_path / "floats.npz", images=np.zeros((2, 3, 4, 4)))
+    for name, what in (("empty.npz", "EOFError"), ("junk.npz", "unreadable"), ("other.npz", "holds ['x']"),
+                       ("floats.npz", "dtype float64"), ("missing.npz", "no such file")):
+        r = subprocess.run([sys.executable, "-m", "empirical", "fid", "--images", str(tmp_path / name), "--n", "4"],
+                           capture_output=True, text=True, cwd=ROOT, env=_env(), timeout=300)
+        assert r.returncode == 2 and what in _one_line(r) and _one_line(r).startswith("error: --images"), r.stderr
