@@ -14,9 +14,12 @@ import sys
 
 from . import datasets, scenarios
 from .families import FAMILIES
-from .loops import SCHEMES
+from .loops import SCHEMES, LoopConfig
 from .argfmt import HelpFormatter, add_threads, add_version, interrupted, resolve_threads, set_threads
 from .validate import parse_number
+
+
+HOLDOUT = LoopConfig().n_holdout     # real rows every loop holds out (LoopConfig.n_holdout)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -44,7 +47,9 @@ def _parser() -> argparse.ArgumentParser:
                        description="A finite-sample curated retraining loop on a named data set.")
     p.add_argument("--dataset", default="gauss2d", choices=sorted(datasets.DATASETS), help="real data and reward")
     p.add_argument("--family", default="gaussian", choices=sorted(FAMILIES), help="model family fitted each generation")
-    p.add_argument("--n-samples", type=int, default=100, help="N: real points per generation")
+    p.add_argument("--n-samples", type=int, default=100, help="N: real points per generation; the real pool "
+                   f"(--n-real) must also hold the {HOLDOUT} held-out rows, so it needs N + {HOLDOUT} points (N per "
+                   "generation under --scheme fresh)")
     p.add_argument("--K", type=int, default=4, help="samples drawn per kept sample (K = 1: no curation)")
     p.add_argument("--lam", type=parse_number, default=math.inf,
                    help="synthetic-to-real ratio (inf: fully synthetic)")
@@ -54,8 +59,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="covariance estimator of the gaussian family")
     p.add_argument("--components", type=int, default=None,
                    help="mixture components of the gmm family (default: the data set's number of modes)")
-    p.add_argument("--warm-start", action="store_true", help="start each EM fit from the previous generation's")
-    p.add_argument("--n-real", type=int, default=4000, help="size of the real pool drawn from the data set")
+    p.add_argument("--warm-start", action="store_true", help="start each EM fit of the gmm family from the previous "
+                   "generation's fitted parameters, not from scratch")
+    p.add_argument("--n-real", type=int, default=4000, help="size of the real pool drawn from the data set: the "
+                   f"training rows plus the last {HOLDOUT}, held out for the held-out log-likelihood")
     p.add_argument("--seed", type=int, default=0, help="seed of the loop's draws (sampling, curation, fits)")
     p.add_argument("--data-seed", type=int, default=0, help="seed of the real pool")
     p.add_argument("--out", default=None, help="run folder (default: runs/loop-<dataset>-<family>-K<K>-lam<lam>-"
@@ -69,11 +76,13 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--family", nargs="+", default=["gaussian"], help=f"model families, of {sorted(FAMILIES)}")
     s.add_argument("--K", nargs="+", type=int, default=[1, 4], help="values of K")
     s.add_argument("--lam", nargs="+", type=parse_number, default=[math.inf, 1.0], help="values of lam")
-    s.add_argument("--n-samples", nargs="+", type=int, default=[100], help="values of N")
+    s.add_argument("--n-samples", nargs="+", type=int, default=[100],
+                   help=f"values of N (each needs N + {HOLDOUT} real points: --n-real)")
     s.add_argument("--scheme", nargs="+", default=["replace"], help=f"schemes, of {list(SCHEMES)}")
     s.add_argument("--replicates", type=int, default=2, help="seeds per grid point")
     s.add_argument("--generations", type=int, default=5, help="generations per loop")
-    s.add_argument("--n-real", type=int, default=4000, help="size of the real pool drawn from the data set")
+    s.add_argument("--n-real", type=int, default=4000, help="size of the real pool drawn from the data set: the "
+                   f"training rows plus the last {HOLDOUT}, held out")
     s.add_argument("--seed", type=int, default=0, help="base seed; job seeds are spawned from it")
     s.add_argument("--scheduler", default=None,
                    help="address of a running dask scheduler (default: start a local cluster)")

@@ -35,7 +35,13 @@ SCHEMES = ("replace", "accumulate", "fresh")
 
 @dataclass(frozen=True)
 class LoopConfig:
-    """A finite-sample loop; validated on construction (ValueError names the option)."""
+    """A finite-sample loop; validated on construction (ValueError names the option).
+
+    ``n_samples`` (N) is the number of real points each generation trains on; the real data must hold more:
+    N (or N per generation, N (generations + 1), under the 'fresh' scheme) plus the last ``n_holdout`` rows (500
+    by default), which are held out for the held-out log-likelihood and never trained on (:meth:`real_needed`;
+    e.g. N = 400 needs 900 rows). Set ``n_holdout=0`` to train on every row and skip that metric.
+    """
 
     family: str = "gaussian"
     n_samples: int = 100          # N: real points per generation (and synthetic ones when lam = inf)
@@ -327,7 +333,8 @@ def run_loop(config: LoopConfig, real_data, reward: Reward = None, seed: int = 0
              start: dict | None = None) -> list[dict]:
     """Run the loop; one record per generation, generation 0 being the fit to the real data (or ``start``).
 
-    ``real_data``: (M, d) points (histogram: atom indices); ``reward``: a function of points (n, d) -> (n,),
+    ``real_data``: (M, d) points (histogram: atom indices), M >= ``config.real_needed()``: the N training rows
+    plus the last ``n_holdout`` rows (500 by default), held out; ``reward``: a function of points (n, d) -> (n,),
     or for the histogram family an array of rewards per atom. A config whose sizes need more than half of the
     available memory (:meth:`LoopConfig.check_memory`) is a ValueError naming the option, before any work.
     """

@@ -517,3 +517,23 @@ def test_empty_or_damaged_images_file_is_one_line(tmp_path):
         r = subprocess.run([sys.executable, "-m", "empirical", "fid", "--images", str(tmp_path / name), "--n", "4"],
                            capture_output=True, text=True, cwd=ROOT, env=_env(), timeout=300)
         assert r.returncode == 2 and what in _one_line(r) and _one_line(r).startswith("error: --images"), r.stderr
+
+
+# ------------------------------------------------------------------------------------ switching the torch build
+def test_make_torch_switches_the_build_without_touching_runs():
+    import shutil
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    index = "https://download.pytorch.org/whl/cu128"
+    # -o: take the .venv as set up, so that only the recipe of `torch` itself is printed
+    r = subprocess.run(["make", "-n", "-o", ".venv/.installed", "torch", f"TORCH_INDEX={index}"], capture_output=True,
+                       text=True, cwd=ROOT, timeout=60)
+    assert r.returncode == 0, r.stderr
+    cmds = [c for c in r.stdout.splitlines() if "pip install" in c and "torch==" in c]
+    assert cmds and all(f"--index-url {index}" in c for c in cmds), r.stdout
+    assert "--force-reinstall --no-deps torch==" in cmds[0]
+    assert not any(w in r.stdout for w in ("rm ", "runs", "data")), r.stdout       # nothing is deleted
+    r = subprocess.run(["make", "-n", "torch"], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert r.returncode != 0 and "TORCH_INDEX" in r.stderr and "pip" not in r.stdout
+    clean = subprocess.run(["make", "-n", "clean"], capture_output=True, text=True, cwd=ROOT, timeout=60).stdout
+    assert "runs" in clean                                          # control: clean does delete the runs
