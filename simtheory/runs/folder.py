@@ -31,6 +31,7 @@ import json
 import os
 import socket
 import threading
+import time
 import weakref
 from importlib import metadata
 from pathlib import Path
@@ -83,21 +84,20 @@ def _same_file(fd: int, path: Path) -> bool:
     return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
 
 
-def _lock_file(lock_path: Path, wait: bool) -> int:
-    """A descriptor of ``lock_path`` holding its exclusive flock (waiting for it with ``wait``), stamped with this
-    process's pid, host and start time; FolderInUse when another process holds it and ``wait`` is False."""
+def _lock_file(lock_path: Path) -> int:
+    """A descriptor of ``lock_path`` holding its exclusive flock, stamped with this process's pid, host and start
+    time; FolderInUse, naming the holder, when another process holds it."""
     while True:
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as e:
             os.close(fd)
             if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
                 raise
-            folder = lock_path.parent
-            raise FolderInUse(f"{folder} is in use by another run ({_holder(lock_path)}); "
-                              "a run folder has one writer at a time: wait for that run to end, or choose "
-                              "another --out folder") from None
+            raise FolderInUse(f"{lock_path.parent} is in use by another run ({_holder(lock_path)}); a run folder "
+                              "has one writer at a time: wait for that run to end, or choose another --out "
+                              "folder") from None
         if _same_file(fd, lock_path):
             break
         os.close(fd)            # locked a file its holder unlinked on release: lock the current one
@@ -108,23 +108,33 @@ def _lock_file(lock_path: Path, wait: bool) -> int:
     return fd
 
 
+WAIT_POLL_S = 0.2     # how often a waiting open tries the lock again
+
+
 def _acquire(path: Path, wait: bool) -> str:
     """Take (or, held already by this process, count once more) the lock of the folder ``path``, creating the
-    folder; returns the key to release it with."""
+    folder; returns the key to release it with. With ``wait``, a folder held by another process is tried again
+    every WAIT_POLL_S seconds (never blocking this process's other opens and releases meanwhile)."""
     path.mkdir(parents=True, exist_ok=True)
     key = os.path.realpath(path)
     lock_path = Path(key) / LOCK_NAME
-    with _GUARD:
-        held = _HELD.get(key)
-        if held is not None:
-            if not _same_file(held[0], lock_path):       # the folder was removed and made again meanwhile
-                fd = _lock_file(lock_path, wait)
-                os.close(held[0])
-                held[0] = fd
-            held[1] += 1
-            return key
-        _HELD[key] = [_lock_file(lock_path, wait), 1]
-    return key
+    while True:
+        try:
+            with _GUARD:
+                held = _HELD.get(key)
+                if held is not None:
+                    if not _same_file(held[0], lock_path):       # the folder was removed and made again meanwhile
+                        fd = _lock_file(lock_path)
+                        os.close(held[0])
+                        held[0] = fd
+                    held[1] += 1
+                    return key
+                _HELD[key] = [_lock_file(lock_path), 1]
+                return key
+        except FolderInUse:
+            if not wait:
+                raise
+        time.sleep(WAIT_POLL_S)
 
 
 def _release(key: str) -> None:
