@@ -349,8 +349,17 @@ def _guided_samples(args, network: str, seeds) -> np.ndarray:
         raise ValueError("--w and --guidance-interval need --aux (the guide network's run folder)")
     if args.aux is not None and args.w is None:
         raise ValueError("--aux needs --w (the guidance weight; 0 samples without guidance)")
-    D = load_network(Path(network), args.device)
-    aux = None if args.aux is None else load_auxiliary(args.aux, D, args.device)
+    from .checkpoints import Unreadable
+    try:
+        D = load_network(Path(network), args.device)
+    except Unreadable as e:       # an input of this command, not a run file it may recompute: say what to give
+        raise ValueError(f"--network {network} is not a readable network ({e.path.name}: {e.why}); give the "
+                         "network.pt of a train, loop or sims run folder (with its network.json beside it)") from None
+    try:
+        aux = None if args.aux is None else load_auxiliary(args.aux, D, args.device)
+    except Unreadable as e:
+        raise ValueError(f"--aux {args.aux} holds no readable guide network ({e.path.name}: {e.why}); give a sims "
+                         "auxiliary or another run folder with a network.pt") from None
     labels = None
     if args.class_label is not None:
         c = num_classes(D)

@@ -537,3 +537,18 @@ def test_make_torch_switches_the_build_without_touching_runs():
     assert r.returncode != 0 and "TORCH_INDEX" in r.stderr and "pip" not in r.stdout
     clean = subprocess.run(["make", "-n", "clean"], capture_output=True, text=True, cwd=ROOT, timeout=60).stdout
     assert "runs" in clean                                          # control: clean does delete the runs
+
+
+def test_an_empty_network_file_is_one_line_without_deleting_advice(tmp_path, capsys):
+    pytest.importorskip("torch")
+    from empirical.cli import main
+    net = tmp_path / "network.pt"
+    net.write_bytes(b"")
+    for extra in ([], [("network.json", "{}")]):
+        for name, text in extra:
+            (tmp_path / name).write_text(text)
+        assert main(["sample", "--network", str(net), "--seeds", "0-1", "--out", str(tmp_path / "s")]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith(f"error: --network {net} is not a readable network"), err
+        assert "Delete" not in err[0]                 # an input of the command: never advice to delete its folder
+    assert not (tmp_path / "s").exists()
