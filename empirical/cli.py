@@ -1,7 +1,9 @@
 """``empirical`` (or ``python -m empirical``): sub-commands train, sample, classifier, loop, fid, compare, sims,
-sims-sweep, download-cifar10, points, points-ladder and points-sims. Options become configs; the library does the work; ``--dry-run`` prints
-the resolved config. ``--threads N`` sets torch's and Numba's thread counts for this process (the library itself
-never changes them). Bad options end with one ``error:`` line and exit status 2."""
+sims-sweep, sims-explore, gpu-check, download-cifar10, points, points-ladder and points-sims. Options become
+configs; the library does the work; ``--dry-run`` prints the resolved config. ``--threads N`` (or
+``$CURATED_THREADS``) sets torch's and Numba's thread counts for this process; without either, Numba runs on one
+thread and torch as the environment sets it (the library itself never changes them). Bad options end with one
+``error:`` line and exit status 2; a command that needs torch says how to install it when torch is missing."""
 from __future__ import annotations
 
 import argparse
@@ -11,7 +13,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from simtheory.argfmt import HelpFormatter, add_version, check_out_dir
+from simtheory import argfmt
+from simtheory.argfmt import (DEFAULT_THREADS, THREADS_ENV, HelpFormatter, add_version, check_out_dir, interrupted,
+                              resolve_threads)
 from simtheory.validate import parse_number
 
 if TYPE_CHECKING:
@@ -35,26 +39,28 @@ def _data(p):
 
 def _threads(p):
     p.add_argument("--threads", type=int, default=None,
-                   help="CPU threads for torch and Numba (default: as the environment sets them; small networks "
-                        "on a busy machine run fastest with 1)")
+                   help=f"CPU threads for torch and Numba (default: ${THREADS_ENV} when set; else Numba "
+                        f"{DEFAULT_THREADS} and torch as the environment sets it; small networks on a busy machine "
+                        "run fastest with 1)")
 
 
 def set_threads(n: int | None) -> None:
     """Set torch's and Numba's thread counts to ``n`` (an explicit user choice; None leaves them)."""
     if n is None:
         return
-    import numba
-    import torch
+    argfmt.set_threads(n, torch_too=True)
 
-    from simtheory.kernels import launch_threads
-    if n < 1:
-        raise ValueError(f"--threads must be >= 1, got {n}")
-    launch_threads()
-    if n > numba.config.NUMBA_NUM_THREADS:
-        raise ValueError(f"--threads {n} exceeds NUMBA_NUM_THREADS={numba.config.NUMBA_NUM_THREADS}, the most "
-                         "Numba can use in this process; raise NUMBA_NUM_THREADS or lower --threads")
-    numba.set_num_threads(n)
-    torch.set_num_threads(n)
+
+def apply_threads(option: int | None) -> None:
+    """The thread counts of an ``empirical`` command: ``--threads`` or ``$CURATED_THREADS`` set torch's and
+    Numba's; without either, Numba runs on DEFAULT_THREADS and torch keeps what the environment gives it."""
+    import importlib.util
+    import os
+    if option is None and not os.environ.get(THREADS_ENV, "").strip():
+        argfmt.set_threads(DEFAULT_THREADS)
+        return
+    n = resolve_threads(option)
+    argfmt.set_threads(n, torch_too=importlib.util.find_spec("torch") is not None)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -163,15 +169,45 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--url", default=data.URL, help="archive URL (for a mirror, give --md5 too)")
     d.add_argument("--md5", default=data.MD5, help="expected md5 of the archive")
     d.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the server")
-    from .ladder import add_parser as add_ladder_parser
-    from .lowrank import add_parser as add_mixture_parser
-    from .points import add_parser as add_points_parser
-    from .points_sims import add_parser as add_points_sims_parser
-    add_points_parser(sub)
-    add_ladder_parser(sub)
-    add_points_sims_parser(sub)
-    add_mixture_parser(sub)
+    try:
+        from .ladder import add_parser as add_ladder_parser
+        from .points import add_parser as add_points_parser
+        from .points_sims import add_parser as add_points_sims_parser
+        from .lowrank import add_parser as add_mixture_parser
+    except ModuleNotFoundError as e:      # their modules import torch: without it, --help and --version still work
+        if not _is_torch(e):
+            raise
+        for name, what in NEEDS_TORCH_PARSERS.items():
+            q = sub.add_parser(name, help=f"{what} (needs torch, which is not installed here)", formatter_class=fmt,
+                               add_help=False)
+            q.set_defaults(stand_in=True)       # its options are unknown here: main says how to install torch
+    else:
+        add_points_parser(sub)
+        add_ladder_parser(sub)
+        add_points_sims_parser(sub)
+        add_mixture_parser(sub)
     return ap
+
+
+NEEDS_TORCH_PARSERS = {"points": "curated retraining loop on low-dimensional points (neural EDM) into a run folder",
+                       "points-ladder": "the capacity ladder of neural point loops on dask, into one results.csv",
+                       "points-sims": "SIMS at the point rung: augmentation and fully synthetic loops",
+                       "fit-mixture": "fit a low-rank Gaussian mixture, one component per class, to CIFAR-10"}
+"""The sub-commands whose parsers live in modules that import torch: stand-ins when torch is missing."""
+
+# the commands whose run folders resume when the same command is run again
+RESUMABLE = ("train", "loop", "sims", "sims-sweep", "sims-explore", "points", "points-ladder", "points-sims")
+
+
+def _is_torch(e: ModuleNotFoundError) -> bool:
+    return (e.name or "").split(".")[0] == "torch"
+
+
+def needs_torch(command: str) -> str:
+    """The one-line error of a command that needs torch where torch is not installed."""
+    return (f"`empirical {command}` needs torch, which is not installed in this Python ({sys.executable}); install "
+            "it with `pip install 'curated-retraining[empirical]'` (in a checkout: `make setup`; README.md, Install, "
+            "says how to choose the CPU or CUDA build)")
 
 
 def _floats(text: str) -> tuple:
@@ -318,8 +354,17 @@ def _guided_samples(args, network: str, seeds) -> np.ndarray:
         raise ValueError("--w and --guidance-interval need --aux (the guide network's run folder)")
     if args.aux is not None and args.w is None:
         raise ValueError("--aux needs --w (the guidance weight; 0 samples without guidance)")
-    D = load_network(Path(network), args.device)
-    aux = None if args.aux is None else load_auxiliary(args.aux, D, args.device)
+    from .checkpoints import Unreadable
+    try:
+        D = load_network(Path(network), args.device)
+    except Unreadable as e:       # an input of this command, not a run file it may recompute: say what to give
+        raise ValueError(f"--network {network} is not a readable network ({e.path.name}: {e.why}); give the "
+                         "network.pt of a train, loop or sims run folder (with its network.json beside it)") from None
+    try:
+        aux = None if args.aux is None else load_auxiliary(args.aux, D, args.device)
+    except Unreadable as e:
+        raise ValueError(f"--aux {args.aux} holds no readable guide network ({e.path.name}: {e.why}); give a sims "
+                         "auxiliary or another run folder with a network.pt") from None
     labels = None
     if args.class_label is not None:
         c = num_classes(D)
@@ -379,15 +424,59 @@ def _loop_config(args):
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown and not getattr(args, "stand_in", False):
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
+        if getattr(args, "stand_in", False):
+            raise ModuleNotFoundError("No module named 'torch'", name="torch")
         if getattr(args, "out", None):
             check_out_dir(args.out)
         return _dispatch(args)
+    except ModuleNotFoundError as e:
+        if not _is_torch(e):
+            raise
+        print(f"error: {needs_torch(args.command)}", file=sys.stderr)
+        return 2
     except (ValueError, OSError) as e:    # bad options, a refused or unwritable run folder: one line, no traceback
         msg = str(e).splitlines()[0] if isinstance(e, OSError) else str(e)
         print(f"error: {msg}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        how = ("rerun the same command to resume from what was saved" if args.command in RESUMABLE
+               else "nothing was saved to resume from; rerun the command to start again")
+        print(interrupted(how), file=sys.stderr)
+        return 130
+
+
+def load_images(path, n: int) -> np.ndarray:
+    """The first ``n`` images of ``--images``: an .npz with an 'images' array, uint8 (N, C, H, W). A missing,
+    empty, damaged or other file is a ValueError naming it and what it must hold (no numpy warning first)."""
+    import warnings
+    import zipfile
+
+    import numpy as np
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"--images {p}: no such file")
+    want = "an .npz with an 'images' array, uint8 (N, C, H, W)"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")           # a numpy warning about the file is its error, said once
+            z = np.load(p, allow_pickle=False)
+            if not isinstance(z, np.lib.npyio.NpzFile):
+                raise ValueError(f"it holds a bare {type(z).__name__}")
+            with z:
+                if "images" not in z.files:
+                    raise ValueError(f"it holds {z.files or 'no arrays'}")
+                imgs = z["images"][:n]
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, Warning) as e:
+        raise ValueError(f"--images {p} is unreadable or not {want} ({type(e).__name__}: {e})") from None
+    if imgs.dtype != np.uint8 or imgs.ndim != 4 or len(imgs) == 0:
+        raise ValueError(f"--images {p} holds images of dtype {imgs.dtype} and shape {imgs.shape}; give {want} "
+                         "with at least one image")
+    return imgs
 
 
 def parse_seeds(text: str) -> range:
@@ -409,7 +498,7 @@ def _dispatch(args) -> int:
         print(download_cifar10(args.root, args.url, args.md5, args.timeout, progress=True))
         return 0
     if not args.dry_run:
-        set_threads(args.threads)
+        apply_threads(args.threads)
     if args.command == "compare":
         return _compare(args)
     if args.command in ("points", "points-ladder", "points-sims"):
@@ -451,9 +540,9 @@ def _dispatch(args) -> int:
             from .train import train
             x, y = real_images(cfg)
             # the data (classes, resolution, seed) and classifier settings behind the network, for `sims`
-            RunFolder.open(args.out, {"kind": "image_train", "image_loop": {**replace(cfg, train=tc).to_dict(),
-                                                                            "sims": None}})
-            train(tc, x[: cfg.n_samples], y[: cfg.n_samples], Path(args.out), progress=True)
+            with RunFolder.open(args.out, {"kind": "image_train",
+                                           "image_loop": {**replace(cfg, train=tc).to_dict(), "sims": None}}):
+                train(tc, x[: cfg.n_samples], y[: cfg.n_samples], Path(args.out), progress=True)
             print(Path(args.out) / "network.pt")
             return 0
         if args.command == "classifier":
@@ -513,10 +602,7 @@ def _dispatch(args) -> int:
     if args.images:
         if args.aux is not None or args.w is not None or args.guidance_interval is not None or args.class_label:
             raise ValueError("--aux, --w, --guidance-interval and --class apply to --network, not to --images")
-        p = Path(args.images)
-        if not p.exists():
-            raise ValueError(f"no file at {p}")
-        imgs = np.load(p)["images"][: args.n]
+        imgs = load_images(args.images, args.n)
         seeds = None
     else:
         seeds = range(args.n)

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from simtheory.runs import atomic_write
+from simtheory.runs import RunFolder, atomic_write
 
 FILES = ("summary.json", "gpu-check.log", "grid.png")
 
@@ -76,7 +76,7 @@ class Report:
 
     def __init__(self, out: Path, budget_s: float):
         self.out, self.t0, self.budget_s = Path(out), time.perf_counter(), budget_s
-        self.out.mkdir(parents=True, exist_ok=True)
+        self.folder = RunFolder.hold(self.out)      # one writer at a time (FolderInUse), held while the report lives
         self.summary: dict = {"budget_s": budget_s, "steps": {}}
         self._log = open(self.out / "gpu-check.log", "a")
 

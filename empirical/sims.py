@@ -466,43 +466,43 @@ def finetune_auxiliary(base_run, out, n_s: int, images: int, lr: float | None = 
               "n_s": n_s, "images": images, "lr": ft.lr, "ema": ema, "seed": int(seed), "seed0": int(first),
               "num_steps": int(num_steps), "class_proportions": props, "conditional": bool(n_cls),
               "train": ft.compared()}
-    rf = _open_with_measured(out, config)
-    syn = _load_synthetic(rf)
-    t0 = time.perf_counter()
-    if syn is None and synthetic_from is not None:
-        syn = _shared_synthetic(synthetic_from, config)
-        if syn is not None:
+    with _open_with_measured(out, config) as rf:          # held until the auxiliary is built
+        syn = _load_synthetic(rf)
+        t0 = time.perf_counter()
+        if syn is None and synthetic_from is not None:
+            syn = _shared_synthetic(synthetic_from, config)
+            if syn is not None:
+                rf.save_arrays("synthetic", **syn)
+        if syn is None:
+            if props is None or n_cls:
+                s = first + np.arange(n_s)
+                y = None
+                if n_cls:
+                    y = seed_labels(s, n_cls) if props is None else np.repeat(np.arange(n_cls), class_quotas(props, n_s))
+                x = guided_generate(D_base, None, 0.0, s, dev, num_steps, progress=progress, labels=y)
+                syn = {"images": x, "seeds": s} if y is None else {"images": x, "labels": y, "seeds": s}
+            else:
+                x, y, s = compose_by_class(D_base, label_fn, props, n_s, first, dev, num_steps)
+                syn = {"images": x, "labels": y, "seeds": s}
             rf.save_arrays("synthetic", **syn)
-    if syn is None:
-        if props is None or n_cls:
-            s = first + np.arange(n_s)
-            y = None
-            if n_cls:
-                y = seed_labels(s, n_cls) if props is None else np.repeat(np.arange(n_cls), class_quotas(props, n_s))
-            x = guided_generate(D_base, None, 0.0, s, dev, num_steps, progress=progress, labels=y)
-            syn = {"images": x, "seeds": s} if y is None else {"images": x, "labels": y, "seeds": s}
-        else:
-            x, y, s = compose_by_class(D_base, label_fn, props, n_s, first, dev, num_steps)
-            syn = {"images": x, "labels": y, "seeds": s}
-        rf.save_arrays("synthetic", **syn)
-    elif len(syn.get("images", ())) != n_s:
-        raise checkpoints.unreadable(rf.path / "synthetic.npz", f"holds {len(syn.get('images', ()))} samples, "
-                                     f"the config says n_s = {n_s}")
-    train(ft, syn["images"], syn.get("labels") if n_cls else None, rf.path, init=D_base.state_dict(),
-          progress=progress)
-    aux = load_network(rf.path / "network.pt", dev)         # a damaged network.pt is an error naming it
-    if MEASURED not in rf.config:
-        st, _ = checkpoints.load(rf.path / "training-state.pt", ft.compared())
-        config[MEASURED] = {"weight_distance": weight_distances(D_base.state_dict(), st["net"], st["ema"])}
-        atomic_write(rf.path / "config.json", (json.dumps(json.loads(json.dumps(config)), indent=2,
-                                                          sort_keys=True) + "\n").encode())
-    if not rf.metrics():
-        rec = {"stage": "auxiliary", "n_s": n_s, "images": images, "lr": ft.lr, "ema": ema, "seed": int(seed),
-               "synthetic_sha1": sha1_array(syn["images"]), "seconds": time.perf_counter() - t0,
-               **config[MEASURED]}
-        if "labels" in syn:
-            rec["synthetic_class_counts"] = np.bincount(syn["labels"], minlength=len(props or []) or n_cls).tolist()
-        rf.append(rec)
+        elif len(syn.get("images", ())) != n_s:
+            raise checkpoints.unreadable(rf.path / "synthetic.npz", f"holds {len(syn.get('images', ()))} samples, "
+                                         f"the config says n_s = {n_s}")
+        train(ft, syn["images"], syn.get("labels") if n_cls else None, rf.path, init=D_base.state_dict(),
+              progress=progress)
+        aux = load_network(rf.path / "network.pt", dev)         # a damaged network.pt is an error naming it
+        if MEASURED not in rf.config:
+            st, _ = checkpoints.load(rf.path / "training-state.pt", ft.compared())
+            config[MEASURED] = {"weight_distance": weight_distances(D_base.state_dict(), st["net"], st["ema"])}
+            atomic_write(rf.path / "config.json", (json.dumps(json.loads(json.dumps(config)), indent=2,
+                                                              sort_keys=True) + "\n").encode())
+        if not rf.metrics():
+            rec = {"stage": "auxiliary", "n_s": n_s, "images": images, "lr": ft.lr, "ema": ema, "seed": int(seed),
+                   "synthetic_sha1": sha1_array(syn["images"]), "seconds": time.perf_counter() - t0,
+                   **config[MEASURED]}
+            if "labels" in syn:
+                rec["synthetic_class_counts"] = np.bincount(syn["labels"], minlength=len(props or []) or n_cls).tolist()
+            rf.append(rec)
     return aux.eval()
 
 

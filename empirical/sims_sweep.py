@@ -300,40 +300,40 @@ def run_sweep(cfg: SimsConfig, base_run, out, progress: bool = False, lc=None) -
     metrics on the report sets for w = 0 and the pick; then table.md and sweep.png. ``lc``: the image-loop config
     of the metrics (default: :func:`resolve`, which checks ``cfg.loop`` against the base)."""
     lc = _lc_of(cfg, base_run, lc)
-    rf = RunFolder.open(out, {**cfg.to_dict(), "base": str(base_run)})
-    ctx = Context(cfg, lc, base_run, rf, progress)
-    done = {_key(r): r for r in rf.metrics()}
+    with RunFolder.open(out, {**cfg.to_dict(), "base": str(base_run)}) as rf:      # held until the run ends
+        ctx = Context(cfg, lc, base_run, rf, progress)
+        done = {_key(r): r for r in rf.metrics()}
 
-    def row(stage, n_s, B, w, j, aux, inception=False):
-        k = (stage, n_s, B, w, j, inception)
-        if k not in done:
-            rec = ctx.measure(aux, w, seed_set(j, cfg.n), cfg.inception_n if inception else 0)
-            rec = {"stage": stage, "n_s": n_s, "images": B, "w": w, "set": j, "inception": inception, **rec}
-            rf.append(rec)
-            done[k] = rec
-        return done[k]
+        def row(stage, n_s, B, w, j, aux, inception=False):
+            k = (stage, n_s, B, w, j, inception)
+            if k not in done:
+                rec = ctx.measure(aux, w, seed_set(j, cfg.n), cfg.inception_n if inception else 0)
+                rec = {"stage": stage, "n_s": n_s, "images": B, "w": w, "set": j, "inception": inception, **rec}
+                rf.append(rec)
+                done[k] = rec
+            return done[k]
 
-    for j in range(cfg.n_sets):
-        row("sweep", None, None, 0.0, j, None)
-    for n_s in cfg.n_s:
-        first = None                              # every B of one n_s fine-tunes on the same synthetic set
-        for B in cfg.images:
-            aux = ctx.auxiliary(n_s, B, synthetic_from=first)
-            first = first or rf.path / f"aux-ns{n_s}-B{B}"
-            for w in cfg.ws:
-                if w > 0:
-                    for j in range(cfg.n_sets):
-                        row("sweep", n_s, B, w, j, aux)
-    pick = pick_setting(rf.metrics(), cfg.select)
-    if cfg.inception_n:
-        aux = None if pick["w"] == 0 else load_auxiliary(rf.path / f"aux-ns{pick['n_s']}-B{pick['images']}", ctx.D,
-                                                          ctx.device)
-        for j in range(1, cfg.n_sets):
-            row("sweep", None, None, 0.0, j, None, inception=True)
-            if pick["w"] > 0:
-                row("sweep", pick["n_s"], pick["images"], pick["w"], j, aux, inception=True)
-    write_table(rf, cfg)
-    plot_sweep(rf, cfg)
+        for j in range(cfg.n_sets):
+            row("sweep", None, None, 0.0, j, None)
+        for n_s in cfg.n_s:
+            first = None                              # every B of one n_s fine-tunes on the same synthetic set
+            for B in cfg.images:
+                aux = ctx.auxiliary(n_s, B, synthetic_from=first)
+                first = first or rf.path / f"aux-ns{n_s}-B{B}"
+                for w in cfg.ws:
+                    if w > 0:
+                        for j in range(cfg.n_sets):
+                            row("sweep", n_s, B, w, j, aux)
+        pick = pick_setting(rf.metrics(), cfg.select)
+        if cfg.inception_n:
+            aux = None if pick["w"] == 0 else load_auxiliary(
+                rf.path / f"aux-ns{pick['n_s']}-B{pick['images']}", ctx.D, ctx.device)
+            for j in range(1, cfg.n_sets):
+                row("sweep", None, None, 0.0, j, None, inception=True)
+                if pick["w"] > 0:
+                    row("sweep", pick["n_s"], pick["images"], pick["w"], j, aux, inception=True)
+        write_table(rf, cfg)
+        plot_sweep(rf, cfg)
     return rf
 
 
@@ -479,28 +479,29 @@ def run_shift(cfg: SimsConfig, base_run, out, progress: bool = False, lc=None) -
     if num_classes(load_base(base_run)):
         raise ValueError("distribution shifting is for an unconditional base: a class-conditional base samples the "
                          "classes it is given")
-    rf = RunFolder.open(out, {**cfg.to_dict(), "kind": "sims_shift", "base": str(base_run)})
-    ctx = Context(cfg, lc, base_run, rf, progress, inception=False)
-    done = {(r["stage"], r.get("set")): r for r in rf.metrics()}
-    n_s, B, w = cfg.n_s[0], cfg.images[0], cfg.shift_w
-    if ("base", 0) not in done:
-        done["base", 0] = {"stage": "base", "set": 0, "w": 0.0, **ctx.measure(None, 0.0, seed_set(0, cfg.n))}
-        rf.append(done["base", 0])
-    base_p = base_estimate(done["base", 0]["class_proportions"], cfg.n)
-    target = shift_target(ctx.lc.class_names, base_p, cfg.shift_class, cfg.shift_share)
-    aux_p = auxiliary_proportions(target, base_p, w)
-    aux = ctx.auxiliary(n_s, B, name=f"aux-shift-ns{n_s}-B{B}", class_proportions=aux_p, label_fn=ctx.label_fn)
-    plain_aux = ctx.auxiliary(n_s, B)
-    for j in range(1, cfg.n_sets):
-        for stage, a, ww in (("base", None, 0.0), ("sims", plain_aux, w), ("shift", aux, w)):
-            if (stage, j) not in done:
-                rec = {"stage": stage, "set": j, "w": ww, **ctx.measure(a, ww, seed_set(j, cfg.n))}
-                if stage == "shift":
-                    rec.update({"target": target.tolist(), "aux_proportions": aux_p.tolist(),
-                                "predicted_product_form": guided_class_proportions(base_p, aux_p, w).tolist()})
-                rf.append(rec)
-                done[stage, j] = rec
-    write_shift_summary(rf, cfg, target, aux_p)
+    # the folder is held until the run ends
+    with RunFolder.open(out, {**cfg.to_dict(), "kind": "sims_shift", "base": str(base_run)}) as rf:
+        ctx = Context(cfg, lc, base_run, rf, progress, inception=False)
+        done = {(r["stage"], r.get("set")): r for r in rf.metrics()}
+        n_s, B, w = cfg.n_s[0], cfg.images[0], cfg.shift_w
+        if ("base", 0) not in done:
+            done["base", 0] = {"stage": "base", "set": 0, "w": 0.0, **ctx.measure(None, 0.0, seed_set(0, cfg.n))}
+            rf.append(done["base", 0])
+        base_p = base_estimate(done["base", 0]["class_proportions"], cfg.n)
+        target = shift_target(ctx.lc.class_names, base_p, cfg.shift_class, cfg.shift_share)
+        aux_p = auxiliary_proportions(target, base_p, w)
+        aux = ctx.auxiliary(n_s, B, name=f"aux-shift-ns{n_s}-B{B}", class_proportions=aux_p, label_fn=ctx.label_fn)
+        plain_aux = ctx.auxiliary(n_s, B)
+        for j in range(1, cfg.n_sets):
+            for stage, a, ww in (("base", None, 0.0), ("sims", plain_aux, w), ("shift", aux, w)):
+                if (stage, j) not in done:
+                    rec = {"stage": stage, "set": j, "w": ww, **ctx.measure(a, ww, seed_set(j, cfg.n))}
+                    if stage == "shift":
+                        rec.update({"target": target.tolist(), "aux_proportions": aux_p.tolist(),
+                                    "predicted_product_form": guided_class_proportions(base_p, aux_p, w).tolist()})
+                    rf.append(rec)
+                    done[stage, j] = rec
+        write_shift_summary(rf, cfg, target, aux_p)
     return rf
 
 
@@ -553,28 +554,28 @@ def explore_hyperparameters(cfg: SimsConfig, base_run, out, lrs, emas=None, prog
         if not (math.isfinite(v) and v >= 0):
             raise ValueError(f"every ema (a half-life as a fraction of B) must be >= 0 (0: raw weights), got {v}")
     lc = _lc_of(cfg, base_run, lc)
-    rf = RunFolder.open(out, {**cfg.to_dict(), "kind": "sims_explore", "lrs": list(lrs), "emas": list(emas),
-                              "base": str(base_run)})
-    done = {(r["lr"], r["ema"], r["n_s"], r["images"], r["w"]) for r in rf.metrics()}
-    ctx = Context(cfg, lc, base_run, rf, progress, inception=False)
-    seeds = seed_set(0, cfg.n)
-    if (None, None, None, None, 0.0) not in done:
-        rf.append({"lr": None, "ema": None, "n_s": None, "images": None, "w": 0.0, "set": 0,
-                   **ctx.measure(None, 0.0, seeds)})
-    first = {}
-    for lr in lrs:
-        for ema in emas:
-            ctx.cfg = replace(cfg, lr=lr, ema=ema)
-            for n_s in cfg.n_s:
-                for B in cfg.images:
-                    name = f"lr-{lr:g}-ema-{ema:g}/aux-ns{n_s}-B{B}"
-                    aux = ctx.auxiliary(n_s, B, name=name, synthetic_from=first.get(n_s))
-                    first.setdefault(n_s, rf.path / name)
-                    for w in cfg.ws:
-                        if w > 0 and (lr, ema, n_s, B, w) not in done:
-                            rf.append({"lr": lr, "ema": ema, "n_s": n_s, "images": B, "w": w, "set": 0,
-                                       "weight_distance": _distance(rf.path / name), **ctx.measure(aux, w, seeds)})
-    write_explore_table(rf)
+    with RunFolder.open(out, {**cfg.to_dict(), "kind": "sims_explore", "lrs": list(lrs), "emas": list(emas),
+                             "base": str(base_run)}) as rf:      # held until the run ends
+        done = {(r["lr"], r["ema"], r["n_s"], r["images"], r["w"]) for r in rf.metrics()}
+        ctx = Context(cfg, lc, base_run, rf, progress, inception=False)
+        seeds = seed_set(0, cfg.n)
+        if (None, None, None, None, 0.0) not in done:
+            rf.append({"lr": None, "ema": None, "n_s": None, "images": None, "w": 0.0, "set": 0,
+                       **ctx.measure(None, 0.0, seeds)})
+        first = {}
+        for lr in lrs:
+            for ema in emas:
+                ctx.cfg = replace(cfg, lr=lr, ema=ema)
+                for n_s in cfg.n_s:
+                    for B in cfg.images:
+                        name = f"lr-{lr:g}-ema-{ema:g}/aux-ns{n_s}-B{B}"
+                        aux = ctx.auxiliary(n_s, B, name=name, synthetic_from=first.get(n_s))
+                        first.setdefault(n_s, rf.path / name)
+                        for w in cfg.ws:
+                            if w > 0 and (lr, ema, n_s, B, w) not in done:
+                                rf.append({"lr": lr, "ema": ema, "n_s": n_s, "images": B, "w": w, "set": 0,
+                                           "weight_distance": _distance(rf.path / name), **ctx.measure(aux, w, seeds)})
+        write_explore_table(rf)
     return rf
 
 

@@ -1,5 +1,6 @@
-"""python -m figures [--quick] [--out DIR] [--only NAME ...]: regenerate every figure (PNG and PDF) into
-figures/out/ of this checkout, or into --out."""
+"""python -m figures [--quick] [--out DIR] [--only NAME ...] [--threads N]: regenerate every figure (PNG and PDF)
+into figures/out/ of this checkout, or into --out; prints each figure's time on stderr. Numba runs on --threads
+threads (default: $CURATED_THREADS when set, else 1)."""
 from __future__ import annotations
 
 import argparse
@@ -10,7 +11,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from simtheory.argfmt import HelpFormatter, add_version, check_names, check_out_dir
+from simtheory.argfmt import (HelpFormatter, add_threads, add_version, check_names, check_writable_dir, interrupted,
+                              resolve_threads, set_threads)
 
 MODULES = ["fig_reward_curves", "fig_densities_2d", "fig_fixed_point", "fig_finite_vs_exact",
            "fig_gaussian_collapse", "fig_bertrand"]
@@ -26,12 +28,14 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=None, help="output folder (default: figures/out in this checkout)")
     ap.add_argument("--only", nargs="+", default=None, metavar="NAME",
                     help=f"figure modules to run (default: all of {', '.join(MODULES)})")
+    add_threads(ap)
     args = ap.parse_args(argv)
     from .common import OUT
     out = args.out or OUT
     try:
         check_names("--only", args.only, MODULES)
-        check_out_dir(out)
+        check_writable_dir(out)
+        set_threads(resolve_threads(args.threads))
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -41,11 +45,19 @@ def main(argv=None) -> int:
     matplotlib.rcParams.update(STYLE)
     mods = [m for m in MODULES if not args.only or m in args.only]
     made = []
-    for name in (bar := tqdm(mods, desc="figures", disable=None)):
-        bar.set_postfix_str(name)
-        t = time.perf_counter()
-        made += importlib.import_module(f"figures.{name}").make(out, quick=args.quick)
-        tqdm.write(f"{name}: {time.perf_counter() - t:.1f} s", file=sys.stderr)
+    try:
+        for name in (bar := tqdm(mods, desc="figures", disable=None)):
+            bar.set_postfix_str(name)
+            t = time.perf_counter()
+            made += importlib.import_module(f"figures.{name}").make(out, quick=args.quick)
+            tqdm.write(f"{name}: {time.perf_counter() - t:.1f} s", file=sys.stderr)
+    except KeyboardInterrupt:
+        print(interrupted(f"rerun the same command: the runs already computed are kept in {Path(out) / 'runs'} and "
+                          "reused"), file=sys.stderr)
+        return 130
+    except OSError as e:             # the output folder became unwritable or full during the run
+        print(f"error: {str(e).splitlines()[0]}", file=sys.stderr)
+        return 2
     for p in made:
         print(p)
     return 0

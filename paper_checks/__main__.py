@@ -1,17 +1,20 @@
-"""python -m paper_checks [--quick] [--only MODULE ...] [--out FILE]: run the checks and write the report
-(default: paper_checks/REPORT.md in this checkout). With --only, the rows are printed and a file is written only
-when --out names one: a partial report never replaces the full one."""
+"""python -m paper_checks [--quick] [--only MODULE ...] [--out FILE] [--threads N]: run the checks and write the
+report (default: paper_checks/REPORT.md in this checkout), printing each check module's time on stderr. With
+--only, the rows are printed and a file is written only when --out names one: a partial report never replaces the
+full one. Numba runs on --threads threads (default: $CURATED_THREADS when set, else 1)."""
 from __future__ import annotations
 
 import argparse
 import importlib
 import pkgutil
 import sys
+import time
 from pathlib import Path
 
 from tqdm import tqdm
 
-from simtheory.argfmt import HelpFormatter, add_version, check_names, check_out_file
+from simtheory.argfmt import (HelpFormatter, add_threads, add_version, check_names, check_out_file, interrupted,
+                              resolve_threads, set_threads)
 
 from .core import FAILS, HOLDS, KINDS, NOT_MEASURABLE, NOT_SHOWN, Check
 
@@ -28,7 +31,9 @@ def run_all(quick: bool = False, only: list[str] | None = None) -> list[Check]:
     names = [m for m in modules() if not only or m in only]
     for name in (bar := tqdm(names, desc="paper checks", disable=None)):
         bar.set_postfix_str(name)
+        t = time.perf_counter()
         out += importlib.import_module(f"paper_checks.{name}").run(quick=quick)
+        tqdm.write(f"{name}: {time.perf_counter() - t:.1f} s", file=sys.stderr)
     return out
 
 
@@ -77,22 +82,31 @@ def main(argv=None) -> int:
                     help="report file (default: paper_checks/REPORT.md; with --only: none, rows are printed)")
     ap.add_argument("--only", nargs="+", default=None, metavar="MODULE",
                     help=f"check modules to run (default: all of {', '.join(modules())})")
+    add_threads(ap)
     args = ap.parse_args(argv)
     out = args.out if args.out is not None or args.only else HERE / "REPORT.md"
     try:
         check_names("--only", args.only, modules())
         if out is not None:
             check_out_file(out)
+        set_threads(resolve_threads(args.threads))
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    checks = run_all(args.quick, args.only)
-    for c in checks:
-        print(f"{c.id:7s} {c.verdict:20s} {c.claim[:80]}")
-    if out is not None:
-        from simtheory.runs import atomic_write
-        atomic_write(out, report(checks, args.quick).encode())
-        print(out)
+    try:
+        checks = run_all(args.quick, args.only)
+        for c in checks:
+            print(f"{c.id:7s} {c.verdict:20s} {c.claim[:80]}")
+        if out is not None:
+            from simtheory.runs import atomic_write
+            atomic_write(out, report(checks, args.quick).encode())
+            print(out)
+    except KeyboardInterrupt:
+        print(interrupted("no report was written; rerun the same command to run the checks again"), file=sys.stderr)
+        return 130
+    except OSError as e:             # the report's folder became unwritable or full during the run
+        print(f"error: {str(e).splitlines()[0]}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import simtheory
 from simtheory.curation import curated_bruteforce
 
-from .core import Check, passes, verdict
+from .core import Check, passes, rounding_level, verdict
 
 
 def run(quick: bool = False) -> list[Check]:
@@ -26,11 +26,11 @@ def run(quick: bool = False) -> list[Check]:
         mass = max(mass, abs(float(c.sum()) - 1))
     out = [Check("C1.1", "Curation keeps x with law p(x) H_K(x) (softmax choice among K draws)",
                  "Ferbach et al. 2024, Eq. 6 [paper]", "p H_K equals the K-draw selection law exactly",
-                 f"max |curated - enumeration of all K-tuples| = {err:.1e} over {n_cases} random cases (n<=4, K<=5, |r| up to 1e3)",
+                 f"max |curated - enumeration of all K-tuples| = {rounding_level(err)} over {n_cases} random cases (n<=4, K<=5, |r| up to 1e3)",
                  "1e-10: both exact; only rounding and quadrature error remain", verdict(passes(err, "<", 1e-10)), kind="paper"),
            Check("C1.2", "E_p[H_K] = 1 and 0 < H_K < K", "Ferbach et al. 2024, Eq. 6 [paper]",
                  "sum p H_K = 1; min H_K > 0; max H_K / K < 1",
-                 f"max |sum - 1| = {mass:.1e}; min H_K = {hmin:.3g}; max H_K/K = {hmax_rel:.4f}",
+                 f"max |sum - 1| = {rounding_level(mass)}; min H_K = {hmin:.3g}; max H_K/K = {hmax_rel:.4f}",
                  "rounding (1e-12) for the sum", verdict(passes(mass, "<", 1e-12) & passes(hmin, ">", 0) & passes(hmax_rel, "<", 1)), kind="paper")]
     # Monte Carlo selection against the exact law
     p, r = rng.dirichlet(np.ones(6)), rng.normal(0, 1, 6)

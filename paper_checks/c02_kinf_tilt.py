@@ -9,7 +9,7 @@ import simtheory
 from simtheory import theorems
 from simtheory.metrics import kl
 
-from .core import Check, passes, verdict
+from .core import Check, passes, rounding_level, verdict
 
 
 def run(quick: bool = False) -> list[Check]:
@@ -26,7 +26,7 @@ def run(quick: bool = False) -> list[Check]:
         others = rng.dirichlet(np.ones(n), size=200)
         worst_gap = min(worst_gap, obj(q) - max(obj(o) for o in others))
     return [Check("C2.1", "K = inf: p_t is proportional to p_0 e^{t r}", "Ferbach et al. 2024, Lemma 2.1 [paper]",
-                  "retrain(K=inf) equals the tilt at every step", f"max deviation {err:.1e} (random cases, t <= 15)",
+                  "retrain(K=inf) equals the tilt at every step", f"max deviation {rounding_level(err)} (random cases, t <= 15)",
                   "1e-12 (rounding)", verdict(passes(err, "<", 1e-12)), kind="paper"),
             Check("C2.2", "p_0 e^{t r}/Z maximises E_p[r] - (1/t) KL(p || p_0) (RLHF at temperature 1/t)",
                   "Ferbach et al. 2024, Lemma 2.1 [paper]", "objective at the tilt >= at any other p",

@@ -10,7 +10,7 @@ import simtheory
 from simtheory import scenarios, theorems
 from simtheory.metrics import kl
 
-from .core import Check, passes, verdict
+from .core import Check, passes, rounding_level, verdict
 
 
 def run(quick: bool = False) -> list[Check]:
@@ -38,7 +38,7 @@ def run(quick: bool = False) -> list[Check]:
         Check("C4.2", "KL(p* || p_t) -> 0 and E[e^r] -> e^{r*} on the 2-D mixture (K=4)",
               "Ferbach et al. 2024, Theorem 2.1 [paper]", "KL decreasing to 0; E[e^{r-r*}] increasing to 1",
               f"KL {kls[0]:.3f} -> {kls[-1]:.2e} in {steps} steps (largest step-to-step rise {rise:.1e}); "
-              f"E[e^(r-r*)] {ew[0]:.3f} -> {ew[-1]:.5f} (largest fall {max(0.0, -float(np.min(np.diff(ew)))):.1e}); "
+              f"E[e^(r-r*)] {ew[0]:.3f} -> {ew[-1]:.5f} (largest fall {rounding_level(max(0.0, -float(np.min(np.diff(ew)))))}); "
               f"TV(p_T, p*) = {tv_T:.1e}",
               "KL and E[e^(r-r*)] monotone to rounding (1e-12); converged to the 4 decimals the report prints: "
               "TV(p_T, p*) <= 5e-5",
@@ -46,9 +46,9 @@ def run(quick: bool = False) -> list[Check]:
                       & passes(tv_T, "<=", 5e-5)), figures=("densities_mixture2d.png",), kind="paper"),
         Check("C4.3", "K = inf: KL(p* || p_t) = log(1 + E_p0[e^{t(r-r*)} 1{r<r*}] / P_0(r = r*))",
               "docs/derivations/retraining.md [derived]", "formula = KL of the exact trajectory",
-              f"max |formula - KL| = {kl_err:.1e} (t <= 20, 2-D mixture)", "1e-10 (two exact computations; rounding)", verdict(passes(kl_err, "<", 1e-10)), kind="derived"),
+              f"max |formula - KL| = {rounding_level(kl_err)} (t <= 20, 2-D mixture)", "1e-10 (two exact computations; rounding)", verdict(passes(kl_err, "<", 1e-10)), kind="derived"),
         Check("C4.4", "Inside the top level set the limit keeps p_0's proportions (no diversity gained)",
               "docs/derivations/retraining.md (consequence) [paper]", "p_t restricted to {r=r*}, renormalised, equals p*",
-              f"max deviation {ratio_dev:.1e} at step {steps}", "1e-10: ties get identical H_K, so ratios are exact",
+              f"max deviation {rounding_level(ratio_dev)} at step {steps}", "1e-10: ties get identical H_K, so ratios are exact",
               verdict(passes(ratio_dev, "<", 1e-10)), kind="paper"),
     ]

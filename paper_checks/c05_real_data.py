@@ -10,7 +10,7 @@ import simtheory
 from simtheory import theorems
 from simtheory.metrics import kl
 
-from .core import Check, passes, verdict
+from .core import Check, passes, rounding_level, verdict
 
 
 def run(quick: bool = False) -> list[Check]:
@@ -89,7 +89,7 @@ def _along_the_way(rng, n_cases: int) -> list[Check]:
               "so E_t[f(r)] >= E_data[f(r)] for every nondecreasing f and every t",
               f"{src} [derived: H_K(x) is nondecreasing in r(x) and mixing with p_data keeps the order]",
               "likelihood-ratio violation 0; min_t E_t[r] - E_data[r] >= 0",
-              f"max violation {mlr:.1e} (relative); min_t E_t[r] - E_data[r] = {gap:.2e} over {n_cases} random cases x "
+              f"max violation {rounding_level(mlr)} (relative); min_t E_t[r] - E_data[r] = {rounding_level(gap, '.2e')} over {n_cases} random cases x "
               f"{T} steps (K in {{2,4,8,inf}}, lam in {{.25,1,4}})", "rounding: 1e-12",
               verdict(passes(mlr, "<=", 1e-12) & passes(gap, ">=", -1e-12)),
               f"what the stability theorems give is this dominance and the reward gain at the fixed point, not "

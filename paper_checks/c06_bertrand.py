@@ -10,7 +10,7 @@ from scipy import optimize, stats
 from simtheory import theorems
 from simtheory.loops import LoopConfig, run_loop
 
-from .core import Check, passes, verdict
+from .core import Check, passes, rounding_level, verdict
 
 X = np.linspace(-15.0, 15.0, 6001)          # quadrature grid: the integrands are smooth and negligible beyond
 FD = 1e-3                                   # finite-difference step of the Jacobian
@@ -91,7 +91,7 @@ def run(quick: bool = False) -> list[Check]:
         + ", ".join(f"{meas[l]:.6f}" for l in lams) + f" at lam = {lams}",
         f"|measured - lam/(1+lam)| <= {RATE_TOL:g} (finite differences and optimiser tolerance); measured <= stated",
         verdict(passes(dev, "<=", RATE_TOL) & passes(slack, ">=", 0)),
-        f"max |measured - lam/(1+lam)| = {dev:.1e}; the condition lam < 1/2 is sufficient, not necessary: the "
+        f"max |measured - lam/(1+lam)| = {rounding_level(dev)}; the condition lam < 1/2 is sufficient, not necessary: the "
         "Gaussian map contracts for every lam", figures=("bertrand_contraction.png",), kind="paper"))
     # the finite-sample loop, started away from theta*, contracts to the noise floor
     N = 5000 if quick else 40000

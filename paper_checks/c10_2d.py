@@ -12,7 +12,7 @@ from simtheory.geometries import MIXTURE2D
 from simtheory.metrics import top_mass
 from simtheory.runs.loop import config_from_dataset
 
-from .core import Check, passes, verdict
+from .core import Check, passes, rounding_level, verdict
 
 
 def _mode_masses(p, x):
@@ -90,7 +90,7 @@ def run(quick: bool = False) -> list[Check]:
         "Ferbach et al. 2024, Sec. 2 consequence [paper]; K = inf split (p0_B/p0_A) e^{-t delta} [derived]",
         f"tied discs: mass split constant; advantage delta = {delta}: split B/A falls at every step (K = 4), "
         "exactly as e^{-t delta} (K = inf)",
-        "; ".join(rows) + f" (T = {T}); max tied drift {worst_tie:.1e}, max K=inf deviation {worst_tilt:.1e}, "
+        "; ".join(rows) + f" (T = {T}); max tied drift {rounding_level(worst_tie)}, max K=inf deviation {rounding_level(worst_tilt)}, "
         f"largest K=4 step-to-step rise {rise:.1e}",
         "rounding: 1e-10 relative (exact computations); the K=4 split must fall at every step (rise < 0)",
         verdict(passes(worst_tie, "<=", 1e-10) & passes(worst_tilt, "<=", 1e-10) & passes(rise, "<", 0)),

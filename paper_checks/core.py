@@ -67,6 +67,19 @@ def passes(measured: float, op: str, bound: float) -> bool:
     return bool(_OPS[op](m, b))
 
 
+ROUNDING_FLOOR = 1e-12
+"""Below this a quantity that is zero in exact arithmetic is shown as zero: its last bits depend on the CPU's
+kernels and summation order, and the report must read the same on every machine."""
+
+
+def rounding_level(x: float, fmt: str = ".1e", floor: float = ROUNDING_FLOOR) -> str:
+    """``x`` for a report cell when x is zero in exact arithmetic (an error, a drift, a difference of two exact
+    computations): "0 to rounding (|value| < floor)" when |x| < floor, so that rounding never changes the report;
+    otherwise x in ``fmt``, so that a real deviation still shows."""
+    x = float(x)
+    return f"0 to rounding (|value| < {floor:g})" if abs(x) < floor else format(x, fmt)
+
+
 def not_measurable(id: str, claim: str, source: str, prediction: str, why: str, *, kind: str) -> Check:
     """An entry the project cannot measure here, with the reason."""
     return Check(id, claim, source, prediction, "-", "-", NOT_MEASURABLE, why, kind=kind)

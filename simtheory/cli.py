@@ -1,7 +1,9 @@
 """``simtheory exact|loop|sweep`` (or ``python -m simtheory``): turns options into configs and calls the library.
 
 Bad options, a refused run folder, an unwritable --out or an unreachable scheduler end with one line on
-stderr (``error: ...``) and exit status 2.
+stderr (``error: ...``) and exit status 2; Ctrl-C prints one line saying how to resume (exit status 130).
+Numba runs on ``--threads`` threads (default: ``$CURATED_THREADS`` when set, else 1); a sweep's local workers
+run on that many each.
 """
 from __future__ import annotations
 
@@ -12,16 +14,19 @@ import sys
 
 from . import datasets, scenarios
 from .families import FAMILIES
-from .loops import SCHEMES
-from .argfmt import HelpFormatter, add_version
+from .loops import SCHEMES, LoopConfig
+from .argfmt import HelpFormatter, add_threads, add_version, interrupted, resolve_threads, set_threads
 from .validate import parse_number
+
+
+HOLDOUT = LoopConfig().n_holdout     # real rows every loop holds out (LoopConfig.n_holdout)
 
 
 def _parser() -> argparse.ArgumentParser:
     fmt = HelpFormatter
     ap = argparse.ArgumentParser(prog="simtheory", description=__doc__, formatter_class=fmt)
     add_version(ap)
-    sub = ap.add_subparsers(dest="command", required=True, metavar="{exact,loop,sweep}")
+    sub = ap.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("exact", help="exact population dynamics of a scenario into a run folder", formatter_class=fmt,
                        description="Exact (infinite-sample) curated retraining of a gridded scenario.")
@@ -35,13 +40,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="recorded seed (the exact dynamics draw nothing)")
     p.add_argument("--out", default=None, help="run folder (default: runs/exact-<scenario>-K<K>-lam<lam>, then "
                    "every other option that differs from its default)")
+    add_threads(p)
     p.add_argument("--dry-run", action="store_true", help="print the resolved config and stop")
 
     p = sub.add_parser("loop", help="one finite-sample retraining loop into a run folder", formatter_class=fmt,
                        description="A finite-sample curated retraining loop on a named data set.")
     p.add_argument("--dataset", default="gauss2d", choices=sorted(datasets.DATASETS), help="real data and reward")
     p.add_argument("--family", default="gaussian", choices=sorted(FAMILIES), help="model family fitted each generation")
-    p.add_argument("--n-samples", type=int, default=100, help="N: real points per generation")
+    p.add_argument("--n-samples", type=int, default=100, help="N: real points per generation; the real pool "
+                   f"(--n-real) must also hold the {HOLDOUT} held-out rows, so it needs N + {HOLDOUT} points (N per "
+                   "generation under --scheme fresh)")
     p.add_argument("--K", type=int, default=4, help="samples drawn per kept sample (K = 1: no curation)")
     p.add_argument("--lam", type=parse_number, default=math.inf,
                    help="synthetic-to-real ratio (inf: fully synthetic)")
@@ -51,12 +59,15 @@ def _parser() -> argparse.ArgumentParser:
                    help="covariance estimator of the gaussian family")
     p.add_argument("--components", type=int, default=None,
                    help="mixture components of the gmm family (default: the data set's number of modes)")
-    p.add_argument("--warm-start", action="store_true", help="start each EM fit from the previous generation's")
-    p.add_argument("--n-real", type=int, default=4000, help="size of the real pool drawn from the data set")
+    p.add_argument("--warm-start", action="store_true", help="start each EM fit of the gmm family from the previous "
+                   "generation's fitted parameters, not from scratch")
+    p.add_argument("--n-real", type=int, default=4000, help="size of the real pool drawn from the data set: the "
+                   f"training rows plus the last {HOLDOUT}, held out for the held-out log-likelihood")
     p.add_argument("--seed", type=int, default=0, help="seed of the loop's draws (sampling, curation, fits)")
     p.add_argument("--data-seed", type=int, default=0, help="seed of the real pool")
     p.add_argument("--out", default=None, help="run folder (default: runs/loop-<dataset>-<family>-K<K>-lam<lam>-"
                    "<scheme>-n<N>-g<generations>-s<seed>, then every other option that differs from its default)")
+    add_threads(p)
     p.add_argument("--dry-run", action="store_true", help="print the resolved config and stop")
 
     s = sub.add_parser("sweep", help="a grid of loops on dask into one table", formatter_class=fmt,
@@ -65,17 +76,20 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--family", nargs="+", default=["gaussian"], help=f"model families, of {sorted(FAMILIES)}")
     s.add_argument("--K", nargs="+", type=int, default=[1, 4], help="values of K")
     s.add_argument("--lam", nargs="+", type=parse_number, default=[math.inf, 1.0], help="values of lam")
-    s.add_argument("--n-samples", nargs="+", type=int, default=[100], help="values of N")
+    s.add_argument("--n-samples", nargs="+", type=int, default=[100],
+                   help=f"values of N (each needs N + {HOLDOUT} real points: --n-real)")
     s.add_argument("--scheme", nargs="+", default=["replace"], help=f"schemes, of {list(SCHEMES)}")
     s.add_argument("--replicates", type=int, default=2, help="seeds per grid point")
     s.add_argument("--generations", type=int, default=5, help="generations per loop")
-    s.add_argument("--n-real", type=int, default=4000, help="size of the real pool drawn from the data set")
+    s.add_argument("--n-real", type=int, default=4000, help="size of the real pool drawn from the data set: the "
+                   f"training rows plus the last {HOLDOUT}, held out")
     s.add_argument("--seed", type=int, default=0, help="base seed; job seeds are spawned from it")
     s.add_argument("--scheduler", default=None,
                    help="address of a running dask scheduler (default: start a local cluster)")
     s.add_argument("--workers", type=int, default=2, help="workers of the local cluster")
     s.add_argument("--serial", action="store_true", help="run the jobs one after another, without dask")
     s.add_argument("--out", default="runs/sweep", help="run folder")
+    add_threads(s, "Numba's kernels and BLAS, in this process (--serial) and in each local worker")
     s.add_argument("--dry-run", action="store_true", help="print the resolved config and stop")
     return ap
 
@@ -87,7 +101,7 @@ def default_out(parser: argparse.ArgumentParser, args: argparse.Namespace, prefi
     defaults = {a.dest: a.default for a in sub.choices[args.command]._actions}
     parts = [prefix] + [_token(k, getattr(args, k)) for k in named]
     for k, d in defaults.items():
-        if k in named or k in ("help", "out", "dry_run") or k not in vars(args):
+        if k in named or k in ("help", "out", "dry_run", "threads") or k not in vars(args):
             continue
         v = getattr(args, k)
         if v != d:
@@ -113,11 +127,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
+        args.threads = resolve_threads(args.threads)
+        if not args.dry_run:
+            set_threads(args.threads)
         return {"exact": _exact, "loop": _loop, "sweep": _sweep}[args.command](args, parser)
     except (ValueError, OSError) as e:     # bad options, a refused or unwritable run folder: one line, no traceback
         msg = str(e).splitlines()[0] if isinstance(e, OSError) else str(e)
         print(f"error: {msg}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        what = {"exact": "step", "loop": "generation", "sweep": "finished job"}[args.command]
+        print(interrupted(f"rerun the same command to resume from the last saved {what}"), file=sys.stderr)
+        return 130
 
 
 def _exact(args, parser) -> int:
@@ -158,5 +179,6 @@ def _sweep(args, parser) -> int:
     if args.dry_run:
         print(json.dumps({"out": args.out, **cfg.to_dict()}, indent=2, default=str))
         return 0
-    print(run_sweep(cfg, args.out, scheduler=args.scheduler, serial=args.serial, workers=args.workers))
+    print(run_sweep(cfg, args.out, scheduler=args.scheduler, serial=args.serial, workers=args.workers,
+                    threads=args.threads))
     return 0

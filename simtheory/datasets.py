@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import scenarios
+from . import scenarios, validate
 from .geometries import MIXTURE1D, MIXTURE2D, MOONS
 from .loops import Reward
 
@@ -74,8 +74,15 @@ DATASETS = {"gauss1d": gauss1d, "gauss2d": gauss2d, "mixture1d": mixture1d, "mix
             "moons": moons, "atoms1d": atoms1d}
 
 
+BYTES_PER_POINT = 64
+"""Peak memory per drawn point of :func:`make` (two coordinates, float64, and the draws' temporaries)."""
+
+
 def make(name: str, n: int, seed: int = 0) -> Dataset:
-    """``n`` real points of the named data set, drawn with ``seed``."""
+    """``n`` real points of the named data set, drawn with ``seed``. ValueError naming ``n`` when it is not an
+    integer >= 1 or the points need more than half of the available memory."""
     if name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; choose from {sorted(DATASETS)}")
+    n = validate.count(n, "n")
+    validate.fits_memory(BYTES_PER_POINT * n, "n", n, f"{n} points of {name}")
     return DATASETS[name](n, np.random.default_rng(seed))

@@ -42,6 +42,22 @@ def grid(lo: float, hi: float, n: int, dim: int = 2) -> Grid:
     return Grid(tuple(ax for _ in range(dim)))
 
 
+_PDF_BUDGET = 2**20     # entries of one (points x centres x d) block of the mixture densities (8 MB)
+
+
+def _by_rows(x, centres: int, block: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """``block`` (rows (b, d) -> values (b,)) over the points x (..., d) in row blocks, so that a mixture of many
+    centres on a large grid needs memory O(block x centres), not O(points x centres); each point's value is
+    computed exactly as in one call."""
+    x = np.asarray(x, float)
+    flat = x.reshape(-1, x.shape[-1])
+    out = np.empty(flat.shape[0])
+    rows = max(1, _PDF_BUDGET // (centres * flat.shape[1]))
+    for a in range(0, flat.shape[0], rows):
+        out[a:a + rows] = block(flat[a:a + rows])
+    return out.reshape(x.shape[:-1])
+
+
 def gaussian_mixture_pdf(x: np.ndarray, means, scales, weights=None) -> np.ndarray:
     r"""sum_k w_k N(x; mu_k, s_k^2 I) at points x (..., d); means (k, d), scales (k,) isotropic std."""
     mu = np.atleast_2d(np.asarray(means, float))
@@ -50,8 +66,11 @@ def gaussian_mixture_pdf(x: np.ndarray, means, scales, weights=None) -> np.ndarr
         raise ValueError("scales must be positive")
     w = np.full(mu.shape[0], 1.0 / mu.shape[0]) if weights is None else validate.probability(weights, "weights")
     d = mu.shape[1]
-    sq = np.sum((x[..., None, :] - mu) ** 2, axis=-1)
-    return np.sum(w * np.exp(-0.5 * sq / s**2) / (2 * np.pi * s**2) ** (d / 2), axis=-1)
+
+    def block(xb: np.ndarray) -> np.ndarray:
+        sq = np.sum((xb[:, None, :] - mu) ** 2, axis=-1)
+        return np.sum(w * np.exp(-0.5 * sq / s**2) / (2 * np.pi * s**2) ** (d / 2), axis=-1)
+    return _by_rows(x, mu.shape[0], block)
 
 
 def two_moons_nodes(nodes: int = 200) -> tuple[np.ndarray, np.ndarray]:
@@ -70,8 +89,11 @@ def two_moons_nodes(nodes: int = 200) -> tuple[np.ndarray, np.ndarray]:
 def two_moons_pdf(x: np.ndarray, noise: float = 0.1, nodes: int = 200) -> np.ndarray:
     r"""Density of scikit-learn's two moons (:func:`two_moons_nodes`) plus N(0, noise^2 I)."""
     centres, weights = two_moons_nodes(nodes)
-    sq = np.sum((x[..., None, :] - centres) ** 2, axis=-1)
-    return np.sum(weights * np.exp(-0.5 * sq / noise**2), axis=-1) / (2 * np.pi * noise**2)
+
+    def block(xb: np.ndarray) -> np.ndarray:
+        sq = np.sum((xb[:, None, :] - centres) ** 2, axis=-1)
+        return np.sum(weights * np.exp(-0.5 * sq / noise**2), axis=-1) / (2 * np.pi * noise**2)
+    return _by_rows(x, centres.shape[0], block)
 
 
 def ring_pdf(x: np.ndarray, radius: float = 2.0, width: float = 0.2) -> np.ndarray:

@@ -17,6 +17,7 @@ from . import validate
 from .curation import curate
 
 ROUNDING_TOL = 1e-12   # largest mass defect a step may correct: more means a numerical fault, not rounding
+BYTES_PER_ATOM = 512   # working memory of one step per atom (as simtheory.scenarios.BYTES_PER_ATOM)
 
 
 def step(p: np.ndarray, r: np.ndarray, K, lam: float, p_data: np.ndarray | None) -> np.ndarray:
@@ -68,9 +69,16 @@ def retrain(p0, r, K, steps: int, lam: float = math.inf, p_data=None) -> np.ndar
     Returns
     -------
     numpy.ndarray of shape (steps + 1, *p0.shape).
+
+    Raises
+    ------
+    ValueError naming the argument: bad inputs, or a trajectory that needs more than half of the memory
+    available (simtheory.validate.fits_memory).
     """
     p, ra, k, la, pd = _inputs(p0, r, K, lam, p_data)
     steps = validate.count(steps, "steps", minimum=0)
+    validate.fits_memory(8 * (steps + 1) * p.size + BYTES_PER_ATOM * p.size, "steps", steps,
+                         f"a trajectory of {steps} steps on {p.size} atoms")
     out = np.empty((steps + 1,) + p.shape)
     out[0] = p
     for t in range(steps):

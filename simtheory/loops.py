@@ -36,7 +36,13 @@ SCHEMES = ("replace", "accumulate", "fresh")
 
 @dataclass(frozen=True)
 class LoopConfig:
-    """A finite-sample loop; validated on construction (ValueError names the option)."""
+    """A finite-sample loop; validated on construction (ValueError names the option).
+
+    ``n_samples`` (N) is the number of real points each generation trains on; the real data must hold more:
+    N (or N per generation, N (generations + 1), under the 'fresh' scheme) plus the last ``n_holdout`` rows (500
+    by default), which are held out for the held-out log-likelihood and never trained on (:meth:`real_needed`;
+    e.g. N = 400 needs 900 rows). Set ``n_holdout=0`` to train on every row and skip that metric.
+    """
 
     family: str = "gaussian"
     n_samples: int = 100          # N: real points per generation (and synthetic ones when lam = inf)
@@ -103,6 +109,33 @@ class LoopConfig:
         if self.family == "gaussian" and self.n_samples <= dim:
             raise ValueError(f"n_samples = {self.n_samples} must exceed the data dimension d = {dim} for the "
                              "gaussian family: a covariance fitted to N <= d points is singular")
+
+    def memory_bytes(self, dim: int, keep_records: bool = True) -> dict[str, int]:
+        """An upper estimate of the loop's peak memory on data of dimension ``dim``, by the option that drives
+        each part: a generation's candidates (K, or n_samples when K = 1), its training set and fit (n_samples),
+        its evaluation draws (n_eval), and what grows with the run (generations): the 'accumulate' pool and, with
+        ``keep_records`` (:func:`run_loop`), one record per generation."""
+        m, d, f = self.n_synthetic, int(dim), 8
+        pool = m * self.generations if self.scheme == "accumulate" else m
+        train = self.n_samples + pool
+        fit = 2 * f * train * d + (2 * f * 2048 * train if self.family == "kde" else 0)
+        if self.family == "gmm":
+            fit += 4 * f * train * self.components
+        params = {"gaussian": d + d * d, "gmm": self.components * (1 + d + d * d), "kde": 1,
+                  "histogram": self.n_atoms or 0}[self.family]
+        grows = (self.generations + 1) * (f * params + 4096) if keep_records else 0
+        if self.scheme == "accumulate":
+            grows += 2 * f * m * self.generations * d
+        return {"K" if self.K > 1 else "n_samples": 2 * f * m * self.K * (d + 2), "n_samples": fit,
+                "n_eval": 2 * f * self.n_eval * (d + 1), "generations": grows}
+
+    def check_memory(self, dim: int, keep_records: bool = True) -> None:
+        """ValueError naming the option that drives most of the memory when :meth:`memory_bytes` exceeds half of
+        the memory available (simtheory.validate.fits_memory)."""
+        parts = self.memory_bytes(dim, keep_records)
+        name = max(parts, key=lambda k: parts[k])
+        validate.fits_memory(sum(parts.values()), name, getattr(self, name),
+                             f"a {self.family} loop on {dim}-dimensional data")
 
     def fit_options(self) -> dict:
         """The family's fit keyword arguments from this config."""
@@ -300,10 +333,13 @@ def run_loop(config: LoopConfig, real_data, reward: Reward = None, seed: int = 0
              start: dict | None = None) -> list[dict]:
     """Run the loop; one record per generation, generation 0 being the fit to the real data (or ``start``).
 
-    ``real_data``: (M, d) points (histogram: atom indices); ``reward``: a function of points (n, d) -> (n,),
-    or for the histogram family an array of rewards per atom.
+    ``real_data``: (M, d) points (histogram: atom indices), M >= ``config.real_needed()``: the N training rows
+    plus the last ``n_holdout`` rows (500 by default), held out; ``reward``: a function of points (n, d) -> (n,),
+    or for the histogram family an array of rewards per atom. A config whose sizes need more than half of the
+    available memory (:meth:`LoopConfig.check_memory`) is a ValueError naming the option, before any work.
     """
     pool = as_pool(config, real_data)              # checked, and the pool-wide quantities cached, once per run
+    config.check_memory(pool.x.shape[1])           # before any generation: sizes that cannot fit name their option
     state = init(config, pool, seed, start)
     out = [record(config, state, pool, reward, seed)]
     for _ in range(config.generations):

@@ -34,7 +34,18 @@ def new_figure(nrows: int = 1, ncols: int = 1, **kwargs):
 
 
 def plot_exact_run(folder: Path) -> Path:
-    """plot.png of an exact run: the density at a few steps beside p*, and its metrics over steps."""
+    """Write plot.png into an exact run folder (:func:`simtheory.runs.exact.run_exact`): the density p_t at a few
+    steps beside the limit p* (Theorem 2.1 of Ferbach et al. 2024), and E[r] and the top-set mass over the steps.
+
+    Parameters
+    ----------
+    folder : path of a complete exact run (trajectory.npz and metrics.jsonl).
+
+    Returns
+    -------
+    pathlib.Path of the PNG file written (``folder/plot.png``). Nothing is shown on screen and no figure object
+    is returned: open the file, or in a notebook ``IPython.display.Image(plot_exact_run(folder))``.
+    """
     with np.load(Path(folder) / "trajectory.npz") as z:
         p, r, p_star = z["p"], z["r"], z["p_star"]
     rows = read_metrics(folder)

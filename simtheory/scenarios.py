@@ -62,6 +62,21 @@ SCENARIOS: dict[str, Callable[[int], Scenario]] = {
 }
 
 
+DIMENSIONS = {"four_atoms": 0, "mixture1d": 1, "mixture2d": 2, "moons2d": 2, "rings2d": 2}
+"""Grid dimension of each scenario (0: a fixed set of atoms, whatever the grid size)."""
+
+BYTES_PER_ATOM = 512
+"""Peak working memory, per atom, of building a scenario and running exact steps on it (densities, rewards, the
+curated step's arrays); tests/test_robustness.py holds every scenario to it."""
+
+
+def atoms(name: str, grid_size: int) -> int:
+    """The number of atoms of scenario ``name`` at ``grid_size`` nodes per axis, without building it."""
+    if name not in SCENARIOS:
+        raise ValueError(f"unknown scenario {name!r}; choose from {sorted(SCENARIOS)}")
+    return 4 if DIMENSIONS[name] == 0 else int(grid_size) ** DIMENSIONS[name]
+
+
 def get(name: str, grid_size: int) -> Scenario:
     """The scenario called ``name`` at ``grid_size`` nodes per axis."""
     if name not in SCENARIOS:

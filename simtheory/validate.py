@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
+from pathlib import Path
 
 import numpy as np
 
@@ -115,3 +117,70 @@ def finite_array(x, name: str) -> np.ndarray:
 def parse_number(text: str) -> float:
     """A command-line number: 'inf' / 'infinity' (any case) is math.inf, anything else float(text)."""
     return math.inf if text.strip().lower() in ("inf", "infinity") else float(text)
+
+
+MEMORY_SHARE = 0.5
+"""A run may plan to use at most this share of the memory available when it starts: the rest is the margin for
+the interpreter, the libraries and the other processes of the machine."""
+
+
+def available_memory() -> int | None:
+    """Bytes of memory this process can still allocate: MemAvailable of /proc/meminfo (else the free physical
+    pages, os.sysconf), lowered to what the cgroup's memory.max leaves (containers); None where nothing is known."""
+    avail: int | None = None
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    avail = int(line.split()[1]) * 1024
+                    break
+    except (OSError, ValueError, IndexError):
+        pass
+    if avail is None:
+        try:
+            avail = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError, AttributeError):
+            pass
+    try:
+        with open("/sys/fs/cgroup/memory.max") as f:
+            limit = f.read().strip()
+        if limit != "max":
+            with open("/sys/fs/cgroup/memory.current") as f:
+                left = int(limit) - int(f.read().strip())
+            avail = left if avail is None else min(avail, left)
+    except (OSError, ValueError):
+        pass
+    return avail
+
+
+def _size(nbytes: float) -> str:
+    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6)):
+        if nbytes >= scale:
+            return f"{nbytes / scale:.3g} {unit}"
+    return f"{nbytes / 1e3:.3g} kB"
+
+
+def fits_memory(nbytes: float, name: str, value, what: str) -> None:
+    """ValueError naming the argument ``name`` (given ``value``) when ``what`` needs more than MEMORY_SHARE of the
+    memory available now (:func:`available_memory`); nothing is checked where the available memory is unknown."""
+    avail = available_memory()
+    if avail is not None and nbytes > MEMORY_SHARE * avail:
+        raise ValueError(f"{name} = {value} is too large for this machine: {what} needs about {_size(nbytes)}, more "
+                         f"than half of the {_size(avail)} of memory available now (the other half is the margin "
+                         f"for everything else); lower {name}")
+
+
+def fits_disk(nbytes: float, folder, name: str, value, what: str) -> None:
+    """ValueError naming the argument ``name`` when ``what`` needs more than the free space of the file system
+    that will hold ``folder`` (its nearest existing parent)."""
+    p = Path(folder).absolute()
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    try:
+        st = os.statvfs(p)
+    except OSError:
+        return
+    free = st.f_bavail * st.f_frsize
+    if nbytes > free:
+        raise ValueError(f"{name} = {value} is too large for this disk: {what} needs about {_size(nbytes)}, more "
+                         f"than the {_size(free)} free under {p}; lower {name}")

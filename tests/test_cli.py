@@ -69,6 +69,68 @@ def test_every_option_has_help_and_shows_its_default_once(name, parser):
     parser.format_help()                     # every %(default)s expands
 
 
+# a help text cut mid-phrase ends on one of these words (or on an open bracket, quote or comma)
+_DANGLING = {"a", "an", "the", "of", "and", "or", "but", "with", "its", "their", "this", "these", "than", "whose"}
+
+
+def dangling(text: str) -> str | None:
+    """Why ``text`` reads as cut mid-phrase (None when it reads whole): an article, a conjunction, a possessive or
+    'of' as its last word, a trailing comma, colon or dash, or an unclosed bracket, quote or backtick."""
+    t = text.strip()
+    if not t:
+        return "empty"
+    last = t.split()[-1].lower()
+    if last in _DANGLING or last.endswith("'s"):
+        return f"ends on {last!r}"
+    if t[-1] in ",;:-/(":
+        return f"ends on {t[-1]!r}"
+    for a, b in ("()", "[]", "{}"):
+        if t.count(a) != t.count(b):
+            return f"unbalanced {a}{b}"
+    if t.count("`") % 2 or t.count('"') % 2:
+        return "an unclosed quote"
+    return None
+
+
+def test_dangling_detects_cut_phrases():
+    for cut in ("start each EM fit from the previous generation's", "seed of the", "keep a and", "the lr (default",
+                "run `sims", "folder for the files,"):
+        assert dangling(cut), cut
+    for whole in ("start each EM fit from the previous generation's parameters", "a network.pt to sample from",
+                  "processes of the local cluster, one thread each", "reduced sizes (seconds; used by the tests)"):
+        assert dangling(whole) is None, whole
+
+
+@pytest.mark.parametrize("name, parser", PARSERS, ids=[n for n, _ in PARSERS])
+def test_no_help_text_is_cut_mid_phrase(name, parser):
+    """Every option's help (and the command's description) reads as a whole phrase, and the formatted help shows
+    all of it (argparse wraps, never cuts)."""
+    fmt = parser._get_formatter()
+    shown = "".join(parser.format_help().split())        # wrapping may break long words at hyphens
+    for act in parser._actions:
+        if isinstance(act, (argparse._HelpAction, argparse._VersionAction)) or not act.help:
+            continue
+        why = dangling(act.help)
+        assert why is None, f"{name} {act.option_strings or act.dest}: help {why}: {act.help!r}"
+        assert "".join(fmt._expand_help(act).split()) in shown, (name, act.option_strings)
+
+
+@pytest.mark.parametrize("module, ap", [("simtheory", scli._parser()), ("empirical", ecli.build_parser())])
+def test_help_lists_every_sub_command(module, ap):
+    """--help names every registered sub-command, with its own help line, and the description's list of
+    sub-commands is the registered set."""
+    sub = next(a for a in ap._actions if isinstance(a, argparse._SubParsersAction))
+    names = set(sub.choices)
+    text = ap.format_help()
+    for n in names:
+        assert re.search(rf"^\s+{re.escape(n)}\s+\S", text, re.M), f"{module} --help: no line for {n}"
+    described = ap.description.split("\n\n")[0] if module == "simtheory" else ap.description
+    listed = set(re.findall(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*", described.split(":")[1].split(".")[0]))
+    if module == "simtheory":
+        listed = set(re.search(r"``simtheory ([a-z|]+)``", described).group(1).split("|"))
+    assert names <= listed, f"{module}: the description misses {sorted(names - listed)}"
+
+
 @pytest.mark.parametrize("module", ["simtheory", "empirical", "figures", "paper_checks"])
 def test_version(module):
     run = subprocess.run([sys.executable, "-m", module, "--version"], capture_output=True, text=True, cwd=ROOT,

@@ -1,6 +1,7 @@
 """The README and the docs pages as a user meets them: every Python block runs as written, a block followed by
-an ``Output:`` text block prints exactly that, the quickstart command prints what the README shows, and no
-tracked file cites documents outside the repository."""
+an ``Output:`` text block prints that (numbers to their last printed digit: another CPU's kernels may move a value
+on a rounding boundary), the quickstart command prints what the README shows, and no tracked file cites
+documents outside the repository."""
 from __future__ import annotations
 
 import json
@@ -11,6 +12,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import text_differences
+from tolerances import TRACKED_REL
 
 ROOT = Path(__file__).resolve().parents[1]
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
@@ -73,7 +76,8 @@ def test_python_blocks_run_as_written(page, tmp_path):
     outs = json.loads(run.stdout.splitlines()[-1])
     for (code, expected), got in zip(pb, outs):
         if expected is not None:
-            assert got == expected, f"{page.name}: the block\n{code}\nprinted\n{got}\nnot\n{expected}"
+            assert text_differences(got, expected, TRACKED_REL) == [], \
+                f"{page.name}: the block\n{code}\nprinted\n{got}\nnot\n{expected}"
 
 
 def test_the_readme_shows_what_blocks_print():
@@ -91,7 +95,8 @@ def test_quickstart_command_prints_what_the_readme_shows(tmp_path):
     run = subprocess.run([sys.executable, *args], cwd=tmp_path, env=_env(), capture_output=True, text=True,
                          timeout=600)
     assert run.returncode == 0, run.stderr
-    assert json.loads(run.stdout) == json.loads(shown)
+    json.loads(run.stdout)                                  # one JSON document, as shown
+    assert text_differences(run.stdout.strip(), shown.strip(), TRACKED_REL) == [], run.stdout
     assert run.stderr == "", "progress bars must stay quiet when stderr is not a terminal"
 
 

@@ -115,6 +115,12 @@ def test_ema_half_life_and_zero():
         torch.testing.assert_close(pa, pb, atol=0, rtol=0)
 
 
+def _within_one_level(a: np.ndarray, b: np.ndarray) -> bool:
+    """uint8 images equal up to one quantisation level: a convolution's kernel may sum in another order for
+    another batch size or position in the batch (on some CPUs), which moves a value on a rounding boundary."""
+    return a.shape == b.shape and int(np.abs(a.astype(int) - b.astype(int)).max()) <= 1
+
+
 def test_same_seed_same_images_any_batch():
     torch.manual_seed(0)
     D = Denoiser(TINY).eval()
@@ -123,11 +129,12 @@ def test_same_seed_same_images_any_batch():
     c_skip = precond_coefficients(torch.tensor(1.0))[0]
     assert (D(x, torch.ones(2)) - c_skip * x).abs().max() > 0.1      # the network part is not zero
     a = generate(D, range(10), "cpu", 4, batch=10)
-    b = generate(D, range(10), "cpu", 4, batch=3)
-    np.testing.assert_array_equal(a, b)
-    np.testing.assert_array_equal(a[5:], generate(D, range(5, 10), "cpu", 4))
+    np.testing.assert_array_equal(a, generate(D, range(10), "cpu", 4, batch=10))   # the same batches: bit for bit
+    assert _within_one_level(a, generate(D, range(10), "cpu", 4, batch=3))
+    assert _within_one_level(a[5:], generate(D, range(5, 10), "cpu", 4))
     assert len({im.tobytes() for im in a}) == 10                        # seeds give different images
-    np.testing.assert_array_equal(a[:3], generate(D, [0, 1, 2], "cpu", 4))
+    assert _within_one_level(a[:3], generate(D, [0, 1, 2], "cpu", 4))
+    assert not _within_one_level(a[:3], generate(D, [0, 1, 3], "cpu", 4))   # another seed is another image
 
 
 def _train_tiny(out, **kw):

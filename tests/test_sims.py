@@ -253,6 +253,7 @@ def test_auxiliary_weights_raw_or_ema(base_run, tmp_path):
     assert out["raw"]["relative"] == pytest.approx(1.0)
     assert 0 < out["ema"]["relative"] < 1
     assert out["ema"]["raw_to_base"] == pytest.approx(out["raw"]["raw_to_base"])    # the same raw fine-tune
+    # in float64 like weight_distances: a float32 sum of squares differs from it by float32 rounding (~1e-8)
     d = math.sqrt(sum(float(((v.double() - base.state_dict()[k].double()) ** 2).sum()) for k, v in load_network(
         tmp_path / "ema" / "network.pt").state_dict().items()))
     assert out["ema"]["aux_to_base"] == pytest.approx(d, rel=1e-9)
@@ -313,7 +314,9 @@ def test_compose_by_class_meets_quotas():
     x, y, s = compose_by_class(D, label, [0.25, 0.75], 8, 100, "cpu", 2, chunk=8)
     assert np.bincount(y, minlength=2).tolist() == [2, 6]
     np.testing.assert_array_equal(label(x), y)
-    np.testing.assert_array_equal(generate(D, s, "cpu", 2), x)
+    # regenerated in one batch, each image at another batch position: equal up to one quantisation level (a
+    # convolution kernel may sum in another order at another position on some CPUs)
+    assert np.abs(generate(D, s, "cpu", 2).astype(int) - x.astype(int)).max() <= 1
     with pytest.raises(ValueError, match="quotas"):
         compose_by_class(D, lambda x: np.zeros(len(x), int), [0.5, 0.5], 4, 0, "cpu", 2, chunk=4, max_draws=8)
 

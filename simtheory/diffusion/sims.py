@@ -156,11 +156,17 @@ def run_gaussian_sims(config: GaussianSimsConfig, chains: int, seed: int = 0, me
     actual sample (the fits use the samples' sufficient statistics, plus the config's systematic ``shift`` and
     ``smoothing``). Returns arrays (chains, T + 1): the base fit's 'mean' and 'var' per generation, and
     (chains, T): the auxiliary's 'aux_mean', 'aux_var' and the guided law's 'guided_mean', 'guided_var' used to
-    make the next generation."""
+    make the next generation. Sizes that need more than half of the available memory are a ValueError naming
+    ``chains`` or ``generations`` (simtheory.validate.fits_memory)."""
     chains = validate.count(chains, "chains")
     if not (math.isfinite(var0) and var0 > 0):
         raise ValueError(f"var0 must be finite and > 0, got {var0!r}")
     c, M, T = config, config.n_samples, config.generations
+    # the six result arrays grow with the generations; each generation draws (chains, M or n_s) normals
+    parts = {"generations": 8 * chains * (6 * T + 2), "chains": 3 * 8 * chains * max(M, c.n_s, c.n_synthetic)}
+    name = max(parts, key=lambda k: parts[k])
+    validate.fits_memory(sum(parts.values()), name, {"generations": T, "chains": chains}[name],
+                         f"{chains} Gaussian SIMS chains of {T} generations")
     rng = [np.random.default_rng(seed_sequence(seed, t)) for t in range(T + 1)]   # generation t's sequence
     sd0 = math.sqrt(var0)
 
@@ -298,11 +304,20 @@ def run_gmm_sims(config: GmmSimsConfig, real_data, reward: Reward = None, seed: 
                  start: dict | None = None) -> list[dict]:
     """The SIMS GMM loop; one record per generation: the base fit (weights, means, covs), and from generation 1
     on the auxiliary that made its data ('aux_*') and the synthetic set's mode proportions (if modes given).
-    Generation 0 is the EM fit to the first N real points (or ``start``)."""
+    Generation 0 is the EM fit to the first N real points (or ``start``). Sizes that need more than half of the
+    available memory are a ValueError naming ``K`` or ``generations`` (simtheory.validate.fits_memory)."""
     x = validate.finite_array(real_data, "real_data")
     if x.ndim != 2 or x.shape[0] < config.real_needed():
         raise ValueError(f"real_data must be (n, d) with n >= {config.real_needed()}, got {x.shape}")
     N = config.n_samples
+    # a generation's K m candidates (and Heun temporaries), and what grows with the run: the records and, under
+    # 'accumulate', the synthetic pool
+    m, d, T = config.n_synthetic, x.shape[1], config.generations
+    per_record = 8 * config.components * (1 + d + d * d) * 2 + 4096
+    parts = {"K": 4 * 8 * (m * config.K + config.n_s) * (d + 2),
+             "generations": (T + 1) * per_record + (2 * 8 * m * T * d if config.scheme == "accumulate" else 0)}
+    name = max(parts, key=lambda k: parts[k])
+    validate.fits_memory(sum(parts.values()), name, getattr(config, name), f"a SIMS GMM loop of {T} generations")
     def fit(data, rng, warm):      # the module's fit_gmm, looked up at each call (tests wrap it)
         return fit_gmm(data, rng, warm, config.components, config.em_iter, restarts=config.restarts, reg=config.reg)
     base = _params(start) if start is not None else fit(x[:N], _gen_streams(seed, 0)[3], None)

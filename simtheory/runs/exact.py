@@ -19,9 +19,13 @@ from ..theorems import limit_distribution
 from .folder import RunFolder, code_version, fold_steps
 
 
+METRICS_LINE_BYTES = 512      # an upper bound on one metrics.jsonl line of an exact run
+
+
 @dataclass(frozen=True)
 class ExactConfig:
-    """Options of an exact run; validated on construction."""
+    """Options of an exact run; validated on construction, sizes included: the scenario's atoms (grid_size) and
+    the trajectory (steps) must fit in half of the memory available (simtheory.validate.fits_memory)."""
 
     scenario: str = "mixture2d"
     K: float = 4
@@ -38,6 +42,16 @@ class ExactConfig:
         object.__setattr__(self, "steps", validate.count(self.steps, "steps", minimum=0))
         object.__setattr__(self, "grid_size", validate.count(self.grid_size, "grid_size", minimum=2))
         object.__setattr__(self, "seed", validate.count(self.seed, "seed", minimum=0))
+        n = scenarios.atoms(self.scenario, self.grid_size)
+        validate.fits_memory(n * scenarios.BYTES_PER_ATOM, "grid_size", self.grid_size,
+                             f"the {self.scenario} scenario on {n} atoms")
+        validate.fits_memory(n * scenarios.BYTES_PER_ATOM + self.trajectory_bytes(), "steps", self.steps,
+                             f"the trajectory of {self.steps} steps on {n} atoms (held in memory, then gathered)")
+
+    def trajectory_bytes(self) -> int:
+        """Bytes of the trajectory p_0..p_steps, float64: held in memory during the run, and on disk in
+        trajectory.f64 until it is gathered into trajectory.npz (an in-memory copy)."""
+        return 2 * 8 * (self.steps + 1) * scenarios.atoms(self.scenario, self.grid_size)
 
     def to_dict(self) -> dict:
         return {"kind": "exact", **asdict(self)}
@@ -65,31 +79,35 @@ def read_trajectory(folder) -> np.ndarray:
 
 
 def run_exact(config: ExactConfig, out, progress: bool = False) -> RunFolder:
-    """Run (or resume) ``config`` into the folder ``out``; returns the folder. Resuming continues from the
-    last complete step bit for bit (the records are the float64 bytes of each p_t)."""
-    rf = RunFolder.open(out, config.to_dict(), code_version("simtheory"))
-    sc = scenarios.get(config.scenario, config.grid_size)
-    p_star = limit_distribution(sc.p0, sc.r)
-    pd = sc.p_data if config.lam != math.inf else None
-    final = rf.path / "trajectory.npz"
-    if final.exists():
-        traj = list(read_trajectory(rf.path))
-    else:
-        traj = list(rf.records("trajectory", sc.p0.shape))
-        if not traj:
-            rf.append_record("trajectory", sc.p0)
-            traj = [sc.p0]
+    """Run (or resume) ``config`` into the folder ``out``; returns the folder (released: it reads). Resuming
+    continues from the last complete step bit for bit (the records are the float64 bytes of each p_t). The
+    folder is held for the run (FolderInUse when another process writes it)."""
+    # the records, the gathered arrays and one metrics line per step must fit the disk before anything is written
+    validate.fits_disk(config.trajectory_bytes() + METRICS_LINE_BYTES * (config.steps + 1), out, "steps",
+                       config.steps, "the run's files")
+    with RunFolder.open(out, config.to_dict(), code_version("simtheory")) as rf:    # held until the run ends
+        sc = scenarios.get(config.scenario, config.grid_size)
+        p_star = limit_distribution(sc.p0, sc.r)
+        pd = sc.p_data if config.lam != math.inf else None
+        final = rf.path / "trajectory.npz"
+        if final.exists():
+            traj = list(read_trajectory(rf.path))
+        else:
+            traj = list(rf.records("trajectory", sc.p0.shape))
+            if not traj:
+                rf.append_record("trajectory", sc.p0)
+                traj = [sc.p0]
 
-    def advance(t: int) -> None:
-        traj.append(step(traj[t], sc.r, config.K, config.lam, pd))
-        rf.append_record("trajectory", traj[-1])
+        def advance(t: int) -> None:
+            traj.append(step(traj[t], sc.r, config.K, config.lam, pd))
+            rf.append_record("trajectory", traj[-1])
 
-    fold_steps(rf, len(traj) - 1, config.steps, advance, lambda t: step_metrics(t, traj[t], sc.r, p_star, sc.p_data),
-               desc=f"exact {config.scenario} K={config.K} lam={config.lam}" if progress else None)
-    if not final.exists():
-        rf.save_arrays("trajectory", p=np.asarray(traj), r=sc.r, p_star=p_star, p_data=sc.p_data)
-    if (rf.path / "trajectory.f64").exists():
-        os.remove(rf.path / "trajectory.f64")     # gathered into trajectory.npz
-    from ..plots import plot_exact_run
-    plot_exact_run(Path(rf.path))
+        fold_steps(rf, len(traj) - 1, config.steps, advance,
+                   lambda t: step_metrics(t, traj[t], sc.r, p_star, sc.p_data), desc=f"exact {config.scenario} K={config.K} lam={config.lam}" if progress else None)
+        if not final.exists():
+            rf.save_arrays("trajectory", p=np.asarray(traj), r=sc.r, p_star=p_star, p_data=sc.p_data)
+        if (rf.path / "trajectory.f64").exists():
+            os.remove(rf.path / "trajectory.f64")     # gathered into trajectory.npz
+        from ..plots import plot_exact_run
+        plot_exact_run(Path(rf.path))
     return rf

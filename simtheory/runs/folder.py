@@ -7,21 +7,155 @@ every stepped run shares.
     <run>/*.f64            append-only records (one fixed-size float64 array per step)
     <run>/*.npz, *.png     arrays and plots, each written atomically (temporary name, then rename)
 
+    <run>/.lock            held (flock) by the one process writing the folder; holds its pid, host and start
+
 A kill at any moment leaves every finished generation readable: a torn last metrics line or record is
 dropped on reopening, and arrays are replaced whole or not at all.
+
+A folder has one writer at a time: :meth:`RunFolder.open` takes an exclusive ``flock`` on <run>/.lock and keeps
+it until :meth:`RunFolder.close` (or the end of a ``with`` block, or the RunFolder's garbage collection, or the
+process's death: the kernel drops the lock of a killed process, so a kill never leaves a stale lock and the next
+run resumes). Within one process the lock is re-entrant: a process may open a folder it already holds. A second
+process is refused with :class:`FolderInUse` (an OSError: the command lines print it as one line, exit 2), which
+names the holder.
 """
 from __future__ import annotations
 
+import datetime
+import errno
+import fcntl
 import functools
 import hashlib
 import io
 import json
 import os
+import socket
+import threading
+import time
+import weakref
 from importlib import metadata
 from pathlib import Path
 from collections.abc import Callable
 
 import numpy as np
+
+LOCK_NAME = ".lock"
+
+
+class FolderInUse(BlockingIOError):
+    """Another process holds the run folder's lock (it is writing the folder)."""
+
+
+# the folders this process holds: real path -> [file descriptor of the locked .lock, open count]
+_HELD: dict[str, list[int]] = {}
+_GUARD = threading.Lock()
+
+
+def _forget_in_child() -> None:
+    """After a fork the child shares the parent's locked descriptors; it closes its copies (the parent keeps the
+    locks: a flock is released only when every descriptor of it is closed) and holds nothing itself."""
+    global _GUARD
+    _GUARD = threading.Lock()
+    for fd, _ in _HELD.values():
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    _HELD.clear()
+
+
+os.register_at_fork(after_in_child=_forget_in_child)
+
+
+def _holder(lock_path: Path) -> str:
+    try:
+        text = lock_path.read_text().strip()
+    except OSError:
+        text = ""
+    return text or "a process that has not yet written its name"
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    """Whether ``fd`` is still the file at ``path`` (a releasing holder unlinks it; a new one may be made)."""
+    try:
+        a, b = os.fstat(fd), os.stat(path)
+    except FileNotFoundError:
+        return False
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+
+def _lock_file(lock_path: Path) -> int:
+    """A descriptor of ``lock_path`` holding its exclusive flock, stamped with this process's pid, host and start
+    time; FolderInUse, naming the holder, when another process holds it."""
+    while True:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            os.close(fd)
+            if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise
+            raise FolderInUse(f"{lock_path.parent} is in use by another run ({_holder(lock_path)}); a run folder "
+                              "has one writer at a time: wait for that run to end, or choose another --out "
+                              "folder") from None
+        if _same_file(fd, lock_path):
+            break
+        os.close(fd)            # locked a file its holder unlinked on release: lock the current one
+    stamp = (f"pid {os.getpid()} on {socket.gethostname()}, started "
+             f"{datetime.datetime.now().astimezone().isoformat(timespec='seconds')}\n")
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, stamp.encode(), 0)
+    return fd
+
+
+WAIT_POLL_S = 0.2     # how often a waiting open tries the lock again
+
+
+def _acquire(path: Path, wait: bool) -> str:
+    """Take (or, held already by this process, count once more) the lock of the folder ``path``, creating the
+    folder; returns the key to release it with. With ``wait``, a folder held by another process is tried again
+    every WAIT_POLL_S seconds (never blocking this process's other opens and releases meanwhile)."""
+    path.mkdir(parents=True, exist_ok=True)
+    key = os.path.realpath(path)
+    lock_path = Path(key) / LOCK_NAME
+    while True:
+        try:
+            with _GUARD:
+                held = _HELD.get(key)
+                if held is not None:
+                    if not _same_file(held[0], lock_path):       # the folder was removed and made again meanwhile
+                        fd = _lock_file(lock_path)
+                        os.close(held[0])
+                        held[0] = fd
+                    held[1] += 1
+                    return key
+                _HELD[key] = [_lock_file(lock_path), 1]
+                return key
+        except FolderInUse:
+            if not wait:
+                raise
+        time.sleep(WAIT_POLL_S)
+
+
+def _release(key: str) -> None:
+    """Count one holder of ``key`` off; the last one unlinks the lock file (while still holding it, so that a
+    waiting process sees the file change and locks the new one) and closes it, which releases the flock."""
+    with _GUARD:
+        held = _HELD.get(key)
+        if held is None:
+            return
+        held[1] -= 1
+        if held[1] > 0:
+            return
+        del _HELD[key]
+        fd = held[0]
+        lock_path = Path(key) / LOCK_NAME
+        if _same_file(fd, lock_path):
+            try:
+                os.unlink(lock_path)
+            except OSError:
+                pass                # a read-only or removed folder: the kernel drops the lock anyway
+        os.close(fd)
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -78,36 +212,69 @@ class ConfigMismatch(ValueError):
 
 
 class RunFolder:
-    """One run's folder; :meth:`open` creates it or reopens it for resuming with the same config."""
+    """One run's folder; :meth:`open` creates it or reopens it for resuming with the same config, and holds it
+    (single writer, module docstring) until :meth:`close`. ``RunFolder(path)`` alone only reads: it holds
+    nothing (see :meth:`hold` for folders written without a config)."""
 
     def __init__(self, path: Path):
         self.path = Path(path)
+        self._key: str | None = None
+        self._finalizer: weakref.finalize | None = None
 
     @classmethod
-    def open(cls, path, config: dict, code: dict | None = None) -> RunFolder:
-        """Create the folder with ``config`` or reopen it; a different stored config raises ConfigMismatch.
+    def hold(cls, path, wait: bool = False) -> RunFolder:
+        """The folder ``path`` (created if missing) held by this process: FolderInUse when another process holds
+        it, or, with ``wait``, block until it is free. For folders that are written without :meth:`open`."""
+        rf = cls(path)
+        rf._key = _acquire(rf.path, wait)
+        rf._finalizer = weakref.finalize(rf, _release, rf._key)
+        return rf
+
+    @classmethod
+    def open(cls, path, config: dict, code: dict | None = None, wait: bool = False) -> RunFolder:
+        """Hold the folder (:meth:`hold`), then create it with ``config`` or reopen it; a different stored config
+        raises ConfigMismatch (and releases the folder).
 
         ``code`` (e.g. :func:`code_version`) is stored under config["code"]: a folder made by other code is
         refused too, so results of older code are never resumed or reused as if they were current.
         """
-        rf = cls(path)
-        cfg_path = rf.path / "config.json"
-        normal = json.loads(json.dumps(config if code is None else {**config, "code": code}))
-        if cfg_path.exists():
-            stored = json.loads(cfg_path.read_text())
-            diff = config_diff(stored, normal)
-            if diff and all(d.startswith("code.") for d in diff):
-                raise ConfigMismatch(f"{rf.path} was made by other code ({'; '.join(diff)}): its results may "
-                                     "differ from what this code computes; remove that folder to recompute "
-                                     "it, or choose another --out folder")
-            if diff:
-                raise ConfigMismatch(f"{rf.path} holds another run's config; differing keys:\n  "
-                                     + "\n  ".join(diff)
-                                     + "\nchoose another --out folder, or remove that one to start over")
-        else:
-            rf.path.mkdir(parents=True, exist_ok=True)
-            atomic_write(cfg_path, (json.dumps(normal, indent=2, sort_keys=True) + "\n").encode())
+        rf = cls.hold(path, wait)
+        try:
+            cfg_path = rf.path / "config.json"
+            normal = json.loads(json.dumps(config if code is None else {**config, "code": code}))
+            if cfg_path.exists():
+                stored = json.loads(cfg_path.read_text())
+                diff = config_diff(stored, normal)
+                if diff and all(d.startswith("code.") for d in diff):
+                    raise ConfigMismatch(f"{rf.path} was made by other code ({'; '.join(diff)}): its results may "
+                                         "differ from what this code computes; remove that folder to recompute "
+                                         "it, or choose another --out folder")
+                if diff:
+                    raise ConfigMismatch(f"{rf.path} holds another run's config; differing keys:\n  "
+                                         + "\n  ".join(diff)
+                                         + "\nchoose another --out folder, or remove that one to start over")
+            else:
+                atomic_write(cfg_path, (json.dumps(normal, indent=2, sort_keys=True) + "\n").encode())
+        except BaseException:
+            rf.close()
+            raise
         return rf
+
+    @property
+    def held(self) -> bool:
+        """Whether this RunFolder holds its folder (opened and not yet closed)."""
+        return self._finalizer is not None and self._finalizer.alive
+
+    def close(self) -> None:
+        """Release the folder (idempotent): another process may then open it. The RunFolder still reads."""
+        if self._finalizer is not None:
+            self._finalizer()
+
+    def __enter__(self) -> RunFolder:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     @property
     def config(self) -> dict:
@@ -211,10 +378,11 @@ def fold_steps(rf: RunFolder, done: int, total: int, advance: Callable[[int], No
 
 def computed(folder, config: dict, compute: Callable[[], dict], code: dict | None = None) -> dict[str, np.ndarray]:
     """The arrays of a computed run: read from ``folder`` if it holds this config (and code), else computed
-    and saved there atomically (config.json + data.npz; a different config in the folder is refused)."""
-    rf = RunFolder.open(folder, config, code)
-    data = rf.load_arrays("data")
-    if data is None:
-        data = {k: np.asarray(v) for k, v in compute().items()}
-        rf.save_arrays("data", **data)
+    and saved there atomically (config.json + data.npz; a different config in the folder is refused). While
+    another process computes the same folder, this one waits for it and then reads its arrays."""
+    with RunFolder.open(folder, config, code, wait=True) as rf:     # another process computing it: wait, then read
+        data = rf.load_arrays("data")
+        if data is None:
+            data = {k: np.asarray(v) for k, v in compute().items()}
+            rf.save_arrays("data", **data)
     return data

@@ -61,9 +61,13 @@ class SweepConfig:
         object.__setattr__(self, "Ks", tuple(validate.group_size(k, "K") for k in self.Ks))
         object.__setattr__(self, "lams", tuple(validate.ratio(lam, "lam") for lam in self.lams))
         object.__setattr__(self, "Ns", tuple(validate.count(n, "n_samples") for n in self.Ns))
+        validate.fits_memory(datasets.BYTES_PER_POINT * self.n_real, "n_real", self.n_real,
+                             f"a real pool of {self.n_real} points in every job")
         dim = datasets.make(self.dataset, 8, 0).x.shape[1]
         for fam, K, lam, N, scheme in itertools.product(self.families, self.Ks, self.lams, self.Ns, self.schemes):
-            self.loop_config(fam, K, lam, N, scheme).check_data_shape(self.n_real, dim)
+            lc = self.loop_config(fam, K, lam, N, scheme)
+            lc.check_data_shape(self.n_real, dim)
+            lc.check_memory(dim)
 
     def loop_config(self, family: str, K, lam: float, n_samples: int, scheme: str) -> LoopConfig:
         """The LoopConfig of one grid point (the data set's own options filled in)."""
@@ -114,17 +118,21 @@ def _rows_csv(rows: list[dict], header: bool, columns=COLUMNS) -> str:
 
 
 def run_sweep(cfg: SweepConfig, out, scheduler: str | None = None, serial: bool = False, workers: int = 2,
-              progress: bool = True, processes: bool = True) -> Path:
+              progress: bool = True, processes: bool = True, threads: int = 1) -> Path:
     """Run the sweep ``cfg`` (a SweepConfig or any sweep spec, module docstring) into ``out`` (serially, on a new
     local dask cluster, or on ``scheduler``); returns the path of results.csv. Jobs already finished in ``out``
-    are skipped."""
+    are skipped. The folder is held until results.csv is written (FolderInUse when another process writes it;
+    the jobs' own folders, if any, are held by the workers that run them). A new local cluster's worker processes start with ``threads`` Numba and BLAS threads each
+    (NUMBA_NUM_THREADS, OMP_NUM_THREADS in their environment), so that ``workers`` jobs share the cores without
+    oversubscribing them; this process's own settings are left as they are."""
+    threads = validate.count(threads, "threads", minimum=1)
     with contextlib.ExitStack() as stack:
         client = None
         if scheduler is not None and not serial:
             # connect before the folder exists: an unreachable scheduler raises OSError and leaves nothing behind
             from dask.distributed import Client
             client = stack.enter_context(Client(scheduler))
-        rf = RunFolder.open(out, cfg.to_dict(), code_version(*cfg.code_packages))
+        rf = stack.enter_context(RunFolder.open(out, cfg.to_dict(), code_version(*cfg.code_packages)))   # held
         jdir = rf.path / "jobs"
         jdir.mkdir(exist_ok=True)
         all_jobs = cfg.jobs()
@@ -135,8 +143,10 @@ def run_sweep(cfg: SweepConfig, out, scheduler: str | None = None, serial: bool 
 
         if todo and not serial and client is None:
             from dask.distributed import Client, LocalCluster
+            env = {v: str(threads) for v in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                                              "OPENBLAS_NUM_THREADS")}
             cluster = stack.enter_context(LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes,
-                                                       dashboard_address=None))
+                                                       dashboard_address=None, **({"env": env} if processes else {})))
             client = stack.enter_context(Client(cluster))
         bar = None
         if progress:
@@ -153,7 +163,7 @@ def run_sweep(cfg: SweepConfig, out, scheduler: str | None = None, serial: bool 
             for f in as_completed(futs):
                 done(futs[f], f.result())
                 bar and bar.update()
-    table = "".join((jdir / f"{j['job']:05d}.csv").read_text() for j in all_jobs)
-    path = rf.path / "results.csv"
-    atomic_write(path, (_rows_csv([], True, cfg.columns) + table).encode())
+        table = "".join((jdir / f"{j['job']:05d}.csv").read_text() for j in all_jobs)
+        path = rf.path / "results.csv"
+        atomic_write(path, (_rows_csv([], True, cfg.columns) + table).encode())
     return path
