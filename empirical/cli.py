@@ -1,5 +1,5 @@
 """``empirical`` (or ``python -m empirical``): sub-commands train, sample, classifier, loop, fid, compare, sims,
-sims-sweep, sims-explore, gpu-check, download-cifar10, points, points-ladder and points-sims. Options become
+sims-sweep, sims-explore, gpu-check, download-cifar10, points, points-ladder, points-sims and fit-mixture. Options become
 configs; the library does the work; ``--dry-run`` prints the resolved config. ``--threads N`` (or
 ``$CURATED_THREADS``) sets torch's and Numba's thread counts for this process; without either, Numba runs on one
 thread and torch as the environment sets it (the library itself never changes them). Bad options end with one

@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field, replace
 
-import numpy as np
 
 from simtheory import validate
 from simtheory.loops import SCHEMES

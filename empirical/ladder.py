@@ -283,7 +283,8 @@ def sweep_options(p) -> None:
     p.add_argument("--serial", action="store_true", help="run the jobs one after another in this process, without "
                    "dask (default: off)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch and Numba in this process "
-                   "(default: as the environment sets them; workers inherit OMP_NUM_THREADS)")
+                   "(default: $CURATED_THREADS, else Numba 1 and torch as the environment sets them; workers inherit "
+                   "OMP_NUM_THREADS)")
     p.add_argument("--dry-run", action="store_true", help="print the config and stop (default: off)")
 
 

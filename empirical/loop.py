@@ -443,6 +443,17 @@ def run_fold(cfg, kind, out, progress: bool = True) -> RunFolder | None:
         rf = _open(cfg, out, kind.log_fields)
         kind.start(rf)
     distributed.init(cfg.device)
+    try:
+        _generations(cfg, kind, run, rf, x, y, main, progress)
+    finally:
+        if rf is not None:
+            rf.close()                # the folder is free for the next writer as soon as the run ends
+    distributed.barrier()
+    return rf
+
+
+def _generations(cfg, kind, run: Path, rf: RunFolder | None, x, y, main: bool, progress: bool) -> None:
+    """The fold's generations from the resume point on (rank 0 samples, measures and writes; every rank trains)."""
     done = distributed.share(_resume_point(rf, cfg) if main else None)
     D = None
     for t in range(done, cfg.generations + 1):
@@ -473,8 +484,6 @@ def run_fold(cfg, kind, out, progress: bool = True) -> RunFolder | None:
                        candidate_mean_reward=float(cand.mean()), candidate_reward_se=_se(cand))
             rec.update(_predictions(rf, cfg, t, kind.n_classes))
         rf.append(jsonable(rec))
-    distributed.barrier()
-    return rf
 
 
 def _lazy(make: Callable[[], Callable]) -> Callable:

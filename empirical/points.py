@@ -493,8 +493,8 @@ def add_parser(sub) -> None:
         "(default: 200000)")
     opt("--sims-lr", type=float, default=1e-3, help="SIMS auxiliary's fine-tune lr (default: 0.001)")
     opt("--device", default=None, help="cpu, cuda, mps ... (default: the preset's, cpu)")
-    opt("--threads", type=int, default=None, help="CPU threads for torch and Numba (default: as the environment "
-        "sets them; these small networks run fastest with 1)")
+    opt("--threads", type=int, default=None, help="CPU threads for torch and Numba (default: $CURATED_THREADS, else "
+        "Numba 1 and torch as the environment sets them; these small networks run fastest with 1)")
     opt("--out", default=None, help="run folder (default: runs/points-<config>-<data>-K<K>-lam<lam>-seed<seed>)")
     opt("--dry-run", action="store_true", help="print the resolved config and stop (default: off)")
 

@@ -442,7 +442,7 @@ def law_trajectory(rewards, labels=None, K=2, steps: int = 1, *, lam: float = ma
     Ps = _fold(q0, q0, rs, k, W, d)
     m = f.shape[1]
     cols = (steps + 1) * m
-    quad = _Quadrature(rs, k) if k not in (1, math.inf) else None
+    quad = _Quadrature(rs, int(k)) if k not in (1, math.inf) else None
     cumulative = bool(np.count_nonzero(W[-1]) > 1)
     A = np.zeros((sub, cols))
     A[:, steps * m:] = fs
