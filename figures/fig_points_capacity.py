@@ -49,7 +49,10 @@ def make(out, quick: bool = False) -> list:
                                          ("law", "law error: model - exact trajectory of the law"))):
             ax = axes[i, j]
             band = np.nanmedian(t[f"{key}_detectable"][at])
-            ax.axhspan(-band, band, color="0.88", lw=0, label=f"one check's 80%-power size (median {band:.3f})")
+            ax.axhspan(-band, band, color="0.88", lw=0, label="grey: below what one generation's 4-SE check sees "
+                       "with 80% power, (4 + 0.84) SE")
+            ax.text(0.99, 0.03, f"grey band: +-{band:.3f}", transform=ax.transAxes, fontsize=7, ha="right",
+                    color="0.3")
             ax.axhline(0, color="0.4", lw=0.8)
             for k, ft in enumerate(fts):
                 xs, ys, es = [], [], []
@@ -63,8 +66,6 @@ def make(out, quick: bool = False) -> list:
                             label=f"fine-tune {_budget(ft)} points / generation")
             ax.set_ylabel(f"{what}\n(mean over report seeds and t = 0-{T}, +- 2 SE)", fontsize=8)
             ax.set_title(f"lam = {lam_name(lam)}: {key} error", fontsize=10)
-            if j == 0 and i == 0:
-                ax.legend(fontsize=7, loc="lower right")
         ax = axes[2, j]
         ex = exact_loop(out, lam, steps=T)
         ax.axhline(ex["mmd2"][T], color="k", lw=1.5, ls="--", label=f"exact loop at t = {T} (grid)")
@@ -77,14 +78,19 @@ def make(out, quick: bool = False) -> list:
                 ys.append(mu)
                 es.append(2 * se)
             ax.errorbar(xs, ys, es, marker="o", ms=4, capsize=3, lw=1.4, color=colors[ft],
-                        label=f"fine-tune {_budget(ft)}")
+                        label=f"fine-tune {_budget(ft)} points / generation")
         ax.set_ylabel(f"MMD^2 to the data law at t = {T}\n(mean over report seeds, +- 2 SE)", fontsize=8)
         ax.set_title(f"lam = {lam_name(lam)}: distance to the data", fontsize=10)
-        ax.set_xlabel("parameters (MLP, 3 residual blocks; widths " +
-                      ", ".join(str(int(w)) for w in sorted(set(t["width"].tolist()))) + ")")
+        ax.set_xlabel("MLP width (top) and parameters (bottom); 3 residual blocks")
         ax.set_xscale("log")
-        if j == 0:
-            ax.legend(fontsize=7)
+        ticks = sorted(set(zip(t["params"].tolist(), t["width"].tolist())))
+        ax.set_xticks([p for p, _ in ticks])
+        ax.set_xticklabels([f"{int(w)}\n{p / 1000:.0f}k" if p >= 1000 else f"{int(w)}\n{int(p)}" for p, w in ticks])
+        ax.minorticks_off()
+    handles, labels = axes[2, 0].get_legend_handles_labels()
+    band = [(h, lab) for h, lab in zip(*axes[0, 0].get_legend_handles_labels()) if lab.startswith("grey")]
+    fig.legend(handles + [h for h, _ in band], labels + [lab for _, lab in band], loc="lower center", ncol=2,
+               fontsize=8)
     fig.suptitle("Capacity ladder: neural curated loops (2-D mixture, K = 4) against the exact loop", fontsize=11)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
     return save(fig, out, "points_capacity")

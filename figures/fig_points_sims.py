@@ -33,7 +33,8 @@ def make(out, quick: bool = False) -> list:
     loops = sorted(set(pick["loop"].tolist()))
     T = int(pick["generation"].max())
     n_rep = len(set(rep["seed"].tolist()))
-    fig, axes = plt.subplots(3, len(loops), figsize=(5.4 * len(loops), 11.0), squeeze=False)
+    fig, axes = plt.subplots(3, len(loops), figsize=(5.2 * len(loops) + 2.6, 11.0), squeeze=False)
+    gens = sorted(set(rep["generation"].tolist()))
     for j, lp in enumerate(loops):
         ax = axes[0, j]
         for c, cap in enumerate(CAPS):
@@ -43,11 +44,11 @@ def make(out, quick: bool = False) -> list:
             se = [np.sqrt(np.sum(pick["mmd2_se"][sel & (pick["w"] == w)] ** 2)) / (sel & (pick["w"] == w)).sum()
                   for w in ws]
             ax.errorbar(ws, mu, 2 * np.array(se), marker="o", capsize=3, color=f"C{c}",
-                        label=f"{cap} network (picked w = {picked.get(f'{lp}/{cap}')})")
+                        label=f"{cap} network")
         ax.set_xlabel("guidance w")
         ax.set_ylabel(f"MMD^2 to the data at t = {T}\n(pick seed, +- 2 SE of the run)", fontsize=8)
-        ax.set_title(f"{lp} loop: the w sweep on seed 0", fontsize=10)
-        ax.legend(fontsize=7, loc="upper left")
+        pw = ", ".join(f"{cap} {picked[f'{lp}/{cap}']:g}" for cap in CAPS if f"{lp}/{cap}" in picked)
+        ax.set_title(f"{lp} loop: the w sweep on seed 0 (picked: {pw})", fontsize=10)
         ax = axes[1, j]
         for c, cap in enumerate(CAPS):
             for w in sorted(set(rep["w"][(rep["loop"] == lp) & (rep["capacity"] == cap)].tolist())):
@@ -56,11 +57,11 @@ def make(out, quick: bool = False) -> list:
                 v = [rep["mmd2"][sel & (rep["generation"] == t)] for t in g]
                 ax.errorbar(np.array(g) + (0.06 if w else -0.06), [a.mean() for a in v],
                             [2 * a.std(ddof=1) / np.sqrt(a.size) for a in v], marker="o" if w else "s",
-                            ls="-" if w else "--", capsize=3, color=f"C{c}", label=f"{cap}, w = {w:g}")
+                            ls="-" if w else "--", capsize=3, color=f"C{c}", label=f"{cap}, " + ("SIMS (the picked w)" if w else "w = 0"))
         ax.set_xlabel("generation")
         ax.set_ylabel(f"MMD^2 to the data\n(report seeds: mean +- 2 SE over {n_rep})", fontsize=8)
         ax.set_title(f"{lp} loop: w = 0 (dashed) and the picked w (solid)", fontsize=10)
-        ax.legend(fontsize=7, loc="upper left", ncol=2)
+        ax.set_xticks(gens)
         ax = axes[2, j]
         ax.axhline(0, color="0.4", lw=0.8)
         for c, cap in enumerate(CAPS):
@@ -79,11 +80,13 @@ def make(out, quick: bool = False) -> list:
                 mu.append(d.mean())
                 half.append(stats.t.ppf(0.975, d.size - 1) * d.std(ddof=1) / np.sqrt(d.size))
             ax.errorbar(np.array(g) + (0.06 * (2 * c - 1)), mu, half, marker="o", capsize=3, color=f"C{c}",
-                        label=f"{cap}: w = {w:g} minus w = 0")
+                        label=f"{cap}: picked w minus w = 0")
         ax.set_xlabel("generation")
         ax.set_ylabel("paired difference of MMD^2\n(mean, 95% interval of t with n - 1 df)", fontsize=8)
         ax.set_title(f"{lp} loop: SIMS minus no guidance, paired by seed", fontsize=10)
-        ax.legend(fontsize=7, loc="lower left")
+        ax.set_xticks(gens)
+    for ax in axes[:, -1]:              # one legend per row, beside its right panel
+        ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))
     fig.suptitle(f"SIMS at the point rung (K = 1): w picked on seed 0, reported on {n_rep} other seeds", fontsize=11)
     fig.tight_layout()
     return save(fig, out, "points_sims")
