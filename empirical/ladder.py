@@ -1,146 +1,282 @@
-r"""The capacity ladder: neural point loops over network width and training budget, held to the exact predictions.
+r"""The capacity ladder: neural point loops over network width and fine-tune budget, held to the exact predictions.
 
-Every job is one curated point loop (:func:`empirical.points.run_point_loop`, the ``cpu`` preset's settings with
-the ladder's width, budget, N, K, lam and seed) in its own run folder ``<out>/runs/<name>`` (so a killed job
-resumes from its last finished generation), compared with its predictions by :func:`empirical.compare.compare_run`.
-Its rows (one per generation) carry the measured mean reward, the one-step prediction from that generation's
-candidates, the fit error (measured - one-step) with its SE, the multi-step prediction from generation 1's
-candidates, the kept set's E[e^r] gain beside Lemma 2.2's bound, the selection check, the squared MMD to the
-data law and the job's CPU seconds. The ladder runs on dask through :func:`simtheory.runs.sweep.run_sweep`
-(a local cluster, or ``--scheduler ADDRESS``); results.csv is the table the figures and paper checks C16 read.
+A ladder runs in two sweeps on dask (:func:`simtheory.runs.sweep.run_sweep`: a local cluster, or ``--scheduler
+ADDRESS``). The first trains each (width, seed) base model once, in ``<out>/bases``; the second runs every
+(lam, width, fine-tune budget, seed) job: its base's ``gen_000/network.pt`` and ``training-state.pt`` are copied
+into the job's run folder ``<out>/runs/<name>`` before its loop starts, so :func:`empirical.train.train` finds a
+finished base (its config must equal the base's: the base's EMA and warm-up depend on the base budget only) and the
+loop (:func:`empirical.points.run_point_loop`, the ``cpu`` preset with the ladder's settings) goes on from there.
+A killed job resumes from its last finished generation.
 
-Seeds: the loop seed is the job's ``seed`` (data, training, curation and sampler draws); seeds in ``pick_seeds``
-choose (the smallest capacity at which a check holds), the others report.
+Each job is compared with its predictions by :func:`empirical.compare.compare_run`; its rows (one per generation)
+carry, each with its SE and z (error over SE):
+
+- ``fit_error``: model t's mean reward minus its training set's (the network's own error);
+- ``law_error``: model t minus the exact curated trajectory of the data law (fit, sampler and compounding);
+- ``sampler_error``: the network at the run's Heun steps minus ``sampler_ref_steps`` steps (paired latents);
+  generation 0 also ``exact_sampler_error``, the exact denoiser through the run's sampler minus the law's E[r];
+- ``onestep_error``: model t minus the one-step prediction from its generation's candidates;
+- ``multistep_z``: model t against the multi-step prediction from generation 1's candidates;
+- the kept set's E[e^r] gain beside Lemma 2.2's bound, the selection check, MMD^2 to the data law, ``n_measured``
+  and the job's CPU seconds (the base's apart, ``base_cpu_seconds``);
+- ``*_detectable``: the smallest error the check could have seen, :math:`(N_{SE} + z_{0.8})\,SE` with
+  :math:`N_{SE}` = :data:`empirical.compare.N_SE` (4) and :math:`z_{0.8}` = 0.84 the normal quantile of 0.8: an
+  error of that size exceeds N_SE SE with probability 80% (power 0.8 of the |error| <= N_SE SE check).
+
+Seeds: a job's loop seed is its ``seed`` (data, training, curation and sampler draws); seeds in ``pick_seeds``
+choose (the smallest capacity at which a check holds), the others report. results.csv is the table the figures and
+paper checks C16 read.
 """
 from __future__ import annotations
 
 import itertools
 import math
+import os
 import shutil
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
+from scipy import stats
 
 from simtheory import validate
 
+from .compare import N_SE
 from .points import PointLoopConfig, point_preset
 
-COLUMNS = ["job", "lam", "width", "budget", "seed", "role", "generation", "params", "base_images", "finetune_images",
-           "mean_reward", "reward_se", "predicted_mean_reward", "predicted_mean_reward_se", "fit_error",
-           "fit_error_se", "fit_z", "multistep_mean_reward", "multistep_mean_reward_se", "multistep_z",
+Z_POWER = float(stats.norm.ppf(0.8))
+"""z of 80% power: an error of (N_SE + Z_POWER) SE exceeds the N_SE-SE allowance with probability 0.8."""
+
+COLUMNS = ["job", "lam", "width", "finetune_images", "seed", "role", "generation", "params", "base_images",
+           "n_measured", "mean_reward", "reward_se",
+           "fit_error", "fit_error_se", "fit_z", "fit_detectable",
+           "law_mean_reward", "law_error", "law_error_se", "law_z", "law_detectable",
+           "sampler_error", "sampler_error_se", "sampler_z", "exact_sampler_error", "exact_sampler_error_se",
+           "predicted_mean_reward", "predicted_mean_reward_se", "onestep_error", "onestep_error_se", "onestep_z",
+           "onestep_detectable",
+           "multistep_mean_reward", "multistep_mean_reward_se", "multistep_z", "multistep_detectable",
            "kept_mean_reward", "kept_exp_gain", "kept_exp_gain_se", "lemma22_gain_bound", "lemma22_gain_bound_se",
-           "lemma22_value", "lemma22_allowance", "selection_z", "mmd2", "mmd2_se", "cpu_seconds", "torch_threads"]
+           "lemma22_value", "lemma22_allowance", "selection_z", "mmd2", "mmd2_se", "cpu_seconds",
+           "base_cpu_seconds", "torch_threads"]
+BASE_COLUMNS = ["job", "width", "seed", "params", "base_images", "cpu_seconds", "torch_threads"]
+CHECKS = ("fit", "law", "onestep", "multistep")
+"""The per-generation checks of a row: |error| <= N_SE SE (``<check>_z``), each with ``<check>_detectable``."""
+BASE_FILES = ("network.json", "network.pt", "training-state.json", "training-state.pt")
+"""A finished base in the order it is copied: the network first, the training state (what train() resumes from)
+last, so a copy cut short leaves no training state and is redone."""
+
+
+def budget_name(images: int) -> str:
+    """A fine-tune budget for names and tables: 100k, 1M, 1.5M, 2500."""
+    if images >= 1_000_000 and images % 100_000 == 0:
+        return f"{images / 1_000_000:g}M"
+    if images >= 1000 and images % 1000 == 0:
+        return f"{images // 1000}k"
+    return str(images)
 
 
 @dataclass(frozen=True)
 class LadderConfig:
-    """The grid (lams x widths x budgets x seeds) and what every job shares. ``budgets`` maps a name to (base
-    training points, fine-tune points per generation)."""
+    """The grid (lams x widths x fine-tune budgets x seeds) at one base budget, and what every job shares.
+
+    ``base_images``: points seen by each base model (warm-up a tenth of it, EMA half-life ``base_ema`` of it);
+    ``finetunes``: points seen per generation's fine-tune (its EMA is the loop's rule,
+    :data:`empirical.train.FINETUNE_EMA`); ``skip``: (lam, width, finetune) cells left out."""
 
     dataset: str = "mixture2d"
     K: int = 4
     lams: tuple = (math.inf, 1.0)
-    widths: tuple = (32, 64, 128, 256, 512)
+    widths: tuple = (32, 64, 128, 256)
     depth: int = 3
-    budgets: dict = field(default_factory=lambda: {"short": (250_000, 100_000), "long": (800_000, 300_000)})
+    base_images: int = 800_000
+    base_ema: float = 0.05
+    finetunes: tuple = (100_000, 300_000, 1_000_000)
     seeds: tuple = (0, 1, 2)
     pick_seeds: tuple = (0,)
-    skip: tuple = ()                       # (lam, width, budget) cells left out (cost), e.g. ((1.0, 512, "long"),)
-    n_samples: int = 4096
+    skip: tuple = ()
+    n_samples: int = 2048
     n_eval: int = 1024
-    num_steps: int = 32                    # Heun steps (the sampler's own error is measured apart, docs/points)
-    generations: int = 5
+    num_steps: int = 64                    # Heun steps; the sampler check compares with sampler_ref_steps
+    sampler_ref_steps: int = 256
+    n_sampler: int = 512
+    n_law: int | None = None               # exact draws of the law's curated trajectory (None: the preset's)
+    generations: int = 3
     keep_networks: bool = False            # keep each job's network.pt files (else removed once the job is done)
 
     def __post_init__(self):
-        for name in ("lams", "widths", "seeds", "pick_seeds"):
+        for name in ("lams", "widths", "finetunes", "seeds", "pick_seeds"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
+            if not getattr(self, name):
+                raise ValueError(f"{name} is empty")
         object.__setattr__(self, "lams", tuple(validate.ratio(v, "lam") for v in self.lams))
-        object.__setattr__(self, "skip", tuple((float(a), int(b), str(c)) for a, b, c in self.skip))
-        object.__setattr__(self, "budgets", {str(k): (int(v[0]), int(v[1])) for k, v in dict(self.budgets).items()})
+        object.__setattr__(self, "widths", tuple(validate.count(w, "width") for w in self.widths))
+        object.__setattr__(self, "finetunes", tuple(validate.count(f, "finetune budget") for f in self.finetunes))
+        object.__setattr__(self, "base_images", validate.count(self.base_images, "base_images"))
+        object.__setattr__(self, "skip", tuple((float(a), int(b), int(c)) for a, b, c in self.skip))
+        for name in ("lams", "widths", "finetunes", "seeds"):
+            if len(set(getattr(self, name))) != len(getattr(self, name)):
+                raise ValueError(f"{name} has repeated values: {getattr(self, name)}")
+        if not (math.isfinite(self.base_ema) and 0 <= self.base_ema <= 1):
+            raise ValueError(f"base_ema (the base's EMA half-life as a fraction of base_images) must be in [0, 1], "
+                             f"got {self.base_ema}")
         if not set(self.pick_seeds) <= set(self.seeds):
             raise ValueError(f"pick_seeds {self.pick_seeds} must be among seeds {self.seeds}")
-        for lam, w, b, s in self._cells():
-            self.loop_config(lam, w, b, s)            # every job's config is valid before anything runs
+        if not set(self.seeds) - set(self.pick_seeds):
+            raise ValueError("no report seeds: seeds must hold at least one seed outside pick_seeds")
+        for lam, w, ft, s in self._cells():
+            self.loop_config(lam, w, ft, s)            # every job's config is valid before anything runs
+        for w, s in self.bases():                       # one base serves every job of its (width, seed)
+            trains = {self.loop_config(lam, w_, ft, s_).train for lam, w_, ft, s_ in self._cells()
+                      if (w_, s_) == (w, s)}
+            if len(trains) != 1:
+                raise ValueError(f"the jobs of width {w}, seed {s} train different bases: {trains}")
 
     def _cells(self):
-        return [(lam, w, b, s) for lam, w, b, s in itertools.product(self.lams, self.widths, self.budgets, self.seeds)
-                if (lam, w, b) not in self.skip]
+        return [(lam, w, ft, s) for lam, w, ft, s in itertools.product(self.lams, self.widths, self.finetunes,
+                                                                       self.seeds) if (lam, w, ft) not in self.skip]
 
-    def loop_config(self, lam: float, width: int, budget: str, seed: int) -> PointLoopConfig:
-        """One job's point loop: the cpu preset with the ladder's settings."""
-        base, ft = self.budgets[budget]
+    def loop_config(self, lam: float, width: int, finetune: int, seed: int) -> PointLoopConfig:
+        """One job's point loop: the cpu preset with the ladder's settings. The base's warm-up (a tenth of
+        base_images), EMA half-life (base_ema x base_images) and checkpoints depend on the base budget only, so
+        every job of a (width, seed) trains the same base."""
         cfg = point_preset("cpu", dataset=self.dataset, K=self.K, lam=lam, width=width, depth=self.depth,
-                           train_images=base, finetune_images=ft, n_samples=self.n_samples, n_eval=self.n_eval,
-                           generations=self.generations, seed=seed, num_steps=self.num_steps)
-        # warm-up a tenth of the base training; EMA half-life a tenth of a fine-tune, so that after a fine-tune the
-        # previous generation's weights keep a share 2^-10 of the average (as in the cpu preset)
-        return replace(cfg, train=replace(cfg.train, checkpoint_images=max(base // 4, cfg.train.batch_size),
-                                          warmup_images=base // 10, ema_halflife_images=ft // 10))
+                           train_images=self.base_images, finetune_images=finetune, n_samples=self.n_samples,
+                           n_eval=self.n_eval, generations=self.generations, seed=seed, num_steps=self.num_steps,
+                           sampler_ref_steps=self.sampler_ref_steps, n_sampler=self.n_sampler,
+                           **({} if self.n_law is None else {"n_law": self.n_law}))
+        b = self.base_images
+        return replace(cfg, train=replace(cfg.train, checkpoint_images=max(b // 4, cfg.train.batch_size),
+                                          warmup_images=b // 10, ema_halflife_images=self.base_ema * b))
+
+    def bases(self) -> list[tuple[int, int]]:
+        """Every (width, seed) that some job needs, in a stable order."""
+        return sorted({(w, s) for _, w, _, s in self._cells()})
+
+    def base_jobs(self) -> list[dict]:
+        """The base sweep's jobs: one per (width, seed)."""
+        return [{"job": i, "width": w, "seed": s} for i, (w, s) in enumerate(self.bases())]
+
+    def base_config(self, width: int, seed: int) -> PointLoopConfig:
+        """The loop config whose generation 0 a base is (the first job of its (width, seed))."""
+        lam, w, ft, s = next(c for c in self._cells() if (c[1], c[3]) == (width, seed))
+        return self.loop_config(lam, w, ft, s)
 
     def jobs(self) -> list[dict]:
-        """Every (lam, width, budget, seed) cell, in a stable order, with its role (pick or report)."""
-        return [{"job": i, "lam": lam, "width": w, "budget": b, "seed": s,
-                 "role": "pick" if s in self.pick_seeds else "report"} for i, (lam, w, b, s) in enumerate(self._cells())]
+        """Every (lam, width, finetune, seed) cell, in a stable order, with its role (pick or report)."""
+        return [{"job": i, "lam": lam, "width": w, "finetune_images": ft, "seed": s,
+                 "role": "pick" if s in self.pick_seeds else "report"}
+                for i, (lam, w, ft, s) in enumerate(self._cells())]
+
+    def run_base(self, job: dict, root: Path) -> list[dict]:
+        """Train (or resume) the base of one (width, seed) into <root>/bases/<name>/gen_000: exactly what the loop's
+        generation 0 trains (the run's real points, its train config); returns its one row."""
+        import torch
+
+        from .points import resolve
+        from .train import train
+        cfg, x, _, _ = resolve(self.base_config(job["width"], job["seed"]))
+        t0 = time.process_time()
+        train(cfg.train, x[: cfg.n_samples], None, base_folder(root, job["width"], job["seed"]), progress=False)
+        return [{**job, "params": _parameters(cfg.train), "base_images": self.base_images,
+                 "cpu_seconds": time.process_time() - t0, "torch_threads": torch.get_num_threads()}]
 
     def run_job(self, job: dict, root: Path) -> list[dict]:
-        """Run (or resume) one job's loop in <root>/runs/<name> and return its rows (one per generation)."""
+        """Run (or resume) one job's loop in <root>/runs/<name> from its shared base and return its rows (one per
+        generation)."""
         import torch
 
         from .compare import compare_run
         from .points import run_point_loop
-        cfg = self.loop_config(job["lam"], job["width"], job["budget"], job["seed"])
+        cfg = self.loop_config(job["lam"], job["width"], job["finetune_images"], job["seed"])
         folder = Path(root) / "runs" / job_name(job)
+        seed_from_base(base_folder(root, job["width"], job["seed"]), folder)
         t0 = time.process_time()
         rf = run_point_loop(cfg, folder, progress=False)
         cpu = time.process_time() - t0
         rows = ladder_rows(compare_run(rf.path), rf.metrics())
-        n_par = _parameters(rf.path)
         if not self.keep_networks:
             for f in rf.path.glob("gen_*/*.pt"):
                 f.unlink()
-            for d in rf.path.glob("gen_*/sims-aux"):
-                shutil.rmtree(d)
-        base, ft = self.budgets[job["budget"]]
-        return [{**job, **r, "params": n_par, "base_images": base, "finetune_images": ft, "cpu_seconds": cpu,
+        return [{**job, **r, "params": _parameters(cfg.train), "base_images": self.base_images, "cpu_seconds": cpu,
                  "torch_threads": torch.get_num_threads()} for r in rows]
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["skip"] = [list(c) for c in self.skip]
-        d["budgets"] = {k: list(v) for k, v in self.budgets.items()}
         return {"kind": "point_ladder", **{k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}}
 
 
 def job_name(job: dict) -> str:
-    return f"lam{job['lam']:g}-w{job['width']}-{job['budget']}-seed{job['seed']}"
+    """A job's run folder name: lam, width, fine-tune budget and seed."""
+    return f"lam{job['lam']:g}-w{job['width']}-ft{budget_name(int(job['finetune_images']))}-seed{job['seed']}"
 
 
-def _parameters(folder: Path) -> int:
+def base_folder(root, width: int, seed: int) -> Path:
+    """Where the base of (width, seed) is trained: <root>/bases/w<width>-seed<seed>/gen_000."""
+    return Path(root) / "bases" / f"w{width}-seed{seed}" / "gen_000"
+
+
+def seed_from_base(base: Path, folder: Path) -> bool:
+    """Copy a finished base (:data:`BASE_FILES`) into ``folder``/gen_000 unless the run has started (a
+    training state or metrics there); each file through a temporary name, the training state last. Returns
+    whether it copied. A base without its files is a ValueError naming it."""
+    g0 = Path(folder) / "gen_000"
+    if (g0 / "training-state.pt").exists() or (Path(folder) / "metrics.jsonl").exists():
+        return False
+    missing = [f for f in BASE_FILES if not (Path(base) / f).exists()]
+    if missing:
+        raise ValueError(f"the base {base} lacks {', '.join(missing)}: run the ladder's base sweep first")
+    g0.mkdir(parents=True, exist_ok=True)
+    for f in BASE_FILES:
+        tmp = g0 / f".{f}.copy"
+        shutil.copyfile(Path(base) / f, tmp)
+        os.replace(tmp, g0 / f)
+    return True
+
+
+def _parameters(train_cfg) -> int:
     from .train import build_network
-    import json
-    cfg = json.loads((folder / "config.json").read_text())["train"]
-    return sum(p.numel() for p in build_network({"mlp": cfg["mlp"]}).parameters())
+    return sum(p.numel() for p in build_network(train_cfg.network_config()).parameters())
+
+
+def _ratio(a, b) -> float | None:
+    if a is None or b is None:
+        return None
+    return a / b if b > 0 else (0.0 if a == 0 else math.copysign(math.inf, a))
+
+
+def _detectable(se) -> float | None:
+    return None if se is None else (N_SE + Z_POWER) * se
 
 
 def ladder_rows(res: dict, metrics: list[dict]) -> list[dict]:
-    """Per generation: measured, one-step, multi-step, kept-set and check values of a compare_run result."""
+    """Per generation of a :func:`empirical.compare.compare_run` result and its metrics lines: the errors of the
+    module docstring with their SEs, z and detectable sizes, the one- and multi-step predictions, the kept set's
+    Lemma 2.2 and selection checks, MMD^2 and n_measured."""
     checks = {(c["generation"], c["check"]): c for c in res["checks"]}
     ms = res["multi_step"]
     rows = []
     for t, m in enumerate(res["measured"]):
-        r = {"generation": t, "mean_reward": m["mean_reward"], "reward_se": m["mean_reward_se"],
-             "multistep_mean_reward": ms["mean_reward"][t], "multistep_mean_reward_se": ms["mean_reward_se"][t],
-             "mmd2": metrics[t].get("mmd2_to_data"), "mmd2_se": metrics[t].get("mmd2_to_data_se")}
-        r["multistep_z"] = _z(r["mean_reward"] - r["multistep_mean_reward"], r["reward_se"], r["multistep_mean_reward_se"])
+        met = metrics[t]
+        r = {"generation": t, "n_measured": met.get("n_measured"), "mean_reward": m["mean_reward"],
+             "reward_se": m["mean_reward_se"], "multistep_mean_reward": ms["mean_reward"][t],
+             "multistep_mean_reward_se": ms["mean_reward_se"][t], "mmd2": met.get("mmd2_to_data"),
+             "mmd2_se": met.get("mmd2_to_data_se")}
+        for k in ("fit_error", "fit_error_se", "law_mean_reward", "law_error", "law_error_se", "sampler_error",
+                  "sampler_error_se", "exact_sampler_error", "exact_sampler_error_se"):
+            r[k] = met.get(k)
+        for c in ("fit", "law", "sampler"):
+            r[f"{c}_z"] = _ratio(r[f"{c}_error"], r[f"{c}_error_se"])
+        ms_se = math.hypot(r["reward_se"], r["multistep_mean_reward_se"])
+        r["multistep_z"] = _ratio(r["mean_reward"] - r["multistep_mean_reward"], ms_se)
+        r["multistep_detectable"] = _detectable(ms_se)
         if t:
             g = res["generations"][t - 1]
             p, c, k = g["prediction"], g["comparison"], g["kept"]
             r.update(predicted_mean_reward=p["predicted_mean_reward"], predicted_mean_reward_se=p["predicted_mean_reward_se"],
-                     fit_error=c["fit_error_mean_reward"], fit_error_se=c["fit_error_mean_reward_se"],
-                     fit_z=c["fit_z_mean_reward"], kept_mean_reward=k["mean_reward"],
+                     onestep_error=c["onestep_error_mean_reward"], onestep_error_se=c["onestep_error_mean_reward_se"],
+                     onestep_z=c["onestep_z_mean_reward"], kept_mean_reward=k["mean_reward"],
                      kept_exp_gain=k["mean_exp_reward"] - p["candidate_mean_exp_reward"],
                      kept_exp_gain_se=k["mean_exp_reward_se"], lemma22_gain_bound=p["lemma22_gain_bound"],
                      lemma22_gain_bound_se=p["lemma22_gain_bound_se"])
@@ -149,29 +285,47 @@ def ladder_rows(res: dict, metrics: list[dict]) -> list[dict]:
                 r.update(lemma22_value=lem["value"], lemma22_allowance=lem["allowance"])
             if sel:
                 r["selection_z"] = sel["value"]
+        for c in ("fit", "law", "onestep"):
+            r[f"{c}_detectable"] = _detectable(r.get(f"{c}_error_se"))
         rows.append(r)
     return rows
 
 
-def _z(diff: float, a: float, b: float) -> float:
-    s = math.hypot(a, b)
-    return diff / s if s > 0 else (0.0 if diff == 0 else math.copysign(math.inf, diff))
-
-
 LADDERS = {
-    # the headline (results/points-ladder): about 1.5 h of CPU time at one thread per process; width 512 at the
-    # long budget (about 11 min of CPU a run) is left out
-    "full": LadderConfig(skip=((math.inf, 512, "long"), (1.0, 512, "long"))),
+    # the headline (results/points-ladder): 3 widths x 3 fine-tune budgets x 2 lams x 3 seeds at one base budget,
+    # 3 generations, sized to about 2 h of CPU time at one thread per process on the shared 2-core machine; width 256
+    # (4-13 min of CPU a job there) is left out
+    "full": LadderConfig(widths=(32, 64, 128)),
     # a seconds-long ladder for tests
-    "tiny": LadderConfig(widths=(16, 32), budgets={"short": (8192, 2048), "long": (16384, 4096)}, seeds=(0, 1),
-                         lams=(math.inf,), n_samples=256, n_eval=128, generations=2),
+    "tiny": LadderConfig(widths=(16, 32), base_images=8192, finetunes=(2048, 4096), seeds=(0, 1), lams=(math.inf,),
+                         n_samples=256, n_eval=128, num_steps=16, sampler_ref_steps=32, n_sampler=64, n_law=16384,
+                         generations=2),
 }
 
 
 @dataclass(frozen=True)
+class BaseSweep:
+    """The ladder's first sweep: one base per (width, seed), in <root>/bases (a path every worker sees)."""
+
+    config: LadderConfig
+    root: str
+    columns = BASE_COLUMNS
+    code_packages = ("simtheory", "empirical")
+
+    def to_dict(self) -> dict:
+        return {**self.config.to_dict(), "sweep": "bases"}
+
+    def jobs(self) -> list[dict]:
+        return self.config.base_jobs()
+
+    def run_job(self, job: dict) -> list[dict]:
+        return self.config.run_base(job, Path(self.root))
+
+
+@dataclass(frozen=True)
 class LadderSweep:
-    """A ladder as a sweep spec of :func:`simtheory.runs.sweep.run_sweep`: its jobs write their run folders under
-    ``root`` (the sweep's folder; on a cluster, a path every worker sees)."""
+    """The ladder's jobs as a sweep spec of :func:`simtheory.runs.sweep.run_sweep`: its jobs write their run folders
+    under ``root`` (the sweep's folder; on a cluster, a path every worker sees) from the bases there."""
 
     config: LadderConfig
     root: str
@@ -190,11 +344,20 @@ class LadderSweep:
 
 def run_ladder(cfg: LadderConfig, out, scheduler: str | None = None, serial: bool = False, workers: int = 2,
                progress: bool = True) -> Path:
-    """Run (or resume) the ladder into ``out`` on dask (a local cluster of ``workers`` processes, or
-    ``scheduler``); returns results.csv."""
-    from simtheory.runs.sweep import run_sweep
-    return run_sweep(LadderSweep(cfg, str(Path(out).resolve())), out, scheduler=scheduler, serial=serial,
-                     workers=workers, progress=progress)
+    """Run (or resume) the ladder into ``out`` on dask (a local cluster of ``workers`` processes, or ``scheduler``):
+    the bases into <out>/bases, then the jobs; every row gets its base's CPU seconds (``base_cpu_seconds``).
+    Returns results.csv."""
+    from simtheory.runs import atomic_write
+    from simtheory.runs.sweep import _rows_csv, run_sweep
+    root = str(Path(out).resolve())
+    bases = read_results(run_sweep(BaseSweep(cfg, root), Path(out) / "bases", scheduler=scheduler, serial=serial,
+                                   workers=workers, progress=progress))
+    path = run_sweep(LadderSweep(cfg, root), out, scheduler=scheduler, serial=serial, workers=workers,
+                     progress=progress)
+    base_cpu = {(b["width"], b["seed"]): b["cpu_seconds"] for b in bases}
+    rows = [{**r, "base_cpu_seconds": base_cpu[(r["width"], r["seed"])]} for r in read_results(path)]
+    atomic_write(path, _rows_csv(rows, True, COLUMNS).encode())
+    return path
 
 
 def read_results(path) -> list[dict]:
@@ -203,10 +366,7 @@ def read_results(path) -> list[dict]:
     out = []
     with open(Path(path)) as f:
         for row in csv.DictReader(f):
-            r = {}
-            for k, v in row.items():
-                r[k] = None if v == "" else _number(v)
-            out.append(r)
+            out.append({k: None if v == "" else _number(v) for k, v in row.items()})
     return out
 
 
@@ -221,57 +381,78 @@ def _number(v: str):
 
 
 def cell_means(rows: list[dict], key: str) -> dict:
-    """{(lam, width, budget, generation): (mean over seeds, its SE from the per-seed SEs)} of ``key`` (a measured
-    value with ``key_se``)."""
+    """{(lam, width, finetune_images, generation): (mean over seeds, its SE from the per-seed SEs)} of ``key`` (a
+    measured value with ``key_se``)."""
     groups: dict = {}
     for r in rows:
         if r.get(key) is None:
             continue
-        groups.setdefault((r["lam"], r["width"], r["budget"], r["generation"]), []).append(
+        groups.setdefault((r["lam"], r["width"], r["finetune_images"], r["generation"]), []).append(
             (r[key], r.get(f"{key}_se") or 0.0))
     return {k: (float(np.mean([v for v, _ in g])), float(np.sqrt(np.sum([s**2 for _, s in g]))) / len(g))
             for k, g in groups.items()}
 
 
-def summary(rows: list[dict]) -> str:
-    """A markdown table of a ladder, one line per (lam, budget, width): parameters, CPU seconds per run, the fit
-    error averaged over the report seeds and generations 1..T (SE from the per-row SEs), max |z| of the one-step
-    and multi-step comparisons on the pick / report seeds, Lemma 2.2 on every kept set, MMD^2 at generation 0."""
-    lines = ["| lam | budget | width | parameters | CPU s / run | mean fit error (report) | max abs fit z pick / report "
-             "| max abs multi-step z pick / report | Lemma 2.2 | MMD^2 at t = 0 (report) |", "|---" * 10 + "|"]
-    keys = sorted({(r["lam"], r["budget"], r["width"]) for r in rows},
-                  key=lambda k: (-k[0], min(r["base_images"] for r in rows if r["budget"] == k[1]), k[2]))
-    for lam, b, w in keys:
-        cell = [r for r in rows if (r["lam"], r["budget"], r["width"]) == (lam, b, w)]
-        later = [r for r in cell if r["generation"] >= 1]
-        rep = [r for r in later if r["role"] == "report"]
-        fe = np.array([r["fit_error"] for r in rep])
-        se = float(np.sqrt(np.sum(np.array([r["fit_error_se"] for r in rep]) ** 2))) / max(len(rep), 1)
+def pooled(rows: list[dict], key: str) -> tuple[float, float, int]:
+    """(mean, SE, count) of ``key`` over rows, the SE from the rows' ``key_se`` taken as independent."""
+    v = [(r[key], r[f"{key}_se"]) for r in rows if r.get(key) is not None and r.get(f"{key}_se") is not None]
+    if not v:
+        return math.nan, math.nan, 0
+    return (float(np.mean([a for a, _ in v])), float(math.sqrt(sum(s**2 for _, s in v)) / len(v)), len(v))
 
-        def mz(key, role):
-            v = [abs(r[key]) for r in later if r["role"] == role]
-            return f"{max(v):.1f}" if v else "-"
-        lem = all(r["lemma22_value"] <= r["lemma22_allowance"] for r in later)
-        g0 = [r["mmd2"] for r in cell if r["generation"] == 0 and r["role"] == "report" and r["mmd2"] is not None]
+
+def _lam(v: float) -> str:
+    return "inf" if v == math.inf else f"{v:g}"
+
+
+def summary(rows: list[dict]) -> str:
+    """A markdown table of a ladder, one line per (lam, fine-tune budget, width): parameters, CPU seconds per job,
+    n_measured, the fit and law errors pooled over the report seeds and generations (SE from the rows' SEs), max
+    |z| of the fit, law, one-step and multi-step checks on the pick / report seeds, the median detectable fit
+    error of one row, the mean sampler error, Lemma 2.2 on every kept set and MMD^2 at the last generation."""
+    head = ("| lam | fine-tune | width | parameters | CPU s / job | n measured | fit error (report) | law error (report) "
+            "| max abs z pick / report: fit | law | one-step | multi-step | detectable fit error | sampler error "
+            "| Lemma 2.2 | MMD^2 at t = T |")
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    keys = sorted({(r["lam"], r["finetune_images"], r["width"]) for r in rows}, key=lambda k: (-k[0], k[1], k[2]))
+    T = max(r["generation"] for r in rows)
+    for lam, ft, w in keys:
+        cell = [r for r in rows if (r["lam"], r["finetune_images"], r["width"]) == (lam, ft, w)]
+        rep = [r for r in cell if r["role"] == "report"]
+
+        def mz(key):
+            out = []
+            for role in ("pick", "report"):
+                v = [abs(r[key]) for r in cell if r["role"] == role and r.get(key) is not None]
+                out.append(f"{max(v):.1f}" if v else "-")
+            return " / ".join(out)
+        fe, fse, _ = pooled(rep, "fit_error")
+        le, lse, _ = pooled(rep, "law_error")
+        se, sse, _ = pooled(rep, "sampler_error")
+        det = np.median([r["fit_detectable"] for r in rep if r.get("fit_detectable") is not None])
+        lem = all(r["lemma22_value"] <= r["lemma22_allowance"] for r in cell if r.get("lemma22_value") is not None)
+        mm = [r["mmd2"] for r in rep if r["generation"] == T and r.get("mmd2") is not None]
         cpu = np.mean([r["cpu_seconds"] for r in cell if r["generation"] == 0])
-        lines.append(f"| {'inf' if lam == math.inf else f'{lam:g}'} | {b} | {w} | {cell[0]['params']:,} | {cpu:.0f} | "
-                     f"{fe.mean():+.4f} +- {se:.4f} | {mz('fit_z', 'pick')} / {mz('fit_z', 'report')} | "
-                     f"{mz('multistep_z', 'pick')} / {mz('multistep_z', 'report')} | {'holds' if lem else 'fails'} | "
-                     f"{np.mean(g0):.5f} |")
+        nm = int(np.median([r["n_measured"] for r in cell]))
+        lines.append(f"| {_lam(lam)} | {budget_name(ft)} | {w} | {cell[0]['params']:,} | {cpu:.0f} | {nm:,} | "
+                     f"{fe:+.4f} +- {fse:.4f} | {le:+.4f} +- {lse:.4f} | {mz('fit_z')} | {mz('law_z')} | "
+                     f"{mz('onestep_z')} | {mz('multistep_z')} | {det:.3f} | {se:+.4f} +- {sse:.4f} | "
+                     f"{'holds' if lem else 'fails'} | {np.mean(mm):.5f} |")
     return "\n".join(lines) + "\n"
 
 
 def add_parser(sub) -> None:
     """The ``points-ladder`` sub-command of ``python -m empirical``."""
     from simtheory.argfmt import HelpFormatter
-    p = sub.add_parser("points-ladder", help="the capacity ladder of neural point loops (widths x budgets x lam x "
-                       "seeds) on dask, into one results.csv", formatter_class=HelpFormatter,
+    p = sub.add_parser("points-ladder", help="the capacity ladder of neural point loops (widths x fine-tune budgets x "
+                       "lam x seeds, bases shared) on dask, into one results.csv", formatter_class=HelpFormatter,
                        description=__doc__.split("\n\n")[0])
     p.add_argument("--ladder", default="full", choices=sorted(LADDERS), help="which ladder (default: full)")
-    p.add_argument("--out", required=True, help="sweep folder: config.json, jobs/, runs/, results.csv (required)")
+    p.add_argument("--out", required=True, help="sweep folder: config.json, bases/, jobs/, runs/, results.csv "
+                   "(required)")
     sweep_options(p)
     p.add_argument("--keep-networks", action="store_true", help="keep every job's network.pt files (default: off, "
-                   "removed once a job is done)")
+                   "removed once a job is done; the bases keep theirs)")
 
 
 def sweep_options(p) -> None:
@@ -295,34 +476,10 @@ def main(args) -> int:
     if args.keep_networks:
         cfg = replace(cfg, keep_networks=True)
     if args.dry_run:
-        print(json.dumps({"out": args.out, **cfg.to_dict(), "jobs": len(cfg.jobs())}, indent=2, default=str))
+        print(json.dumps({"out": args.out, **cfg.to_dict(), "bases": len(cfg.bases()), "jobs": len(cfg.jobs())},
+                         indent=2, default=str))
         return 0
     path = run_ladder(cfg, args.out, scheduler=args.scheduler, serial=args.serial, workers=args.workers)
     print(summary(read_results(path)))
     print(path)
     return 0
-
-
-def sampler_error(folder, steps: int, steps_ref: int = 256, n: int = 16384, reward=None) -> list[dict]:
-    """The Heun sampler's own share of a point run's fit error: per generation, E[r] of the generation's network
-    sampled with ``steps`` minus with ``steps_ref`` Heun steps (the ODE's law to discretisation error), on the
-    same n latents (paired: the SE is that of the per-sample differences). Needs the run's network.pt files
-    (a ladder with keep_networks). ``reward``: the data set's when None."""
-    import json
-
-    from simtheory import datasets
-
-    from .edm import generate
-    from .seeds import sample_seeds
-    from .train import load_network
-    folder = Path(folder)
-    cfg = json.loads((folder / "config.json").read_text())
-    reward = reward or datasets.make(cfg["dataset"], 2, 0).reward
-    seeds = sample_seeds("heldout", cfg["seed"], 0, n)
-    out = []
-    for g in sorted(folder.glob("gen_*/network.pt")):
-        D = load_network(g)
-        d = reward(generate(D, seeds, "cpu", steps)) - reward(generate(D, seeds, "cpu", steps_ref))
-        out.append({"generation": int(g.parent.name[4:]), "steps": steps, "steps_ref": steps_ref, "n": n,
-                    "reward_difference": float(d.mean()), "reward_difference_se": float(d.std(ddof=1) / math.sqrt(n))})
-    return out

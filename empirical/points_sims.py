@@ -8,12 +8,14 @@ loops). Two loops, with the theory half's words (issue 17; ``simtheory.diffusion
   samples at lam = 0.6 (scheme replace: each generation trains on the N real points and round(lam N) samples);
 - the fully synthetic loop (lam = inf), for contrast.
 
-Two capacities: ``small`` (width 32, the ladder's short budget: a network with a systematic error) and ``ample``
-(width 128, the long budget). The distance to the data law is the squared MMD with its SE (simtheory.metrics.mmd2)
-at every generation. Phase 1 runs every w of ``ws`` on the pick seeds and picks, per loop and capacity, the w > 0
-with the smallest mean final MMD^2; phase 2 runs w = 0 and the picked w on the report seeds (paired: the same seed
-draws the same real data and streams for both). Both phases are sweeps on dask
-(:func:`simtheory.runs.sweep.run_sweep`), in <out>/pick and <out>/report.
+Two capacities: ``small`` (width 32, 250k points for the base and 100k per fine-tune: a network with a systematic
+error) and ``ample`` (width 128, 800k and 300k). The distance to the data law is the squared MMD with its SE
+(simtheory.metrics.mmd2) at every generation. Phase 1 runs every w of ``ws`` on the pick seeds and picks, per loop
+and capacity, the w > 0 with the smallest mean final MMD^2; phase 2 runs w = 0 and the picked w on the report seeds
+(paired: the same seed draws the same real data, base and streams for both). Each (capacity, seed) base is trained
+once, in <out>/bases, and copied into every job of that capacity and seed (as the capacity ladder shares its bases,
+:func:`empirical.ladder.seed_from_base`). The three are sweeps on dask (:func:`simtheory.runs.sweep.run_sweep`), in
+<out>/bases, <out>/pick and <out>/report.
 """
 from __future__ import annotations
 
@@ -27,24 +29,26 @@ from pathlib import Path
 
 import numpy as np
 
-from .ladder import LadderConfig, read_results, sweep_options
+from .ladder import LadderConfig, read_results, seed_from_base, sweep_options
 from .points import PointLoopConfig
 from .sims import SimsSampling
 
-COLUMNS = ["job", "loop", "lam", "capacity", "w", "seed", "phase", "generation", "mean_reward", "reward_se", "mmd2",
-           "mmd2_se", "cpu_seconds"]
+COLUMNS = ["job", "loop", "lam", "capacity", "w", "seed", "phase", "generation", "n_measured", "mean_reward",
+           "reward_se", "fit_error", "fit_error_se", "law_error", "law_error_se", "mmd2", "mmd2_se", "cpu_seconds"]
+BASE_COLUMNS = ["job", "capacity", "width", "seed", "cpu_seconds"]
 LOOPS = {"augmentation": 0.6, "synthetic": math.inf}
 
 
 @dataclass(frozen=True)
 class SimsRungConfig:
-    """The SIMS experiments at the point rung; ``capacities`` maps a name to (width, budget of the ladder's
-    budgets); n_s and B (``images``) of every auxiliary, its lr and EMA (a fraction of B) as in empirical.sims."""
+    """The SIMS experiments at the point rung; ``capacities`` maps a name to (width, base points, fine-tune points per
+    generation); n_s and B (``images``) of every auxiliary, its lr and EMA (a fraction of B) as in empirical.sims;
+    the sampler settings are the ladder's (``sampler_ref_steps`` 0: no sampler check, whose guided draws would cost
+    as much as a generation's)."""
 
     dataset: str = "mixture2d"
     loops: tuple = ("augmentation", "synthetic")
-    capacities: dict = field(default_factory=lambda: {"small": (32, "short"), "ample": (128, "long")})
-    budgets: dict = field(default_factory=lambda: dict(LadderConfig().budgets))
+    capacities: dict = field(default_factory=lambda: {"small": (32, 250_000, 100_000), "ample": (128, 800_000, 300_000)})
     ws: tuple = (0.5, 1.5)
     pick_seeds: tuple = (0,)
     report_seeds: tuple = (1, 2, 3)
@@ -55,36 +59,77 @@ class SimsRungConfig:
     lr: float = 1e-3
     ema: float = 0.1
     generations: int = 5
+    num_steps: int = 64
+    sampler_ref_steps: int = 0
+    n_law: int | None = None               # exact draws of the law's curated trajectory (None: the preset's)
 
     def __post_init__(self):
         for name in ("loops", "ws", "pick_seeds", "report_seeds"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
-        object.__setattr__(self, "capacities", {str(k): (int(v[0]), str(v[1])) for k, v in dict(self.capacities).items()})
-        object.__setattr__(self, "budgets", {str(k): (int(v[0]), int(v[1])) for k, v in dict(self.budgets).items()})
+        object.__setattr__(self, "capacities", {str(k): (int(v[0]), int(v[1]), int(v[2]))
+                                                for k, v in dict(self.capacities).items()})
         bad = [lp for lp in self.loops if lp not in LOOPS]
         if bad:
             raise ValueError(f"loops must be among {sorted(LOOPS)}, got {bad}")
         if set(self.pick_seeds) & set(self.report_seeds):
             raise ValueError("pick and report seeds must be disjoint (pick on one set, report on another)")
+        if not self.pick_seeds or not self.report_seeds:
+            raise ValueError("pick_seeds and report_seeds must each hold at least one seed")
         for lp, cap in itertools.product(self.loops, self.capacities):
             self.loop_config(lp, cap, 0.0, 0)
             self.loop_config(lp, cap, max(self.ws), 0)
+        for cap in self.capacities:                   # one base serves both loops and every w of a capacity
+            if len({self.loop_config(lp, cap, w, 0).train for lp in self.loops for w in (0.0,) + self.ws}) != 1:
+                raise ValueError(f"the loops of capacity {cap} train different bases")
 
     def loop_config(self, loop: str, capacity: str, w: float, seed: int) -> PointLoopConfig:
         """One job's point loop: the ladder's loop for this capacity with K = 1, lam of the loop and SIMS w."""
-        width, budget = self.capacities[capacity]
-        _, ft = self.budgets[budget]
-        lad = replace(LadderConfig(), budgets=self.budgets, n_samples=self.n_samples, n_eval=self.n_eval,
-                      generations=self.generations, widths=(width,), lams=(LOOPS[loop],), seeds=(0,), pick_seeds=(0,))
-        cfg = lad.loop_config(LOOPS[loop], width, budget, seed)
+        width, base, ft = self.capacities[capacity]
+        lad = LadderConfig(dataset=self.dataset, lams=(LOOPS[loop],), widths=(width,), base_images=base,
+                           finetunes=(ft,), seeds=(0, 1), pick_seeds=(0,), n_samples=self.n_samples,
+                           n_eval=self.n_eval, generations=self.generations, num_steps=self.num_steps,
+                           sampler_ref_steps=self.sampler_ref_steps, n_sampler=self.n_eval, n_law=self.n_law)
+        cfg = lad.loop_config(LOOPS[loop], width, ft, seed)
         sims = None if w == 0 else SimsSampling(w, self.n_s, self.images or ft, self.lr, self.ema)
-        return replace(cfg, dataset=self.dataset, K=1, sims=sims)
+        return replace(cfg, K=1, sims=sims)
+
+    def seeds(self) -> tuple:
+        return tuple(sorted(set(self.pick_seeds) | set(self.report_seeds)))
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["capacities"] = {k: list(v) for k, v in self.capacities.items()}
-        d["budgets"] = {k: list(v) for k, v in self.budgets.items()}
         return {"kind": "point_sims", **{k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}}
+
+
+@dataclass(frozen=True)
+class SimsBases:
+    """The bases of the SIMS rung as a sweep spec: one per (capacity, seed), in <root>/bases."""
+
+    config: SimsRungConfig
+    root: str
+    columns = BASE_COLUMNS
+    code_packages = ("simtheory", "empirical")
+
+    def to_dict(self) -> dict:
+        return {**self.config.to_dict(), "sweep": "bases"}
+
+    def jobs(self) -> list[dict]:
+        return [{"job": i, "capacity": cap, "width": self.config.capacities[cap][0], "seed": s}
+                for i, (cap, s) in enumerate(itertools.product(self.config.capacities, self.config.seeds()))]
+
+    def run_job(self, job: dict) -> list[dict]:
+        from .points import resolve
+        from .train import train
+        cfg, x, _, _ = resolve(self.config.loop_config(self.config.loops[0], job["capacity"], 0.0, job["seed"]))
+        t0 = time.process_time()
+        train(cfg.train, x[: cfg.n_samples], None, _base(self.root, job["capacity"], job["seed"]), progress=False)
+        return [{**job, "cpu_seconds": time.process_time() - t0}]
+
+
+def _base(root, capacity: str, seed: int) -> Path:
+    """Where the base of (capacity, seed) is trained: <root>/bases/<capacity>-seed<seed>/gen_000."""
+    return Path(root) / "bases" / f"{capacity}-seed{seed}" / "gen_000"
 
 
 @dataclass(frozen=True)
@@ -96,6 +141,7 @@ class SimsPhase:
     ws: dict                      # (loop, capacity) -> the w values this phase runs
     seeds: tuple
     root: str
+    base_root: str                # where the bases are (<out>, whose bases/ the SimsBases sweep fills)
     columns = COLUMNS
     code_packages = ("simtheory", "empirical")
 
@@ -115,6 +161,7 @@ class SimsPhase:
         from .points import run_point_loop
         cfg = self.config.loop_config(job["loop"], job["capacity"], job["w"], job["seed"])
         folder = Path(self.root) / "runs" / f"{job['loop']}-{job['capacity']}-w{job['w']:g}-seed{job['seed']}"
+        seed_from_base(_base(self.base_root, job["capacity"], job["seed"]), folder)
         t0 = time.process_time()
         rf = run_point_loop(cfg, folder, progress=False)
         cpu = time.process_time() - t0
@@ -122,9 +169,9 @@ class SimsPhase:
             f.unlink()
         for d in rf.path.glob("gen_*/sims-aux"):
             shutil.rmtree(d)
-        return [{**job, "generation": m["generation"], "mean_reward": m["mean_reward"], "reward_se": m["reward_se"],
-                 "mmd2": m.get("mmd2_to_data"), "mmd2_se": m.get("mmd2_to_data_se"), "cpu_seconds": cpu}
-                for m in rf.metrics()]
+        keys = ("n_measured", "mean_reward", "reward_se", "fit_error", "fit_error_se", "law_error", "law_error_se")
+        return [{**job, "generation": m["generation"], **{k: m.get(k) for k in keys}, "mmd2": m.get("mmd2_to_data"),
+                 "mmd2_se": m.get("mmd2_to_data_se"), "cpu_seconds": cpu} for m in rf.metrics()]
 
 
 def pick_w(rows: list[dict], T: int) -> dict:
@@ -149,27 +196,29 @@ def run_sims_rung(cfg: SimsRungConfig, out, scheduler: str | None = None, serial
     from simtheory.runs import atomic_write
     from simtheory.runs.sweep import run_sweep
     out = Path(out)
+    run_sweep(SimsBases(cfg, str(out.resolve())), out / "bases", scheduler=scheduler, serial=serial, workers=workers,
+              progress=progress)
     grid = {(lp, cap): (0.0,) + tuple(cfg.ws) for lp, cap in itertools.product(cfg.loops, cfg.capacities)}
-    pick = SimsPhase(cfg, "pick", grid, cfg.pick_seeds, str((out / "pick").resolve()))
+    pick = SimsPhase(cfg, "pick", grid, cfg.pick_seeds, str((out / "pick").resolve()), str(out.resolve()))
     rows = read_results(run_sweep(pick, out / "pick", scheduler=scheduler, serial=serial, workers=workers,
                                   progress=progress))
     picked = pick_w(rows, cfg.generations)
     atomic_write(out / "picked.json", (json.dumps({f"{a}/{b}": w for (a, b), w in picked.items()}, indent=1)
                                        + "\n").encode())
     rep = SimsPhase(cfg, "report", {k: tuple(sorted({0.0, w})) for k, w in picked.items()}, cfg.report_seeds,
-                    str((out / "report").resolve()))
+                    str((out / "report").resolve()), str(out.resolve()))
     report = read_results(run_sweep(rep, out / "report", scheduler=scheduler, serial=serial, workers=workers,
                                     progress=progress))
     return {"pick": rows, "report": report, "picked": picked}
 
 
 RUNGS = {
-    # results/points-sims: about 40 min of CPU time at one thread per process (one pick seed: the ladder took the
-    # rest of the CPU budget)
-    "full": SimsRungConfig(),
-    "tiny": SimsRungConfig(capacities={"small": (16, "short"), "ample": (32, "long")},
-                           budgets={"short": (8192, 2048), "long": (16384, 4096)}, ws=(1.0,), pick_seeds=(0,),
-                           report_seeds=(1,), n_samples=256, n_eval=128, n_s=128, generations=2),
+    # results/points-sims: about 1.5 h of CPU time at one thread per process; six report seeds, the number the
+    # first run's per-seed spread asks for to show its fully synthetic effects with 80% power by Student's t
+    "full": SimsRungConfig(report_seeds=(1, 2, 3, 4, 5, 6)),
+    "tiny": SimsRungConfig(capacities={"small": (16, 8192, 2048), "ample": (32, 16384, 4096)}, ws=(1.0,),
+                           pick_seeds=(0,), report_seeds=(1,), n_samples=256, n_eval=128, n_s=128, generations=2,
+                           num_steps=16, n_law=16384),
 }
 
 
@@ -180,7 +229,7 @@ def add_parser(sub) -> None:
                        "and ample networks, w picked on one seed set and reported on another",
                        formatter_class=HelpFormatter, description=__doc__.split("\n\n")[0])
     p.add_argument("--rung", default="full", choices=sorted(RUNGS), help="which experiment set (default: full)")
-    p.add_argument("--out", required=True, help="folder: pick/, report/, picked.json (required)")
+    p.add_argument("--out", required=True, help="folder: bases/, pick/, report/, picked.json (required)")
     sweep_options(p)
 
 

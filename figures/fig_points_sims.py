@@ -1,16 +1,20 @@
-"""SIMS at the point rung (results/points-sims): the w sweep on the pick seeds (MMD^2 to the data law at the last
-generation against w, per loop and network) and, on the report seeds, MMD^2 per generation for w = 0 and the
-picked w (mean +- 2 SE over seeds), in the synthetic augmentation loop (lam = 0.6) and the fully synthetic loop."""
+"""SIMS at the point rung (results/points-sims), per loop (the synthetic augmentation loop, lam = 0.6, and the fully
+synthetic loop): top, the w sweep on the pick seed (MMD^2 to the data law at the last generation against w, +- 2 of
+each run's own SE); middle, MMD^2 per generation on the report seeds for w = 0 and the picked w (mean +- 2 SE over
+seeds); bottom, the paired difference picked w minus w = 0 per generation with its 95% interval from Student's t with
+n - 1 degrees of freedom (below 0: SIMS closer to the data)."""
 from __future__ import annotations
 
 import json
 
 import numpy as np
+from scipy import stats
 
 from .common import cached_arrays, plt, run_dir, save
 from .fig_points_common import SIMS, digest, results_rows
 
 KEYS = ("loop", "capacity", "w", "seed", "generation", "mmd2", "mmd2_se")
+CAPS = ("small", "ample")
 
 
 def _table(out, phase: str) -> dict:
@@ -27,35 +31,62 @@ def make(out, quick: bool = False) -> list:
     pick, rep = _table(out, "pick"), _table(out, "report")
     picked = json.loads((SIMS / "picked.json").read_text())
     loops = sorted(set(pick["loop"].tolist()))
-    caps = ("small", "ample")
     T = int(pick["generation"].max())
-    fig, axes = plt.subplots(2, len(loops), figsize=(4.8 * len(loops), 6.2), squeeze=False)
+    n_rep = len(set(rep["seed"].tolist()))
+    fig, axes = plt.subplots(3, len(loops), figsize=(5.2 * len(loops) + 2.6, 11.0), squeeze=False)
+    gens = sorted(set(rep["generation"].tolist()))
     for j, lp in enumerate(loops):
         ax = axes[0, j]
-        for c, cap in enumerate(caps):
-            ws = sorted(set(pick["w"][(pick["loop"] == lp) & (pick["capacity"] == cap)].tolist()))
-            m = [pick["mmd2"][(pick["loop"] == lp) & (pick["capacity"] == cap) & (pick["w"] == w)
-                              & (pick["generation"] == T)] for w in ws]
-            ax.errorbar(ws, [v.mean() for v in m], [2 * v.std(ddof=1) / np.sqrt(v.size) if v.size > 1 else 0
-                                                    for v in m], marker="o", capsize=2, color=f"C{c}",
-                        label=f"{cap} (picked w = {picked.get(f'{lp}/{cap}')})")
-        ax.set_xlabel("w")
-        ax.set_ylabel(f"MMD^2 to the data at t = {T} (pick seeds, +- 2 SE)")
-        ax.set_title(f"{lp} loop: the w sweep", fontsize=8)
-        ax.legend(fontsize=7)
+        for c, cap in enumerate(CAPS):
+            sel = (pick["loop"] == lp) & (pick["capacity"] == cap) & (pick["generation"] == T)
+            ws = sorted(set(pick["w"][sel].tolist()))
+            mu = [pick["mmd2"][sel & (pick["w"] == w)].mean() for w in ws]
+            se = [np.sqrt(np.sum(pick["mmd2_se"][sel & (pick["w"] == w)] ** 2)) / (sel & (pick["w"] == w)).sum()
+                  for w in ws]
+            ax.errorbar(ws, mu, 2 * np.array(se), marker="o", capsize=3, color=f"C{c}",
+                        label=f"{cap} network")
+        ax.set_xlabel("guidance w")
+        ax.set_ylabel(f"MMD^2 to the data at t = {T}\n(pick seed, +- 2 SE of the run)", fontsize=8)
+        pw = ", ".join(f"{cap} {picked[f'{lp}/{cap}']:g}" for cap in CAPS if f"{lp}/{cap}" in picked)
+        ax.set_title(f"{lp} loop: the w sweep on seed 0 (picked: {pw})", fontsize=10)
         ax = axes[1, j]
-        for c, cap in enumerate(caps):
+        for c, cap in enumerate(CAPS):
             for w in sorted(set(rep["w"][(rep["loop"] == lp) & (rep["capacity"] == cap)].tolist())):
                 sel = (rep["loop"] == lp) & (rep["capacity"] == cap) & (rep["w"] == w)
                 g = sorted(set(rep["generation"][sel].tolist()))
-                mu = [rep["mmd2"][sel & (rep["generation"] == t)].mean() for t in g]
-                se = [np.sqrt(np.sum(rep["mmd2_se"][sel & (rep["generation"] == t)] ** 2)) / (sel & (rep["generation"] == t)).sum()
-                      for t in g]
-                ax.errorbar(g, mu, 2 * np.array(se), marker="o" if w else "s", ls="-" if w else "--", capsize=2,
-                            color=f"C{c}", label=f"{cap}, w = {w:g}")
+                v = [rep["mmd2"][sel & (rep["generation"] == t)] for t in g]
+                ax.errorbar(np.array(g) + (0.06 if w else -0.06), [a.mean() for a in v],
+                            [2 * a.std(ddof=1) / np.sqrt(a.size) for a in v], marker="o" if w else "s",
+                            ls="-" if w else "--", capsize=3, color=f"C{c}", label=f"{cap}, " + ("SIMS (the picked w)" if w else "w = 0"))
         ax.set_xlabel("generation")
-        ax.set_ylabel("MMD^2 to the data (report seeds)")
-        ax.legend(fontsize=7)
-    fig.suptitle("SIMS at the point rung (K = 1): w picked on seed 0, reported on seeds 1-3", fontsize=9)
+        ax.set_ylabel(f"MMD^2 to the data\n(report seeds: mean +- 2 SE over {n_rep})", fontsize=8)
+        ax.set_title(f"{lp} loop: w = 0 (dashed) and the picked w (solid)", fontsize=10)
+        ax.set_xticks(gens)
+        ax = axes[2, j]
+        ax.axhline(0, color="0.4", lw=0.8)
+        for c, cap in enumerate(CAPS):
+            w = picked.get(f"{lp}/{cap}")
+            if w is None:
+                continue
+            sel = (rep["loop"] == lp) & (rep["capacity"] == cap)
+            g = sorted(set(rep["generation"][sel].tolist()))
+            mu, half = [], []
+            for t in g:
+                a = {int(s): m for s, m in zip(rep["seed"][sel & (rep["generation"] == t) & (rep["w"] == 0)],
+                                                rep["mmd2"][sel & (rep["generation"] == t) & (rep["w"] == 0)])}
+                b = {int(s): m for s, m in zip(rep["seed"][sel & (rep["generation"] == t) & (rep["w"] == w)],
+                                                rep["mmd2"][sel & (rep["generation"] == t) & (rep["w"] == w)])}
+                d = np.array([b[s] - a[s] for s in sorted(set(a) & set(b))])
+                mu.append(d.mean())
+                half.append(stats.t.ppf(0.975, d.size - 1) * d.std(ddof=1) / np.sqrt(d.size))
+            ax.errorbar(np.array(g) + (0.06 * (2 * c - 1)), mu, half, marker="o", capsize=3, color=f"C{c}",
+                        label=f"{cap}: picked w minus w = 0")
+        ax.set_xlabel("generation")
+        ax.set_ylabel("paired difference of MMD^2\n(mean, 95% interval of t with n - 1 df)", fontsize=8)
+        ax.set_title(f"{lp} loop: SIMS minus no guidance, paired by seed", fontsize=10)
+        ax.set_xticks(gens)
+    for ax in axes[:, -1]:              # one legend per row, beside its right panel
+        ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    fig.suptitle(f"SIMS at the point rung (K = 1): w picked on seed 0, reported on {n_rep} other seeds", fontsize=11)
     fig.tight_layout()
     return save(fig, out, "points_sims")

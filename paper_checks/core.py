@@ -1,6 +1,7 @@
 """The record every paper check returns, and the verdict rules (a verdict is computed, never written in)."""
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 
@@ -107,3 +108,59 @@ def effect_verdict(diff: float, se: float, n: int, n_se: float = 2.0, unit: str 
         why = (f"Not shown at this power: the measured effect is {z:+.1f} SE, against the claimed direction, with "
                f"{n} {unit}; more {unit} can only bound an effect of the claimed sign, not show it.")
     return NOT_SHOWN, why
+
+
+def t_test(differences) -> dict:
+    """The one-sample t statistic of paired differences (one per seed): mean, SE (sample SD / sqrt n), t = mean /
+    SE, its degrees of freedom n - 1 and the two-sided p of Student's t with those degrees of freedom; fewer than two
+    differences, or non-finite ones, are a ValueError."""
+    import numpy as np
+    from scipy import stats
+    d = np.asarray(differences, float).ravel()
+    if d.size < 2 or not np.all(np.isfinite(d)):
+        raise ValueError(f"differences must be two or more finite numbers, got {differences!r}")
+    mean, se = float(d.mean()), float(d.std(ddof=1) / math.sqrt(d.size))
+    t = mean / se if se > 0 else (0.0 if mean == 0 else math.copysign(math.inf, mean))
+    df = d.size - 1
+    return {"mean": mean, "se": se, "t": t, "df": df, "n": int(d.size), "p": float(2 * stats.t.sf(abs(t), df))}
+
+
+def t_seeds_needed(t: float, n: int, alpha: float = 0.05, power: float = 0.8, most: int = 100_000) -> int | None:
+    """Seeds that give the two-sided t test at level ``alpha`` the power ``power`` against an effect of the
+    observed size (per-seed effect t / sqrt(n), the observed mean over the observed SD): the smallest m >= 2 with
+    P(T_{m-1}(delta sqrt(m)) beyond the critical value) >= power, T the noncentral t; None past ``most``."""
+    from scipy import stats
+    effect = abs(t) / math.sqrt(n)
+    if effect == 0:
+        return None
+    for m in itertools.chain(range(2, 200), range(200, most + 1, 50)):
+        q = stats.t.ppf(1 - alpha / 2, m - 1)
+        if stats.nct.sf(q, m - 1, effect * math.sqrt(m)) >= power:
+            return m
+    return None
+
+
+def t_verdict(differences, alpha: float = 0.05, unit: str = "seeds") -> tuple[str, str, dict]:
+    """Verdict on a claimed effect "difference < 0" from paired differences over a few seeds, by Student's t with
+    n - 1 degrees of freedom (not the normal quantile, which a handful of seeds does not reach): holds when t is
+    below -q, fails when t is above +q (the opposite effect, shown), q the two-sided ``alpha`` quantile of t with
+    n - 1 df; otherwise "not shown at this power", with the seeds that would give the test 80% power at the
+    observed effect (:func:`t_seeds_needed`). Returns (verdict, note, :func:`t_test`'s numbers plus ``q``); the note
+    always prints t, its df and the two-sided p."""
+    from scipy import stats
+    s = t_test(differences)
+    q = float(stats.t.ppf(1 - alpha / 2, s["df"]))
+    s["q"] = q
+    what = (f"t = {s['t']:+.2f} with {s['df']} df (paired over {s['n']} {unit}), two-sided p = {s['p']:.3g}; "
+            f"the level-{alpha:g} test needs |t| > {q:.2f}.")
+    if passes(s["t"], "<", -q):
+        return HOLDS, what, s
+    if passes(s["t"], ">", q):
+        return FAILS, what, s
+    if s["t"] < 0:
+        need = t_seeds_needed(s["t"], s["n"], alpha)
+        more = (f"about {need} {unit} would give it 80% power at this effect size" if need else
+                "no feasible number of seeds would show an effect this small")
+        return NOT_SHOWN, f"Not shown at this power: {what} {more}.", s
+    return NOT_SHOWN, (f"Not shown at this power: {what} The effect is against the claimed direction; more {unit} can "
+                       "only bound an effect of the claimed sign, not show it."), s
