@@ -11,10 +11,11 @@ E="$PY -m empirical"
 # the base: generation 0 of the augmentation loop (lam = 1, K = 1), and the loop itself (no SIMS)
 $E loop --config cpu --K 1 --lam 1 --threads 1 --out $R/loop-aug
 
-reuse_base() {   # copy a loop's generation 0 and classifier into another loop folder (it then resumes from there)
-  mkdir -p "$2/gen_000" "$2/classifier"
+reuse_base() {   # a loop's generation 0, reward classifier and judge into another loop folder (it resumes from there)
+  mkdir -p "$2/gen_000" "$2/classifier" "$2/judge"
   cp "$1"/gen_000/{network,training-state}.* "$2/gen_000/"
   cp "$1"/classifier/classifier.* "$2/classifier/"
+  cp "$1"/judge/classifier.* "$2/judge/"
 }
 
 # hyperparameters on seed set 0 only: lr x auxiliary EMA (half-life / B; 0: raw weights) x w
