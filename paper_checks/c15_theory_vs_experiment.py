@@ -23,8 +23,9 @@ RUNS = {   # key: (folder under results/, command that makes it, label)
 }
 N_SE = 4.0
 SOURCE = "Ferbach et al. 2024"
-SCALE = ("CPU configuration (8x8 CIFAR-10 JPEG copy, 0.66 M-parameter EDM, 3 generations of 2,500 kept images "
-         "from 10,000 candidates); SEs by the delta method from the candidates and from the evaluation images")
+SCALE = ("CPU configuration (8x8 CIFAR-10 JPEG copy, 0.66 M-parameter EDM, 18 Heun steps, 3 generations of 2,500 "
+         "kept images from 10,000 candidates; each model measured on its 1,000 evaluation images and the next "
+         "generation's candidates); SEs by the delta method from the candidates and from the measured images")
 
 
 def _load(key: str):
@@ -95,13 +96,32 @@ def _rows(res: dict, label: str, id0: str) -> list[Check]:
         "law of p_t); the gap is the fit error", f"{SOURCE}, Sec. 2-3 (maximum likelihood at infinite capacity) [paper]",
         "measured E[r] per generation = one-step prediction: "
         + ", ".join(f"{g['prediction']['predicted_mean_reward']:.3f}" for g in gens),
-        "measured: " + ", ".join(f"{g['model']['mean_reward']:.3f}" for g in gens) + "; fit error (z): "
+        "measured: " + ", ".join(f"{g['model']['mean_reward']:.3f}" for g in gens) + "; one-step error (z): "
         + ", ".join(f"{g['comparison']['onestep_error_mean_reward']:+.3f} ({g['comparison']['onestep_z_mean_reward']:+.1f})"
                     for g in gens) + "; max |z| over reward and classes per generation: "
         + ", ".join(f"{z:.1f}" for z in fz),
-        f"{N_SE:g} combined SEs (no fit error)", verdict(passes(max(fz), "<=", N_SE)),
-        "A failure measures what a finite network misses of the curated law at this scale (the fit error), not a "
-        "fault of the theorem, whose exact part the selection row checks. " + SCALE, kind="paper"))
+        f"{N_SE:g} combined SEs (no one-step error)", verdict(passes(max(fz), "<=", N_SE)),
+        "The one-step error is the model's fit error plus the kept set's sampling noise; a failure measures what a "
+        "finite network misses of the curated law at this scale, not a fault of the theorem, whose exact part the "
+        "selection row checks. " + SCALE, kind="paper"))
+    errs = [e for e in res.get("errors", []) if e.get("fit_error") is not None]
+    fit = checks.get("fit", [])
+    if fit:
+        samp = [e for e in errs if e.get("sampler_error") is not None]
+        out.append(Check(
+            f"{id0}.{len(out) + 1}", f"{label}: each model reproduces the law of the set it was trained on (the "
+            "maximum-likelihood fit at infinite capacity the theorems assume)",
+            f"{SOURCE}, Sec. 2 (retraining by maximum likelihood) [paper]",
+            "model t's E[r] = its training set's, per generation",
+            "fit error (z): " + ", ".join(f"t={e['generation']}: {e['fit_error']:+.3f} ({e['fit_error'] / e['fit_error_se']:+.1f})"
+                                          for e in errs)
+            + ("; the sampler's own share (same network, Heun steps against "
+               f"{samp[0]['sampler_ref_steps']}): " + ", ".join(
+                   f"{e['sampler_error']:+.4f} ± {e['sampler_error_se']:.4f}" for e in samp) if samp else ""),
+            f"{N_SE:g} SE (the model's {errs[0].get('n_measured', '?')} draws and the finite training set)",
+            verdict(_all_hold(fit)),
+            "A failure is the network's miss at this scale: the sampler's share is measured beside it, and the "
+            "selection row shows the kept sets follow the theory exactly. " + SCALE, kind="paper"))
     ms, meas, T = res["multi_step"], res["measured"], len(res["measured"]) - 1
     at_T = {k: v[T] for k, v in ms.items()}
     # the prediction's side of its interval (skewness-corrected, Student-t: simtheory.predict.interval) as an SE
@@ -131,7 +151,8 @@ def _rows(res: dict, label: str, id0: str) -> list[Check]:
             out.append(Check(
                 f"{id0}.{len(out) + 1}", f"{label}: {claim}", src, "value <= allowance each generation",
                 "; ".join(f"t={c['generation']}: {c['value']:.3g} vs {c['allowance']:.3g}" for c in rows),
-                f"{N_SE:g} SEs + measured fit error", verdict(_all_hold(rows)), SCALE, kind="paper"))
+                f"{N_SE:g} SEs + measured fit error (consistent given the fit: a network that does not fit passes it)",
+                verdict(_all_hold(rows)), SCALE, kind="paper"))
     return out
 
 

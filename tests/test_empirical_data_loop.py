@@ -61,7 +61,11 @@ def test_bad_loop_config(kw, name):
 
 @pytest.mark.cifar
 def test_loop_resume_after_kill_equals_uninterrupted(tmp_path, monkeypatch):
+    """Killed twice (mid base training, mid fine-tune) and resumed, the loop ends with an uninterrupted run's metrics,
+    with dropout on (per-step, per-process dropout seeds)."""
+    from dataclasses import replace
     cfg = preset("tiny")
+    cfg = replace(cfg, train=replace(cfg.train, unet=replace(cfg.train.unet, dropout=0.1)))
     full = run_image_loop(cfg, tmp_path / "full", progress=False).metrics()
     assert [r["generation"] for r in full] == [0, 1, 2]
     for r in full:
@@ -93,7 +97,7 @@ def test_loop_resume_after_kill_equals_uninterrupted(tmp_path, monkeypatch):
     monkeypatch.setattr(tr, "ema_update", real)
     assert run_image_loop(cfg, tmp_path / "cut", progress=False).metrics() == full
     with pytest.raises(ConfigMismatch, match="K: 4 -> 3"):
-        run_image_loop(preset("tiny", K=3), tmp_path / "cut", progress=False)
+        run_image_loop(replace(cfg, K=3), tmp_path / "cut", progress=False)
 
 
 def test_cli_dry_run():
