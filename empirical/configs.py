@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 
 from simtheory import validate
-from simtheory.loops import SCHEMES
+from simtheory.fold import check_words
 
 from .classifier import ClassifierConfig
 from .data import class_indices
@@ -24,7 +24,7 @@ def check_loop_words(cfg) -> None:
     curation keeps one of K drawn samples, so K = inf is refused), lam >= 0 or inf, scheme one of SCHEMES; and the
     sizes that index seed blocks (:mod:`empirical.seeds`): generations, candidates and evaluation draws per
     generation, the sampler check's steps and draws."""
-    k, lam = validate.sampled_loop(cfg.K, cfg.lam, cfg.scheme, SCHEMES)
+    k, lam = check_words(cfg.K, cfg.lam, cfg.scheme)
     object.__setattr__(cfg, "K", k)
     object.__setattr__(cfg, "lam", lam)
     validate.count(cfg.seed, "seed", minimum=0)

@@ -40,13 +40,13 @@ from scipy import stats
 
 from . import curated, theorems, validate
 from .curation import NORM_TOL
+from .fold import mixing_weights
 
 Y_LO = -4.0                 # Gumbel CDF G(-4) = e^{-e^4} < 3e-24: nothing below the lowest reward + Y_LO
 Y_HI = 45.0                 # above max r + log K + Y_HI the integrands are below K e^{-45}
 H = math.log(2.0) / 3.0     # trapezoid step: geometric convergence for these analytic integrands (~1e-14)
 CACHE_ENTRIES = 4_000_000   # keep the (atoms x nodes) Gumbel matrices when smaller than this, else recompute
 CHUNK = 4096
-SCHEMES = ("replace", "fresh", "accumulate")
 
 
 # ---------------------------------------------------------------------------- quadrature of the curated map
@@ -203,31 +203,6 @@ def _n_classes(labels, real_labels, n_classes) -> int:
     return hi + 1
 
 
-def _mixing(scheme: str, lam: float, steps: int) -> tuple[np.ndarray, np.ndarray]:
-    r"""Weights of :math:`p_{t+1} = d_{t+1} P_{real} + \sum_{s \le t} W_{t+1,s}\, c(p_s)` (Sec. 3).
-
-    replace / fresh: :math:`(P_{real} + \lambda c(p_t)) / (1 + \lambda)` (fresh draws new real images from the
-    same law, the same map at infinite samples). accumulate: every curated set so far beside the real one,
-    :math:`(P_{real} + \lambda \sum_{s \le t} c(p_s)) / (1 + \lambda (t + 1))`; lam is then the ratio of one
-    generation's synthetic images to the real ones, which the loops set to 1 when lam = inf (N and N).
-    """
-    if scheme not in SCHEMES:
-        raise ValueError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
-    W = np.zeros((steps + 1, steps + 1))
-    d = np.zeros(steps + 1)
-    for t in range(steps):
-        if scheme == "accumulate":
-            lam_a = 1.0 if lam == math.inf else lam
-            W[t + 1, : t + 1] = lam_a / (1.0 + lam_a * (t + 1))
-            d[t + 1] = 1.0 / (1.0 + lam_a * (t + 1))
-        elif lam == math.inf:
-            W[t + 1, t] = 1.0
-        else:
-            W[t + 1, t] = lam / (1.0 + lam)
-            d[t + 1] = 1.0 / (1.0 + lam)
-    return W, d
-
-
 # --------------------------------------------------------------------------------------------- dynamics
 def _fold(p0, p_data, r, K, W, d) -> np.ndarray:
     """Forward trajectory with simtheory.curated at each step (replace: the same numbers as simtheory.retrain).
@@ -334,7 +309,7 @@ def trajectory(rewards, labels=None, K=2, steps: int = 1, *, lam: float = math.i
     real_rewards, real_labels : array_like (N,) -- the real training images' rewards and labels (atoms of mass
         1/N); required when real data enter (lam finite, or scheme 'accumulate').
     n_classes : int, optional -- number of classes (default: max label + 1).
-    scheme : 'replace' | 'fresh' | 'accumulate' -- see :func:`_mixing`.
+    scheme : 'replace' | 'fresh' | 'accumulate' -- the mixing rule, :func:`simtheory.fold.mixing_weights`.
     level : float -- coverage of the intervals (default 0.95).
 
     Returns
@@ -348,7 +323,7 @@ def trajectory(rewards, labels=None, K=2, steps: int = 1, *, lam: float = math.i
     k = validate.group_size(K, "K")
     la = validate.ratio(lam, "lam")
     steps = validate.count(steps, "steps", minimum=0)
-    W, d = _mixing(scheme, la, steps)
+    W, d = mixing_weights(scheme, la, steps)
     real_needed = bool(np.any(d > 0))
     if real_needed and real_rewards is None:
         raise ValueError("real_rewards are required when real data are mixed in (lam finite or scheme accumulate)")
@@ -387,9 +362,9 @@ def law_trajectory(rewards, labels=None, K=2, steps: int = 1, *, lam: float = ma
 
     The law p_0 is given by M exact draws (``rewards``, ``labels``: atoms of mass 1/M). It is also the real data's
     law, so :math:`p_{t+1} = (p_0 + \lambda\, c(p_t)) / (1 + \lambda)` (Eq. 7 and Sec. 3 of Ferbach et al. 2024;
-    the schemes of :func:`_mixing`): the trajectory an infinitely large loop with infinite capacity follows. Its
-    means ``mean_reward``, ``mean_exp_reward`` and ``class_proportions`` (arrays over t = 0..steps) carry ``_se``,
-    the Monte Carlo error of the M atoms.
+    the schemes of :func:`simtheory.fold.mixing_weights`): the trajectory an infinitely large loop with infinite
+    capacity follows. Its means ``mean_reward``, ``mean_exp_reward`` and ``class_proportions`` (arrays over
+    t = 0..steps) carry ``_se``, the Monte Carlo error of the M atoms.
 
     A loop of finite sets does not follow it exactly, even when each network reproduces the law of its training
     set: model 0 learns n_real real samples, and generation s trains on n_synthetic samples kept from candidates of
@@ -429,7 +404,7 @@ def law_trajectory(rewards, labels=None, K=2, steps: int = 1, *, lam: float = ma
     n_real = validate.count(n_real, "n_real")
     n_synthetic = validate.count(n_synthetic, "n_synthetic")
     n_se = validate.count(n_se, "n_se", minimum=2)
-    W, d = _mixing(scheme, la, steps)
+    W, d = mixing_weights(scheme, la, steps)
     M = r.size
     p0 = np.full(M, 1.0 / M)
     P = _fold(p0, p0, r, k, W, d)

@@ -6,7 +6,7 @@ import pytest
 from scipy import stats
 
 from simtheory.diffusion import sims
-from simtheory.families import gmm
+from simtheory.families import gaussian, gmm
 
 from tolerances import N_SE
 
@@ -184,7 +184,7 @@ def test_critical_w_at_unequal_sizes(estimator, M, n_s):
     """M != n_s, both kinds, both estimators: w* (log) zeroes E[log v_{t+1}/v_t] = E log(chi^2_{M-1}/c_M)
     - w E log(chi^2_{n_s-1}/c_s) (quadrature), w* (mean) makes E[v_{t+1}/v_t] = E[chi^2_{M-1}/c_M]
     E[(c_s/chi^2_{n_s-1})^w] = 1 (quadrature), and each is where the loop's own closed forms say."""
-    ddof = sims.ESTIMATORS[estimator]
+    ddof = gaussian.DDOF[estimator]
     base, aux = _chi2_log_mean(M, M - ddof), _chi2_log_mean(n_s, n_s - ddof)
     w_log = sims.critical_w(M, n_s, "log", estimator)
     assert w_log == pytest.approx(base / aux, rel=1e-9)
@@ -205,7 +205,7 @@ def test_critical_w_at_unequal_sizes(estimator, M, n_s):
 @pytest.mark.parametrize("M,n_s,w", [(20, 15, 0.7), (8, 40, 1.5), (50, 9, 0.3)])
 def test_variance_factor_mean_uses_the_estimators_divisor(estimator, M, n_s, w):
     """E[v_{t+1}/v_t] = E[chi^2_{M-1}/c_M] E[(c_s/chi^2_{n_s-1})^w], c = n - ddof, by quadrature."""
-    ddof = sims.ESTIMATORS[estimator]
+    ddof = gaussian.DDOF[estimator]
     ref = (M - 1) / (M - ddof) * stats.chi2(n_s - 1).expect(lambda q: ((n_s - ddof) / q) ** w)
     assert sims.variance_factor_mean(w, M, n_s, estimator) == pytest.approx(ref, rel=1e-9)
 
@@ -264,7 +264,7 @@ def test_gmm_sims_training_sets_hold_the_right_real_block(scheme, monkeypatch):
     N, T = 20, 3
     cfg = sims.GmmSimsConfig(w=1.0, n_samples=N, n_s=20, components=1, lam=0.5, scheme=scheme, generations=T,
                              num_steps=4, em_iter=3, restarts=1)
-    x = np.random.default_rng(0).normal(size=(cfg.real_needed(), 2))
+    x = np.random.default_rng(0).normal(size=(cfg.n_real, 2))
     sims.run_gmm_sims(cfg, x, seed=1)
     trains = [c for c in calls if c.shape[0] == N + cfg.n_synthetic]
     assert len(trains) == T

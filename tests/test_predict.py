@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import simtheory
-from simtheory import predict
+from simtheory import fold, predict
 
 from tolerances import EXACT, N_SE
 
@@ -159,7 +159,7 @@ def test_multistep_influence_is_the_directional_derivative(K, lam, scheme):
     cand = np.r_[np.ones(n, bool), np.zeros(N, bool)]
     p0 = np.where(cand, 1 / n, 0.0)
     pd = np.where(cand, 0.0, 1 / N)
-    W, d = predict._mixing(scheme, lam, steps)
+    W, d = fold.mixing_weights(scheme, lam, steps)
     P = predict._fold(p0, pd, r_all, K, W, d)
     IF = predict._influence(P, r_all, K, W, f, cand)
     eps = 1e-6

@@ -44,16 +44,3 @@ def test_integral_float_and_numpy_K_accepted():
     np.testing.assert_array_equal(simtheory.curated(P, R, 4.0), a)
     np.testing.assert_array_equal(simtheory.curated(P, R, np.int64(4)), a)
     assert np.all(np.isfinite(simtheory.curated(P, R, math.inf)))
-
-
-def test_sampled_loop_words():
-    """K finite integer >= 1 (an integral float is K), lam >= 0 or inf, scheme among the given ones; each refusal
-    names what was wrong."""
-    from simtheory import validate
-    assert validate.sampled_loop(4.0, math.inf, "replace", ("replace", "fresh")) == (4, math.inf)
-    assert isinstance(validate.sampled_loop(4.0, 1, "fresh", ("replace", "fresh"))[0], int)
-    for K, lam, scheme, match in ((math.inf, 1.0, "replace", "K must be finite"), (0, 1.0, "replace", "K must be"),
-                                  (2, -1.0, "replace", "lam must be"), (2, math.nan, "replace", "lam is NaN"),
-                                  (2, 1.0, "mix", "scheme must be one of")):
-        with pytest.raises(ValueError, match=match):
-            validate.sampled_loop(K, lam, scheme, ("replace", "fresh"))

@@ -1,14 +1,15 @@
 r"""SIMS (Alemohammad et al. 2024) on infinite-capacity diffusion models: Gaussian and Gaussian-mixture refit
 loops, with curation, and distribution shifting.
 
-Generation t -> t+1 (the loop engine's fold, with SIMS at the sampling arrow):
+Generation t -> t+1 (the fold of :mod:`simtheory.fold`, with SIMS at the sampling arrow):
     base   = fit (MLE / EM) to the current training set of M points;
     aux    = fit to n_s samples of the base diffusion model (EM warm-started from the base: SIMS fine-tunes a
              copy of the base on its own samples);
     sample = the guided diffusion D_w = (1 + w) D_base - w D_aux (K m candidates; K > 1 keeps one per group by
              softmax(r), the curation rule of the finite-sample loops);
-    mix    = the schemes of simtheory.loops: 'replace' (real N points + synthetic; synthetic only when lam = inf),
-             'accumulate' (real + every synthetic set so far), 'fresh' (N new real points each generation).
+    mix    = the mixing rule of :func:`simtheory.fold.training_set`: 'replace' (real N points + synthetic; synthetic
+             only when lam = inf), 'accumulate' (real + every synthetic set so far), 'fresh' (N new real points each
+             generation).
 
 Gaussian loop in the limit sigma_max -> inf, MLE, replace, lam = inf: the guided variance is
 v_b (v_b / v_a)^w (:mod:`.gaussian`) and v_a = v_b chi^2_{n_s-1} / n_s, so
@@ -34,22 +35,19 @@ from collections.abc import Callable
 import numpy as np
 from scipy import optimize, special
 
-from ..fold import generation_streams, seed_sequence
-from .. import densities, metrics, validate
+from .. import densities, fold, metrics, validate
+from ..fold import LoopWords, generation_streams, seed_sequence
 from ..metrics import mode_proportions  # noqa: F401  (public here: the SIMS experiments count modes)
 from ..families import gmm
-from .. import select_softmax
+from ..families.gaussian import DDOF
 from .gaussian import guided_gaussian_1d
 from .sampler import check_w, guided_denoiser, heun_sample
-
-SCHEMES = ("replace", "accumulate", "fresh")
-ESTIMATORS = {"mle": 0, "unbiased": 1}     # divisor n - ddof
 
 
 # ---------------------------------------------------------------- Gaussian loop: closed forms
 
 def _divisor(n: int, estimator: str) -> int:
-    return n - ESTIMATORS[estimator]
+    return n - DDOF[estimator]
 
 
 def variance_factor_mean(w: float, M: int, n_s: int, estimator: str = "mle") -> float:
@@ -95,7 +93,7 @@ def critical_w(M: int, n_s: int, kind: str = "mean", estimator: str = "mle") -> 
 # ---------------------------------------------------------------- Gaussian loop: simulation
 
 @dataclass(frozen=True)
-class GaussianSimsConfig:
+class GaussianSimsConfig(LoopWords):
     """SIMS on the 1-D Gaussian refit loop; validated on construction (ValueError names the option)."""
 
     w: float = 1.0
@@ -119,17 +117,12 @@ class GaussianSimsConfig:
         object.__setattr__(self, "shift", float(self.shift))
         for name, least in (("n_samples", 2), ("n_s", 2), ("generations", 0)):
             object.__setattr__(self, name, validate.count(getattr(self, name), name, least))
-        if self.scheme not in SCHEMES:
-            raise ValueError(f"scheme must be one of {SCHEMES}, got {self.scheme!r}")
+        fold.check_scheme(self.scheme)
         object.__setattr__(self, "lam", validate.ratio(self.lam, "lam"))
-        if self.estimator not in ESTIMATORS:
-            raise ValueError(f"estimator must be one of {sorted(ESTIMATORS)}, got {self.estimator!r}")
+        if self.estimator not in DDOF:
+            raise ValueError(f"estimator must be one of {sorted(DDOF)}, got {self.estimator!r}")
         if not (float(self.sigma_max) > 0):
             raise ValueError(f"sigma_max must be > 0 (or inf), got {self.sigma_max!r}")
-
-    @property
-    def n_synthetic(self) -> int:
-        return self.n_samples if self.lam == math.inf else int(round(self.lam * self.n_samples))
 
     def to_dict(self) -> dict:
         return {"kind": "gaussian_sims", **asdict(self)}
@@ -175,7 +168,7 @@ def run_gaussian_sims(config: GaussianSimsConfig, chains: int, seed: int = 0, me
 
     def fit(st):
         n, m, s2 = st
-        return m + c.shift, s2 / (n - ESTIMATORS[c.estimator]) + c.smoothing
+        return m + c.shift, s2 / (n - DDOF[c.estimator]) + c.smoothing
 
     first = real(rng[0])
     mean, var = fit(first)
@@ -188,18 +181,15 @@ def run_gaussian_sims(config: GaussianSimsConfig, chains: int, seed: int = 0, me
         bm, bv = guided_gaussian_1d(mean, var, mean, var, 0.0, c.sigma_max)        # the base model's law
         am, av = fit(_stats(bm[:, None] + np.sqrt(bv)[:, None] * g.standard_normal((chains, c.n_s))))
         gm, gv = guided_gaussian_1d(mean, var, am, av, c.w, c.sigma_max)
-        if c.n_synthetic:
+        mix = fold.training_set(c.scheme, c.lam, t)
+        parts = []
+        if c.n_synthetic:                                        # lam = 0: no kept set, real data only
             synth = _stats(gm[:, None] + np.sqrt(gv)[:, None] * g.standard_normal((chains, c.n_synthetic)))
-        if c.n_synthetic == 0:                                   # lam = 0: real data only
-            train = real(g) if c.scheme == "fresh" else first
-        elif c.scheme == "accumulate":
-            pool = synth if pool is None else _combine(pool, synth)
-            train = _combine(first, pool)
-        elif c.lam == math.inf:
-            train = synth
-        else:
-            train = _combine(first if c.scheme == "replace" else real(g), synth)
-        mean, var = fit(train)
+            pool = synth if len(mix.kept) == 1 or pool is None else _combine(pool, synth)
+            parts.append(pool)
+        if mix.real is not None:                                 # 'fresh': block t, drawn from generation t's stream
+            parts.insert(0, first if mix.real == 0 else real(g))
+        mean, var = fit(parts[0] if len(parts) == 1 else _combine(*parts))
         out["aux_mean"][:, t - 1], out["aux_var"][:, t - 1] = am, av
         out["guided_mean"][:, t - 1], out["guided_var"][:, t - 1] = gm, gv
         out["mean"][:, t], out["var"][:, t] = mean, var
@@ -212,7 +202,7 @@ Reward = Callable[[np.ndarray], np.ndarray] | None
 
 
 @dataclass(frozen=True)
-class GmmSimsConfig:
+class GmmSimsConfig(LoopWords):
     """SIMS (and curation) on a Gaussian-mixture refit loop with the exact GMM diffusion model."""
 
     w: float = 1.0
@@ -239,20 +229,13 @@ class GmmSimsConfig:
         for name, least in (("n_samples", 1), ("n_s", 1), ("components", 1), ("num_steps", 2), ("em_iter", 1),
                             ("restarts", 1), ("generations", 0)):
             object.__setattr__(self, name, validate.count(getattr(self, name), name, least))
-        k, lam = validate.sampled_loop(self.K, self.lam, self.scheme, SCHEMES)
+        k, lam = fold.check_words(self.K, self.lam, self.scheme)
         object.__setattr__(self, "K", k)
         object.__setattr__(self, "lam", lam)
         if self.n_s < self.components or self.n_samples < self.components:
             raise ValueError(f"n_s ({self.n_s}) and n_samples ({self.n_samples}) must be >= components "
                              f"({self.components})")
         object.__setattr__(self, "modes", tuple(tuple(float(v) for v in np.atleast_1d(m)) for m in self.modes))
-
-    @property
-    def n_synthetic(self) -> int:
-        return self.n_samples if self.lam == math.inf else int(round(self.lam * self.n_samples))
-
-    def real_needed(self) -> int:
-        return self.n_samples * ((self.generations + 1) if self.scheme == "fresh" else 1)
 
     def to_dict(self) -> dict:
         return {"kind": "gmm_sims", **asdict(self)}
@@ -296,8 +279,7 @@ def sims_generation(config: GmmSimsConfig, base: dict, reward: Reward, rngs) -> 
     r = validate.finite_array(np.asarray(reward(cand), float).reshape(-1), "reward(x)")
     if r.size != m * K:
         raise ValueError("reward(x) must return one value per point")
-    keep = select_softmax(r.reshape(m, K), rc)
-    return aux, cand.reshape(m, K, d)[np.arange(m), keep]
+    return aux, cand[fold.keep_one_of_k(r, K, rc)]
 
 
 def run_gmm_sims(config: GmmSimsConfig, real_data, reward: Reward = None, seed: int = 0,
@@ -307,8 +289,8 @@ def run_gmm_sims(config: GmmSimsConfig, real_data, reward: Reward = None, seed: 
     Generation 0 is the EM fit to the first N real points (or ``start``). Sizes that need more than half of the
     available memory are a ValueError naming ``K`` or ``generations`` (simtheory.validate.fits_memory)."""
     x = validate.finite_array(real_data, "real_data")
-    if x.ndim != 2 or x.shape[0] < config.real_needed():
-        raise ValueError(f"real_data must be (n, d) with n >= {config.real_needed()}, got {x.shape}")
+    if x.ndim != 2 or x.shape[0] < config.n_real:
+        raise ValueError(f"real_data must be (n, d) with n >= {config.n_real}, got {x.shape}")
     N = config.n_samples
     # a generation's K m candidates (and Heun temporaries), and what grows with the run: the records and, under
     # 'accumulate', the synthetic pool
@@ -320,20 +302,17 @@ def run_gmm_sims(config: GmmSimsConfig, real_data, reward: Reward = None, seed: 
     validate.fits_memory(sum(parts.values()), name, getattr(config, name), f"a SIMS GMM loop of {T} generations")
     def fit(data, rng, warm):      # the module's fit_gmm, looked up at each call (tests wrap it)
         return fit_gmm(data, rng, warm, config.components, config.em_iter, restarts=config.restarts, reg=config.reg)
-    base = _params(start) if start is not None else fit(x[:N], _gen_streams(seed, 0)[3], None)
+    base = _params(start) if start is not None else fit(fold.real_block(x, N, 0, config.scheme),
+                                                         _gen_streams(seed, 0)[3], None)
     recs = [{"generation": 0, **base}]
     pool = None
     for t in range(1, config.generations + 1):
         rngs = _gen_streams(seed, t)
         aux, synth = sims_generation(config, base, reward, rngs)
-        if config.scheme == "accumulate":
-            pool = synth if pool is None else np.concatenate([pool, synth])
-            train = np.concatenate([x[:N], pool])
-        elif config.lam == math.inf:
-            train = synth
-        else:
-            real = x[N * t:N * (t + 1)] if config.scheme == "fresh" else x[:N]
-            train = np.concatenate([real, synth])
+        mix = fold.training_set(config.scheme, config.lam, t)
+        pool = synth if len(mix.kept) == 1 or pool is None else np.concatenate([pool, synth])
+        real = [] if mix.real is None else [fold.real_block(x, N, t, config.scheme)]
+        train = np.concatenate(real + [pool])
         base = fit(train, rngs[3], base if config.warm_start else None)
         rec = {"generation": t, **base, **{f"aux_{k}": v for k, v in aux.items()}}
         if config.modes:

@@ -57,10 +57,10 @@ import numpy as np
 from scipy import optimize, special
 
 from .. import validate
+from ..families.gaussian import DDOF
 from .gaussian import guided_gaussian_1d
 from .sampler import check_w
 
-ESTIMATORS = {"mle": 0, "unbiased": 1}     # divisor n - ddof (as in .sims)
 STEPS_PER_SD = 12                          # trapezoid nodes per SD of log chi^2 (geometric convergence)
 TAIL = 60.0                                # nats of the integrand left out at each end of the node range
 G_NODES = 4001                             # least number of spline nodes in log(v_a / v_b) for the mean factor g
@@ -81,8 +81,8 @@ def _check(M, n_s, smoothing, shift, estimator, var) -> tuple[int, int, float, f
     v = float(var)
     if not (math.isfinite(v) and v > 0):
         raise ValueError(f"var must be finite and > 0, got {var!r}")
-    if estimator not in ESTIMATORS:
-        raise ValueError(f"estimator must be one of {sorted(ESTIMATORS)}, got {estimator!r}")
+    if estimator not in DDOF:
+        raise ValueError(f"estimator must be one of {sorted(DDOF)}, got {estimator!r}")
     return M, n_s, b, d, v
 
 
@@ -271,7 +271,7 @@ def _moments_exact_fit(w, M, n_s, d, estimator, v, steps_per_sd) -> dict[str, fl
     """b = 0: V_w = v_b (v_a / v_b)^-w = v Q_M Q_s^-w and g = g(Q_s) (v_a / v_b = Q_s), so every moment is a product of 1-D
     expectations over Q_M and Q_s (:func:`chi2_expect`), each finite or divergent on its own:
     E[Q_s^-p] < inf iff p < k_s = (n_s - 1)/2, and g grows like Q_s^(-w/2) as Q_s -> 0."""
-    ddof = ESTIMATORS[estimator]
+    ddof = DDOF[estimator]
     cm, cs = M - ddof, n_s - ddof
     k = 0.5 * (n_s - 1)
     qm = lambda p, **kw: chi2_expect(M, cm, p, steps_per_sd=steps_per_sd, **kw)       # noqa: E731
@@ -323,7 +323,7 @@ def _moments_smoothed(w, M, n_s, b, d, estimator, v, steps_per_sd) -> dict[str, 
     """b > 0: the 2-D product trapezoid rule over (log Q_M, log Q_s), every sum taken in logs. The integrands
     are bounded as Q_s -> 0 (v_a >= b), but grow like (Q_s + b / v_b)^(-2w) (E[V_w^2]) down to Q_s ~ b / v_b,
     which the node range of Q_s covers (:func:`chi2_nodes`, left_floor)."""
-    ddof = ESTIMATORS[estimator]
+    ddof = DDOF[estimator]
     lqm, lwm = chi2_nodes(M, M - ddof, steps_per_sd=steps_per_sd)
     lvb = np.logaddexp(math.log(v) + lqm, math.log(b))[:, None]             # log v_b
     lqs, lws = chi2_nodes(n_s, n_s - ddof, 2 * w, left_floor=math.log(b) - float(lvb.max()),
