@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 import simtheory
 from simtheory import fold, predict
+from simtheory.predict import derivative, multistep
 
 from tolerances import EXACT, N_SE
 
@@ -53,7 +54,7 @@ def test_quadrature_and_vjp_match_enumeration(case):
     c, grad = enum_curated_and_grad(p, r, K, v)
     np.testing.assert_allclose(simtheory.curated(p, r, K), c, atol=EXACT)
     if K > 1:
-        np.testing.assert_allclose(predict._Quadrature(r, K).curated(p), c, atol=EXACT)
+        np.testing.assert_allclose(derivative._Quadrature(r, K).curated(p), c, atol=EXACT)
     np.testing.assert_allclose(predict.curated_vjp(p, r, K, v), grad, atol=EXACT * max(1, np.abs(v).max()))
 
 
@@ -160,14 +161,14 @@ def test_multistep_influence_is_the_directional_derivative(K, lam, scheme):
     p0 = np.where(cand, 1 / n, 0.0)
     pd = np.where(cand, 0.0, 1 / N)
     W, d = fold.mixing_weights(scheme, lam, steps)
-    P = predict._fold(p0, pd, r_all, K, W, d)
-    IF = predict._influence(P, r_all, K, W, f, cand)
+    P = multistep._fold(p0, pd, r_all, K, W, d)
+    IF = multistep._influence(P, r_all, K, W, f, cand)
     eps = 1e-6
     for z in (0, 5, 11):
         e = np.zeros(n + N)
         e[z] = 1.0
-        hi = predict._fold(p0 + eps * (e - p0), pd, r_all, K, W, d) @ f
-        lo = predict._fold(p0 - eps * (e - p0), pd, r_all, K, W, d) @ f
+        hi = multistep._fold(p0 + eps * (e - p0), pd, r_all, K, W, d) @ f
+        lo = multistep._fold(p0 - eps * (e - p0), pd, r_all, K, W, d) @ f
         np.testing.assert_allclose(IF[z], (hi - lo) / (2 * eps), atol=1e-7)
 
 
@@ -371,17 +372,17 @@ def test_fold_checks_the_mass_instead_of_renormalising(monkeypatch):
     rng = np.random.default_rng(1)
     r = rng.normal(0, 1, 40)
     sums = []
-    real = predict.curated
+    real = multistep.curated
 
     def recording(p, rr, K):
         c = real(p, rr, K)
         sums.append(abs(float(c.sum()) - 1.0))
         return c
-    monkeypatch.setattr(predict, "curated", recording)
+    monkeypatch.setattr(multistep, "curated", recording)
     for K in (2, 4, math.inf):
         predict.trajectory(r, None, K, 6)
     assert max(sums) < 1e-13
-    monkeypatch.setattr(predict, "curated", lambda p, rr, K: 1.001 * real(p, rr, K))
+    monkeypatch.setattr(multistep, "curated", lambda p, rr, K: 1.001 * real(p, rr, K))
     with pytest.raises(FloatingPointError, match="step 1 of the predicted trajectory has mass"):
         predict.trajectory(r, None, 2, 3)
 
