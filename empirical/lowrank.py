@@ -16,9 +16,9 @@ float32 eps (|x|^2 + |mu_k|^2) / c_k). It holds (K, n, d) intermediates: batch a
 ``heun_sample(law.as_denoiser(), latents, steps)`` samples the law in image shape (latents (n, 3, H, W)).
 
 ``python -m empirical fit-mixture --resolution 8 --rank 16 --out FILE`` fits
-:func:`simtheory.diffusion.lowrank.fit_lowrank_mixture` to CIFAR-10's training split, images scaled to [-1, 1] as
+:func:`simtheory.diffusion.lowrank_fit.fit_lowrank_mixture` to CIFAR-10's training split, images scaled to [-1, 1] as
 the image loop sees them (x / 127.5 - 1, :func:`empirical.edm.to_float`, here in float64), writes the law and
-prints its floors and Monte Carlo facts (:func:`simtheory.diffusion.lowrank.bayes_facts`) of the law as stored.
+prints its floors and Monte Carlo facts (:func:`simtheory.diffusion.lowrank_fit.bayes_facts`) of the law as stored.
 """
 from __future__ import annotations
 
@@ -30,7 +30,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from simtheory.diffusion.lowrank import LowRankMixture, bayes_facts, fit_lowrank_mixture
+from simtheory.diffusion.lowrank import LowRankMixture
+from simtheory.diffusion.lowrank_fit import bayes_facts, fit_lowrank_mixture
 
 LOG_2PI = math.log(2 * math.pi)
 
@@ -154,7 +155,7 @@ class TorchLowRankMixture:
 
 # ---------------------------------------------------------------------- the fit-mixture command
 def fit_cifar(resolution: int, rank: int, floor: float | None = None, source=None) -> LowRankMixture:
-    """:func:`~simtheory.diffusion.lowrank.fit_lowrank_mixture` on CIFAR-10's training split at ``resolution``
+    """:func:`~simtheory.diffusion.lowrank_fit.fit_lowrank_mixture` on CIFAR-10's training split at ``resolution``
     (area downsampling, :func:`empirical.data.downsample`), images scaled to [-1, 1] (x / 127.5 - 1), one
     component per class in CIFAR-10's order; sample shape (3, resolution, resolution)."""
     from . import data as cifar

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from simtheory.diffusion import (DenseMixture, LowRankMixture, bayes_facts, cifar_mixture, class_reward,
                                  fit_lowrank_mixture, gmm_denoiser_reference, gmm_score_reference, heun_sample,
                                  noised_logpdf)
-from simtheory.diffusion.lowrank import CIFAR_LAWS
+from simtheory.diffusion.lowrank_fit import CIFAR_LAWS
 
 from tolerances import N_SE
 

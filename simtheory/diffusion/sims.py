@@ -41,6 +41,8 @@ from ..metrics import mode_proportions  # noqa: F401  (public here: the SIMS exp
 from ..families import gmm
 from ..families.gaussian import DDOF
 from .gaussian import guided_gaussian_1d
+from .shifting import (aux_weights_exact_1d, aux_weights_for_target, product_form_masses,  # noqa: F401  (sims.* as
+                       shifted_masses, shifted_masses_1d)                                     # the docs use them)
 from .sampler import check_w, guided_denoiser, heun_sample
 
 
@@ -339,101 +341,3 @@ def two_moons(n: int, rng: np.random.Generator, noise: float = 0.1) -> np.ndarra
     pts = np.where(upper[:, None], np.stack([np.cos(th), np.sin(th)], -1),
                    np.stack([1 - np.cos(th), 0.5 - np.sin(th)], -1))
     return pts + noise * rng.standard_normal((n, 2))
-
-
-# ---------------------------------------------------------------- distribution shifting
-
-def product_form_masses(base_weights, aux_weights, w: float) -> np.ndarray:
-    r"""Class masses p_base^(1+w)/p_aux^w predicts for well-separated shared components:
-    q_j proportional to pi_j^(1+w) rho_j^(-w)."""
-    pi = validate.probability(base_weights, "base_weights")
-    rho = validate.probability(aux_weights, "aux_weights")
-    w = check_w(w)
-    if np.any((rho == 0) & (pi > 0)):
-        raise ValueError("aux_weights must be > 0 wherever base_weights are")
-    with np.errstate(divide="ignore"):
-        lq = np.where(pi > 0, (1 + w) * np.log(pi) - w * np.log(np.where(rho > 0, rho, 1.0)), -np.inf)
-    q = np.exp(lq - lq.max())
-    return q / q.sum()
-
-
-def aux_weights_for_target(base_weights, target, w: float) -> np.ndarray:
-    r"""The SIMS issue's recipe: auxiliary class proportions rho so that the product form reaches the target q,
-    i.e. rho_j proportional to (pi_j^(1+w) / q_j)^(1/w), w > 0 (inverting :func:`product_form_masses`)."""
-    pi = validate.probability(base_weights, "base_weights")
-    q = validate.probability(target, "target")
-    w = check_w(w)
-    if w == 0:
-        raise ValueError("w must be > 0 to shift the distribution")
-    if np.any(q <= 0) or np.any(pi <= 0):
-        raise ValueError("base_weights and target must be > 0 in every class")
-    lr = ((1 + w) * np.log(pi) - np.log(q)) / w
-    r = np.exp(lr - lr.max())
-    return r / r.sum()
-
-
-def shifted_masses(means, covs, base_weights, aux_weights, w: float, latents, *, num_steps: int = 256,
-                   sigma_max: float = 80.0) -> np.ndarray:
-    """Class masses of the guided ODE's output (Heun with ``num_steps``) for base and auxiliary mixtures that
-    share components (means, covs) but not weights; each output point is labelled by the nearest mean.
-    Monte Carlo over ``latents`` (n, d): the standard error is sqrt(q (1 - q) / n)."""
-    base = {"weights": base_weights, "means": means, "covs": covs}
-    aux = {"weights": aux_weights, "means": means, "covs": covs}
-    out = heun_sample(guided_denoiser(base, aux, w), latents, num_steps, sigma_max=sigma_max)
-    return mode_proportions(out, means)
-
-
-def shifted_masses_1d(means, variances, base_weights, aux_weights, w: float, *, num_steps: int = 256,
-                      sigma_max: float = 80.0, z_max: float = 9.0, grid: int = 2001) -> np.ndarray:
-    """Exact (no sampling noise) class masses of the 1-D guided ODE's output: the flow map z -> x(0) is
-    increasing (1-D flows keep order), so each class's latent set is an interval; its ends are located on a
-    latent grid and refined by bisection on the Heun map, and the mass is Phi(right) - Phi(left). Labels by the
-    nearest mean; latents beyond +-z_max (mass < 3e-19) are dropped."""
-    mu = validate.finite_array(means, "means").reshape(-1)
-    order = np.argsort(mu)
-    covs = np.asarray(variances, float).reshape(-1, 1, 1)
-    base = {"weights": base_weights, "means": mu[:, None], "covs": covs}
-    aux = {"weights": aux_weights, "means": mu[:, None], "covs": covs}
-    f = guided_denoiser(base, aux, w)
-    rank = np.empty_like(order)
-    rank[order] = np.arange(mu.size)
-
-    def label(z):
-        x = heun_sample(f, z[:, None], num_steps, sigma_max=sigma_max)[:, 0]
-        return rank[np.argmin(np.abs(x[:, None] - mu[None]), axis=1)]     # position in sorted order
-
-    z = np.linspace(-z_max, z_max, grid)
-    lab = label(z)
-    if np.any(np.diff(lab) < 0):
-        raise RuntimeError("the Heun map is not monotone on the latent grid; increase num_steps")
-    cut = np.nonzero(np.diff(lab))[0]
-    lo, hi = z[cut].copy(), z[cut + 1].copy()
-    target = lab[cut + 1]
-    for _ in range(32):          # grid step 2 z_max / (grid - 1) halved 32 times: < 1e-11
-        mid = 0.5 * (lo + hi)
-        right = label(mid) >= target
-        hi = np.where(right, mid, hi)
-        lo = np.where(right, lo, mid)
-    edges = np.concatenate([[-np.inf], 0.5 * (lo + hi), [np.inf]])
-    cdf = special.ndtr(edges)
-    masses_sorted = np.zeros(mu.size)
-    labels = np.concatenate([[lab[0]], target])
-    for j, l in enumerate(labels):
-        masses_sorted[l] += cdf[j + 1] - cdf[j]
-    return masses_sorted[rank]
-
-
-def aux_weights_exact_1d(means, variances, base_weights, target, w: float, *, iterations: int = 6,
-                         **shift_options) -> tuple[np.ndarray, np.ndarray]:
-    """Auxiliary weights whose exact 1-D guided ODE output reaches ``target``: start from the product-form
-    recipe and correct by the fixed point rho <- rho (q(rho) / target)^(1/w), normalised (the product form's
-    sensitivity, q_j proportional to rho_j^-w, applied to the exact masses q(rho) of
-    :func:`shifted_masses_1d`). Returns (rho, q(rho)) after ``iterations`` corrections."""
-    q = validate.probability(target, "target")
-    rho = aux_weights_for_target(base_weights, q, w)
-    got = shifted_masses_1d(means, variances, base_weights, rho, w, **shift_options)
-    for _ in range(validate.count(iterations, "iterations", 0)):
-        rho = rho * (got / q) ** (1.0 / w)
-        rho = rho / rho.sum()
-        got = shifted_masses_1d(means, variances, base_weights, rho, w, **shift_options)
-    return rho, got
