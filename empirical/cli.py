@@ -44,11 +44,14 @@ def _threads(p):
                         "run fastest with 1)")
 
 
-def set_threads(n: int | None) -> None:
-    """Set torch's and Numba's thread counts to ``n`` (an explicit user choice; None leaves them)."""
+def set_threads(n: int | None, torch_too: bool = True) -> None:
+    """Set Numba's and (``torch_too``) torch's thread counts to ``n`` (an explicit user choice; None leaves them)."""
     if n is None:
         return
-    argfmt.set_threads(n, torch_too=True)
+    argfmt.set_threads(n)
+    if torch_too:
+        import torch
+        torch.set_num_threads(n)
 
 
 def apply_threads(option: int | None) -> None:
@@ -59,8 +62,7 @@ def apply_threads(option: int | None) -> None:
     if option is None and not os.environ.get(THREADS_ENV, "").strip():
         argfmt.set_threads(DEFAULT_THREADS)
         return
-    n = resolve_threads(option)
-    argfmt.set_threads(n, torch_too=importlib.util.find_spec("torch") is not None)
+    set_threads(resolve_threads(option), torch_too=importlib.util.find_spec("torch") is not None)
 
 
 def build_parser() -> argparse.ArgumentParser:
