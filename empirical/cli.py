@@ -350,7 +350,8 @@ def _sims_dispatch(args) -> int:
 def _guided_samples(args, network: str, seeds) -> np.ndarray:
     """Samples of ``network`` for ``seeds`` with the sampling commands' guidance options (:func:`_guidance_options`)
     through empirical.sims.guided_generate (no guide: exactly empirical.edm.generate)."""
-    from .sims import guided_generate, load_auxiliary, num_classes
+    from .edm.guidance import guided_generate, num_classes
+    from .sims import load_auxiliary
     from .train import load_network
     if args.aux is None and (args.w is not None or args.guidance_interval is not None):
         raise ValueError("--w and --guidance-interval need --aux (the guide network's run folder)")

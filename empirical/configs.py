@@ -10,13 +10,13 @@ from dataclasses import asdict, dataclass, field, replace
 from simtheory import validate
 from simtheory.fold import check_words
 
-from .classifier import ClassifierConfig
+from .networks.classifier import ClassifierConfig
 from .data import class_indices
 from .reward import KINDS
 from .seeds import BLOCK_SIZE, MAX_GENERATION, MAX_SEED, stream_seed
-from .sims import SimsSampling
+from .sims.auxiliary import SimsSampling
 from .train import FINETUNE_EMA, TrainConfig
-from .unet import UNetConfig
+from .networks.unet import UNetConfig
 
 
 def check_loop_words(cfg) -> None:

@@ -111,7 +111,8 @@ def training_throughput(unet, batch: int, steps: int, device, fast: bool, backen
     """Training steps of a fresh Denoiser(unet) per second on one fixed random batch (EDM loss, Adam): fp32 eager, or
     with ``fast`` bf16 autocast + torch.compile(backend) + channels_last. The first step (compilation) is timed
     apart; then two warm-up steps and ``steps`` timed ones."""
-    from .edm import Denoiser, draw_noise, edm_loss
+    from .edm import draw_noise, edm_loss
+    from .networks.unet import Denoiser
     device = torch.device(device)
     with torch.random.fork_rng(devices=[]):       # fixed weights, the caller's generator untouched
         torch.manual_seed(0)
@@ -176,12 +177,13 @@ def run_check(out, device: str = "cuda", smoke: bool = False, budget_s: float = 
     """Run every step (see the module docstring) and return the summary; files go to ``out`` (at most FILES)."""
     from . import data as cifar
     from . import fid as fidmod
-    from .classifier import train_classifier
+    from .networks.classifier import train_classifier
     from .configs import preset
     from .seeds import sample_seeds, stream_seed
     from .edm import generate
     from .loop import classifier_data, curate, real_images, rewards_of, save_grid
-    from .sims import AUX_EMA, finetune_auxiliary, guided_generate
+    from .edm.guidance import guided_generate
+    from .sims.auxiliary import AUX_EMA, finetune_auxiliary
     from .train import finetune_config, train
 
     sizes = SMOKE if smoke else FULL

@@ -42,11 +42,11 @@ from simtheory.selection import select_softmax
 from . import checkpoints, compare, distributed
 from . import data as cifar
 from . import fid as fidmod
-from .classifier import load_classifier, predict_proba, train_classifier
+from .networks.classifier import load_classifier, predict_proba, train_classifier
 from .configs import ImageLoopConfig
 from .seeds import block_start, sample_seeds, stream_seed
 from .reward import reward_from_probs
-from .sims import generation_sampler
+from .sims.auxiliary import generation_sampler
 from .train import finetune_config, load_network, train
 
 

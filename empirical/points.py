@@ -40,8 +40,8 @@ from simtheory.runs import RunFolder, atomic_write
 from .configs import check_loop_words
 from .seeds import stream_seed
 from .loop import run_fold
-from .mlp import MLPConfig, MLPDenoiser, normalisation
-from .sims import SimsSampling
+from .networks.mlp import MLPConfig, MLPDenoiser, normalisation
+from .sims.auxiliary import SimsSampling
 from .train import FINETUNE_EMA, TrainConfig
 
 __all__ = ["MLPConfig", "MLPDenoiser", "PointLoopConfig", "PointData", "point_preset", "run_point_loop",

@@ -31,7 +31,7 @@ import numpy as np
 
 from .ladder import LadderConfig, read_results, seed_from_base, sweep_options
 from .points import PointLoopConfig
-from .sims import SimsSampling
+from .sims.auxiliary import SimsSampling
 
 COLUMNS = ["job", "loop", "lam", "capacity", "w", "seed", "phase", "generation", "n_measured", "mean_reward",
            "reward_se", "fit_error", "fit_error_se", "law_error", "law_error_se", "mmd2", "mmd2_se", "cpu_seconds"]

@@ -24,9 +24,11 @@ from . import checkpoints
 from . import data as cifar
 from . import metrics as mt
 from .seeds import BLOCK_SIZE, MAX_SEED, sample_seeds
-from .sims import (AUX_EMA, auxiliary_proportions, base_folder, base_train_config, check_interval,
-                   check_w, finetune_auxiliary, guided_class_proportions, guided_generate, load_auxiliary, load_base,
-                   num_classes, seed_labels)
+from simtheory.diffusion.sampler import check_w
+from simtheory.diffusion.shifting import aux_weights_for_target, product_form_masses
+
+from .edm.guidance import check_interval, guided_generate, num_classes, seed_labels
+from .sims.auxiliary import (AUX_EMA, base_folder, base_train_config, finetune_auxiliary, load_auxiliary, load_base)
 
 METRICS_LOWER_BETTER = {"fd_classifier": True, "fid": True, "precision": False, "recall": False}
 
@@ -213,7 +215,7 @@ def resolve(name: str | None, base_run, **overrides) -> tuple[SimsConfig, object
 def classifier_for(lc, base_run, folder: Path, progress: bool = False):
     """The reward classifier: the loop's, when the base is a loop generation; else trained into ``folder`` as the
     loop trains it (:func:`empirical.loop.classifier_data`: the same images for the same loop config and seed)."""
-    from .classifier import load_classifier, train_classifier
+    from .networks.classifier import load_classifier, train_classifier
     from .loop import classifier_data
     bf = base_folder(base_run)
     paths = [folder / "classifier.pt"]
@@ -268,7 +270,7 @@ class Context:
         return ref
 
     def label_fn(self, images: np.ndarray) -> np.ndarray:
-        from .classifier import predict_proba
+        from .networks.classifier import predict_proba
         return predict_proba(self.clf, images, self.device).argmax(1)
 
     def measure(self, aux, w: float, seeds: np.ndarray, inception_n: int = 0) -> dict:
@@ -465,7 +467,7 @@ def shift_target(class_names, base_props: np.ndarray, cls: str, share: float) ->
 
 def run_shift(cfg: SimsConfig, base_run, out, progress: bool = False, lc=None) -> RunFolder:
     """Distribution shifting: base proportions measured on seed set 0 (:func:`base_estimate`), the auxiliary's set composed with
-    :func:`empirical.sims.auxiliary_proportions` for the target (``shift_class`` at ``shift_share``) and
+    :func:`simtheory.diffusion.shifting.aux_weights_for_target` for the target (``shift_class`` at ``shift_share``) and
     ``shift_w``, then achieved proportions (classifier) on the report sets against the target and the base.
     Needs one n_s and one B, and an unconditional base (a conditional one samples chosen classes directly)."""
     if len(cfg.n_s) != 1 or len(cfg.images) != 1:
@@ -489,7 +491,7 @@ def run_shift(cfg: SimsConfig, base_run, out, progress: bool = False, lc=None) -
             rf.append(done["base", 0])
         base_p = base_estimate(done["base", 0]["class_proportions"], cfg.n)
         target = shift_target(ctx.lc.class_names, base_p, cfg.shift_class, cfg.shift_share)
-        aux_p = auxiliary_proportions(target, base_p, w)
+        aux_p = aux_weights_for_target(base_p, target, w)
         aux = ctx.auxiliary(n_s, B, name=f"aux-shift-ns{n_s}-B{B}", class_proportions=aux_p, label_fn=ctx.label_fn)
         plain_aux = ctx.auxiliary(n_s, B)
         for j in range(1, cfg.n_sets):
@@ -498,7 +500,7 @@ def run_shift(cfg: SimsConfig, base_run, out, progress: bool = False, lc=None) -
                     rec = {"stage": stage, "set": j, "w": ww, **ctx.measure(a, ww, seed_set(j, cfg.n))}
                     if stage == "shift":
                         rec.update({"target": target.tolist(), "aux_proportions": aux_p.tolist(),
-                                    "predicted_product_form": guided_class_proportions(base_p, aux_p, w).tolist()})
+                                    "predicted_product_form": product_form_masses(base_p, aux_p, w).tolist()})
                     rf.append(rec)
                     done[stage, j] = rec
         write_shift_summary(rf, cfg, target, aux_p)

@@ -25,30 +25,16 @@ import torch
 from torch import nn
 
 from . import checkpoints, distributed
+from .edm.loss import draw_noise, edm_loss
+from .edm.precond import Preconditioned
+from .networks import ARCHITECTURES, build_network
+from .networks.mlp import MLPConfig
+from .networks.unet import UNetConfig
 from .seeds import step_seed
-from .edm import Denoiser, Preconditioned, draw_noise, edm_loss
-from .mlp import MLPConfig, MLPDenoiser
-from .unet import UNetConfig
 
 FINETUNE_EMA = 0.1
 """Every fine-tune's EMA half-life as a fraction of its budget (loops, SIMS auxiliaries, ladders): the weights a
 fine-tune starts from keep a share 0.5^(1 / 0.1) ~ 0.1% of its average, so model t is not partly model t - 1."""
-
-ARCHITECTURES = {"unet": (UNetConfig, Denoiser), "mlp": (MLPConfig, MLPDenoiser)}
-"""name -> (config class, denoiser class); a checkpoint's JSON names its architecture by one of these keys."""
-
-
-def build_network(network_config: dict) -> Preconditioned:
-    """The (untrained) denoiser of a network config {arch: {...}} as checkpoints store it; a config naming no
-    known architecture, or several, is a ValueError."""
-    found = [k for k in ARCHITECTURES if network_config.get(k) is not None]
-    if len(found) != 1:
-        raise ValueError(f"a network config names exactly one architecture of {sorted(ARCHITECTURES)}; "
-                         f"got keys {sorted(network_config)}")
-    cfg_cls, net_cls = ARCHITECTURES[found[0]]
-    cfg = network_config[found[0]]
-    return net_cls(cfg if isinstance(cfg, cfg_cls) else cfg_cls(**cfg))
-
 
 @dataclass(frozen=True)
 class TrainConfig:

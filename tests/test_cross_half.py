@@ -380,17 +380,18 @@ def _mixture(seed, k=3, d=2):
 
 @pytest.mark.parametrize("seed,d,steps,w", [(0, 2, 18, 0.0), (1, 1, 32, 0.0), (2, 3, 8, 0.0), (3, 2, 18, 1.5)])
 def test_torch_and_numpy_heun_agree_on_point_batches(seed, d, steps, w):
-    """empirical.edm.heun_sample (through generate and guided: the path every point model samples by) against
-    simtheory.diffusion.heun_sample on the same exact mixture denoiser, on (n, d) batches: equal to float32
-    rounding (the torch sampler hands the denoiser float32, as it would a network). With guidance w, both
-    sample (1 + w) D_base - w D_aux of two mixtures."""
-    from empirical.edm import generate, guided, latents_for_seeds
+    """empirical.edm.heun_sample, through guided_generate and generate (the path every model of the torch half
+    samples by: a GuidedDenoiser with the denoiser's signature in the base's place, the base's own sampler at
+    w = 0), against simtheory.diffusion.heun_sample on the same exact mixture denoiser, on (n, d) batches: equal
+    to float32 rounding (the torch sampler hands the denoiser float32, as it would a network). With guidance w,
+    the torch half samples D_base + w (D_base - D_aux), the numpy half (1 + w) D_base - w D_aux of two mixtures."""
+    from empirical.edm import guided_generate, latents_for_seeds
     from simtheory.diffusion import guided_denoiser
     from simtheory.diffusion import heun_sample as np_heun
     base, aux = _mixture(seed, d=d), _mixture(seed + 100, d=d)
     Db, Da = ExactMixtureDenoiser(*base), ExactMixtureDenoiser(*aux)
     seeds = range(50, 250)
-    x_t = generate(Db, seeds, "cpu", steps, batch=64, denoise=guided(Db, Da, w) if w else None)
+    x_t = guided_generate(Db, Da, w, seeds, "cpu", steps, batch=64)
     lat = latents_for_seeds(seeds, (d,), "cpu").double().numpy()
     keys = ("weights", "means", "covs")
     x_n = np_heun(guided_denoiser(dict(zip(keys, base)), dict(zip(keys, aux)), w), lat, steps)

@@ -7,12 +7,13 @@ import pytest
 import torch
 from torch import nn
 
-from empirical.edm import Denoiser, generate, heun_sample, latents_for_seeds, to_uint8
-from empirical.sims import (PairedDenoiser, SimsSampling, auxiliary_proportions, check_w, class_quotas,
-                            compose_by_class, finetune_auxiliary, guided_class_proportions, guided_denoiser,
-                            guided_generate, load_auxiliary, one_hot, seed_labels)
+from empirical.edm import generate, heun_sample, latents_for_seeds
+from empirical.edm.guidance import PairedDenoiser, guided_denoiser, guided_generate, one_hot, seed_labels
+from empirical.networks.unet import Denoiser, UNetConfig, to_uint8
+from empirical.sims.auxiliary import SimsSampling, class_quotas, compose_by_class, finetune_auxiliary, load_auxiliary
 from empirical.train import TrainConfig, load_network, train
-from empirical.unet import UNetConfig
+from simtheory.diffusion.sampler import check_w
+from simtheory.diffusion.shifting import aux_weights_for_target, product_form_masses
 from simtheory.runs import ConfigMismatch, read_metrics
 
 TINY = UNetConfig(img_resolution=8, channels=16, channel_mult=(1, 2), num_blocks=1, attn_resolutions=(4,), dropout=0.0)
@@ -101,9 +102,9 @@ def test_bad_w(w):
 def test_tiny_w_in_the_product_form_is_refused_not_nan():
     """A subnormal w used to give NaN proportions; the smallest accepted w gives the limit, finite proportions."""
     with pytest.raises(ValueError, match="smallest normal"):
-        auxiliary_proportions([0.7, 0.3], [0.5, 0.5], 5e-324)
+        aux_weights_for_target([0.5, 0.5], [0.7, 0.3], 5e-324)
     assert check_w(2e-38) == 2e-38
-    a = auxiliary_proportions([0.7, 0.3], [0.5, 0.5], 2e-38)
+    a = aux_weights_for_target([0.5, 0.5], [0.7, 0.3], 2e-38)
     assert np.all(np.isfinite(a)) and a.sum() == pytest.approx(1) and a[1] == pytest.approx(1)
 
 
@@ -288,23 +289,33 @@ def test_bad_auxiliary_input(base_run, tmp_path):
         load_auxiliary(tmp_path / "nowhere")
 
 
-def test_auxiliary_proportions_invert_the_product_form():
+def test_the_image_shift_uses_the_product_form_of_the_theory_half():
+    """One product form for both halves (simtheory.diffusion.shifting): its inverse reaches the target, an
+    unshifted target gives the base, and the old empirical names are deprecated aliases of it."""
     rng = np.random.default_rng(0)
     for _ in range(20):
         base, target = rng.dirichlet(np.ones(5)), rng.dirichlet(np.ones(5))
         w = rng.uniform(0.1, 3)
-        aux = auxiliary_proportions(target, base, w)
+        aux = aux_weights_for_target(base, target, w)
         assert abs(aux.sum() - 1) < 1e-12
-        np.testing.assert_allclose(guided_class_proportions(base, aux, w), target, rtol=1e-9)
-        np.testing.assert_allclose(auxiliary_proportions(base, base, w), base, rtol=1e-9)
+        np.testing.assert_allclose(product_form_masses(base, aux, w), target, rtol=1e-9)
+        np.testing.assert_allclose(aux_weights_for_target(base, base, w), base, rtol=1e-9)
     # one class pushed up: the auxiliary under-represents it
     base = np.full(4, 0.25)
-    aux = auxiliary_proportions([0.4, 0.2, 0.2, 0.2], base, 1.0)
+    aux = aux_weights_for_target(base, [0.4, 0.2, 0.2, 0.2], 1.0)
     assert aux[0] < 0.25 and math.isclose(aux[0] / aux[1], 0.5)
-    for bad, match in [(([0.5, 0.6], [0.5, 0.5], 1), "sum to 1"), (([0.5, 0.5], [0.5, 0.5], 0), "w > 0"),
-                       (([1.0, 0.0], [0.5, 0.5], 1), "> 0"), (([0.5, 0.5], [0.5, 0.5], -1), "w")]:
+    for bad, match in [(([0.5, 0.5], [0.5, 0.6], 1), "sum to 1"), (([0.5, 0.5], [0.5, 0.5], 0), "w must be > 0"),
+                       (([0.5, 0.5], [1.0, 0.0], 1), "> 0"), (([0.5, 0.5], [0.5, 0.5], -1), "w"),
+                       (([0.5, 0.5], [0.2, 0.3, 0.5], 1), "classes")]:
         with pytest.raises(ValueError, match=match):
-            auxiliary_proportions(*bad)
+            aux_weights_for_target(*bad)
+    import empirical.sims as es
+    with pytest.warns(DeprecationWarning):
+        np.testing.assert_array_equal(es.auxiliary_proportions([0.4, 0.6], [0.5, 0.5], 1.0),
+                                      aux_weights_for_target([0.5, 0.5], [0.4, 0.6], 1.0))
+    with pytest.warns(DeprecationWarning):
+        np.testing.assert_array_equal(es.guided_class_proportions([0.4, 0.6], [0.5, 0.5], 1.0),
+                                      product_form_masses([0.4, 0.6], [0.5, 0.5], 1.0))
 
 
 def test_compose_by_class_meets_quotas():
@@ -338,7 +349,7 @@ def test_tiny_sims_pipeline_cli(tiny_loop, tmp_path, monkeypatch):
     """The tiny path end to end with the real reward classifier: a loop's gen_000 as base, the sweep (rerun
     resumes), distribution shifting; the tiny preset's sampler gives the classifier a class mix near the real one."""
     from empirical import data as cifar
-    from empirical.classifier import load_classifier, predict_proba
+    from empirical.networks.classifier import load_classifier, predict_proba
     from empirical.cli import main
     base = str(tiny_loop / "gen_000")
     assert main(["sims-sweep", "--config", "tiny", "--base", base, "--out", str(tmp_path / "sweep")]) == 0
@@ -573,7 +584,7 @@ def test_loop_cli_steps_and_sims_options(capsys):
 
 def test_auxiliary_and_guidance_of_a_point_model(tmp_path):
     """sims.py is shape-generic: a point (n, d) base, its auxiliary and guided sampling go through the same code."""
-    from empirical.mlp import MLPConfig
+    from empirical.networks.mlp import MLPConfig
     pts = np.random.default_rng(0).normal(size=(64, 2)) * [1.0, 3.0] + [2.0, -1.0]
     tc = TrainConfig(mlp=MLPConfig(dim=2, width=16, depth=1, shift=(2.0, -1.0), scale=(2.0, 6.0)), batch_size=16,
                      total_images=64, warmup_images=16, ema_halflife_images=32, checkpoint_images=64)

@@ -13,8 +13,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from . import checkpoints
-from .edm import to_float
+from .. import checkpoints
+from .unet import to_float
 
 
 ARCHS = ("cnn", "resnet")

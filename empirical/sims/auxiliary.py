@@ -1,22 +1,20 @@
-r"""SIMS (Alemohammad et al. 2024): self-improving negative guidance from an auxiliary model.
+r"""The SIMS auxiliary (Alemohammad et al. 2024): a copy of a base model fine-tuned on its own samples.
 
 1. A base EDM model (a loop's gen_000 or a ``train`` run) draws a synthetic set S of n_s samples with fixed seeds
    (and, for a class-conditional base, fixed labels).
 2. A copy of the base, from the base's weights and with the base's hyperparameters (lr and the auxiliary's EMA
-   half-life set here), is fine-tuned on S for B images seen: the auxiliary model.
-3. Sampling uses D = D_base + w (D_base - D_aux), w >= 0, inside the Heun sampler (the score mix
-   s = (1 + w) s_base - w s_aux written for denoisers; autoguidance with g = 1 + w), optionally only for noise
-   levels inside a guidance interval [sigma_lo, sigma_hi] (Kynkaanniemi et al. 2024), and with the same class
-   labels for both networks when the base is conditional.
+   half-life set here), is fine-tuned on S for B samples seen: the auxiliary model.
+3. Sampling then uses D = D_base + w (D_base - D_aux), w >= 0 (:mod:`empirical.edm.guidance`).
 
 Nothing here assumes images beyond the base's sampler: the guide may be any module with the base's call signature
 D(x, sigma, class_labels) and output shape, and a synthetic set is whatever :func:`empirical.edm.generate` returns.
-Distribution shifting composes S with chosen class proportions (by the reward classifier's labels), see
-:func:`auxiliary_proportions`. Words as in the theory half: w, n_s, B (``images``), aux.
+Distribution shifting composes S with chosen class proportions (by the reward classifier's labels,
+:func:`compose_by_class`; the proportions from :func:`simtheory.diffusion.shifting.aux_weights_for_target`).
+A loop generation's sampler with the SIMS option is :func:`generation_sampler`. Words as in the theory half: w,
+n_s, B (``images``), aux.
 """
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import math
@@ -26,218 +24,20 @@ from pathlib import Path
 from collections.abc import Callable
 
 import numpy as np
-import torch
 from torch import nn
 
 from simtheory import validate
+from simtheory.diffusion.sampler import check_w
 from simtheory.runs import RunFolder, atomic_write
 
-from . import checkpoints, seeds as seedblocks
-from .edm import generate
-from .train import TrainConfig, finetune_config, load_network, train
+from .. import checkpoints, seeds as seedblocks
+from ..edm.guidance import check_interval, guided_generate, num_classes, seed_labels
+from ..edm.sampler import generate
+from ..train import TrainConfig, finetune_config, load_network, train
 
 AUX_EMA = 0.1                  # default auxiliary EMA half-life, as a fraction of B (picked on seed set 0:
                                # results/cpu-sims/explore, docs/empirical/sims.md)
 MEASURED = "measured"          # config.json key written after the fine-tune; not compared on resume
-
-
-def check_w(w) -> float:
-    """The guidance weight as a float; NaN, infinite, negative or float32-subnormal w is a ValueError naming w."""
-    try:
-        w = float(w)
-    except (TypeError, ValueError):
-        raise ValueError(f"guidance weight w must be a number >= 0, got {w!r}") from None
-    if not math.isfinite(w) or w < 0:
-        raise ValueError(f"guidance weight w must be finite and >= 0, got {w}")
-    tiny = float(np.finfo(np.float32).tiny)
-    if 0 < w < tiny:
-        raise ValueError(f"guidance weight w = {w!r} is below float32's smallest normal number ({tiny:.3g}), where the "
-                         "guidance term is flushed to zero or loses its precision; pass w = 0 for no guidance")
-    return w
-
-
-def check_interval(interval) -> tuple[float, float] | None:
-    """The guidance interval (sigma_lo, sigma_hi) as floats with 0 <= sigma_lo < sigma_hi (sigma_hi may be inf);
-    None: guidance at every noise level."""
-    if interval is None:
-        return None
-    try:
-        lo, hi = (float(v) for v in interval)
-    except (TypeError, ValueError):
-        raise ValueError(f"guidance interval must be two numbers (sigma_lo, sigma_hi), got {interval!r}") from None
-    if math.isnan(lo) or math.isnan(hi) or not 0 <= lo < hi:
-        raise ValueError(f"guidance interval needs 0 <= sigma_lo < sigma_hi, got ({lo}, {hi})")
-    return lo, hi
-
-
-def same_architecture(D_base: nn.Module, D_aux: nn.Module) -> bool:
-    """Whether the two modules have the same config (where they carry one) and the same parameter names and shapes:
-    the condition for evaluating both in one vmapped call."""
-    if getattr(D_base, "cfg", None) != getattr(D_aux, "cfg", None):
-        return False
-    sb, sa = D_base.state_dict(), D_aux.state_dict()
-    return sb.keys() == sa.keys() and all(sa[k].shape == sb[k].shape for k in sb)
-
-
-def check_same_architecture(D_base: nn.Module, D_aux: nn.Module) -> None:
-    """A ValueError naming the difference unless the two denoisers have the same architecture (needed by
-    :class:`PairedDenoiser`; guidance itself takes a guide of any architecture)."""
-    cb, ca = getattr(D_base, "cfg", None), getattr(D_aux, "cfg", None)
-    if cb != ca:
-        keys = cb.to_dict() if hasattr(cb, "to_dict") else {}
-        diff = [f"{k}: {getattr(cb, k, None)!r} (base) vs {getattr(ca, k, None)!r} (aux)"
-                for k in keys if getattr(cb, k, None) != getattr(ca, k, None)]
-        raise ValueError("base and auxiliary networks have different architectures: " + ("; ".join(diff) or "configs differ"))
-    sb, sa = D_base.state_dict(), D_aux.state_dict()
-    bad = [k for k in sb if k not in sa or sa[k].shape != sb[k].shape] + [k for k in sa if k not in sb]
-    if bad:
-        raise ValueError(f"base and auxiliary networks have different architectures: parameters {bad[:5]} differ")
-
-
-class PairedDenoiser:
-    """Both denoisers in one batched call: torch.func.functional_call vmapped over their stacked parameters
-    (the same input goes to both). Returns (D_base(x), D_aux(x))."""
-
-    def __init__(self, D_base: nn.Module, D_aux: nn.Module):
-        check_same_architecture(D_base, D_aux)
-        self.params, self.buffers = torch.func.stack_module_state([D_base.eval(), D_aux.eval()])
-        skeleton = copy.deepcopy(D_base).to("meta")
-
-        def call(p, b, x, sigma, labels):
-            return torch.func.functional_call(skeleton, (p, b), (x, sigma, labels))
-        self._call = torch.func.vmap(call, in_dims=(0, 0, None, None, None))
-
-    @torch.no_grad()
-    def __call__(self, x: torch.Tensor, sigma: torch.Tensor, class_labels: torch.Tensor | None = None
-                 ) -> tuple[torch.Tensor, torch.Tensor]:
-        out = self._call(self.params, self.buffers, x, sigma, class_labels)
-        return out[0], out[1]
-
-
-def default_batched(device) -> bool:
-    """Whether the one-call (vmapped) evaluation is the faster one on ``device``: on CUDA yes; on a CPU the vmapped
-    convolutions become grouped convolutions, measured 1.5x slower than two plain calls (benchmarks/bench_sims.py)."""
-    return torch.device(device).type == "cuda"
-
-
-class GuidedDenoiser:
-    r"""D(x; sigma, c) = D_base + w (D_base - D_aux) where sigma lies in the guidance interval, D_base elsewhere.
-
-    The guide ``D_aux`` is any module (or callable) with the base's signature (x, sigma, class_labels) and output
-    shape; its output shape is checked on the first guided call. ``batched`` evaluates both in one vmapped call
-    (same architecture only; None: on CUDA when the architectures match), otherwise two calls, the reference.
-    """
-
-    def __init__(self, D_base: nn.Module, D_aux, w: float, batched: bool | None = None, interval=None):
-        self.D_base, self.D_aux, self.w = D_base, D_aux, check_w(w)
-        self.interval = check_interval(interval)
-        if batched is None:
-            batched = (isinstance(D_aux, nn.Module) and same_architecture(D_base, D_aux)
-                       and default_batched(next(D_base.parameters()).device))
-        self.pair = PairedDenoiser(D_base, D_aux) if batched else None
-        self._checked = False
-
-    def _inside(self, sigma: torch.Tensor) -> torch.Tensor | None:
-        """Per-row mask of the rows whose sigma is in the interval (None: every row)."""
-        if self.interval is None:
-            return None
-        lo, hi = self.interval
-        return (sigma >= lo) & (sigma <= hi)
-
-    def _guided(self, x, sigma, class_labels):
-        if self.pair is not None:
-            base, aux = self.pair(x, sigma, class_labels)
-        else:
-            base, aux = self.D_base(x, sigma, class_labels), self.D_aux(x, sigma, class_labels)
-        if not self._checked:
-            if aux.shape != base.shape:
-                raise ValueError(f"the guide's output has shape {tuple(aux.shape)}, the base's {tuple(base.shape)}: "
-                                 "a guide needs the base's signature D(x, sigma, class_labels) and output shape")
-            self._checked = True
-        return base + self.w * (base - aux)
-
-    @torch.no_grad()
-    def __call__(self, x: torch.Tensor, sigma: torch.Tensor, class_labels: torch.Tensor | None = None):
-        if self.D_aux is None or self.w == 0:
-            return self.D_base(x, sigma, class_labels)
-        inside = self._inside(sigma)
-        if inside is None or bool(inside.all()):
-            return self._guided(x, sigma, class_labels)
-        if not bool(inside.any()):
-            return self.D_base(x, sigma, class_labels)
-        mask = inside.reshape((-1,) + (1,) * (x.ndim - 1))
-        return torch.where(mask, self._guided(x, sigma, class_labels), self.D_base(x, sigma, class_labels))
-
-
-def guided_denoiser(D_base: nn.Module, D_aux, w: float, batched: bool | None = None, interval=None,
-                    class_labels: torch.Tensor | None = None) -> Callable:
-    """denoise(x, sigma) of :class:`GuidedDenoiser` with fixed ``class_labels`` (one-hot rows, or None)."""
-    g = GuidedDenoiser(D_base, D_aux, w, batched, interval)
-    return lambda x, sigma: g(x, sigma, class_labels)
-
-
-def num_classes(D: nn.Module) -> int:
-    """Classes of a class-conditional network (its config's ``num_classes``); 0 for an unconditional one."""
-    return int(getattr(getattr(D, "cfg", None), "num_classes", 0) or 0)
-
-
-def seed_labels(seeds, n_classes: int) -> np.ndarray:
-    """The default class of each seed for a conditional network: seed mod n_classes (balanced over consecutive
-    seeds, and a sample's class depends on its seed alone)."""
-    return np.asarray([int(s) % n_classes for s in seeds], dtype=np.int64)
-
-
-def one_hot(labels, n_classes: int) -> torch.Tensor:
-    """Integer labels as one-hot float rows; a label outside [0, n_classes) is a ValueError."""
-    y = np.asarray(labels, dtype=np.int64).ravel()
-    if y.size and (y.min() < 0 or y.max() >= n_classes):
-        raise ValueError(f"class labels must lie in [0, {n_classes}), got {y.min()}..{y.max()}")
-    return nn.functional.one_hot(torch.as_tensor(y), n_classes).float()
-
-
-def _labels_of(D_base: nn.Module, seeds: list, labels) -> torch.Tensor | None:
-    """One-hot class labels for a conditional base (``labels``, default :func:`seed_labels`); None for an
-    unconditional one, which refuses labels."""
-    c = num_classes(D_base)
-    if c == 0:
-        if labels is not None:
-            raise ValueError("the base network is unconditional: it takes no class labels")
-        return None
-    y = seed_labels(seeds, c) if labels is None else np.asarray(labels, dtype=np.int64)
-    if y.shape != (len(seeds),):
-        raise ValueError(f"pass one class label per seed: {len(seeds)} seeds, labels of shape {y.shape}")
-    return one_hot(y, c)
-
-
-@torch.no_grad()
-def guided_generate(D_base: nn.Module, D_aux, w: float, seeds, device, num_steps: int = 18, batch: int = 256,
-                    batched: bool | None = None, progress: bool = False, interval=None, labels=None) -> np.ndarray:
-    """Samples, one per seed, from the Heun sampler with SIMS guidance D_base + w (D_base - D_aux) (uint8 NCHW for
-    an image base).
-
-    ``interval`` (sigma_lo, sigma_hi): guide only at noise levels inside it. ``labels``: one class per seed for a
-    conditional base (default :func:`seed_labels`), given to both networks. w = 0 (or no guide) runs exactly the
-    base sampler :func:`empirical.edm.generate`, bit for bit; each batch of ``batch`` seeds is sampled as
-    ``generate`` samples it, so the output does not depend on anything but the seeds (and labels).
-    """
-    w = check_w(w)
-    interval = check_interval(interval)
-    validate.count(num_steps, "num_steps", minimum=1)
-    seeds = [int(s) for s in seeds]
-    onehot = _labels_of(D_base, seeds, labels)
-    if D_aux is None or w == 0:
-        return generate(D_base, seeds, device, num_steps, batch=batch, class_labels=onehot, progress=progress)
-    g = GuidedDenoiser(D_base, D_aux, w, batched, interval)
-    starts = range(0, len(seeds), batch)
-    if progress:
-        from tqdm import tqdm
-        starts = tqdm(starts, desc=f"sample (w = {w:g})", unit="batch", disable=None)   # a bar on a terminal only
-    out = []
-    for s in starts:
-        lab = None if onehot is None else onehot[s:s + batch].to(device)
-        out.append(generate(D_base, seeds[s:s + batch], device, num_steps, batch=batch,
-                            denoise=lambda x, sigma, lab=lab: g(x, sigma, lab)))
-    return np.concatenate(out) if out else generate(D_base, [], device, num_steps)
 
 
 def sha1_array(a: np.ndarray) -> str:
@@ -288,48 +88,6 @@ def load_base(base_run, device="cpu") -> nn.Module:
         return load_network(base_folder(base_run) / "network.pt", device)
     except checkpoints.Unreadable as e:
         raise damaged_base(e) from None
-
-
-def auxiliary_proportions(target, base, w: float) -> np.ndarray:
-    r"""Class proportions of the auxiliary's synthetic set that make negative guidance aim at ``target``.
-
-    Derivation (a heuristic, the product form of guidance): the guided score (1 + w) s_base - w s_aux is the score
-    of p_w ~ p_base^(1+w) / p_aux^w. Applied to class masses (each class treated as one atom),
-    pi_w(c) ~ pi_base(c)^(1+w) / pi_aux(c)^w. Setting pi_w = target and solving for pi_aux:
-
-        pi_aux(c) ~ (pi_base(c)^(1+w) / target(c))^(1/w) = pi_base(c) (pi_base(c) / target(c))^(1/w),
-
-    normalised to sum to 1. With target = pi_base this gives pi_aux = pi_base (an unshifted auxiliary). The
-    auxiliary model's class masses follow its set's proportions only approximately (it is fine-tuned from the
-    base for B images), so the achieved proportions are measured, never assumed. Requires w > 0 and strictly
-    positive target and base proportions; a w so small that (pi_base / target)^(1/w) leaves the float range is a
-    ValueError.
-    """
-    w = check_w(w)
-    if w == 0:
-        raise ValueError("distribution shifting needs w > 0 (w = 0 ignores the auxiliary)")
-    t = validate.probability(target, "target proportions")
-    b = validate.probability(base, "base proportions")
-    if t.shape != b.shape:
-        raise ValueError(f"target has {t.size} classes, base has {b.size}")
-    if np.any(t <= 0) or np.any(b <= 0):
-        raise ValueError("target and base proportions must be > 0 for every class")
-    with np.errstate(over="ignore", invalid="ignore"):
-        log_a = np.log(b) + (np.log(b) - np.log(t)) / w
-        a = np.exp(log_a - log_a.max())
-    if not np.all(np.isfinite(a)):
-        raise ValueError(f"w = {w!r} is too small for the product form: (base / target)^(1/w) overflows; use a "
-                         "larger w")
-    return a / a.sum()
-
-
-def guided_class_proportions(base, aux, w: float) -> np.ndarray:
-    """The forward map of :func:`auxiliary_proportions`: pi_w ~ pi_base^(1+w) / pi_aux^w (normalised)."""
-    w = check_w(w)
-    b, a = validate.probability(base, "base proportions"), validate.probability(aux, "aux proportions")
-    log_p = (1 + w) * np.log(b) - w * np.log(a)
-    p = np.exp(log_p - log_p.max())
-    return p / p.sum()
 
 
 def class_quotas(proportions: np.ndarray, n: int) -> np.ndarray:

@@ -1,12 +1,14 @@
-r"""A residual MLP denoiser for points (n, d): the low-dimensional twin of the U-Net (``empirical.unet``).
+r"""A residual MLP denoiser for points (n, d): the low-dimensional twin of the U-Net
+(:mod:`empirical.networks.unet`).
 
 F(x_in; c_noise) = out(SiLU(LN(h_L))), h_0 = in(x_in), h_{l+1} = h_l + fc1(SiLU(fc0(SiLU(LN(h_l))) (1 + a_l) + b_l))
 with (a_l, b_l) an affine map of the noise embedding e = MLP([cos 2 pi f_k c_noise, sin 2 pi f_k c_noise]) and
 f_k geometric from 1/4 to 16 cycles per unit of c_noise = ln(sigma)/4 (the U-Net's residual blocks with
 scale-and-shift conditioning, with linear layers). Optionally the input goes in beside Fourier features
 [cos 2 pi B x_in, sin 2 pi B x_in] with fixed Gaussian frequencies B (Tancik et al. 2020), which lets a small MLP
-resolve narrow, many-mode laws that it otherwise blurs (spectral bias). A batch at one noise level (the sampler's) embeds it once. The last layer of each block and the output layer start at
-zero, so an untrained denoiser is c_skip x. EDM preconditioning is :class:`empirical.edm.Preconditioned`.
+resolve narrow, many-mode laws that it otherwise blurs (spectral bias). A batch at one noise level (the sampler's)
+embeds it once. The last layer of each block and the output layer start at zero, so an untrained denoiser is
+c_skip x. EDM preconditioning is :class:`empirical.edm.precond.Preconditioned`.
 
 Data normalisation: points live in the network's space as z = (x - shift) / scale per coordinate (``shift`` and
 ``scale`` of the config, fixed from the real data when a run starts: mean and std / sigma_data), so that every
@@ -24,7 +26,7 @@ from torch.nn import functional as F
 
 from simtheory import validate
 
-from .edm import Preconditioned
+from ..edm.precond import Preconditioned
 
 
 @dataclass(frozen=True)

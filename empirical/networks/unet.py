@@ -1,14 +1,19 @@
 """A DDPM++-style U-Net whose width, depth, attention and class conditioning are options (Karras et al. 2022,
 Song et al. 2021): residual blocks with a noise embedding (scale and shift), self-attention at chosen
-resolutions, average-pool down and nearest up sampling, skip connections between the two halves."""
+resolutions, average-pool down and nearest up sampling, skip connections between the two halves; and
+:class:`Denoiser`, the EDM-preconditioned denoiser around it, whose data are uint8 NCHW images ([-1, 1] inside:
+:func:`to_float`, :func:`to_uint8`)."""
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from ..edm.precond import Preconditioned
 
 
 @dataclass(frozen=True)
@@ -124,3 +129,33 @@ class UNet(nn.Module):
         for m in self.up:
             h = m(torch.cat([h, hs.pop()], dim=1), emb) if isinstance(m, ResBlock) else m(h)
         return self.out(h)
+
+
+class Denoiser(Preconditioned):
+    """The preconditioned denoiser around a U-Net F; data are uint8 NCHW images ([-1, 1] inside)."""
+
+    def __init__(self, cfg: UNetConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.net = UNet(cfg)
+
+    @property
+    def sample_shape(self) -> tuple:
+        return (self.cfg.in_channels, self.cfg.img_resolution, self.cfg.img_resolution)
+
+    def encode(self, data, device="cpu") -> torch.Tensor:
+        return to_float(data, device)
+
+    def decode(self, x: torch.Tensor) -> np.ndarray:
+        return to_uint8(x)
+
+
+def to_uint8(x: torch.Tensor) -> np.ndarray:
+    """[-1, 1] float images -> uint8 NCHW (EDM's x * 127.5 + 128, clipped)."""
+    return (x * 127.5 + 128).clamp(0, 255).to(torch.uint8).cpu().numpy()
+
+
+def to_float(x: np.ndarray | torch.Tensor, device="cpu") -> torch.Tensor:
+    """uint8 NCHW -> float in [-1, 1]."""
+    t = torch.as_tensor(np.asarray(x)).to(device)
+    return t.to(torch.float32) / 127.5 - 1
