@@ -15,6 +15,9 @@ MOVED = {
     "empirical.unet": "empirical.networks.unet",
     "empirical.mlp": "empirical.networks.mlp",
     "empirical.classifier": "empirical.networks.classifier",
+    "empirical.configs": "empirical.images.config",
+    "empirical.data": "empirical.images.cifar10",
+    "empirical.reward": "empirical.images.score",
 }
 """Old module path -> the path it moved to (the module is unchanged but for its place)."""
 

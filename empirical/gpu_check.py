@@ -175,14 +175,18 @@ def _plan_base_images(sizes: CheckSizes, report: Report, rates: dict) -> int:
 def run_check(out, device: str = "cuda", smoke: bool = False, budget_s: float = 540.0, work=None, data=None,
               seed: int = 0) -> dict:
     """Run every step (see the module docstring) and return the summary; files go to ``out`` (at most FILES)."""
-    from . import data as cifar
+    from simtheory.fold import keep_one_of_k
+
     from . import fid as fidmod
-    from .networks.classifier import train_classifier
-    from .configs import preset
-    from .seeds import sample_seeds, stream_seed
     from .edm import generate
-    from .loop import classifier_data, curate, real_images, rewards_of, save_grid
     from .edm.guidance import guided_generate
+    from .images import cifar10 as cifar
+    from .images.config import preset
+    from .images.inputs import classifier_data, real_images
+    from .images.measure import save_grid
+    from .images.score import rewards_of
+    from .networks.classifier import train_classifier
+    from .seeds import sample_seeds, stream_seed
     from .sims.auxiliary import AUX_EMA, finetune_auxiliary
     from .train import finetune_config, train
 
@@ -276,14 +280,14 @@ def run_check(out, device: str = "cuda", smoke: bool = False, budget_s: float = 
         cand = generate(D, cseeds, str(dev), sizes.num_steps, batch=sizes.batch)
         r, _ = rewards_of(cfg, clf, cand)
         rng = np.random.default_rng(stream_seed(seed, "curation", 1))
-        kept, kept_r = curate(replace(cfg, K=sizes.K), np.arange(len(cand)), r, rng)
+        kept = keep_one_of_k(r, sizes.K, rng)
         ft = finetune_config(tc, sizes.curated_images, stream_seed(seed, "finetune", 1), cfg.finetune_lr)
         D1 = train(ft, cand[kept], None, work / "curated", init=D.state_dict())
         ev = seeds[: sizes.n_eval]
         cur_imgs = generate(D1, ev, str(dev), sizes.num_steps, batch=sizes.batch)
         tgt = cfg.class_names.index(cfg.target)
         rec = {"K": sizes.K, "candidates": len(cand), "kept": len(kept), "finetune_images": sizes.curated_images,
-               "target": cfg.target, "candidate_mean_reward": float(r.mean()), "kept_mean_reward": float(kept_r.mean()),
+               "target": cfg.target, "candidate_mean_reward": float(r.mean()), "kept_mean_reward": float(r[kept].mean()),
                "n_eval": len(ev)}
         for name, imgs in (("base", base_imgs[: len(ev)]), ("curated", cur_imgs)):
             re, probs = rewards_of(cfg, clf, imgs)

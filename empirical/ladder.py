@@ -173,9 +173,9 @@ class LadderConfig:
         generation 0 trains (the run's real points, its train config); returns its one row."""
         import torch
 
-        from .points import resolve
+        from .points import resolve_inputs
         from .train import train
-        cfg, x, _, _ = resolve(self.base_config(job["width"], job["seed"]))
+        cfg, x, _, _ = resolve_inputs(self.base_config(job["width"], job["seed"]))
         t0 = time.process_time()
         train(cfg.train, x[: cfg.n_samples], None, base_folder(root, job["width"], job["seed"]), progress=False)
         return [{**job, "params": _parameters(cfg.train), "base_images": self.base_images,

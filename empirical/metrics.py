@@ -18,7 +18,7 @@ from simtheory import validate
 
 from . import fid as fidmod
 from .networks.unet import to_float
-from .reward import reward_from_probs
+from .images.score import reward_from_probs
 
 
 def _sq_dists(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -4,8 +4,8 @@ from dataclasses import replace
 
 import torch
 
-from empirical.configs import preset
-from empirical.loop import run_image_loop
+from empirical.images.config import preset
+from empirical.images import run_image_loop
 
 torch.set_num_threads(1)
 cfg = preset("tiny")

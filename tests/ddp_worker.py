@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from empirical.train import TrainConfig, train
-from empirical.unet import UNetConfig
+from empirical.networks.unet import UNetConfig
 
 torch.set_num_threads(1)
 x = np.random.default_rng(0).integers(0, 256, (64, 3, 8, 8), dtype=np.uint8)

@@ -296,8 +296,8 @@ def test_recorded_predictions_match_an_exact_recomputation(tmp_path):
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
-    from empirical.configs import preset
-    from empirical.loop import run_image_loop
+    from empirical.images.config import preset
+    from empirical.images import run_image_loop
     folder = tmp_path_factory.mktemp("tiny") / "run"
     run_image_loop(preset("tiny"), folder, progress=False)
     return folder
@@ -323,7 +323,7 @@ def _image_checks(folder, K, lam, scheme="replace"):
 @pytest.mark.cifar
 def test_tiny_image_loop_through_the_same_checks(tiny_run):
     """The image half (tiny preset, lam = inf) through the checks the theory families pass."""
-    from empirical.configs import preset
+    from empirical.images.config import preset
     from simtheory.runs import read_metrics
     cfg = preset("tiny")
     res = _image_checks(tiny_run, cfg.K, cfg.lam)
@@ -344,8 +344,8 @@ def test_tiny_image_loop_through_the_same_checks(tiny_run):
 def test_tiny_image_loops_satisfy_the_predictions(K, lam, seed):
     """Hypothesis over K, lam and the seed on the tiny preset (about 20 s a loop)."""
     import tempfile
-    from empirical.configs import preset
-    from empirical.loop import run_image_loop
+    from empirical.images.config import preset
+    from empirical.images import run_image_loop
     with tempfile.TemporaryDirectory() as d:
         run_image_loop(preset("tiny", K=K, lam=lam, seed=seed), d, progress=False)
         _image_checks(d, K, lam)
@@ -423,10 +423,10 @@ def test_tiny_point_loops_satisfy_the_predictions(K, lam, dataset, seed):
 def test_point_loop_checks_catch_a_loop_that_selects_the_wrong_way(tmp_path, monkeypatch):
     """Negative control on the neural point loop: curating by softmax(-r) while recording r fails the selection
     and Lemma 2.2 checks."""
-    import empirical.loop as lp
     from empirical.compare import compare_run
-    real = lp.curate
-    monkeypatch.setattr(lp, "curate", lambda cfg, cand, r, rng: real(cfg, cand, -r, rng))
+    from simtheory import fold
+    real = fold.keep_one_of_k
+    monkeypatch.setattr(fold, "keep_one_of_k", lambda r, K, rng: real(-r, K, rng))
     res = compare_run(_point_loop(tmp_path / "run", generations=1))
     failed = {c["check"] for c in _failures(res["checks"])}
     assert {"selection", "lemma22"} <= failed

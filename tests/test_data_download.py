@@ -13,7 +13,7 @@ import threading
 import numpy as np
 import pytest
 
-from empirical import data
+from empirical.images import cifar10 as data
 from empirical.cli import main
 
 

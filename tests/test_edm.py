@@ -6,9 +6,10 @@ import pytest
 import torch
 
 from empirical import checkpoints
-from empirical.edm import Denoiser, edm_loss, generate, heun_sample, precond_coefficients, sigma_steps
+from empirical.edm import edm_loss, generate, heun_sample, precond_coefficients, sigma_steps
+from empirical.networks.unet import Denoiser
 from empirical.train import TrainConfig, ema_beta, ema_update, train
-from empirical.unet import UNetConfig
+from empirical.networks.unet import UNetConfig
 
 from tolerances import N_SE
 
@@ -172,7 +173,7 @@ def test_checkpoint_from_another_config_refused(tmp_path):
 
 
 # ------------------------------------------------------------------------------ points: the same EDM core
-from empirical.mlp import MLPConfig, MLPDenoiser, normalisation  # noqa: E402
+from empirical.networks.mlp import MLPConfig, MLPDenoiser, normalisation  # noqa: E402
 from empirical.train import build_network, load_network  # noqa: E402
 
 POINT_NET = MLPConfig(dim=2, width=32, depth=2, emb_features=8, shift=(1.0, -2.0), scale=(3.0, 0.5))

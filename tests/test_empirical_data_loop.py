@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 import simtheory
-from empirical import data
-from empirical.configs import preset
-from empirical.loop import curate, run_image_loop
+from empirical.images import cifar10 as data
+from empirical.images.config import preset
+from empirical.images import run_image_loop
+from simtheory.fold import keep_one_of_k
 from simtheory.runs import ConfigMismatch, read_metrics
 
 from tolerances import N_SE
@@ -46,7 +47,7 @@ def test_torch_side_curation_matches_simtheory():
     pool_r = rng.normal(0, 1, 6)
     K, m = 3, 60_000
     cand = rng.integers(0, 6, m * K)
-    kept, _ = curate(preset("tiny", K=K), cand, pool_r[cand], np.random.default_rng(1))
+    kept = cand[keep_one_of_k(pool_r[cand], K, np.random.default_rng(1))]
     freq = np.bincount(kept, minlength=6) / m
     target = simtheory.curated(np.full(6, 1 / 6), pool_r, K)
     assert np.all(np.abs(freq - target) <= N_SE * np.sqrt(target * (1 - target) / m))

@@ -13,11 +13,12 @@ import torch
 
 from empirical import checkpoints
 from helpers import interrupt_on_call
-from empirical.configs import preset
-from empirical.edm import Denoiser, generate, sigma_steps
-from empirical.loop import run_image_loop
+from empirical.images.config import preset
+from empirical.edm import generate, sigma_steps
+from empirical.networks.unet import Denoiser
+from empirical.images import run_image_loop
 from empirical.train import TrainConfig, load_network, train
-from empirical.unet import UNetConfig
+from empirical.networks.unet import UNetConfig
 from simtheory.runs import RunFolder
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,11 +57,10 @@ def test_seed_reaches_generation_zero(tmp_path):
 # ---------------------------------------------------------------------------------------------- threads
 THREADS_SCRIPT = """
 import numpy as np, torch
-from empirical.configs import preset
-from empirical.loop import curate
+from simtheory.fold import keep_one_of_k
 import simtheory
 before = torch.get_num_threads()
-curate(preset("tiny", K=4), np.arange(40), np.linspace(0, 1, 40), np.random.default_rng(0))
+keep_one_of_k(np.linspace(0, 1, 40), 4, np.random.default_rng(0))
 simtheory.curated(np.full(5, 0.2), np.arange(5.0), 3)
 print(before, torch.get_num_threads())
 """
@@ -220,19 +220,20 @@ def test_keep_metrics_checks_generation_numbers(tmp_path):
 # ------------------------------------------------------------------------------------ the loop's branches
 def test_training_set_of_each_scheme(tmp_path):
     """replace / lam = inf: synthetic only; finite lam: the first N real images + round(lam N) synthetic;
-    fresh: real block t; accumulate: the first N real images and every generation's synthetic images so far."""
-    from empirical.loop import ImageData, _training_set
+    fresh: real block t; accumulate: the first N real images and every generation's synthetic images so far (an
+    older folder's kept set, stored under 'images', read too)."""
+    from empirical.fold import SAMPLES_KEY, training_set
     x = np.arange(40 * 1 * 1 * 1, dtype=np.uint8).reshape(40, 1, 1, 1)
-    syn = np.full((5, 1, 1, 1), 200, np.uint8)
+    syn = {SAMPLES_KEY: np.full((5, 1, 1, 1), 200, np.uint8)}
     old = np.full((5, 1, 1, 1), 100, np.uint8)
     (tmp_path / "gen_001").mkdir()
     np.savez(tmp_path / "gen_001" / "synthetic.npz", images=old, rewards=np.zeros(5), candidate_rewards=np.zeros(20))
     flat = lambda a: a.ravel().tolist()
     cfg = lambda **kw: preset("tiny", n_samples=10, generations=3, **kw)
-    assert flat(_training_set(cfg(), ImageData, 2, syn, x, tmp_path)) == [200] * 5
-    assert flat(_training_set(cfg(lam=0.5), ImageData, 2, syn, x, tmp_path)) == list(range(10)) + [200] * 5
-    assert flat(_training_set(cfg(lam=0.5, scheme="fresh"), ImageData, 2, syn, x, tmp_path)) == list(range(20, 30)) + [200] * 5
-    assert flat(_training_set(cfg(scheme="accumulate"), ImageData, 2, syn, x, tmp_path)) == list(range(10)) + [100] * 5 + [200] * 5
+    assert flat(training_set(cfg(), 2, syn, x, tmp_path)) == [200] * 5
+    assert flat(training_set(cfg(lam=0.5), 2, syn, x, tmp_path)) == list(range(10)) + [200] * 5
+    assert flat(training_set(cfg(lam=0.5, scheme="fresh"), 2, syn, x, tmp_path)) == list(range(20, 30)) + [200] * 5
+    assert flat(training_set(cfg(scheme="accumulate"), 2, syn, x, tmp_path)) == list(range(10)) + [100] * 5 + [200] * 5
     assert preset("tiny", lam=0.5).n_synthetic == 128
 
 
@@ -243,7 +244,7 @@ def test_loop_branches_run_and_resume(tmp_path, kw):
     rows = run_image_loop(cfg, tmp_path / "r", progress=False).metrics()
     assert [r["generation"] for r in rows] == [0, 1, 2]
     with np.load(tmp_path / "r" / "gen_002" / "synthetic.npz") as z:
-        assert len(z["images"]) == cfg.n_synthetic and len(z["candidate_rewards"]) == cfg.n_synthetic * cfg.K
+        assert len(z["samples"]) == cfg.n_synthetic and len(z["candidate_rewards"]) == cfg.n_synthetic * cfg.K
     assert run_image_loop(cfg, tmp_path / "r", progress=False).metrics() == rows
 
 

@@ -3,7 +3,8 @@ import pytest
 import torch
 from scipy.stats import ortho_group
 
-from empirical import data, fid
+from empirical import fid
+from empirical.images import cifar10 as data
 from simtheory.families.gaussian import w2
 
 

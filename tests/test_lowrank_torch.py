@@ -11,7 +11,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from empirical import data, edm  # noqa: E402
+from empirical import edm  # noqa: E402
+from empirical.images import cifar10 as data  # noqa: E402
 from empirical.cli import main  # noqa: E402
 from empirical.lowrank import TorchLowRankMixture, fit_cifar  # noqa: E402
 from simtheory.diffusion import LowRankMixture, cifar_mixture, fit_lowrank_mixture, heun_sample  # noqa: E402

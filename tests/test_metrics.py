@@ -6,7 +6,7 @@ import torch
 from hypothesis import given, strategies as st
 
 from empirical import fid as fidmod
-from empirical.classifier import ClassifierConfig, SmallCNN
+from empirical.networks.classifier import ClassifierConfig, SmallCNN
 from empirical.metrics import (classifier_features, frechet_of_features, knn_radii, precision_recall, reference,
                                sample_set_metrics)
 

@@ -108,7 +108,7 @@ def test_point_loop_keys_resume_and_refusal(tmp_path, monkeypatch):
     with np.load(tmp_path / "full" / "gen_001" / "synthetic.npz") as z:
         assert z["candidate_rewards"].shape == (cfg.K * cfg.n_samples,)
         np.testing.assert_array_equal(z["rewards"], z["candidate_rewards"][z["kept_index"]])
-        assert z["points"].shape == (cfg.n_samples, 2)
+        assert z["samples"].shape == (cfg.n_samples, 2)
     import empirical.train as tr
     real = tr.ema_update
     # base: 256 steps of 128 points, checkpoints every 64 steps; each fine-tune 64 steps
@@ -182,7 +182,7 @@ class _Exact:
 def test_denoiser_error_against_the_exact_denoiser():
     """The exact denoiser has error 0 (to float32); the recorded floor is the MMSE, s^2 sigma^2 / (s^2 + sigma^2)
     per coordinate for N(0, s^2 I) data; a denoiser off by a known amount has that error."""
-    from empirical.mlp import MLPConfig
+    from empirical.networks.mlp import MLPConfig
     s = 0.5
     cfg = MLPConfig(dim=2)
     law = {"weights": np.ones(1), "means": np.zeros((1, 2)), "covs": (s**2 * np.eye(2))[None]}
@@ -281,7 +281,7 @@ def test_point_loops_run_in_any_dimension(tmp_path, d):
     assert len(rows) == 2 and rf.config["train"]["mlp"]["dim"] == d
     assert all(math.isfinite(r["law_error"]) and math.isfinite(r["fit_error"]) for r in rows)
     with np.load(rf.path / "gen_001" / "synthetic.npz") as z:
-        assert z["points"].shape == (512, d)
+        assert z["samples"].shape == (512, d)
 
 
 @pytest.mark.parametrize("dataset", ["gauss1d", "mixture1d"])

@@ -223,6 +223,10 @@ def test_sample_means_and_zscore():
     np.testing.assert_allclose(m["class_proportions_se"], np.sqrt(np.array([0.25 * 0.75, 0.75 * 0.25, 0.0]) / 4))
     np.testing.assert_allclose(predict.zscore([1.0, 2.0, 0.0], [0.3, 0.0, 0.0], [0.6, 1.0, 0.0], [0.4, 0.0, 0.0]),
                                [0.8, np.inf, 0.0])
+    # without noise, one number computed two ways agrees to rounding (the only class's share: 1 counted, and 1 less
+    # an ulp through the exact map); a difference beyond rounding is still infinitely many SEs
+    one = np.nextafter(1.0, 0.0)
+    np.testing.assert_array_equal(predict.zscore([1.0, 1.0], [0.0, 0.0], [one, 1.0 - 1e-9], [0.0, 0.0]), [0.0, np.inf])
 
 
 @pytest.mark.parametrize("kw,match", [

@@ -498,7 +498,7 @@ def test_ctrl_c_in_empirical_is_one_line(monkeypatch, capsys):
 
     def stop(args):
         raise KeyboardInterrupt
-    monkeypatch.setattr(ecli, "_dispatch", stop)
+    monkeypatch.setattr(ecli, "_run", stop)
     assert ecli.main(["points", "--config", "tiny", "--out", "unused"]) == 130
     assert capsys.readouterr().err == "interrupted: rerun the same command to resume from what was saved\n"
     assert ecli.main(["fid", "--images", "x.npz"]) == 130

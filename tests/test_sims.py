@@ -195,7 +195,7 @@ def test_conditional_base_auxiliary(tmp_path):
     with np.load(tmp_path / "aux" / "synthetic.npz") as z:
         np.testing.assert_array_equal(z["labels"], seed_labels(z["seeds"], 2))
         base = load_network(tmp_path / "base" / "network.pt")
-        np.testing.assert_array_equal(z["images"], guided_generate(base, None, 0, z["seeds"], "cpu", 2))
+        np.testing.assert_array_equal(z["samples"], guided_generate(base, None, 0, z["seeds"], "cpu", 2))
     assert aux.cfg.num_classes == 2
     guided_generate(base, aux, 1.0, range(4), "cpu", 2)
 
@@ -219,10 +219,10 @@ def test_auxiliary_starts_from_base_and_moves(base_run, tmp_path, monkeypatch):
     rows = (tmp_path / "aux" / "metrics.jsonl").read_text().splitlines()
     assert len(rows) == 1 and '"n_s": 16' in rows[0] and '"lr": 0.001' in rows[0]
     with np.load(tmp_path / "aux" / "synthetic.npz") as z:
-        assert z["images"].shape == (16, 3, 8, 8)
+        assert z["samples"].shape == (16, 3, 8, 8)
         from empirical.seeds import block_start
         assert z["seeds"][0] == block_start("sims_aux", 3)
-        np.testing.assert_array_equal(z["images"], generate(base, z["seeds"], "cpu", 2))
+        np.testing.assert_array_equal(z["samples"], generate(base, z["seeds"], "cpu", 2))
     # rerun: resumes without training again, same network; another config is refused naming the key
     again = finetune_auxiliary(base_run, tmp_path / "aux", n_s=16, images=64, lr=1e-3, seed=3, num_steps=2)
     for pa, pb in zip(aux.parameters(), again.parameters()):
@@ -266,12 +266,12 @@ def test_auxiliaries_share_a_synthetic_set(base_run, tmp_path):
     a = finetune_auxiliary(base_run, tmp_path / "a", n_s=8, images=32, num_steps=2)
     finetune_auxiliary(base_run, tmp_path / "b", n_s=8, images=48, num_steps=2, synthetic_from=tmp_path / "a")
     with np.load(tmp_path / "a" / "synthetic.npz") as za, np.load(tmp_path / "b" / "synthetic.npz") as zb:
-        np.testing.assert_array_equal(za["images"], zb["images"])
+        np.testing.assert_array_equal(za["samples"], zb["samples"])
     assert a is not None
     # another set (other steps) is drawn, not copied
     finetune_auxiliary(base_run, tmp_path / "c", n_s=8, images=32, num_steps=3, synthetic_from=tmp_path / "a")
     with np.load(tmp_path / "a" / "synthetic.npz") as za, np.load(tmp_path / "c" / "synthetic.npz") as zc:
-        assert not np.array_equal(za["images"], zc["images"])
+        assert not np.array_equal(za["samples"], zc["samples"])
 
 
 def test_bad_auxiliary_input(base_run, tmp_path):
@@ -333,7 +333,7 @@ def test_compose_by_class_meets_quotas():
 
 
 def test_pick_uses_seed_set_zero_only():
-    from empirical.sims_sweep import pick_setting, sweep_verdict
+    from empirical.sims.sweep import pick_setting, sweep_verdict
     rows = []
     for j, (f0, f1) in enumerate([(5.0, 4.0), (5.2, 5.5), (5.1, 4.9)]):       # set 0 prefers w = 1; set 1 would not
         rows += [{"stage": "sweep", "n_s": None, "images": None, "w": 0.0, "set": j, "fd_classifier": f0},
@@ -348,7 +348,7 @@ def test_pick_uses_seed_set_zero_only():
 def test_tiny_sims_pipeline_cli(tiny_loop, tmp_path, monkeypatch):
     """The tiny path end to end with the real reward classifier: a loop's gen_000 as base, the sweep (rerun
     resumes), distribution shifting; the tiny preset's sampler gives the classifier a class mix near the real one."""
-    from empirical import data as cifar
+    from empirical.images import cifar10 as cifar
     from empirical.networks.classifier import load_classifier, predict_proba
     from empirical.cli import main
     base = str(tiny_loop / "gen_000")
@@ -380,7 +380,7 @@ def test_tiny_sims_pipeline_cli(tiny_loop, tmp_path, monkeypatch):
     with np.load(tmp_path / "shift" / "aux-shift-ns64-B256" / "synthetic.npz") as z:
         aux_p = np.array([r for r in shift if r["stage"] == "shift"][0]["aux_proportions"])
         np.testing.assert_array_equal(np.bincount(z["labels"], minlength=2), class_quotas(aux_p, 64))
-        np.testing.assert_array_equal(predict_proba(clf, z["images"]).argmax(1), z["labels"])
+        np.testing.assert_array_equal(predict_proba(clf, z["samples"]).argmax(1), z["labels"])
     # the paper-check rows compute their verdicts from these folders
     import paper_checks.c12_sims_edm as c12
     monkeypatch.setattr(c12, "RESULTS", tmp_path)
@@ -499,7 +499,7 @@ def test_sims_explore_cli(tiny_loop, tmp_path, capsys):
     seen = set()
     for f in (tmp_path / "e").glob("lr-*/aux-*/synthetic.npz"):
         with np.load(f) as z:
-            seen.add(z["images"].tobytes())
+            seen.add(z["samples"].tobytes())
     assert len(seen) == 1                                           # one synthetic set, drawn once
     assert "Best w per auxiliary" in (tmp_path / "e" / "table.md").read_text()
 
@@ -515,7 +515,7 @@ def test_guided_sample_cli_equals_guided_generate(tiny_loop, tmp_path, capsys):
     D, A = load_network(base / "network.pt"), load_network(tmp_path / "aux" / "network.pt")
     ref = guided_generate(D, A, 1.5, range(3, 13), "cpu", 6, interval=(0.2, 10.0))
     with np.load(tmp_path / "s" / "images.npz") as z:
-        np.testing.assert_array_equal(z["images"], ref)
+        np.testing.assert_array_equal(z["samples"], ref)
         np.testing.assert_array_equal(z["seeds"], np.arange(3, 13))
     for bad, match in ((["--w", "1"], "need --aux"), (["--aux", tmp_path / "aux"], "--aux needs --w"),
                        (["--class", "frog"], "unconditional"), (["--seeds", "5-2"], "0 <= A <= B")):
@@ -547,8 +547,8 @@ def test_loop_generation_samples_with_its_own_auxiliary(tmp_path):
     from that model on its own samples, every generation at the same explicit lr; a rerun resumes without
     recomputing."""
     from dataclasses import replace
-    from empirical.configs import preset
-    from empirical.loop import run_image_loop
+    from empirical.images.config import preset
+    from empirical.images import run_image_loop
     from empirical.seeds import block_start, seed_coordinates, stream_seed
     cfg = preset("tiny", generations=1, K=1, lam=1.0, sims=SimsSampling(1.0, 16, 64, lr=5e-4, interval=(0.1, 20)))
     rows = run_image_loop(cfg, tmp_path / "sims", progress=False).metrics()
@@ -592,8 +592,8 @@ def test_auxiliary_and_guidance_of_a_point_model(tmp_path):
     aux = finetune_auxiliary(tmp_path / "base", tmp_path / "aux", n_s=8, images=32, num_steps=3)
     base = load_network(tmp_path / "base" / "network.pt")
     with np.load(tmp_path / "aux" / "synthetic.npz") as z:
-        assert z["images"].shape == (8, 2) and z["images"].dtype == np.float64
-        np.testing.assert_array_equal(z["images"], generate(base, z["seeds"], "cpu", 3))
+        assert z["samples"].shape == (8, 2) and z["samples"].dtype == np.float64
+        np.testing.assert_array_equal(z["samples"], generate(base, z["seeds"], "cpu", 3))
     g = guided_generate(base, aux, 1.0, range(5), "cpu", 3, interval=(0.1, 10.0))
     assert g.shape == (5, 2) and np.all(np.isfinite(g))
     np.testing.assert_array_equal(guided_generate(base, aux, 0.0, range(5), "cpu", 3), generate(base, range(5), "cpu", 3))

@@ -33,6 +33,7 @@ from simtheory.runs import RunFolder, atomic_write
 from .. import checkpoints, seeds as seedblocks
 from ..edm.guidance import check_interval, guided_generate, num_classes, seed_labels
 from ..edm.sampler import generate
+from ..samples import SAMPLES_KEY, samples_key, samples_of
 from ..train import TrainConfig, finetune_config, load_network, train
 
 AUX_EMA = 0.1                  # default auxiliary EMA half-life, as a fraction of B (picked on seed set 0:
@@ -238,15 +239,16 @@ def finetune_auxiliary(base_run, out, n_s: int, images: int, lr: float | None = 
                 if n_cls:
                     y = seed_labels(s, n_cls) if props is None else np.repeat(np.arange(n_cls), class_quotas(props, n_s))
                 x = guided_generate(D_base, None, 0.0, s, dev, num_steps, progress=progress, labels=y)
-                syn = {"images": x, "seeds": s} if y is None else {"images": x, "labels": y, "seeds": s}
+                syn = {SAMPLES_KEY: x, "seeds": s} if y is None else {SAMPLES_KEY: x, "labels": y, "seeds": s}
             else:
                 x, y, s = compose_by_class(D_base, label_fn, props, n_s, first, dev, num_steps)
-                syn = {"images": x, "labels": y, "seeds": s}
+                syn = {SAMPLES_KEY: x, "labels": y, "seeds": s}
             rf.save_arrays("synthetic", **syn)
-        elif len(syn.get("images", ())) != n_s:
-            raise checkpoints.unreadable(rf.path / "synthetic.npz", f"holds {len(syn.get('images', ()))} samples, "
+        elif len(syn.get(samples_key(syn) or SAMPLES_KEY, ())) != n_s:
+            held = len(syn.get(samples_key(syn) or SAMPLES_KEY, ()))
+            raise checkpoints.unreadable(rf.path / "synthetic.npz", f"holds {held} samples, "
                                          f"the config says n_s = {n_s}")
-        train(ft, syn["images"], syn.get("labels") if n_cls else None, rf.path, init=D_base.state_dict(),
+        train(ft, samples_of(syn), syn.get("labels") if n_cls else None, rf.path, init=D_base.state_dict(),
               progress=progress)
         aux = load_network(rf.path / "network.pt", dev)         # a damaged network.pt is an error naming it
         if MEASURED not in rf.config:
@@ -256,7 +258,7 @@ def finetune_auxiliary(base_run, out, n_s: int, images: int, lr: float | None = 
                                                               sort_keys=True) + "\n").encode())
         if not rf.metrics():
             rec = {"stage": "auxiliary", "n_s": n_s, "images": images, "lr": ft.lr, "ema": ema, "seed": int(seed),
-                   "synthetic_sha1": sha1_array(syn["images"]), "seconds": time.perf_counter() - t0,
+                   "synthetic_sha1": sha1_array(samples_of(syn)), "seconds": time.perf_counter() - t0,
                    **config[MEASURED]}
             if "labels" in syn:
                 rec["synthetic_class_counts"] = np.bincount(syn["labels"], minlength=len(props or []) or n_cls).tolist()

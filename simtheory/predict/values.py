@@ -80,15 +80,22 @@ def sample_means(rewards, labels=None, n_classes: int | None = None) -> dict:
     return out
 
 
+ROUNDING = 1e-12
+"""Relative difference below which two computations of one number (a class share of 1 counted, and predicted
+through the exact map) are the same number: rounding, not a finding."""
+
+
 def zscore(a, a_se, b, b_se):
     r"""(a - b) / sqrt(se_a^2 + se_b^2), elementwise. For the kept set against its prediction (both from the same
     candidates, positively correlated) the summed variance is an upper bound on the difference's variance, so
     the test is conservative; for a next model's fresh samples against the prediction the two are independent
-    given the candidates."""
+    given the candidates. Where both SEs are 0 (a quantity with no noise, e.g. the share of the only class) the
+    z is 0 when a and b agree to :data:`ROUNDING` and inf otherwise."""
     a, b = np.asarray(a, float), np.asarray(b, float)
     s = np.sqrt(np.asarray(a_se, float) ** 2 + np.asarray(b_se, float) ** 2)
+    same = np.abs(a - b) <= ROUNDING * np.maximum(1.0, np.maximum(np.abs(a), np.abs(b)))
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(s > 0, (a - b) / np.where(s > 0, s, 1.0), np.where(a == b, 0.0, np.inf))
+        return np.where(s > 0, (a - b) / np.where(s > 0, s, 1.0), np.where(same, 0.0, np.inf))
 
 
 def _plain(x):

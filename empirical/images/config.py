@@ -1,6 +1,7 @@
-"""Named presets (EDM2 style) for the image loop: 'tiny' (tests: two classes, 8x8, ~30 s), 'cpu' (8x8, all ten
-classes, minutes per generation on one core), 'gpu' (32x32 CIFAR-10, minutes on one H100). Each preset's Heun
-steps are chosen from the measured sampler error (docs/empirical/index.md)."""
+"""The image loop's config and its named presets (EDM2 style): 'tiny' (tests: two classes, 8x8), 'cpu' (8x8, all
+ten classes, minutes per generation on one core), 'gpu' (32x32 CIFAR-10, one GPU). Each preset's Heun steps are
+chosen from the measured sampler error (docs/empirical/index.md gives the measurement; its time per generation
+too)."""
 from __future__ import annotations
 
 import math
@@ -8,52 +9,20 @@ from dataclasses import asdict, dataclass, field, replace
 
 
 from simtheory import validate
-from simtheory.fold import check_words
+from simtheory.fold import LoopWords
 
-from .networks.classifier import ClassifierConfig
-from .data import class_indices
-from .reward import KINDS
-from .seeds import BLOCK_SIZE, MAX_GENERATION, MAX_SEED, stream_seed
-from .sims.auxiliary import SimsSampling
-from .train import FINETUNE_EMA, TrainConfig
-from .networks.unet import UNetConfig
+from ..fold import check_fold_config
+from ..networks.classifier import ClassifierConfig
+from ..networks.unet import UNetConfig
+from ..seeds import BLOCK_SIZE, stream_seed
+from ..sims.auxiliary import SimsSampling
+from ..train import FINETUNE_EMA, TrainConfig
+from .cifar10 import class_indices
+from .score import KINDS
 
-
-def check_loop_words(cfg) -> None:
-    """K, lam and scheme of a loop config (frozen dataclass), as every loop reads them: K an integer >= 1 (sampled
-    curation keeps one of K drawn samples, so K = inf is refused), lam >= 0 or inf, scheme one of SCHEMES; and the
-    sizes that index seed blocks (:mod:`empirical.seeds`): generations, candidates and evaluation draws per
-    generation, the sampler check's steps and draws."""
-    k, lam = check_words(cfg.K, cfg.lam, cfg.scheme)
-    object.__setattr__(cfg, "K", k)
-    object.__setattr__(cfg, "lam", lam)
-    validate.count(cfg.seed, "seed", minimum=0)
-    if cfg.seed >= MAX_SEED:
-        raise ValueError(f"seed must be below {MAX_SEED}, got {cfg.seed}")
-    for name in ("n_samples", "generations", "n_eval", "num_steps", "finetune_images", "n_sampler",
-                 "sampler_ref_steps"):
-        validate.count(getattr(cfg, name), name, minimum=0 if name in ("generations", "sampler_ref_steps") else 1)
-    if cfg.n_synthetic < 1:
-        raise ValueError(f"lam = {cfg.lam:g} with n_samples = {cfg.n_samples} rounds to {cfg.n_synthetic} "
-                         "synthetic samples per generation; raise lam or n_samples (round(lam N) >= 1)")
-    if not (math.isfinite(cfg.finetune_lr) and cfg.finetune_lr > 0):
-        raise ValueError(f"finetune_lr must be > 0, got {cfg.finetune_lr}")
-    if not (math.isfinite(cfg.finetune_ema) and cfg.finetune_ema >= 0):
-        raise ValueError(f"finetune_ema (the fine-tune's EMA half-life as a fraction of its budget; 0: the raw "
-                         f"weights) must be >= 0, got {cfg.finetune_ema}")
-    if cfg.generations > MAX_GENERATION - 2:
-        raise ValueError(f"generations must be at most {MAX_GENERATION - 2} (the last model draws from the candidate "
-                         f"seed block of generation T + 1 < {MAX_GENERATION}), got {cfg.generations}")
-    if cfg.num_steps < 2:
-        raise ValueError(f"num_steps must be >= 2 (the Heun schedule needs two noise levels), got {cfg.num_steps}")
-    if cfg.sampler_ref_steps == 1:
-        raise ValueError("sampler_ref_steps must be 0 (no sampler check) or >= 2, got 1")
-    for name, n in (("n_eval", cfg.n_eval), ("candidates per generation (K x n_synthetic)", cfg.K * cfg.n_synthetic)):
-        if n > BLOCK_SIZE:
-            raise ValueError(f"{name} = {n} exceeds the {BLOCK_SIZE} samples of one seed block")
 
 @dataclass(frozen=True)
-class ImageLoopConfig:
+class ImageLoopConfig(LoopWords):
     """The curated retraining loop on images; the same words as simtheory.LoopConfig (K, lam, scheme).
 
     ``seed`` decides every random draw of a run (stream_seed): the real-image subset, the classifier's data and
@@ -100,7 +69,7 @@ class ImageLoopConfig:
             object.__setattr__(self, "sims", SimsSampling(**self.sims))
         if self.classes is not None:
             object.__setattr__(self, "classes", tuple(self.classes))
-        check_loop_words(self)
+        check_fold_config(self)
         object.__setattr__(self, "train", replace(self.train, seed=stream_seed(self.seed, "train")))
         object.__setattr__(self, "classifier", replace(self.classifier, seed=stream_seed(self.seed, "classifier")))
         object.__setattr__(self, "judge", replace(self.judge, seed=stream_seed(self.seed, "judge")))
@@ -132,12 +101,8 @@ class ImageLoopConfig:
 
     @property
     def class_names(self) -> tuple:
-        from .data import CLASSES
+        from .cifar10 import CLASSES
         return tuple(self.classes) if self.classes else CLASSES
-
-    @property
-    def n_synthetic(self) -> int:
-        return self.n_samples if self.lam == math.inf else int(round(self.lam * self.n_samples))
 
     def to_dict(self) -> dict:
         """The compared config (config.json): every field but the devices."""

@@ -31,7 +31,7 @@ BATCHES = "cifar-10-batches-py"
 BATCH_FILES = tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch",)
 URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"    # the CIFAR page of the University of Toronto
 MD5 = "c58f30108f718f92721af3b95e74349a"                          # of cifar-10-python.tar.gz, as that page gives it
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CHECKOUT = REPO if (REPO / "pyproject.toml").is_file() else None   # None when installed from a wheel
 CACHE = CHECKOUT / ".cache" if CHECKOUT is not None else Path(
     os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "curated-retraining"
