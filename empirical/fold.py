@@ -74,7 +74,7 @@ class FoldConfig(Protocol):
     @property
     def train(self) -> TrainConfig: ...
     @property
-    def finetune_images(self) -> int: ...
+    def finetune_samples(self) -> int: ...
     @property
     def finetune_lr(self) -> float: ...
     @property
@@ -136,6 +136,19 @@ class DataKind(Protocol):
         ...
 
 
+class NeuralLoopWords(words.LoopWords):
+    """The words of a neural loop's config (a mixin of frozen dataclasses): :class:`simtheory.fold.LoopWords`, and
+    the fine-tune budget under its earlier name."""
+
+    finetune_samples: int
+
+    @property
+    def finetune_images(self) -> int:
+        """Deprecated: :attr:`finetune_samples` (samples seen by each generation's fine-tune)."""
+        warnings.warn("finetune_images is finetune_samples", DeprecationWarning, stacklevel=2)
+        return self.finetune_samples
+
+
 def check_fold_config(cfg) -> None:
     """K, lam and scheme of a loop config (frozen dataclass), as every loop reads them
     (:func:`simtheory.fold.check_words`: K an integer >= 1, lam >= 0 or inf, scheme one of SCHEMES), set back in
@@ -147,7 +160,7 @@ def check_fold_config(cfg) -> None:
     validate.count(cfg.seed, "seed", minimum=0)
     if cfg.seed >= MAX_SEED:
         raise ValueError(f"seed must be below {MAX_SEED}, got {cfg.seed}")
-    for name in ("n_samples", "generations", "n_eval", "num_steps", "finetune_images", "n_sampler",
+    for name in ("n_samples", "generations", "n_eval", "num_steps", "finetune_samples", "n_sampler",
                  "sampler_ref_steps"):
         validate.count(getattr(cfg, name), name, minimum=0 if name in ("generations", "sampler_ref_steps") else 1)
     if cfg.n_synthetic < 1:
@@ -360,7 +373,7 @@ def _open(cfg: FoldConfig, out, log_fields: dict) -> RunFolder:
     cfg_path = Path(out) / "config.json"
     if cfg_path.exists():
         checkpoints.read_json(cfg_path)           # a torn or garbage config.json: say which file, what to do
-    rf = RunFolder.open(out, cfg.to_dict())
+    rf = RunFolder.open(out, cfg.to_dict(), upgrade=checkpoints.upgrade_keys)
     import numba
 
     from simtheory.kernels import launch_threads
@@ -431,7 +444,7 @@ def _generations(cfg: FoldConfig, kind: DataKind, run: Path, rf: RunFolder | Non
                 prev = g.parent / f"gen_{t - 1:03d}"
                 syn = _synthetic(cfg, kind, t, g, x, _lazy(lambda: _sampler(cfg, t - 1, D, prev, progress)))
             train_x = distributed.share(training_set(cfg, t, syn, x, run) if main else None)
-            ft = finetune_config(cfg.train, cfg.finetune_images, stream_seed(cfg.seed, "finetune", t), cfg.finetune_lr,
+            ft = finetune_config(cfg.train, cfg.finetune_samples, stream_seed(cfg.seed, "finetune", t), cfg.finetune_lr,
                                  cfg.finetune_ema)
             D = train(ft, train_x, None, g, init=D.state_dict() if main else None, progress=progress)
         if rf is None:

@@ -254,14 +254,14 @@ def run_check(out, device: str = "cuda", smoke: bool = False, budget_s: float = 
 
         # 4. the base, for the images the budget allows
         images = _plan_base_images(sizes, report, rates)
-        tc = replace(cfg.train, total_images=images, checkpoint_images=images, compile=sizes.base_compile,
-                     warmup_images=min(cfg.train.warmup_images, images // 10), device=str(dev))
+        tc = replace(cfg.train, total_samples=images, checkpoint_samples=images, compile=sizes.base_compile,
+                     warmup_samples=min(cfg.train.warmup_samples, images // 10), device=str(dev))
         t = time.perf_counter()
         D = train(tc, x[: cfg.n_samples], None, work / "base")
         t_base = time.perf_counter() - t
         report.step("base", {"images": images, "seconds": t_base, "images_per_s": images / t_base,
                              "bf16": tc.bf16, "compile": tc.compile, "real_images": cfg.n_samples,
-                             "preset_total_images": cfg.train.total_images})
+                             "preset_total_images": cfg.train.total_samples})
 
         # 5. samples and their FID against the training statistics
         seeds = sample_seeds("eval", seed, 0, sizes.fid_n)

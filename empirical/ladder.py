@@ -141,13 +141,13 @@ class LadderConfig:
         base_images), EMA half-life (base_ema x base_images) and checkpoints depend on the base budget only, so
         every job of a (width, seed) trains the same base."""
         cfg = point_preset("cpu", dataset=self.dataset, K=self.K, lam=lam, width=width, depth=self.depth,
-                           train_images=self.base_images, finetune_images=finetune, n_samples=self.n_samples,
+                           train_samples=self.base_images, finetune_samples=finetune, n_samples=self.n_samples,
                            n_eval=self.n_eval, generations=self.generations, seed=seed, num_steps=self.num_steps,
                            sampler_ref_steps=self.sampler_ref_steps, n_sampler=self.n_sampler,
                            **({} if self.n_law is None else {"n_law": self.n_law}))
         b = self.base_images
-        return replace(cfg, train=replace(cfg.train, checkpoint_images=max(b // 4, cfg.train.batch_size),
-                                          warmup_images=b // 10, ema_halflife_images=self.base_ema * b))
+        return replace(cfg, train=replace(cfg.train, checkpoint_samples=max(b // 4, cfg.train.batch_size),
+                                          warmup_samples=b // 10, ema_halflife_samples=self.base_ema * b))
 
     def bases(self) -> list[tuple[int, int]]:
         """Every (width, seed) that some job needs, in a stable order."""

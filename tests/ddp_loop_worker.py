@@ -9,6 +9,6 @@ from empirical.images import run_image_loop
 
 torch.set_num_threads(1)
 cfg = preset("tiny")
-cfg = replace(cfg, generations=2, n_eval=32, finetune_images=512,
-              train=replace(cfg.train, total_images=1024, checkpoint_images=512))
+cfg = replace(cfg, generations=2, n_eval=32, finetune_samples=512,
+              train=replace(cfg.train, total_samples=1024, checkpoint_samples=512))
 run_image_loop(cfg, sys.argv[1], progress=False)

@@ -140,8 +140,8 @@ def test_same_seed_same_images_any_batch():
 
 def _train_tiny(out, **kw):
     x = np.random.default_rng(0).integers(0, 256, (32, 3, 8, 8), dtype=np.uint8)
-    cfg = TrainConfig(TINY, batch_size=16, total_images=48, warmup_images=16, ema_halflife_images=0,
-                      checkpoint_images=48, seed=2, **kw)
+    cfg = TrainConfig(TINY, batch_size=16, total_samples=48, warmup_samples=16, ema_halflife_samples=0,
+                      checkpoint_samples=48, seed=2, **kw)
     return train(cfg, x, None, out)
 
 
@@ -240,8 +240,8 @@ def test_generate_points_per_seed_in_data_units():
 
 
 def _point_cfg(**kw):
-    return TrainConfig(batch_size=32, total_images=320, warmup_images=64, ema_halflife_images=64,
-                       checkpoint_images=96, seed=5, mlp=POINT_NET, **kw)
+    return TrainConfig(batch_size=32, total_samples=320, warmup_samples=64, ema_halflife_samples=64,
+                       checkpoint_samples=96, seed=5, mlp=POINT_NET, **kw)
 
 
 def test_one_training_loop_trains_the_mlp_and_checkpoints_name_it(tmp_path, monkeypatch):
@@ -298,8 +298,8 @@ def test_a_run_with_dropout_resumes_bit_for_bit_and_leaves_the_global_generator_
     import empirical.train as tr
     from helpers import interrupt_on_call
     x = np.random.default_rng(0).integers(0, 256, (64, 3, 8, 8), dtype=np.uint8)
-    cfg = TrainConfig(replace(TINY, dropout=0.3), batch_size=16, total_images=96, warmup_images=16,
-                      ema_halflife_images=32, checkpoint_images=48)
+    cfg = TrainConfig(replace(TINY, dropout=0.3), batch_size=16, total_samples=96, warmup_samples=16,
+                      ema_halflife_samples=32, checkpoint_samples=48)
     torch.manual_seed(123)
     before = torch.get_rng_state()
     D = train(cfg, x, None, tmp_path / "full")

@@ -29,7 +29,7 @@ SMALL_NET = UNetConfig(img_resolution=8, channels=16, channel_mult=(1, 1), num_b
 def _small(**kw):
     """The tiny preset cut to a base model only (generation 0), for checks of seeds and inputs."""
     cfg = preset("tiny", generations=0, n_eval=32, **kw)
-    return replace(cfg, train=replace(cfg.train, total_images=512, checkpoint_images=512))
+    return replace(cfg, train=replace(cfg.train, total_samples=512, checkpoint_samples=512))
 
 
 def _env(**kw) -> dict:
@@ -117,8 +117,8 @@ def test_fid_command_rejects_one_image(tmp_path, capsys):
 # ------------------------------------------------------------------------------------ files and folders
 def _train_small(out, **kw):
     x = np.random.default_rng(0).integers(0, 256, (32, 3, 8, 8), dtype=np.uint8)
-    cfg = TrainConfig(SMALL_NET, batch_size=16, total_images=64, warmup_images=16, ema_halflife_images=32,
-                      checkpoint_images=32, seed=1, **kw)
+    cfg = TrainConfig(SMALL_NET, batch_size=16, total_samples=64, warmup_samples=16, ema_halflife_samples=32,
+                      checkpoint_samples=32, seed=1, **kw)
     return train(cfg, x, None, out), cfg, x
 
 
@@ -191,7 +191,7 @@ def test_bad_inputs_fail_before_the_run_folder_exists(tmp_path):
 
 @pytest.mark.cifar
 def test_corrupt_run_files_name_the_file(tmp_path):
-    cfg = replace(_small(), generations=1, finetune_images=64)
+    cfg = replace(_small(), generations=1, finetune_samples=64)
     run = tmp_path / "r"
     run_image_loop(cfg, run, progress=False)
     lines = (run / "metrics.jsonl").read_text()
@@ -240,7 +240,7 @@ def test_training_set_of_each_scheme(tmp_path):
 @pytest.mark.cifar
 @pytest.mark.parametrize("kw", [{"scheme": "accumulate"}, {"scheme": "fresh", "lam": 0.5}, {"lam": 0.5}])
 def test_loop_branches_run_and_resume(tmp_path, kw):
-    cfg = replace(_small(**kw), generations=2, finetune_images=64, n_samples=64)
+    cfg = replace(_small(**kw), generations=2, finetune_samples=64, n_samples=64)
     rows = run_image_loop(cfg, tmp_path / "r", progress=False).metrics()
     assert [r["generation"] for r in rows] == [0, 1, 2]
     with np.load(tmp_path / "r" / "gen_002" / "synthetic.npz") as z:

@@ -221,9 +221,9 @@ def test_same_laws_in_both_halves():
 
 
 def test_point_config_round_trips_through_its_dict():
-    cfg = point_preset("tiny", K=2, lam=1.0, width=64, depth=1, train_images=4096)
+    cfg = point_preset("tiny", K=2, lam=1.0, width=64, depth=1, train_samples=4096)
     d = cfg.to_dict()
-    assert d["kind"] == "point_loop" and d["train"]["mlp"]["width"] == 64 and d["train"]["total_images"] == 4096
+    assert d["kind"] == "point_loop" and d["train"]["mlp"]["width"] == 64 and d["train"]["total_samples"] == 4096
     back = PointLoopConfig(**{k: v for k, v in d.items() if k != "kind"})
     assert back.to_dict() == d
 
@@ -251,7 +251,7 @@ def test_fit_and_law_checks_hold_for_a_network_that_fits_and_fail_for_one_that_d
     checks = _fit_checks(good.path)
     assert set(checks) == {(t, c) for t in range(3) for c in ("fit", "law")}
     assert all(checks.values()), checks
-    one_step = point_preset("tiny", dataset="gauss2d", train_images=128, finetune_images=128)
+    one_step = point_preset("tiny", dataset="gauss2d", train_samples=128, finetune_samples=128)
     bad = run_point_loop(one_step, tmp_path / "bad", progress=False)
     checks = _fit_checks(bad.path)
     assert not any(v for (t, _), v in checks.items() if t >= 1), checks
@@ -275,7 +275,7 @@ def test_point_loops_run_in_any_dimension(tmp_path, d):
            "covs": np.stack([0.3 * np.eye(d), 0.5 * np.eye(d)])}
     from simtheory.families import gmm
     x = gmm.sample(law, 600, rng)
-    cfg = point_preset("tiny", generations=1, train_images=8192, finetune_images=2048, n_law=4096)
+    cfg = point_preset("tiny", generations=1, train_samples=8192, finetune_samples=2048, n_law=4096)
     rf = run_point_loop(cfg, tmp_path / f"d{d}", data=x, reward=_ball_reward, law=law, progress=False)
     rows = rf.metrics()
     assert len(rows) == 2 and rf.config["train"]["mlp"]["dim"] == d

@@ -33,8 +33,8 @@ def _net(seed, cfg=TINY):
 def base_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("base")
     imgs = np.random.default_rng(0).integers(0, 256, (64, 3, 8, 8), dtype=np.uint8)
-    tc = TrainConfig(TINY, batch_size=16, total_images=64, warmup_images=16, ema_halflife_images=32,
-                     checkpoint_images=64)
+    tc = TrainConfig(TINY, batch_size=16, total_samples=64, warmup_samples=16, ema_halflife_samples=32,
+                     checkpoint_samples=64)
     train(tc, imgs, None, out)
     return out
 
@@ -188,8 +188,8 @@ def test_conditional_base_auxiliary(tmp_path):
     cond = UNetConfig(img_resolution=8, channels=16, channel_mult=(1, 1), num_blocks=1, attn_resolutions=(),
                       dropout=0.0, num_classes=2)
     imgs = np.random.default_rng(0).integers(0, 256, (32, 3, 8, 8), dtype=np.uint8)
-    tc = TrainConfig(cond, batch_size=16, total_images=32, warmup_images=16, ema_halflife_images=32,
-                     checkpoint_images=32, conditional=True)
+    tc = TrainConfig(cond, batch_size=16, total_samples=32, warmup_samples=16, ema_halflife_samples=32,
+                     checkpoint_samples=32, conditional=True)
     train(tc, imgs, np.arange(32) % 2, tmp_path / "base")
     aux = finetune_auxiliary(tmp_path / "base", tmp_path / "aux", n_s=6, images=32, num_steps=2)
     with np.load(tmp_path / "aux" / "synthetic.npz") as z:
@@ -249,7 +249,7 @@ def test_auxiliary_weights_raw_or_ema(base_run, tmp_path):
             assert torch.equal(v, want[k])
         cfg = json.loads((tmp_path / name / "config.json").read_text())
         out[name] = cfg["measured"]["weight_distance"]
-        assert cfg["ema"] == ema and cfg["train"]["ema_halflife_images"] == ema * 64
+        assert cfg["ema"] == ema and cfg["train"]["ema_halflife_samples"] == ema * 64
         finetune_auxiliary(base_run, tmp_path / name, n_s=8, images=64, num_steps=2, ema=ema)     # resumes
     assert out["raw"]["relative"] == pytest.approx(1.0)
     assert 0 < out["ema"]["relative"] < 1
@@ -477,7 +477,7 @@ def test_sims_options_reach_the_auxiliary(tiny_loop, tmp_path, capsys):
     cfg = json.loads((tmp_path / "a" / "config.json").read_text())
     from empirical.seeds import block_start
     assert (cfg["num_steps"], cfg["ema"], cfg["seed0"]) == (3, 0.25, block_start("sims_aux", 99))
-    assert cfg["train"]["ema_halflife_images"] == 8.0
+    assert cfg["train"]["ema_halflife_samples"] == 8.0
     from empirical.cli import main
     capsys.readouterr()
     assert main(["sims-sweep", "--base", str(tiny_loop / "gen_000"), "--out", "x", "--steps", "5",
@@ -587,7 +587,7 @@ def test_auxiliary_and_guidance_of_a_point_model(tmp_path):
     from empirical.networks.mlp import MLPConfig
     pts = np.random.default_rng(0).normal(size=(64, 2)) * [1.0, 3.0] + [2.0, -1.0]
     tc = TrainConfig(mlp=MLPConfig(dim=2, width=16, depth=1, shift=(2.0, -1.0), scale=(2.0, 6.0)), batch_size=16,
-                     total_images=64, warmup_images=16, ema_halflife_images=32, checkpoint_images=64)
+                     total_samples=64, warmup_samples=16, ema_halflife_samples=32, checkpoint_samples=64)
     train(tc, pts, None, tmp_path / "base")
     aux = finetune_auxiliary(tmp_path / "base", tmp_path / "aux", n_s=8, images=32, num_steps=3)
     base = load_network(tmp_path / "base" / "network.pt")

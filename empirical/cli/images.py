@@ -122,7 +122,7 @@ def run(args) -> int:
         cfg = loop_config(args)
         if args.command == "train":
             tc = cfg.train
-            tc = replace(tc, total_images=args.total_images or tc.total_images, bf16=args.bf16 or tc.bf16,
+            tc = replace(tc, total_samples=args.total_images or tc.total_samples, bf16=args.bf16 or tc.bf16,
                          compile=args.compile or tc.compile)
             if args.conditional:
                 tc = replace(tc, conditional=True, unet=replace(tc.unet, num_classes=len(cfg.class_names)))
@@ -135,8 +135,10 @@ def run(args) -> int:
             from ..train import train
             x, y = real_images(cfg)
             # the data (classes, resolution, seed) and classifier settings behind the network, for `sims`
+            from ..checkpoints import upgrade_keys
             with RunFolder.open(args.out, {"kind": "image_train",
-                                           "image_loop": {**replace(cfg, train=tc).to_dict(), "sims": None}}):
+                                           "image_loop": {**replace(cfg, train=tc).to_dict(), "sims": None}},
+                                upgrade=upgrade_keys):
                 train(tc, x[: cfg.n_samples], y[: cfg.n_samples], Path(args.out), progress=True)
             print(Path(args.out) / "network.pt")
             return 0

@@ -51,12 +51,14 @@ def _points_parser(sub) -> None:
                             "(inf: fully synthetic)"), ("--generations", int, "generations after the base model"),
                             ("--n-samples", int, "N, real points per generation"),
                             ("--width", int, "MLP hidden units"), ("--depth", int, "MLP residual blocks"),
-                            ("--train-images", int, "base training budget in points seen"),
-                            ("--finetune-images", int, "fine-tune budget per generation in points seen"),
+                            ("--train-samples", int, "base training budget in points seen"),
+                            ("--finetune-samples", int, "fine-tune budget per generation in points seen"),
                             ("--num-steps", int, "Heun steps of the sampler"),
                             ("--sampler-ref-steps", int, "Heun steps of the sampler check (0: none)"),
                             ("--n-eval", int, "evaluation samples per generation")):
-        opt(name, type=typ or parse_number, default=None, help=f"{what} (default: the preset's)")
+        old = {"--train-samples": ["--train-images"], "--finetune-samples": ["--finetune-images"]}.get(name, [])
+        opt(name, *old, type=typ or parse_number, default=None,
+            help=f"{what} (default: the preset's)" + (f"; {old[0]} is its earlier name" if old else ""))
     opt("--scheme", default=None, choices=list(SCHEMES), help="real-data scheme (default: the preset's, replace)")
     opt("--seed", type=int, default=None, help="decides every random draw of the run (default: 0)")
     opt("--sims-w", type=float, default=None, help="SIMS: every generation samples with guidance w from its own "
@@ -76,12 +78,13 @@ def config_from_args(args) -> PointLoopConfig:
     """The preset of ``args.config`` with the command line's overrides."""
     over = {k: getattr(args, a) for k, a in (("K", "K"), ("lam", "lam"), ("generations", "generations"),
                                              ("n_samples", "n_samples"), ("width", "width"), ("depth", "depth"),
-                                             ("train_images", "train_images"), ("finetune_images", "finetune_images"),
+                                             ("train_samples", "train_samples"),
+                                             ("finetune_samples", "finetune_samples"),
                                              ("num_steps", "num_steps"), ("n_eval", "n_eval"), ("scheme", "scheme"),
                                              ("sampler_ref_steps", "sampler_ref_steps"),
                                              ("seed", "seed"), ("dataset", "dataset"), ("device", "device"))
             if getattr(args, a) is not None}
-    for k in ("K", "generations", "n_samples", "width", "depth", "train_images", "finetune_images", "num_steps",
+    for k in ("K", "generations", "n_samples", "width", "depth", "train_samples", "finetune_samples", "num_steps",
               "n_eval", "sampler_ref_steps"):
         if k in over:
             over[k] = int(over[k])

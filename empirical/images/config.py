@@ -9,9 +9,9 @@ from dataclasses import asdict, dataclass, field, replace
 
 
 from simtheory import validate
-from simtheory.fold import LoopWords
 
-from ..fold import check_fold_config
+from ..checkpoints import upgrade_keys
+from ..fold import NeuralLoopWords, check_fold_config
 from ..networks.classifier import ClassifierConfig
 from ..networks.unet import UNetConfig
 from ..seeds import BLOCK_SIZE, stream_seed
@@ -22,7 +22,7 @@ from .score import KINDS
 
 
 @dataclass(frozen=True)
-class ImageLoopConfig(LoopWords):
+class ImageLoopConfig(NeuralLoopWords):
     """The curated retraining loop on images; the same words as simtheory.LoopConfig (K, lam, scheme).
 
     ``seed`` decides every random draw of a run (stream_seed): the real-image subset, the classifier's data and
@@ -42,9 +42,9 @@ class ImageLoopConfig(LoopWords):
     target: str = "airplane"
     gamma: float = 5.0
     train: TrainConfig = field(default_factory=TrainConfig)
-    finetune_images: int = 50_000
+    finetune_samples: int = 50_000
     finetune_lr: float = 2e-4
-    finetune_ema: float = FINETUNE_EMA    # each fine-tune's EMA half-life as a fraction of finetune_images
+    finetune_ema: float = FINETUNE_EMA    # each fine-tune's EMA half-life as a fraction of finetune_samples
     classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
     classifier_subset: int = 20_000       # training images of the reward classifier
     judge: ClassifierConfig = field(default_factory=lambda: ClassifierConfig(arch="resnet"))
@@ -60,7 +60,7 @@ class ImageLoopConfig(LoopWords):
 
     def __post_init__(self):
         if isinstance(self.train, dict):
-            object.__setattr__(self, "train", TrainConfig(**self.train))
+            object.__setattr__(self, "train", TrainConfig(**upgrade_keys(self.train)))
         if isinstance(self.classifier, dict):
             object.__setattr__(self, "classifier", ClassifierConfig(**self.classifier))
         if isinstance(self.judge, dict):
@@ -126,24 +126,24 @@ def _unet(res, ch, mult, blocks, attn=(), dropout=0.0):
 PRESETS = {
     "tiny": ImageLoopConfig(      # two classes an 8x8 classifier tells apart (~90%), so curation shows
         resolution=8, classes=("airplane", "frog"), n_samples=256, K=4, generations=2,
-        train=TrainConfig(_unet(8, 16, (1, 1), 1), batch_size=64, total_images=16384, warmup_images=512,
-                          ema_halflife_images=512, checkpoint_images=2048),
-        finetune_images=1024, classifier=ClassifierConfig(resolution=8, num_classes=2, width=16, epochs=3),
+        train=TrainConfig(_unet(8, 16, (1, 1), 1), batch_size=64, total_samples=16384, warmup_samples=512,
+                          ema_halflife_samples=512, checkpoint_samples=2048),
+        finetune_samples=1024, classifier=ClassifierConfig(resolution=8, num_classes=2, width=16, epochs=3),
         classifier_subset=2000, judge=ClassifierConfig("resnet", resolution=8, num_classes=2, width=16, epochs=3),
         judge_subset=2000, num_steps=18, n_eval=128, sampler_ref_steps=64, n_sampler=64),
     "cpu": ImageLoopConfig(
         resolution=8, n_samples=2500, K=4, generations=3,
-        train=TrainConfig(_unet(8, 32, (1, 2), 1), batch_size=128, lr=1e-3, total_images=250_000,
-                          warmup_images=20_000, ema_halflife_images=10_000, checkpoint_images=50_000),
-        finetune_images=50_000, classifier=ClassifierConfig(resolution=8, epochs=4),
+        train=TrainConfig(_unet(8, 32, (1, 2), 1), batch_size=128, lr=1e-3, total_samples=250_000,
+                          warmup_samples=20_000, ema_halflife_samples=10_000, checkpoint_samples=50_000),
+        finetune_samples=50_000, classifier=ClassifierConfig(resolution=8, epochs=4),
         classifier_subset=20_000, judge=ClassifierConfig("resnet", resolution=8, epochs=4), judge_subset=20_000,
         num_steps=18, n_eval=1000, sampler_ref_steps=64, n_sampler=500),
     "gpu": ImageLoopConfig(
         resolution=32, n_samples=25_000, K=4, generations=3,
         train=TrainConfig(_unet(32, 64, (1, 2, 2), 2, (16,), 0.1), batch_size=256, lr=1e-3,
-                          total_images=5_000_000, warmup_images=500_000, ema_halflife_images=250_000,
-                          checkpoint_images=1_000_000, device="cuda", bf16=True, compile=True),
-        finetune_images=1_000_000, classifier=ClassifierConfig(resolution=32, epochs=15, device="cuda"),
+                          total_samples=5_000_000, warmup_samples=500_000, ema_halflife_samples=250_000,
+                          checkpoint_samples=1_000_000, device="cuda", bf16=True, compile=True),
+        finetune_samples=1_000_000, classifier=ClassifierConfig(resolution=32, epochs=15, device="cuda"),
         classifier_subset=25_000, judge=ClassifierConfig("resnet", resolution=32, epochs=15, device="cuda"),
         judge_subset=25_000, num_steps=18, n_eval=10_000, fid_n=10_000, sampler_ref_steps=72, n_sampler=2000),
 }

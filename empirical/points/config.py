@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
 from simtheory import datasets, validate
-from simtheory.fold import LoopWords
 
-from ..fold import check_fold_config
+from ..checkpoints import upgrade_keys
+from ..fold import NeuralLoopWords, check_fold_config
 from ..networks.mlp import MLPConfig
 from ..seeds import stream_seed
 from ..sims.auxiliary import SimsSampling
@@ -18,9 +19,9 @@ from ..train import FINETUNE_EMA, TrainConfig
 
 
 @dataclass(frozen=True)
-class PointLoopConfig(LoopWords):
+class PointLoopConfig(NeuralLoopWords):
     """The curated retraining loop on points; the image loop's words (n_samples = N, K, lam, scheme, generations,
-    train, finetune_images, finetune_lr, num_steps, n_eval, seed, sims).
+    train, finetune_samples, finetune_lr, num_steps, n_eval, seed, sims).
 
     ``dataset``: a name of :data:`simtheory.datasets.DATASETS` (None when the data are passed in);
     ``normalise``: set train.mlp's shift and scale from the real training points (per-coordinate mean and
@@ -39,7 +40,7 @@ class PointLoopConfig(LoopWords):
     scheme: str = "replace"
     generations: int = 5
     train: TrainConfig = field(default_factory=lambda: TrainConfig(mlp=MLPConfig()))
-    finetune_images: int = 1_000_000
+    finetune_samples: int = 1_000_000
     finetune_lr: float = 1e-3
     finetune_ema: float = FINETUNE_EMA
     num_steps: int = 32
@@ -59,7 +60,7 @@ class PointLoopConfig(LoopWords):
 
     def __post_init__(self):
         if isinstance(self.train, dict):
-            object.__setattr__(self, "train", TrainConfig(**self.train))
+            object.__setattr__(self, "train", TrainConfig(**upgrade_keys(self.train)))
         if isinstance(self.sims, dict):
             object.__setattr__(self, "sims", SimsSampling(**self.sims))
         if self.train.arch != "mlp":
@@ -106,25 +107,30 @@ def _mlp(width: int, depth: int, emb: int = 32, features: int = 64) -> TrainConf
 POINT_PRESETS = {
     "tiny": PointLoopConfig(        # tests: seconds per generation
         n_samples=512, K=4, generations=2,
-        train=replace(_mlp(32, 2, 16, 16), batch_size=128, lr=2e-3, total_images=32_768, warmup_images=2048,
-                      ema_halflife_images=2048, checkpoint_images=8192),
-        finetune_images=8192, finetune_lr=1e-3, num_steps=32, n_eval=256, n_denoiser=512, sampler_ref_steps=128,
+        train=replace(_mlp(32, 2, 16, 16), batch_size=128, lr=2e-3, total_samples=32_768, warmup_samples=2048,
+                      ema_halflife_samples=2048, checkpoint_samples=8192),
+        finetune_samples=8192, finetune_lr=1e-3, num_steps=32, n_eval=256, n_denoiser=512, sampler_ref_steps=128,
         n_sampler=256, n_law=32_768),
     # capacity ample for the 2-D laws; one generation in about a minute of CPU time on one thread; 64 Heun steps:
     # at 32 the sampler alone lowers E[r] of the rewarded modes of the 2-D mixture by 1.4 SE of 1,024 samples
     "cpu": PointLoopConfig(
         n_samples=8192, K=4, generations=5,
-        train=replace(_mlp(128, 3), batch_size=512, lr=2e-3, total_images=2_000_000, warmup_images=100_000,
-                      ema_halflife_images=100_000, checkpoint_images=500_000),
-        finetune_images=1_000_000, finetune_lr=1e-3, num_steps=64, n_eval=2048, sampler_ref_steps=256, n_sampler=2048),
+        train=replace(_mlp(128, 3), batch_size=512, lr=2e-3, total_samples=2_000_000, warmup_samples=100_000,
+                      ema_halflife_samples=100_000, checkpoint_samples=500_000),
+        finetune_samples=1_000_000, finetune_lr=1e-3, num_steps=64, n_eval=2048, sampler_ref_steps=256, n_sampler=2048),
 }
 
 
 def point_preset(name: str, **overrides) -> PointLoopConfig:
     """A named preset (``tiny`` for tests, ``cpu`` where capacity is ample) with fields replaced; ``device``
-    goes to training, ``width`` and ``depth`` to the MLP, ``train_images`` to train.total_images."""
+    goes to training, ``width`` and ``depth`` to the MLP, ``train_samples`` to train.total_samples (the old names
+    ``train_images`` and ``finetune_images`` are read with a DeprecationWarning)."""
     if name not in POINT_PRESETS:
         raise ValueError(f"unknown point preset {name!r}; presets are {sorted(POINT_PRESETS)}")
+    for old, new in (("train_images", "train_samples"), ("finetune_images", "finetune_samples")):
+        if old in overrides:
+            warnings.warn(f"point_preset's {old} is {new}", DeprecationWarning, stacklevel=2)
+            overrides[new] = overrides.pop(old)
     cfg = POINT_PRESETS[name]
     tr = cfg.train
     device = overrides.pop("device", None)
@@ -133,6 +139,6 @@ def point_preset(name: str, **overrides) -> PointLoopConfig:
     net = {k: overrides.pop(k) for k in ("width", "depth") if k in overrides}
     if net:
         tr = replace(tr, mlp=replace(tr.mlp, **net))
-    if "train_images" in overrides:
-        tr = replace(tr, total_images=overrides.pop("train_images"))
+    if "train_samples" in overrides:
+        tr = replace(tr, total_samples=overrides.pop("train_samples"))
     return replace(cfg, train=tr, **overrides)

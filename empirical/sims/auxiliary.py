@@ -75,8 +75,7 @@ def base_train_config(base_run) -> TrainConfig:
     if not f.exists():
         raise ValueError(f"base run {p} has no training-state.json: its hyperparameters are unknown")
     try:
-        d = checkpoints.read_json(f)
-        return TrainConfig(**{k: v for k, v in d.items() if k in TrainConfig.__dataclass_fields__})
+        return TrainConfig.from_stored(checkpoints.read_json(f))
     except checkpoints.Unreadable as e:
         raise damaged_base(e) from None
     except (TypeError, ValueError) as e:
@@ -172,7 +171,7 @@ def _open_with_measured(out, config: dict) -> RunFolder:
         stored = checkpoints.read_json(path)
         if MEASURED in stored:
             config = {**config, MEASURED: stored[MEASURED]}
-    return RunFolder.open(out, config)
+    return RunFolder.open(out, config, upgrade=checkpoints.upgrade_keys)
 
 
 def finetune_auxiliary(base_run, out, n_s: int, images: int, lr: float | None = None, seed: int = 0, *,

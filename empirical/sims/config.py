@@ -126,7 +126,7 @@ def _loop_from_dict(d: dict):
     """An ImageLoopConfig from a stored config.json dict (its SIMS option, irrelevant to measuring a base, left out)."""
     from ..images.config import ImageLoopConfig
     fields = ImageLoopConfig.__dataclass_fields__
-    return ImageLoopConfig(**{k: v for k, v in d.items() if k in fields and k != "sims"})
+    return ImageLoopConfig(**{k: v for k, v in checkpoints.upgrade_keys(d).items() if k in fields and k != "sims"})
 
 
 def recorded_loop_config(base_run):
