@@ -120,7 +120,7 @@ def test_figure_runs_of_older_code_are_not_reused(tmp_path):
     import subprocess
     import sys
     import time
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     for pkg in ("simtheory", "figures"):
         shutil.copytree(root / pkg, tmp_path / pkg, ignore=shutil.ignore_patterns("__pycache__", "out"))
     out = tmp_path / "out"

@@ -17,7 +17,7 @@ import paper_checks.__main__ as pmain
 import simtheory.cli as scli
 from simtheory.argfmt import HelpFormatter
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _parsers() -> list[tuple[str, argparse.ArgumentParser]]:

@@ -21,7 +21,7 @@ from empirical.train import TrainConfig, load_network, train
 from empirical.networks.unet import UNetConfig
 from simtheory.runs import RunFolder
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SMALL_NET = UNetConfig(img_resolution=8, channels=16, channel_mult=(1, 1), num_blocks=1, attn_resolutions=(),
                        dropout=0.0)
 

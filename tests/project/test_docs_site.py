@@ -18,7 +18,7 @@ import pytest
 
 pytest.importorskip("mkdocs")
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SNAPSHOT = ROOT / "docs" / "assets" / "figures"      # the figures `make docs-figures` committed
 # pages (site paths) that present figures: each must show at least this many pictures
 FIGURE_PAGES = {

@@ -18,7 +18,7 @@ from simtheory.runs import ConfigMismatch, read_metrics
 from helpers import interrupt_on_call
 from tolerances import N_SE
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 IMAGE_LOOP_KEYS = {"generation", "mean_reward", "reward_se", "mean_exp_reward", "mean_exp_reward_se",
                    "class_proportions", "classes", "n_eval", "kept_mean_reward", "kept_reward_se",
                    "candidate_mean_reward", "predicted_mean_reward", "predicted_mean_reward_se",

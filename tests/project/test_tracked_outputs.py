@@ -10,7 +10,7 @@ import pytest
 from helpers import json_differences, text_differences
 from tolerances import TRACKED_ABS, TRACKED_REL
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("run", ["cpu-airplane-K4-lam1"])
