@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _timing import best_time, threads  # noqa: E402
 
 from empirical.edm import draw_noise, edm_loss, heun_sample  # noqa: E402
-from empirical.mlp import MLPConfig, MLPDenoiser, normalisation  # noqa: E402
+from empirical.networks.mlp import MLPConfig, MLPDenoiser, normalisation  # noqa: E402
 from empirical.points import network_law  # noqa: E402
 from simtheory import datasets  # noqa: E402
 from simtheory.diffusion import gmm_denoiser  # noqa: E402

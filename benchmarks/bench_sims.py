@@ -16,8 +16,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _timing import best_time  # noqa: E402
 
-from empirical.configs import preset  # noqa: E402
-from empirical.edm import Denoiser, generate  # noqa: E402
+from empirical.images.config import preset  # noqa: E402
+from empirical.edm import generate  # noqa: E402
+from empirical.networks.unet import Denoiser  # noqa: E402
 from empirical.sims import guided_generate  # noqa: E402
 
 

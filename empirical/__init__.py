@@ -1,3 +1,6 @@
-"""empirical: EDM-style diffusion on CIFAR-10 (GPU, or small on a CPU), a classifier reward, curated retraining
-loops with real data, and offline FID. torch lives here only; curation semantics and run folders come from
-simtheory."""
+"""empirical: EDM-style diffusion on CIFAR-10 (GPU, or small on a CPU) and on low-dimensional points, curated
+retraining loops with real data, SIMS, and offline FID. torch lives here only; the loop's words, curation
+semantics and run folders come from simtheory."""
+from . import _moved
+
+_moved.install()

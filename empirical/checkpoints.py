@@ -11,6 +11,23 @@ import torch
 
 from simtheory.runs import atomic_write, config_diff
 
+RENAMED = {"total_images": "total_samples", "warmup_images": "warmup_samples",
+           "ema_halflife_images": "ema_halflife_samples", "checkpoint_images": "checkpoint_samples",
+           "finetune_images": "finetune_samples", "images_seen": "samples_seen"}
+"""Keys that stored configs and checkpoints of earlier versions hold -> their names now (a count of samples seen is
+named as samples: a point run counts points)."""
+
+
+def upgrade_keys(stored):
+    """A stored config or checkpoint JSON in today's words: every key of :data:`RENAMED`, at any depth, renamed,
+    the rest as stored. Stored files are read through it (and compared, and built into configs) but never rewritten:
+    a folder written by an earlier version resumes, and new files carry the new keys."""
+    if isinstance(stored, dict):
+        return {RENAMED.get(k, k): upgrade_keys(v) for k, v in stored.items()}
+    if isinstance(stored, list):
+        return [upgrade_keys(v) for v in stored]
+    return stored
+
 
 class Unreadable(ValueError):
     """A damaged run file (a ValueError): ``path`` names it and ``why`` says what is wrong, so that a caller for
@@ -61,7 +78,7 @@ def load(path: Path, expected_config: dict | None = None, map_location="cpu") ->
         raise ValueError(f"no checkpoint at {path}")
     cfg = read_json(path.with_suffix(".json"))
     if expected_config is not None:
-        diff = config_diff(cfg, json.loads(json.dumps(expected_config)))
+        diff = config_diff(upgrade_keys(cfg), json.loads(json.dumps(expected_config)))
         if diff:
             raise ValueError(f"checkpoint {path} was made with another config:\n  " + "\n  ".join(diff))
     try:

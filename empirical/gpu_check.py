@@ -111,7 +111,8 @@ def training_throughput(unet, batch: int, steps: int, device, fast: bool, backen
     """Training steps of a fresh Denoiser(unet) per second on one fixed random batch (EDM loss, Adam): fp32 eager, or
     with ``fast`` bf16 autocast + torch.compile(backend) + channels_last. The first step (compilation) is timed
     apart; then two warm-up steps and ``steps`` timed ones."""
-    from .edm import Denoiser, draw_noise, edm_loss
+    from .edm import draw_noise, edm_loss
+    from .networks.unet import Denoiser
     device = torch.device(device)
     with torch.random.fork_rng(devices=[]):       # fixed weights, the caller's generator untouched
         torch.manual_seed(0)
@@ -174,14 +175,19 @@ def _plan_base_images(sizes: CheckSizes, report: Report, rates: dict) -> int:
 def run_check(out, device: str = "cuda", smoke: bool = False, budget_s: float = 540.0, work=None, data=None,
               seed: int = 0) -> dict:
     """Run every step (see the module docstring) and return the summary; files go to ``out`` (at most FILES)."""
-    from . import data as cifar
+    from simtheory.fold import keep_one_of_k
+
     from . import fid as fidmod
-    from .classifier import train_classifier
-    from .configs import preset
-    from .seeds import sample_seeds, stream_seed
     from .edm import generate
-    from .loop import classifier_data, curate, real_images, rewards_of, save_grid
-    from .sims import AUX_EMA, finetune_auxiliary, guided_generate
+    from .edm.guidance import guided_generate
+    from .images import cifar10 as cifar
+    from .images.config import preset
+    from .images.inputs import classifier_data, real_images
+    from .images.measure import save_grid
+    from .images.score import rewards_of
+    from .networks.classifier import train_classifier
+    from .seeds import sample_seeds, stream_seed
+    from .sims.auxiliary import AUX_EMA, finetune_auxiliary
     from .train import finetune_config, train
 
     sizes = SMOKE if smoke else FULL
@@ -248,14 +254,14 @@ def run_check(out, device: str = "cuda", smoke: bool = False, budget_s: float = 
 
         # 4. the base, for the images the budget allows
         images = _plan_base_images(sizes, report, rates)
-        tc = replace(cfg.train, total_images=images, checkpoint_images=images, compile=sizes.base_compile,
-                     warmup_images=min(cfg.train.warmup_images, images // 10), device=str(dev))
+        tc = replace(cfg.train, total_samples=images, checkpoint_samples=images, compile=sizes.base_compile,
+                     warmup_samples=min(cfg.train.warmup_samples, images // 10), device=str(dev))
         t = time.perf_counter()
         D = train(tc, x[: cfg.n_samples], None, work / "base")
         t_base = time.perf_counter() - t
         report.step("base", {"images": images, "seconds": t_base, "images_per_s": images / t_base,
                              "bf16": tc.bf16, "compile": tc.compile, "real_images": cfg.n_samples,
-                             "preset_total_images": cfg.train.total_images})
+                             "preset_total_images": cfg.train.total_samples})
 
         # 5. samples and their FID against the training statistics
         seeds = sample_seeds("eval", seed, 0, sizes.fid_n)
@@ -274,14 +280,14 @@ def run_check(out, device: str = "cuda", smoke: bool = False, budget_s: float = 
         cand = generate(D, cseeds, str(dev), sizes.num_steps, batch=sizes.batch)
         r, _ = rewards_of(cfg, clf, cand)
         rng = np.random.default_rng(stream_seed(seed, "curation", 1))
-        kept, kept_r = curate(replace(cfg, K=sizes.K), np.arange(len(cand)), r, rng)
+        kept = keep_one_of_k(r, sizes.K, rng)
         ft = finetune_config(tc, sizes.curated_images, stream_seed(seed, "finetune", 1), cfg.finetune_lr)
         D1 = train(ft, cand[kept], None, work / "curated", init=D.state_dict())
         ev = seeds[: sizes.n_eval]
         cur_imgs = generate(D1, ev, str(dev), sizes.num_steps, batch=sizes.batch)
         tgt = cfg.class_names.index(cfg.target)
         rec = {"K": sizes.K, "candidates": len(cand), "kept": len(kept), "finetune_images": sizes.curated_images,
-               "target": cfg.target, "candidate_mean_reward": float(r.mean()), "kept_mean_reward": float(kept_r.mean()),
+               "target": cfg.target, "candidate_mean_reward": float(r.mean()), "kept_mean_reward": float(r[kept].mean()),
                "n_eval": len(ev)}
         for name, imgs in (("base", base_imgs[: len(ev)]), ("curated", cur_imgs)):
             re, probs = rewards_of(cfg, clf, imgs)

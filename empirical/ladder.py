@@ -141,13 +141,13 @@ class LadderConfig:
         base_images), EMA half-life (base_ema x base_images) and checkpoints depend on the base budget only, so
         every job of a (width, seed) trains the same base."""
         cfg = point_preset("cpu", dataset=self.dataset, K=self.K, lam=lam, width=width, depth=self.depth,
-                           train_images=self.base_images, finetune_images=finetune, n_samples=self.n_samples,
+                           train_samples=self.base_images, finetune_samples=finetune, n_samples=self.n_samples,
                            n_eval=self.n_eval, generations=self.generations, seed=seed, num_steps=self.num_steps,
                            sampler_ref_steps=self.sampler_ref_steps, n_sampler=self.n_sampler,
                            **({} if self.n_law is None else {"n_law": self.n_law}))
         b = self.base_images
-        return replace(cfg, train=replace(cfg.train, checkpoint_images=max(b // 4, cfg.train.batch_size),
-                                          warmup_images=b // 10, ema_halflife_images=self.base_ema * b))
+        return replace(cfg, train=replace(cfg.train, checkpoint_samples=max(b // 4, cfg.train.batch_size),
+                                          warmup_samples=b // 10, ema_halflife_samples=self.base_ema * b))
 
     def bases(self) -> list[tuple[int, int]]:
         """Every (width, seed) that some job needs, in a stable order."""
@@ -173,9 +173,9 @@ class LadderConfig:
         generation 0 trains (the run's real points, its train config); returns its one row."""
         import torch
 
-        from .points import resolve
+        from .points import resolve_inputs
         from .train import train
-        cfg, x, _, _ = resolve(self.base_config(job["width"], job["seed"]))
+        cfg, x, _, _ = resolve_inputs(self.base_config(job["width"], job["seed"]))
         t0 = time.process_time()
         train(cfg.train, x[: cfg.n_samples], None, base_folder(root, job["width"], job["seed"]), progress=False)
         return [{**job, "params": _parameters(cfg.train), "base_images": self.base_images,

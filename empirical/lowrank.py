@@ -1,9 +1,10 @@
-r"""The low-rank Gaussian mixture in torch, and the ``fit-mixture`` command that fits one to CIFAR-10.
+r"""The low-rank Gaussian mixture in torch, and its fit to CIFAR-10 (the ``fit-mixture`` command,
+:mod:`empirical.cli.mixture`).
 
 :class:`TorchLowRankMixture` is the torch twin of :class:`simtheory.diffusion.lowrank.LowRankMixture`: the same
 exact posterior, log-density, EDM denoiser and score, on tensors of any device, computed in the input's dtype
-(float32 or float64), with sigma a number or one value per row (as :func:`empirical.edm.heun_sample` passes it).
-Its arithmetic is chosen for float32: with r_k = x - mu_k, p_k = U_k^T r_k and the residual
+(float32 or float64), with sigma a number or one value per row (as :func:`empirical.edm.heun_sample` passes
+it). Its arithmetic is chosen for float32: with r_k = x - mu_k, p_k = U_k^T r_k and the residual
 e_k = r_k - U_k p_k formed explicitly, every term is a sum of positives,
 
     (x - mu_k)^T C_k^{-1} (x - mu_k) = |e_k|^2 / c_k + sum_j p_kj^2 / (lambda_kj + c_k),
@@ -15,14 +16,11 @@ float32 eps (|x|^2 + |mu_k|^2) / c_k). It holds (K, n, d) intermediates: batch a
 :meth:`TorchLowRankMixture.as_denoiser` is the callable (x, sigma) -> D that the torch Heun sampler takes, so
 ``heun_sample(law.as_denoiser(), latents, steps)`` samples the law in image shape (latents (n, 3, H, W)).
 
-``python -m empirical fit-mixture --resolution 8 --rank 16 --out FILE`` fits
-:func:`simtheory.diffusion.lowrank.fit_lowrank_mixture` to CIFAR-10's training split, images scaled to [-1, 1] as
-the image loop sees them (x / 127.5 - 1, :func:`empirical.edm.to_float`, here in float64), writes the law and
-prints its floors and Monte Carlo facts (:func:`simtheory.diffusion.lowrank.bayes_facts`) of the law as stored.
+``python -m empirical fit-mixture`` (:mod:`empirical.cli.mixture`) fits
+:func:`simtheory.diffusion.lowrank_fit.fit_lowrank_mixture` to CIFAR-10's training split with :func:`fit_cifar`.
 """
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -30,7 +28,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from simtheory.diffusion.lowrank import LowRankMixture, bayes_facts, fit_lowrank_mixture
+from simtheory.diffusion.lowrank import LowRankMixture
+from simtheory.diffusion.lowrank_fit import fit_lowrank_mixture
 
 LOG_2PI = math.log(2 * math.pi)
 
@@ -152,74 +151,15 @@ class TorchLowRankMixture:
         return denoise
 
 
-# ---------------------------------------------------------------------- the fit-mixture command
+# ---------------------------------------------------------------------- the fit behind fit-mixture
 def fit_cifar(resolution: int, rank: int, floor: float | None = None, source=None) -> LowRankMixture:
-    """:func:`~simtheory.diffusion.lowrank.fit_lowrank_mixture` on CIFAR-10's training split at ``resolution``
+    """:func:`~simtheory.diffusion.lowrank_fit.fit_lowrank_mixture` on CIFAR-10's training split at ``resolution``
     (area downsampling, :func:`empirical.data.downsample`), images scaled to [-1, 1] (x / 127.5 - 1), one
     component per class in CIFAR-10's order; sample shape (3, resolution, resolution)."""
-    from . import data as cifar
+    from .images import cifar10 as cifar
     x, y = cifar.load_cifar10("train", source, cache_dir=cifar.CACHE)
     x, y = cifar.prepare(x, y, resolution)
     return fit_lowrank_mixture(x.astype(np.float64) / 127.5 - 1.0, y, rank, floor)
-
-
-def add_parser(sub) -> None:
-    """The ``fit-mixture`` sub-command of ``python -m empirical``."""
-    from simtheory.argfmt import HelpFormatter
-    from simtheory.validate import parse_number
-    p = sub.add_parser("fit-mixture", help="fit the low-rank Gaussian mixture (one component per class) to "
-                       "CIFAR-10's training split and write it as .npz", formatter_class=HelpFormatter,
-                       description=__doc__.split("\n\n")[-1])
-    opt = p.add_argument
-    opt("--resolution", type=int, default=8, help="image side: 32, 16, 8 or 4 (area downsampling)")
-    opt("--rank", type=int, default=16, help="rank of each class's factor")
-    opt("--floor", type=parse_number, default=None, help="isotropic floor of every class (default: per class, the "
-        "mean of the covariance eigenvalues beyond the rank)")
-    opt("--out", dest="out_file", metavar="FILE", required=True, help="the .npz to write (its folder must exist)")
-    opt("--float32", action="store_true", help="store means and factors in float32 (the loaded law is the float64 "
-        "law of the stored values)")
-    opt("--check-n", type=int, default=100_000, help="exact draws for the printed facts (0: none)")
-    opt("--target", default="airplane", help="class of the printed reward 5 P(target | x)")
-    opt("--seed", type=int, default=0, help="seed of the draws for the printed facts")
-    opt("--data", default=None, help="CIFAR-10: a cifar-10-batches-py folder or the JPEG archive (default: "
-        "$CIFAR10_SOURCE, then data/cifar-10-batches-py, then the copy beside the checkout)")
-    opt("--threads", type=int, default=None, help="CPU threads for torch and Numba (default: as the environment "
-        "sets them)")
-    opt("--dry-run", action="store_true", help="print the resolved options and stop")
-
-
-def main(args) -> int:
-    """Run ``fit-mixture``: every option is checked before CIFAR-10 is read or anything is written."""
-    from simtheory.argfmt import check_out_file
-
-    from . import data as cifar
-    if args.resolution not in (32, 16, 8, 4):
-        raise ValueError(f"--resolution must be 32, 16, 8 or 4, got {args.resolution}")
-    d = 3 * args.resolution**2
-    if not 0 <= args.rank < d:
-        raise ValueError(f"--rank must be in 0..{d - 1} at resolution {args.resolution}, got {args.rank}")
-    if args.floor is not None and not (math.isfinite(args.floor) and args.floor > 0):
-        raise ValueError(f"--floor must be a finite number > 0, got {args.floor}")
-    if args.check_n < 0 or args.check_n == 1:
-        raise ValueError(f"--check-n must be 0 or >= 2, got {args.check_n}")
-    if args.target not in cifar.CLASSES:
-        raise ValueError(f"--target must be one of {', '.join(cifar.CLASSES)}, got {args.target!r}")
-    check_out_file(args.out_file)
-    opts = {"resolution": args.resolution, "rank": args.rank, "floor": args.floor, "out": args.out_file,
-            "float32": args.float32, "check_n": args.check_n, "target": args.target, "seed": args.seed,
-            "data": args.data}
-    if args.dry_run:
-        print(json.dumps(opts, indent=2))
-        return 0
-    law = fit_cifar(args.resolution, args.rank, args.floor, args.data)
-    law.save(args.out_file, float32=args.float32)
-    stored = LowRankMixture.load(args.out_file)
-    out: dict = {**opts, "classes": list(cifar.CLASSES), "floors": [round(float(v), 6) for v in stored.floors]}
-    if args.check_n:
-        out["facts"] = bayes_facts(stored, args.check_n, np.random.default_rng(args.seed),
-                                   target=cifar.CLASSES.index(args.target))
-    print(json.dumps(out, indent=2))
-    return 0
 
 
 def load(path) -> TorchLowRankMixture:

@@ -17,8 +17,8 @@ import torch
 from simtheory import validate
 
 from . import fid as fidmod
-from .edm import to_float
-from .reward import reward_from_probs
+from .networks.unet import to_float
+from .images.score import reward_from_probs
 
 
 def _sq_dists(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -112,7 +112,7 @@ def sample_set_metrics(images: np.ndarray, seeds, clf, ref: dict, class_names, r
     """Every metric of one sample set: FD in classifier features, class proportions (classifier argmax) and mean
     reward (with its standard error) on all images; FID and precision/recall (k-NN, k) in Inception features on
     the first ``inception_n`` (0: skipped). Records n, the seed range, the images' sha1 and the references' sha1."""
-    from .classifier import predict_proba
+    from .networks.classifier import predict_proba
     images = np.asarray(images)
     seeds = np.asarray(list(seeds))
     if len(seeds) != len(images):

@@ -31,7 +31,7 @@ import numpy as np
 
 from .ladder import LadderConfig, read_results, seed_from_base, sweep_options
 from .points import PointLoopConfig
-from .sims import SimsSampling
+from .sims.auxiliary import SimsSampling
 
 COLUMNS = ["job", "loop", "lam", "capacity", "w", "seed", "phase", "generation", "n_measured", "mean_reward",
            "reward_se", "fit_error", "fit_error_se", "law_error", "law_error_se", "mmd2", "mmd2_se", "cpu_seconds"]
@@ -119,9 +119,9 @@ class SimsBases:
                 for i, (cap, s) in enumerate(itertools.product(self.config.capacities, self.config.seeds()))]
 
     def run_job(self, job: dict) -> list[dict]:
-        from .points import resolve
+        from .points import resolve_inputs
         from .train import train
-        cfg, x, _, _ = resolve(self.config.loop_config(self.config.loops[0], job["capacity"], 0.0, job["seed"]))
+        cfg, x, _, _ = resolve_inputs(self.config.loop_config(self.config.loops[0], job["capacity"], 0.0, job["seed"]))
         t0 = time.process_time()
         train(cfg.train, x[: cfg.n_samples], None, _base(self.root, job["capacity"], job["seed"]), progress=False)
         return [{**job, "cpu_seconds": time.process_time() - t0}]

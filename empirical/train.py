@@ -1,6 +1,6 @@
 """Training of an EDM denoiser of any architecture (the U-Net on images, the MLP on points), counted in samples
-("images") seen (EDM): Adam with a linear warm-up, EMA with a
-half-life in images, resumable checkpoints, bf16 autocast and torch.compile as options, and
+seen (EDM counts images; a point run counts points): Adam with a linear warm-up, EMA with a half-life in samples,
+resumable checkpoints, bf16 autocast and torch.compile as options, and
 DistributedDataParallel when WORLD_SIZE > 1 (torchrun; each rank on the device of its LOCAL_RANK, starting
 from rank 0's weights and optimizer state), a plain process otherwise.
 
@@ -25,30 +25,16 @@ import torch
 from torch import nn
 
 from . import checkpoints, distributed
+from .edm.loss import draw_noise, edm_loss
+from .edm.precond import Preconditioned
+from .networks import ARCHITECTURES, build_network
+from .networks.mlp import MLPConfig
+from .networks.unet import UNetConfig
 from .seeds import step_seed
-from .edm import Denoiser, Preconditioned, draw_noise, edm_loss
-from .mlp import MLPConfig, MLPDenoiser
-from .unet import UNetConfig
 
 FINETUNE_EMA = 0.1
 """Every fine-tune's EMA half-life as a fraction of its budget (loops, SIMS auxiliaries, ladders): the weights a
 fine-tune starts from keep a share 0.5^(1 / 0.1) ~ 0.1% of its average, so model t is not partly model t - 1."""
-
-ARCHITECTURES = {"unet": (UNetConfig, Denoiser), "mlp": (MLPConfig, MLPDenoiser)}
-"""name -> (config class, denoiser class); a checkpoint's JSON names its architecture by one of these keys."""
-
-
-def build_network(network_config: dict) -> Preconditioned:
-    """The (untrained) denoiser of a network config {arch: {...}} as checkpoints store it; a config naming no
-    known architecture, or several, is a ValueError."""
-    found = [k for k in ARCHITECTURES if network_config.get(k) is not None]
-    if len(found) != 1:
-        raise ValueError(f"a network config names exactly one architecture of {sorted(ARCHITECTURES)}; "
-                         f"got keys {sorted(network_config)}")
-    cfg_cls, net_cls = ARCHITECTURES[found[0]]
-    cfg = network_config[found[0]]
-    return net_cls(cfg if isinstance(cfg, cfg_cls) else cfg_cls(**cfg))
-
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -59,14 +45,14 @@ class TrainConfig:
     unet: UNetConfig | None = field(default_factory=UNetConfig)
     batch_size: int = 128
     lr: float = 1e-3
-    warmup_images: int = 100_000
-    total_images: int = 1_000_000
-    ema_halflife_images: float = 50_000
+    warmup_samples: int = 100_000
+    total_samples: int = 1_000_000
+    ema_halflife_samples: float = 50_000
     seed: int = 0
     device: str = "cpu"
     bf16: bool = False
     compile: bool = False
-    checkpoint_images: int = 250_000
+    checkpoint_samples: int = 250_000
     conditional: bool = False
     mlp: MLPConfig | None = None
 
@@ -81,11 +67,18 @@ class TrainConfig:
             raise ValueError(f"a TrainConfig needs a network: one of {sorted(ARCHITECTURES)}")
         if self.conditional and self.arch != "unet":
             raise ValueError(f"class-conditional training needs the U-Net, got {self.arch}")
-        for name in ("batch_size", "total_images", "checkpoint_images"):
+        for name in ("batch_size", "total_samples", "checkpoint_samples"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.lr <= 0 or self.ema_halflife_images < 0 or self.warmup_images < 0:
-            raise ValueError("lr must be > 0; ema_halflife_images and warmup_images >= 0")
+        if self.lr <= 0 or self.ema_halflife_samples < 0 or self.warmup_samples < 0:
+            raise ValueError("lr must be > 0; ema_halflife_samples and warmup_samples >= 0")
+
+    @classmethod
+    def from_stored(cls, stored: dict) -> TrainConfig:
+        """The TrainConfig of a stored dict (a run's config.json, a checkpoint's JSON), older keys read
+        (:func:`empirical.checkpoints.upgrade_keys`), keys of no field left out."""
+        d = checkpoints.upgrade_keys(stored)
+        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
 
     @property
     def arch(self) -> str:
@@ -117,9 +110,9 @@ class TrainConfig:
         return {self.arch: self.network.to_dict()}
 
 
-def ema_beta(batch_size: int, half_life_images: float) -> float:
-    """EMA decay per step: the old weights' share halves every half_life images (0 half-life: no averaging)."""
-    return 0.5 ** (batch_size / half_life_images) if half_life_images > 0 else 0.0
+def ema_beta(batch_size: int, half_life_samples: float) -> float:
+    """EMA decay per step: the old weights' share halves every half_life samples (0 half-life: no averaging)."""
+    return 0.5 ** (batch_size / half_life_samples) if half_life_samples > 0 else 0.0
 
 
 @torch.no_grad()
@@ -146,9 +139,9 @@ def load_network(path: Path, device="cpu") -> Preconditioned:
     return D.to(device).eval()
 
 
-def train(cfg: TrainConfig, images: np.ndarray, labels: np.ndarray | None, out: Path,
+def train(cfg: TrainConfig, samples: np.ndarray, labels: np.ndarray | None, out: Path,
           init: dict | None = None, progress: bool = False) -> Preconditioned:
-    """Train (or resume, or fine-tune from ``init``, a network state_dict) on ``images``, the data of the
+    """Train (or resume, or fine-tune from ``init``, a network state_dict) on ``samples``, the data of the
     config's architecture (uint8 NCHW images for the U-Net, float (n, d) points for the MLP); writes
     <out>/network.pt (+ .json: the EMA weights) and <out>/training-state.pt; returns the EMA denoiser."""
     out = Path(out)
@@ -175,7 +168,7 @@ def train(cfg: TrainConfig, images: np.ndarray, labels: np.ndarray | None, out: 
             D.load_state_dict(st["net"])
             ema.load_state_dict(st["ema"])
             opt.load_state_dict(st["opt"])
-            seen = int(st["images_seen"])
+            seen = int(st["samples_seen"] if "samples_seen" in st else st["images_seen"])   # an earlier version's
         except (KeyError, TypeError, ValueError, RuntimeError) as e:
             raise checkpoints.unreadable(state_path, f"does not match the network: {e}") from None
     if world > 1:     # every rank starts from rank 0's weights, EMA, optimizer state and count
@@ -189,18 +182,18 @@ def train(cfg: TrainConfig, images: np.ndarray, labels: np.ndarray | None, out: 
     if world > 1:
         model = nn.parallel.DistributedDataParallel(D, device_ids=[dev.index] if dev.type == "cuda" else None)
     fwd = torch.compile(model) if cfg.compile else model
-    x_all = torch.as_tensor(images)
+    x_all = torch.as_tensor(samples)
     y_all = None if labels is None else torch.as_tensor(labels)
     ncls = getattr(cfg.network, "num_classes", 0)
     shape = tuple(x_all.shape[1:])
     local = cfg.batch_size // world
-    beta = ema_beta(cfg.batch_size, cfg.ema_halflife_images)
+    beta = ema_beta(cfg.batch_size, cfg.ema_halflife_samples)
     bar = None
     if progress and rank == 0:
         from tqdm import tqdm
-        bar = tqdm(total=cfg.total_images, initial=seen, desc="train", unit="img", unit_scale=True,
+        bar = tqdm(total=cfg.total_samples, initial=seen, desc="train", unit="sample", unit_scale=True,
                    disable=None)
-    while seen < cfg.total_images:
+    while seen < cfg.total_samples:
         step = seen // cfg.batch_size
         g = _step_generator(cfg.seed, step)
         idx = torch.randint(x_all.shape[0], (cfg.batch_size,), generator=g)
@@ -211,7 +204,7 @@ def train(cfg: TrainConfig, images: np.ndarray, labels: np.ndarray | None, out: 
         if cfg.conditional:
             lab = nn.functional.one_hot(y_all[idx[sl]], ncls).float().to(dev)
         for pg in opt.param_groups:
-            pg["lr"] = cfg.lr * min(1.0, (seen + cfg.batch_size) / max(cfg.warmup_images, 1))
+            pg["lr"] = cfg.lr * min(1.0, (seen + cfg.batch_size) / max(cfg.warmup_samples, 1))
         # dropout draws from the global generators: seeded per step and process, so a resumed run draws what an
         # uninterrupted one draws, and restored afterwards (networks without dropout skip the ~ms this costs)
         with torch.random.fork_rng(devices=rng_devices, enabled=stochastic):
@@ -230,14 +223,14 @@ def train(cfg: TrainConfig, images: np.ndarray, labels: np.ndarray | None, out: 
         if bar is not None:
             bar.update(cfg.batch_size)
             bar.set_postfix(loss=f"{loss.item():.3f}")
-        done = seen >= cfg.total_images
-        if rank == 0 and (done or seen // cfg.checkpoint_images != (seen - cfg.batch_size) // cfg.checkpoint_images):
+        done = seen >= cfg.total_samples
+        if rank == 0 and (done or seen // cfg.checkpoint_samples != (seen - cfg.batch_size) // cfg.checkpoint_samples):
             out.mkdir(parents=True, exist_ok=True)
             # the network first: a kill between the two writes then resumes from the older state and
             # rewrites both, while the other order would keep a stale network.pt for good
             checkpoints.save(out / "network.pt", ema.state_dict(), cfg.network_config())
             checkpoints.save(state_path, {"net": D.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
-                                          "images_seen": torch.tensor(seen)}, cfg.compared())
+                                          "samples_seen": torch.tensor(seen)}, cfg.compared())
     if bar is not None:
         bar.close()
     if world > 1:
@@ -245,10 +238,10 @@ def train(cfg: TrainConfig, images: np.ndarray, labels: np.ndarray | None, out: 
     return ema
 
 
-def finetune_config(cfg: TrainConfig, images: int, seed: int, lr: float | None = None,
+def finetune_config(cfg: TrainConfig, samples: int, seed: int, lr: float | None = None,
                     ema: float = FINETUNE_EMA) -> TrainConfig:
-    """The same hyperparameters for a fine-tune of ``images`` images (SIMS and the loops fine-tune so), with no
-    warm-up and the EMA half-life ``ema`` x ``images`` (:data:`FINETUNE_EMA`; 0: the raw fine-tuned weights)."""
-    return replace(cfg, total_images=int(images), seed=int(seed), warmup_images=0,
-                   checkpoint_images=int(images), lr=cfg.lr if lr is None else lr,
-                   ema_halflife_images=float(ema) * int(images))
+    """The same hyperparameters for a fine-tune of ``samples`` samples seen (SIMS and the loops fine-tune so), with
+    no warm-up and the EMA half-life ``ema`` x ``samples`` (:data:`FINETUNE_EMA`; 0: the raw fine-tuned weights)."""
+    return replace(cfg, total_samples=int(samples), seed=int(seed), warmup_samples=0,
+                   checkpoint_samples=int(samples), lr=cfg.lr if lr is None else lr,
+                   ema_halflife_samples=float(ema) * int(samples))

@@ -35,7 +35,7 @@ def _improves(pick: dict, v: dict, n_sets: int) -> bool:
 
 
 def _sweep_claims(rows: list[dict]) -> list[Check]:
-    from empirical.sims_sweep import sweep_verdict
+    from empirical.sims.sweep import sweep_verdict
     out = []
     n_sets = 1 + max(r["set"] for r in rows)
     v = sweep_verdict(rows, n_sets, "fd_classifier")

@@ -69,9 +69,10 @@ def resolve_threads(option: int | None) -> int:
     return n
 
 
-def set_threads(n: int, torch_too: bool = False) -> None:
-    """Set Numba's thread count for this process to ``n`` (and torch's with ``torch_too``). For entry points only:
-    the library never calls it. ValueError when ``n`` exceeds the pool Numba was started with (NUMBA_NUM_THREADS)."""
+def set_threads(n: int) -> None:
+    """Set Numba's thread count for this process to ``n`` (the torch half's entry points set torch's beside it:
+    simtheory never imports torch). For entry points only: the library never calls it. ValueError when ``n``
+    exceeds the pool Numba was started with (NUMBA_NUM_THREADS)."""
     import numba
 
     from .kernels import launch_threads
@@ -83,9 +84,6 @@ def set_threads(n: int, torch_too: bool = False) -> None:
         raise ValueError(f"--threads {n} exceeds NUMBA_NUM_THREADS={pool}, the most Numba can use in this process; "
                          "raise NUMBA_NUM_THREADS or lower --threads")
     numba.set_num_threads(n)
-    if torch_too:
-        import torch
-        torch.set_num_threads(n)
 
 
 def interrupted(how: str) -> str:

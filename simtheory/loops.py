@@ -1,14 +1,12 @@
 r"""The finite-sample retraining loop: one engine for every model family.
 
-Generation t+1 is a fold step over an explicit state (house style: init / step):
+Generation t+1 is a fold step over an explicit state (house style: init / step), with the words, the mixing rule
+and the streams of :mod:`simtheory.fold`:
 
     sample K m points from the model -> curate: keep one per group of K by softmax(r) -> mix with real data
     (N real points; m = N synthetic if lam = inf else round(lam N)) by ``scheme`` -> fit (from scratch, or
     warm-started from generation t).
 
-Schemes (Alemohammad et al. 2024; Gerstgrasser et al. 2024): ``replace`` trains on the N real points plus
-this generation's synthetic points (only the synthetic ones when lam = inf); ``accumulate`` keeps every
-synthetic point made so far beside the N real ones; ``fresh`` draws N new real points each generation.
 Generation 0 is the fit to the first N real points. Every random draw comes from SeedSequence(seed), spawned
 per generation, so a generation depends only on (seed, t, state).
 
@@ -25,17 +23,17 @@ from collections.abc import Callable
 import numpy as np
 from scipy.special import logsumexp
 
-from . import validate
-from .fold import generation_streams
+from . import fold, validate
+from .fold import SCHEMES, LoopWords, generation_streams
 from .families import FAMILIES, gaussian
 from .metrics import kl, mode_proportions, total_variation
-from .selection import select_softmax
 
-SCHEMES = ("replace", "accumulate", "fresh")
+__all__ = ["LoopConfig", "LoopState", "RealPool", "SCHEMES", "as_pool", "biased", "curate_samples", "init", "record",
+           "run_loop", "step"]
 
 
 @dataclass(frozen=True)
-class LoopConfig:
+class LoopConfig(LoopWords):
     """A finite-sample loop; validated on construction (ValueError names the option).
 
     ``n_samples`` (N) is the number of real points each generation trains on; the real data must hold more:
@@ -65,13 +63,9 @@ class LoopConfig:
     def __post_init__(self):
         if self.family not in FAMILIES:
             raise ValueError(f"family must be one of {sorted(FAMILIES)}, got {self.family!r}")
-        if self.scheme not in SCHEMES:
-            raise ValueError(f"scheme must be one of {SCHEMES}, got {self.scheme!r}")
-        k = validate.group_size(self.K, "K")
-        if k == math.inf:
-            raise ValueError("K must be finite in a finite-sample loop (K = inf is the exact tilt)")
-        object.__setattr__(self, "K", int(k))
-        object.__setattr__(self, "lam", validate.ratio(self.lam, "lam"))
+        k, lam = fold.check_words(self.K, self.lam, self.scheme)
+        object.__setattr__(self, "K", k)
+        object.__setattr__(self, "lam", lam)
         for name, minimum in (("n_samples", 1), ("generations", 0), ("n_eval", 2), ("n_holdout", 0),
                               ("components", 1), ("em_iter", 1)):
             object.__setattr__(self, name, validate.count(getattr(self, name), name, minimum))
@@ -90,15 +84,10 @@ class LoopConfig:
             object.__setattr__(self, "bandwidth", validate.ratio(self.bandwidth, "bandwidth"))
         object.__setattr__(self, "modes", tuple(tuple(float(v) for v in np.atleast_1d(c)) for c in self.modes))
 
-    @property
-    def n_synthetic(self) -> int:
-        """Synthetic points per generation: N when lam = inf, else round(lam N)."""
-        return self.n_samples if self.lam == math.inf else int(round(self.lam * self.n_samples))
-
     def real_needed(self) -> int:
-        """Real points the loop uses (N, or N per generation under 'fresh') plus the held-out ones."""
-        per = self.n_samples * ((self.generations + 1) if self.scheme == "fresh" else 1)
-        return per + self.n_holdout
+        """Real points the loop uses (N, or N per generation under 'fresh': :attr:`n_real`) plus the held-out
+        ones."""
+        return self.n_real + self.n_holdout
 
     def check_data_shape(self, n_points: int, dim: int) -> None:
         """ValueError naming the option when real data of n_points points in ``dim`` dimensions cannot run
@@ -232,11 +221,6 @@ def _streams(seed: int, t: int) -> list[np.random.Generator]:
     return generation_streams(seed, t, 4)
 
 
-def _real_block(config: LoopConfig, x: np.ndarray, t: int) -> np.ndarray:
-    start = config.n_samples * t if config.scheme == "fresh" else 0
-    return x[start:start + config.n_samples]
-
-
 def init(config: LoopConfig, real_data, seed: int = 0, start: dict | None = None) -> LoopState:
     """Generation 0: the family fitted to the first N real points, or the given ``start`` parameters (e.g. a
     model away from the data, to watch the loop contract back)."""
@@ -247,7 +231,8 @@ def init(config: LoopConfig, real_data, seed: int = 0, start: dict | None = None
         if "cov" in params:
             gaussian.check_cov(params["cov"], "start['cov']")
         return LoopState(0, params, None)
-    params = fam.fit(_real_block(config, x, 0), _streams(seed, 0)[2], None, **config.fit_options())
+    params = fam.fit(fold.real_block(x, config.n_samples, 0, config.scheme), _streams(seed, 0)[2], None,
+                     **config.fit_options())
     return LoopState(0, params, None)
 
 
@@ -275,22 +260,21 @@ def curate_samples(config: LoopConfig, params: dict, m: int, reward: Reward,
         return cand[:m]
     if reward is None:
         raise ValueError("K > 1 curates by a reward: pass reward=")
-    r = _rewards(reward, cand).reshape(m, config.K)
-    keep = select_softmax(r, rng_select)
-    return cand.reshape(m, config.K, -1)[np.arange(m), keep]
+    return cand[fold.keep_one_of_k(_rewards(reward, cand), config.K, rng_select)]
 
 
 def step(config: LoopConfig, state: LoopState, real_data, reward: Reward = None, seed: int = 0) -> LoopState:
-    """Generation t -> t+1: sample, curate, mix, fit. ``real_data``: the array, or its :class:`RealPool`."""
+    """Generation t -> t+1: sample, curate, mix (:func:`simtheory.fold.training_set`), fit. ``real_data``: the
+    array, or its :class:`RealPool`. Under 'accumulate' the state carries the kept sets 1..t as one pool."""
     x = as_pool(config, real_data).x
     t = state.generation + 1
     rs, rc, rf, _ = _streams(seed, t)
     fam = FAMILIES[config.family]
     synth = curate_samples(config, state.params, config.n_synthetic, reward, rs, rc)
-    pool = synth if config.scheme != "accumulate" or state.synthetic is None else np.concatenate(
-        [state.synthetic, synth])
-    parts = [pool] if config.lam == math.inf and config.scheme != "accumulate" else [_real_block(config, x, t), pool]
-    train = np.concatenate(parts)
+    mix = fold.training_set(config.scheme, config.lam, t)
+    pool = synth if len(mix.kept) == 1 or state.synthetic is None else np.concatenate([state.synthetic, synth])
+    real = [] if mix.real is None else [fold.real_block(x, config.n_samples, t, config.scheme)]
+    train = np.concatenate(real + [pool])
     warm = state.params if config.warm_start and config.family == "gmm" else None
     params = fam.fit(train, rf, warm, **config.fit_options())
     return LoopState(t, params, pool if config.scheme == "accumulate" else None)

@@ -83,17 +83,6 @@ def ratio(lam, name: str = "lam") -> float:
     return x
 
 
-def sampled_loop(K, lam, scheme: str, schemes: tuple[str, ...]) -> tuple[int, float]:
-    """(K, lam) of a loop that curates by sampling, checked with its scheme: K an integer >= 1 (one kept sample of
-    K drawn, so K = inf is refused), lam >= 0 or inf, scheme one of ``schemes``."""
-    k = group_size(K, "K")
-    if k == math.inf:
-        raise ValueError("K must be finite in a sampled loop (one kept sample of K drawn)")
-    if scheme not in schemes:
-        raise ValueError(f"scheme must be one of {schemes}, got {scheme!r}")
-    return int(k), ratio(lam, "lam")
-
-
 def count(n, name: str, minimum: int = 1) -> int:
     """Return ``n`` as an int >= minimum."""
     if isinstance(n, bool) or not isinstance(n, numbers.Integral):

@@ -1,4 +1,5 @@
-"""Mutation testing of simtheory/diffusion and simtheory/predict.py: does the default suite notice a broken line?
+"""Mutation testing of simtheory/diffusion, simtheory/predict and simtheory/fold.py: does the default suite notice a
+broken line?
 
 Each mutant changes one thing in a copy of the checkout (an arithmetic operator, a comparison, a numeric constant,
 a unary minus or ``not``, ``and``/``or``), then runs the module's tests and, if they pass, the other tests of the
@@ -25,27 +26,29 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-FILES = {"simtheory/diffusion/denoiser.py": "tests/test_diffusion.py",
-         "simtheory/diffusion/gaussian.py": "tests/test_diffusion.py",
-         "simtheory/diffusion/sampler.py": "tests/test_diffusion.py",
-         "simtheory/diffusion/sims.py": "tests/test_diffusion_sims.py",
-         "simtheory/diffusion/systematic.py": "tests/test_diffusion_systematic.py",
-         "simtheory/diffusion/experiments.py": "tests/test_diffusion_sims.py",
-         "simtheory/predict.py": "tests/test_predict.py"}
-SUITE = ["tests/test_diffusion.py", "tests/test_diffusion_sims.py", "tests/test_diffusion_systematic.py",
-         "tests/test_diffusion_torch.py", "tests/test_predict.py"]
+D, P = "tests/simtheory/diffusion", "tests/simtheory/test_predict.py"
+FILES = {"simtheory/diffusion/denoiser.py": f"{D}/test_diffusion.py",
+         "simtheory/diffusion/gaussian.py": f"{D}/test_diffusion.py",
+         "simtheory/diffusion/sampler.py": f"{D}/test_diffusion.py",
+         "simtheory/diffusion/sims.py": f"{D}/test_sims.py",
+         "simtheory/diffusion/shifting.py": f"{D}/test_sims.py",
+         "simtheory/diffusion/systematic.py": f"{D}/test_systematic.py",
+         "simtheory/diffusion/chi2.py": f"{D}/test_systematic.py",
+         "simtheory/diffusion/experiments.py": f"{D}/test_sims.py",
+         "simtheory/fold.py": "tests/simtheory/test_fold.py",
+         **{f"simtheory/predict/{m}.py": P for m in ("derivative", "values", "intervals", "multistep", "onestep",
+                                                     "checks")}}
+SUITE = [f"{D}/test_diffusion.py", f"{D}/test_sims.py", f"{D}/test_systematic.py", "tests/cross_half/test_samplers.py",
+         P, "tests/simtheory/test_fold.py"]
 NAMED = {   # the audit's mutants: (file, original text, mutated text)
     "critical_w log inverted": ("simtheory/diffusion/sims.py", "        return float(base / aux)",
                                 "        return float(aux / base)"),
-    "gmm fresh uses the previous block": ("simtheory/diffusion/sims.py",
-                                          "real = x[N * t:N * (t + 1)] if config.scheme",
-                                          "real = x[N * (t - 1):N * t] if config.scheme"),
-    "gaussian fresh as replace": ("simtheory/diffusion/sims.py",
-                                  'train = _combine(first if c.scheme == "replace" else real(g), synth)',
-                                  "train = _combine(first, synth)"),
-    "gaussian fresh as replace (lam = 0)": ("simtheory/diffusion/sims.py",
-                                            'train = real(g) if c.scheme == "fresh" else first', "train = first"),
-    "lemma22 SE without (K-1)/K": ("simtheory/predict.py", "if_bound = frac * ((w - mu) ** 2 - var)",
+    "fresh uses the previous block": ("simtheory/fold.py", 'return int(t) if scheme == "fresh" else 0',
+                                      'return int(t) - 1 if scheme == "fresh" else 0'),
+    "fresh as replace (every loop)": ("simtheory/fold.py", 'return int(t) if scheme == "fresh" else 0', "return 0"),
+    "gaussian fresh as replace": ("simtheory/diffusion/sims.py", "parts.insert(0, first if mix.real == 0 else real(g))",
+                                  "parts.insert(0, first)"),
+    "lemma22 SE without (K-1)/K": ("simtheory/predict/onestep.py", "if_bound = frac * ((w - mu) ** 2 - var)",
                                    "if_bound = ((w - mu) ** 2 - var)"),
     "variance_factor_mean ignores the divisor (M)": (
         "simtheory/diffusion/sims.py", "return (M - 1) / _divisor(M, estimator) * math.exp(log_aux)",

@@ -123,7 +123,7 @@ def test_ladder_config_checks_its_grid():
     # one base per (width, seed), and it is the same for every fine-tune budget and lam
     assert len(full.bases()) == len(full.widths) * len(full.seeds)
     assert len({full.loop_config(lam, 64, ft, 1).train for lam in full.lams for ft in full.finetunes}) == 1
-    assert len({full.loop_config(math.inf, 64, ft, 1).finetune_images for ft in full.finetunes}) == len(full.finetunes)
+    assert len({full.loop_config(math.inf, 64, ft, 1).finetune_samples for ft in full.finetunes}) == len(full.finetunes)
     assert len(full.jobs()) == len(full.lams) * len(full.seeds) * (len(full.widths) * len(full.finetunes)
                                                                       - len(full.skip) // len(full.lams))
 

@@ -80,7 +80,7 @@ def gmm_sims_runs(name: str, w: float, seeds, *, M: int = 400, n_s: int = 400, T
                              num_steps=num_steps, modes=modes(name), lam=lam, scheme=scheme, reg=reg)
     tv, kl, props, dens = [], [], [], None
     for i, seed in enumerate(seeds):
-        x = dataset(name, cfg.real_needed(), np.random.default_rng(1000 + seed))
+        x = dataset(name, cfg.n_real, np.random.default_rng(1000 + seed))
         recs = sims.run_gmm_sims(cfg, x, reward, seed=seed)
         div = np.array([sims.grid_divergences(r, pts, data) for r in recs])
         kl.append(div[:, 0])

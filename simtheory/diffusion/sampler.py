@@ -49,10 +49,19 @@ def heun_sample(denoise: Callable[[np.ndarray, float], np.ndarray], latents, num
     return x
 
 
+FLOAT32_TINY = float(np.finfo(np.float32).tiny)
+"""float32's smallest normal number: a positive guidance weight below it is refused (a network evaluates guidance
+in float32, where such a w is flushed to zero or loses its precision)."""
+
+
 def check_w(w, name: str = "w") -> float:
-    """Guidance weight as a float; ValueError unless finite and >= 0."""
+    """Guidance weight as a float; ValueError naming it unless it is a finite number >= 0 and, when positive, at
+    least :data:`FLOAT32_TINY` (pass w = 0 for no guidance)."""
     if isinstance(w, bool) or not isinstance(w, numbers.Real) or not math.isfinite(float(w)) or float(w) < 0:
         raise ValueError(f"{name} must be a finite number >= 0, got {w!r}")
+    if 0 < float(w) < FLOAT32_TINY:
+        raise ValueError(f"{name} = {w!r} is below float32's smallest normal number ({FLOAT32_TINY:.3g}), where the "
+                         f"guidance term is flushed to zero or loses its precision; pass {name} = 0 for no guidance")
     return float(w)
 
 

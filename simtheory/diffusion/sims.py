@@ -1,14 +1,15 @@
 r"""SIMS (Alemohammad et al. 2024) on infinite-capacity diffusion models: Gaussian and Gaussian-mixture refit
 loops, with curation, and distribution shifting.
 
-Generation t -> t+1 (the loop engine's fold, with SIMS at the sampling arrow):
+Generation t -> t+1 (the fold of :mod:`simtheory.fold`, with SIMS at the sampling arrow):
     base   = fit (MLE / EM) to the current training set of M points;
     aux    = fit to n_s samples of the base diffusion model (EM warm-started from the base: SIMS fine-tunes a
              copy of the base on its own samples);
     sample = the guided diffusion D_w = (1 + w) D_base - w D_aux (K m candidates; K > 1 keeps one per group by
              softmax(r), the curation rule of the finite-sample loops);
-    mix    = the schemes of simtheory.loops: 'replace' (real N points + synthetic; synthetic only when lam = inf),
-             'accumulate' (real + every synthetic set so far), 'fresh' (N new real points each generation).
+    mix    = the mixing rule of :func:`simtheory.fold.training_set`: 'replace' (real N points + synthetic; synthetic
+             only when lam = inf), 'accumulate' (real + every synthetic set so far), 'fresh' (N new real points each
+             generation).
 
 Gaussian loop in the limit sigma_max -> inf, MLE, replace, lam = inf: the guided variance is
 v_b (v_b / v_a)^w (:mod:`.gaussian`) and v_a = v_b chi^2_{n_s-1} / n_s, so
@@ -34,22 +35,21 @@ from collections.abc import Callable
 import numpy as np
 from scipy import optimize, special
 
-from ..fold import generation_streams, seed_sequence
-from .. import densities, metrics, validate
+from .. import densities, fold, metrics, validate
+from ..fold import LoopWords, generation_streams, seed_sequence
 from ..metrics import mode_proportions  # noqa: F401  (public here: the SIMS experiments count modes)
 from ..families import gmm
-from .. import select_softmax
+from ..families.gaussian import DDOF
 from .gaussian import guided_gaussian_1d
+from .shifting import (aux_weights_exact_1d, aux_weights_for_target, product_form_masses,  # noqa: F401  (sims.* as
+                       shifted_masses, shifted_masses_1d)                                     # the docs use them)
 from .sampler import check_w, guided_denoiser, heun_sample
-
-SCHEMES = ("replace", "accumulate", "fresh")
-ESTIMATORS = {"mle": 0, "unbiased": 1}     # divisor n - ddof
 
 
 # ---------------------------------------------------------------- Gaussian loop: closed forms
 
 def _divisor(n: int, estimator: str) -> int:
-    return n - ESTIMATORS[estimator]
+    return n - DDOF[estimator]
 
 
 def variance_factor_mean(w: float, M: int, n_s: int, estimator: str = "mle") -> float:
@@ -95,7 +95,7 @@ def critical_w(M: int, n_s: int, kind: str = "mean", estimator: str = "mle") -> 
 # ---------------------------------------------------------------- Gaussian loop: simulation
 
 @dataclass(frozen=True)
-class GaussianSimsConfig:
+class GaussianSimsConfig(LoopWords):
     """SIMS on the 1-D Gaussian refit loop; validated on construction (ValueError names the option)."""
 
     w: float = 1.0
@@ -119,17 +119,12 @@ class GaussianSimsConfig:
         object.__setattr__(self, "shift", float(self.shift))
         for name, least in (("n_samples", 2), ("n_s", 2), ("generations", 0)):
             object.__setattr__(self, name, validate.count(getattr(self, name), name, least))
-        if self.scheme not in SCHEMES:
-            raise ValueError(f"scheme must be one of {SCHEMES}, got {self.scheme!r}")
+        fold.check_scheme(self.scheme)
         object.__setattr__(self, "lam", validate.ratio(self.lam, "lam"))
-        if self.estimator not in ESTIMATORS:
-            raise ValueError(f"estimator must be one of {sorted(ESTIMATORS)}, got {self.estimator!r}")
+        if self.estimator not in DDOF:
+            raise ValueError(f"estimator must be one of {sorted(DDOF)}, got {self.estimator!r}")
         if not (float(self.sigma_max) > 0):
             raise ValueError(f"sigma_max must be > 0 (or inf), got {self.sigma_max!r}")
-
-    @property
-    def n_synthetic(self) -> int:
-        return self.n_samples if self.lam == math.inf else int(round(self.lam * self.n_samples))
 
     def to_dict(self) -> dict:
         return {"kind": "gaussian_sims", **asdict(self)}
@@ -175,7 +170,7 @@ def run_gaussian_sims(config: GaussianSimsConfig, chains: int, seed: int = 0, me
 
     def fit(st):
         n, m, s2 = st
-        return m + c.shift, s2 / (n - ESTIMATORS[c.estimator]) + c.smoothing
+        return m + c.shift, s2 / (n - DDOF[c.estimator]) + c.smoothing
 
     first = real(rng[0])
     mean, var = fit(first)
@@ -188,18 +183,15 @@ def run_gaussian_sims(config: GaussianSimsConfig, chains: int, seed: int = 0, me
         bm, bv = guided_gaussian_1d(mean, var, mean, var, 0.0, c.sigma_max)        # the base model's law
         am, av = fit(_stats(bm[:, None] + np.sqrt(bv)[:, None] * g.standard_normal((chains, c.n_s))))
         gm, gv = guided_gaussian_1d(mean, var, am, av, c.w, c.sigma_max)
-        if c.n_synthetic:
+        mix = fold.training_set(c.scheme, c.lam, t)
+        parts = []
+        if c.n_synthetic:                                        # lam = 0: no kept set, real data only
             synth = _stats(gm[:, None] + np.sqrt(gv)[:, None] * g.standard_normal((chains, c.n_synthetic)))
-        if c.n_synthetic == 0:                                   # lam = 0: real data only
-            train = real(g) if c.scheme == "fresh" else first
-        elif c.scheme == "accumulate":
-            pool = synth if pool is None else _combine(pool, synth)
-            train = _combine(first, pool)
-        elif c.lam == math.inf:
-            train = synth
-        else:
-            train = _combine(first if c.scheme == "replace" else real(g), synth)
-        mean, var = fit(train)
+            pool = synth if len(mix.kept) == 1 or pool is None else _combine(pool, synth)
+            parts.append(pool)
+        if mix.real is not None:                                 # 'fresh': block t, drawn from generation t's stream
+            parts.insert(0, first if mix.real == 0 else real(g))
+        mean, var = fit(parts[0] if len(parts) == 1 else _combine(*parts))
         out["aux_mean"][:, t - 1], out["aux_var"][:, t - 1] = am, av
         out["guided_mean"][:, t - 1], out["guided_var"][:, t - 1] = gm, gv
         out["mean"][:, t], out["var"][:, t] = mean, var
@@ -212,7 +204,7 @@ Reward = Callable[[np.ndarray], np.ndarray] | None
 
 
 @dataclass(frozen=True)
-class GmmSimsConfig:
+class GmmSimsConfig(LoopWords):
     """SIMS (and curation) on a Gaussian-mixture refit loop with the exact GMM diffusion model."""
 
     w: float = 1.0
@@ -239,20 +231,13 @@ class GmmSimsConfig:
         for name, least in (("n_samples", 1), ("n_s", 1), ("components", 1), ("num_steps", 2), ("em_iter", 1),
                             ("restarts", 1), ("generations", 0)):
             object.__setattr__(self, name, validate.count(getattr(self, name), name, least))
-        k, lam = validate.sampled_loop(self.K, self.lam, self.scheme, SCHEMES)
+        k, lam = fold.check_words(self.K, self.lam, self.scheme)
         object.__setattr__(self, "K", k)
         object.__setattr__(self, "lam", lam)
         if self.n_s < self.components or self.n_samples < self.components:
             raise ValueError(f"n_s ({self.n_s}) and n_samples ({self.n_samples}) must be >= components "
                              f"({self.components})")
         object.__setattr__(self, "modes", tuple(tuple(float(v) for v in np.atleast_1d(m)) for m in self.modes))
-
-    @property
-    def n_synthetic(self) -> int:
-        return self.n_samples if self.lam == math.inf else int(round(self.lam * self.n_samples))
-
-    def real_needed(self) -> int:
-        return self.n_samples * ((self.generations + 1) if self.scheme == "fresh" else 1)
 
     def to_dict(self) -> dict:
         return {"kind": "gmm_sims", **asdict(self)}
@@ -296,8 +281,7 @@ def sims_generation(config: GmmSimsConfig, base: dict, reward: Reward, rngs) -> 
     r = validate.finite_array(np.asarray(reward(cand), float).reshape(-1), "reward(x)")
     if r.size != m * K:
         raise ValueError("reward(x) must return one value per point")
-    keep = select_softmax(r.reshape(m, K), rc)
-    return aux, cand.reshape(m, K, d)[np.arange(m), keep]
+    return aux, cand[fold.keep_one_of_k(r, K, rc)]
 
 
 def run_gmm_sims(config: GmmSimsConfig, real_data, reward: Reward = None, seed: int = 0,
@@ -307,8 +291,8 @@ def run_gmm_sims(config: GmmSimsConfig, real_data, reward: Reward = None, seed: 
     Generation 0 is the EM fit to the first N real points (or ``start``). Sizes that need more than half of the
     available memory are a ValueError naming ``K`` or ``generations`` (simtheory.validate.fits_memory)."""
     x = validate.finite_array(real_data, "real_data")
-    if x.ndim != 2 or x.shape[0] < config.real_needed():
-        raise ValueError(f"real_data must be (n, d) with n >= {config.real_needed()}, got {x.shape}")
+    if x.ndim != 2 or x.shape[0] < config.n_real:
+        raise ValueError(f"real_data must be (n, d) with n >= {config.n_real}, got {x.shape}")
     N = config.n_samples
     # a generation's K m candidates (and Heun temporaries), and what grows with the run: the records and, under
     # 'accumulate', the synthetic pool
@@ -320,20 +304,17 @@ def run_gmm_sims(config: GmmSimsConfig, real_data, reward: Reward = None, seed: 
     validate.fits_memory(sum(parts.values()), name, getattr(config, name), f"a SIMS GMM loop of {T} generations")
     def fit(data, rng, warm):      # the module's fit_gmm, looked up at each call (tests wrap it)
         return fit_gmm(data, rng, warm, config.components, config.em_iter, restarts=config.restarts, reg=config.reg)
-    base = _params(start) if start is not None else fit(x[:N], _gen_streams(seed, 0)[3], None)
+    base = _params(start) if start is not None else fit(fold.real_block(x, N, 0, config.scheme),
+                                                         _gen_streams(seed, 0)[3], None)
     recs = [{"generation": 0, **base}]
     pool = None
     for t in range(1, config.generations + 1):
         rngs = _gen_streams(seed, t)
         aux, synth = sims_generation(config, base, reward, rngs)
-        if config.scheme == "accumulate":
-            pool = synth if pool is None else np.concatenate([pool, synth])
-            train = np.concatenate([x[:N], pool])
-        elif config.lam == math.inf:
-            train = synth
-        else:
-            real = x[N * t:N * (t + 1)] if config.scheme == "fresh" else x[:N]
-            train = np.concatenate([real, synth])
+        mix = fold.training_set(config.scheme, config.lam, t)
+        pool = synth if len(mix.kept) == 1 or pool is None else np.concatenate([pool, synth])
+        real = [] if mix.real is None else [fold.real_block(x, N, t, config.scheme)]
+        train = np.concatenate(real + [pool])
         base = fit(train, rngs[3], base if config.warm_start else None)
         rec = {"generation": t, **base, **{f"aux_{k}": v for k, v in aux.items()}}
         if config.modes:
@@ -360,101 +341,3 @@ def two_moons(n: int, rng: np.random.Generator, noise: float = 0.1) -> np.ndarra
     pts = np.where(upper[:, None], np.stack([np.cos(th), np.sin(th)], -1),
                    np.stack([1 - np.cos(th), 0.5 - np.sin(th)], -1))
     return pts + noise * rng.standard_normal((n, 2))
-
-
-# ---------------------------------------------------------------- distribution shifting
-
-def product_form_masses(base_weights, aux_weights, w: float) -> np.ndarray:
-    r"""Class masses p_base^(1+w)/p_aux^w predicts for well-separated shared components:
-    q_j proportional to pi_j^(1+w) rho_j^(-w)."""
-    pi = validate.probability(base_weights, "base_weights")
-    rho = validate.probability(aux_weights, "aux_weights")
-    w = check_w(w)
-    if np.any((rho == 0) & (pi > 0)):
-        raise ValueError("aux_weights must be > 0 wherever base_weights are")
-    with np.errstate(divide="ignore"):
-        lq = np.where(pi > 0, (1 + w) * np.log(pi) - w * np.log(np.where(rho > 0, rho, 1.0)), -np.inf)
-    q = np.exp(lq - lq.max())
-    return q / q.sum()
-
-
-def aux_weights_for_target(base_weights, target, w: float) -> np.ndarray:
-    r"""The SIMS issue's recipe: auxiliary class proportions rho so that the product form reaches the target q,
-    i.e. rho_j proportional to (pi_j^(1+w) / q_j)^(1/w), w > 0 (inverting :func:`product_form_masses`)."""
-    pi = validate.probability(base_weights, "base_weights")
-    q = validate.probability(target, "target")
-    w = check_w(w)
-    if w == 0:
-        raise ValueError("w must be > 0 to shift the distribution")
-    if np.any(q <= 0) or np.any(pi <= 0):
-        raise ValueError("base_weights and target must be > 0 in every class")
-    lr = ((1 + w) * np.log(pi) - np.log(q)) / w
-    r = np.exp(lr - lr.max())
-    return r / r.sum()
-
-
-def shifted_masses(means, covs, base_weights, aux_weights, w: float, latents, *, num_steps: int = 256,
-                   sigma_max: float = 80.0) -> np.ndarray:
-    """Class masses of the guided ODE's output (Heun with ``num_steps``) for base and auxiliary mixtures that
-    share components (means, covs) but not weights; each output point is labelled by the nearest mean.
-    Monte Carlo over ``latents`` (n, d): the standard error is sqrt(q (1 - q) / n)."""
-    base = {"weights": base_weights, "means": means, "covs": covs}
-    aux = {"weights": aux_weights, "means": means, "covs": covs}
-    out = heun_sample(guided_denoiser(base, aux, w), latents, num_steps, sigma_max=sigma_max)
-    return mode_proportions(out, means)
-
-
-def shifted_masses_1d(means, variances, base_weights, aux_weights, w: float, *, num_steps: int = 256,
-                      sigma_max: float = 80.0, z_max: float = 9.0, grid: int = 2001) -> np.ndarray:
-    """Exact (no sampling noise) class masses of the 1-D guided ODE's output: the flow map z -> x(0) is
-    increasing (1-D flows keep order), so each class's latent set is an interval; its ends are located on a
-    latent grid and refined by bisection on the Heun map, and the mass is Phi(right) - Phi(left). Labels by the
-    nearest mean; latents beyond +-z_max (mass < 3e-19) are dropped."""
-    mu = validate.finite_array(means, "means").reshape(-1)
-    order = np.argsort(mu)
-    covs = np.asarray(variances, float).reshape(-1, 1, 1)
-    base = {"weights": base_weights, "means": mu[:, None], "covs": covs}
-    aux = {"weights": aux_weights, "means": mu[:, None], "covs": covs}
-    f = guided_denoiser(base, aux, w)
-    rank = np.empty_like(order)
-    rank[order] = np.arange(mu.size)
-
-    def label(z):
-        x = heun_sample(f, z[:, None], num_steps, sigma_max=sigma_max)[:, 0]
-        return rank[np.argmin(np.abs(x[:, None] - mu[None]), axis=1)]     # position in sorted order
-
-    z = np.linspace(-z_max, z_max, grid)
-    lab = label(z)
-    if np.any(np.diff(lab) < 0):
-        raise RuntimeError("the Heun map is not monotone on the latent grid; increase num_steps")
-    cut = np.nonzero(np.diff(lab))[0]
-    lo, hi = z[cut].copy(), z[cut + 1].copy()
-    target = lab[cut + 1]
-    for _ in range(32):          # grid step 2 z_max / (grid - 1) halved 32 times: < 1e-11
-        mid = 0.5 * (lo + hi)
-        right = label(mid) >= target
-        hi = np.where(right, mid, hi)
-        lo = np.where(right, lo, mid)
-    edges = np.concatenate([[-np.inf], 0.5 * (lo + hi), [np.inf]])
-    cdf = special.ndtr(edges)
-    masses_sorted = np.zeros(mu.size)
-    labels = np.concatenate([[lab[0]], target])
-    for j, l in enumerate(labels):
-        masses_sorted[l] += cdf[j + 1] - cdf[j]
-    return masses_sorted[rank]
-
-
-def aux_weights_exact_1d(means, variances, base_weights, target, w: float, *, iterations: int = 6,
-                         **shift_options) -> tuple[np.ndarray, np.ndarray]:
-    """Auxiliary weights whose exact 1-D guided ODE output reaches ``target``: start from the product-form
-    recipe and correct by the fixed point rho <- rho (q(rho) / target)^(1/w), normalised (the product form's
-    sensitivity, q_j proportional to rho_j^-w, applied to the exact masses q(rho) of
-    :func:`shifted_masses_1d`). Returns (rho, q(rho)) after ``iterations`` corrections."""
-    q = validate.probability(target, "target")
-    rho = aux_weights_for_target(base_weights, q, w)
-    got = shifted_masses_1d(means, variances, base_weights, rho, w, **shift_options)
-    for _ in range(validate.count(iterations, "iterations", 0)):
-        rho = rho * (got / q) ** (1.0 / w)
-        rho = rho / rho.sum()
-        got = shifted_masses_1d(means, variances, base_weights, rho, w, **shift_options)
-    return rho, got

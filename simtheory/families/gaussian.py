@@ -8,7 +8,9 @@ from __future__ import annotations
 import numpy as np
 from scipy import linalg
 
-ESTIMATORS = ("mle", "unbiased")
+DDOF = {"mle": 0, "unbiased": 1}
+"""Estimator name -> ddof: a fit to n points divides the sum of squared deviations by n - ddof."""
+ESTIMATORS = tuple(DDOF)
 
 
 PSD_TOL = 1e-12     # relative: an eigenvalue above -PSD_TOL * max|cov| is a rounding zero, not a negative one

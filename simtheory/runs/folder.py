@@ -231,12 +231,15 @@ class RunFolder:
         return rf
 
     @classmethod
-    def open(cls, path, config: dict, code: dict | None = None, wait: bool = False) -> RunFolder:
+    def open(cls, path, config: dict, code: dict | None = None, wait: bool = False,
+             upgrade: Callable[[dict], dict] | None = None) -> RunFolder:
         """Hold the folder (:meth:`hold`), then create it with ``config`` or reopen it; a different stored config
         raises ConfigMismatch (and releases the folder).
 
         ``code`` (e.g. :func:`code_version`) is stored under config["code"]: a folder made by other code is
-        refused too, so results of older code are never resumed or reused as if they were current.
+        refused too, so results of older code are never resumed or reused as if they were current. ``upgrade``
+        maps a stored config in an earlier version's words (renamed keys) to today's before the comparison; the
+        stored file is left as it is.
         """
         rf = cls.hold(path, wait)
         try:
@@ -244,6 +247,8 @@ class RunFolder:
             normal = json.loads(json.dumps(config if code is None else {**config, "code": code}))
             if cfg_path.exists():
                 stored = json.loads(cfg_path.read_text())
+                if upgrade is not None:
+                    stored = upgrade(stored)
                 diff = config_diff(stored, normal)
                 if diff and all(d.startswith("code.") for d in diff):
                     raise ConfigMismatch(f"{rf.path} was made by other code ({'; '.join(diff)}): its results may "

@@ -4,10 +4,8 @@ Each job's seed is drawn from SeedSequence(base_seed).spawn(n_jobs) and stored w
 are written one file each (atomically) under <run>/jobs/, so an interrupted sweep resumes by skipping them;
 the table <run>/results.csv is assembled from them in job order, so it is the same however the jobs ran.
 
-:func:`run_sweep` runs any sweep spec, not only :class:`SweepConfig`: an object with ``to_dict()`` (the
-folder's config), ``jobs()`` (dicts with a "job" number), ``run_job(job)`` (its rows), ``columns`` (of
-results.csv) and ``code_packages`` (the packages whose sources key the folder), e.g. the neural point loops'
-capacity ladder (empirical.ladder).
+:func:`run_sweep` runs any :class:`SweepSpec`, not only :class:`SweepConfig`: e.g. the neural point loops'
+capacity ladder (:mod:`empirical.experiments.ladder`) and SIMS in point loops.
 """
 from __future__ import annotations
 
@@ -16,8 +14,10 @@ import csv
 import io
 import itertools
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -28,6 +28,33 @@ from .folder import RunFolder, atomic_write, code_version
 
 COLUMNS = ["job", "family", "K", "lam", "n_samples", "scheme", "replicate", "job_seed", "generation",
            "mean_reward", "reward_se", "heldout_loglik", "w2_to_data", "tv_to_data", "kl_to_data"]
+
+
+class SweepSpec(Protocol):
+    """What :func:`run_sweep` runs: a grid of jobs, each a dict with a "job" number whose rows the sweep collects.
+    A job's rows must depend on the job alone (a job may run in any process, in any order, or again after a kill)."""
+
+    @property
+    def columns(self) -> Sequence[str]:
+        """The columns of results.csv."""
+        ...
+
+    @property
+    def code_packages(self) -> tuple[str, ...]:
+        """The packages whose sources key the sweep's folder (:func:`simtheory.runs.code_version`)."""
+        ...
+
+    def to_dict(self) -> dict:
+        """The folder's config (compared when the sweep resumes)."""
+        ...
+
+    def jobs(self) -> list[dict]:
+        """Every job, in a stable order, each with its "job" number."""
+        ...
+
+    def run_job(self, job: dict) -> list[dict]:
+        """One job's rows."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -117,9 +144,9 @@ def _rows_csv(rows: list[dict], header: bool, columns=COLUMNS) -> str:
     return buf.getvalue()
 
 
-def run_sweep(cfg: SweepConfig, out, scheduler: str | None = None, serial: bool = False, workers: int = 2,
+def run_sweep(cfg: SweepSpec, out, scheduler: str | None = None, serial: bool = False, workers: int = 2,
               progress: bool = True, processes: bool = True, threads: int = 1) -> Path:
-    """Run the sweep ``cfg`` (a SweepConfig or any sweep spec, module docstring) into ``out`` (serially, on a new
+    """Run the sweep ``cfg`` (a SweepConfig or any :class:`SweepSpec`) into ``out`` (serially, on a new
     local dask cluster, or on ``scheduler``); returns the path of results.csv. Jobs already finished in ``out``
     are skipped. The folder is held until results.csv is written (FolderInUse when another process writes it;
     the jobs' own folders, if any, are held by the workers that run them). A new local cluster's worker processes start with ``threads`` Numba and BLAS threads each

@@ -1,0 +1,111 @@
+"""The point-rung commands of ``python -m empirical``: points (the curated loop on low-dimensional points),
+points-ladder (the capacity ladder on dask) and points-sims (SIMS in point loops). Their parsers need the presets,
+which import torch: without it the command line offers stand-ins that say how to install it."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from simtheory import datasets
+from simtheory.argfmt import HelpFormatter
+from simtheory.fold import SCHEMES
+from simtheory.validate import parse_number
+
+from .. import ladder, points_sims
+from ..points import (POINT_PRESETS, PointLoopConfig, point_preset, resolve_inputs, reward_from_spec,
+                      run_point_loop)
+from ..points import __doc__ as points_doc
+from ..sims.auxiliary import SimsSampling
+
+COMMANDS = ("points", "points-ladder", "points-sims")
+
+
+def add_parsers(sub) -> None:
+    """The point-rung commands' parsers."""
+    _points_parser(sub)
+    ladder.add_parser(sub)
+    points_sims.add_parser(sub)
+
+
+def run(args) -> int:
+    """Run a point-rung command (``args`` from :func:`add_parsers`); errors are ValueErrors for the CLI."""
+    if args.command == "points":
+        return _points(args)
+    return (ladder if args.command == "points-ladder" else points_sims).main(args)
+
+
+def _points_parser(sub) -> None:
+    """The ``points`` sub-command."""
+    p = sub.add_parser("points", help="curated retraining loop on low-dimensional points (neural EDM on the theory "
+                       "half's laws) into a run folder", formatter_class=HelpFormatter,
+                       description=points_doc.split("\n\n")[0])
+    opt = p.add_argument
+    opt("--config", default="cpu", choices=sorted(POINT_PRESETS), help="preset (default: cpu)")
+    opt("--dataset", default=None, choices=sorted(set(datasets.DATASETS) - {"atoms1d"}),
+        help="named data set of simtheory.datasets (default: the preset's, mixture2d)")
+    opt("--data", default=None, help="real points from a .npy or .csv file, (n, d) floats, instead of --dataset "
+        "(needs --reward; default: none)")
+    opt("--reward", default=None, help="a data set's name (its reward) or module:function, a callable of points "
+        "(n, d) -> (n,) (default: the data set's own reward)")
+    for name, typ, what in (("--K", int, "candidates per kept point"), ("--lam", None, "synthetic-to-real ratio "
+                            "(inf: fully synthetic)"), ("--generations", int, "generations after the base model"),
+                            ("--n-samples", int, "N, real points per generation"),
+                            ("--width", int, "MLP hidden units"), ("--depth", int, "MLP residual blocks"),
+                            ("--train-samples", int, "base training budget in points seen"),
+                            ("--finetune-samples", int, "fine-tune budget per generation in points seen"),
+                            ("--num-steps", int, "Heun steps of the sampler"),
+                            ("--sampler-ref-steps", int, "Heun steps of the sampler check (0: none)"),
+                            ("--n-eval", int, "evaluation samples per generation")):
+        old = {"--train-samples": ["--train-images"], "--finetune-samples": ["--finetune-images"]}.get(name, [])
+        opt(name, *old, type=typ or parse_number, default=None,
+            help=f"{what} (default: the preset's)" + (f"; {old[0]} is its earlier name" if old else ""))
+    opt("--scheme", default=None, choices=list(SCHEMES), help="real-data scheme (default: the preset's, replace)")
+    opt("--seed", type=int, default=None, help="decides every random draw of the run (default: 0)")
+    opt("--sims-w", type=float, default=None, help="SIMS: every generation samples with guidance w from its own "
+        "auxiliary (default: none, plain sampling)")
+    opt("--sims-n-s", type=int, default=2048, help="SIMS auxiliary's synthetic-set size n_s (default: 2048)")
+    opt("--sims-images", type=int, default=200_000, help="SIMS auxiliary's fine-tune budget B in points seen "
+        "(default: 200000)")
+    opt("--sims-lr", type=float, default=1e-3, help="SIMS auxiliary's fine-tune lr (default: 0.001)")
+    opt("--device", default=None, help="cpu, cuda, mps ... (default: the preset's, cpu)")
+    opt("--threads", type=int, default=None, help="CPU threads for torch and Numba (default: $CURATED_THREADS, else "
+        "Numba 1 and torch as the environment sets them; these small networks run fastest with 1)")
+    opt("--out", default=None, help="run folder (default: runs/points-<config>-<data>-K<K>-lam<lam>-seed<seed>)")
+    opt("--dry-run", action="store_true", help="print the resolved config and stop (default: off)")
+
+
+def config_from_args(args) -> PointLoopConfig:
+    """The preset of ``args.config`` with the command line's overrides."""
+    over = {k: getattr(args, a) for k, a in (("K", "K"), ("lam", "lam"), ("generations", "generations"),
+                                             ("n_samples", "n_samples"), ("width", "width"), ("depth", "depth"),
+                                             ("train_samples", "train_samples"),
+                                             ("finetune_samples", "finetune_samples"),
+                                             ("num_steps", "num_steps"), ("n_eval", "n_eval"), ("scheme", "scheme"),
+                                             ("sampler_ref_steps", "sampler_ref_steps"),
+                                             ("seed", "seed"), ("dataset", "dataset"), ("device", "device"))
+            if getattr(args, a) is not None}
+    for k in ("K", "generations", "n_samples", "width", "depth", "train_samples", "finetune_samples", "num_steps",
+              "n_eval", "sampler_ref_steps"):
+        if k in over:
+            over[k] = int(over[k])
+    if args.sims_w:
+        over["sims"] = SimsSampling(args.sims_w, args.sims_n_s, args.sims_images, args.sims_lr)
+    return point_preset(args.config, **over)
+
+
+def _points(args) -> int:
+    """Run the ``points`` command."""
+    cfg = config_from_args(args)
+    reward = None if args.reward is None else reward_from_spec(args.reward)
+    data = args.data
+    cfg_r, _, _, _ = resolve_inputs(cfg, data, reward)
+    name = Path(data).stem if data else cfg.dataset
+    out = args.out or f"runs/points-{args.config}-{name}-K{cfg.K}-lam{cfg.lam:g}-seed{cfg.seed}"
+    if args.dry_run:
+        print(json.dumps({"out": out, **cfg_r.to_dict()}, indent=2, default=str))
+        return 0
+    rf = run_point_loop(cfg, out, data, reward)
+    for r in rf.metrics():
+        print(json.dumps({k: r.get(k) for k in ("generation", "mean_reward", "reward_se", "predicted_mean_reward",
+                                                "predicted_mean_reward_se", "mmd2_to_data", "mmd2_to_data_se")}))
+    return 0
