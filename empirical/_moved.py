@@ -18,6 +18,8 @@ MOVED = {
     "empirical.configs": "empirical.images.config",
     "empirical.data": "empirical.images.cifar10",
     "empirical.reward": "empirical.images.score",
+    "empirical.ladder": "empirical.experiments.ladder",
+    "empirical.points_sims": "empirical.experiments.point_sims",
 }
 """Old module path -> the path it moved to (the module is unchanged but for its place)."""
 

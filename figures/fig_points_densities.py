@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from empirical.ladder import job_name
+from empirical.experiments.ladder import job_name
 
 from .common import cached_arrays, plt, run_dir, save
 from .fig_points_common import LADDER, digest, exact_loop, results_rows

@@ -4,6 +4,7 @@ which import torch: without it the command line offers stand-ins that say how to
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from simtheory import datasets
@@ -11,7 +12,7 @@ from simtheory.argfmt import HelpFormatter
 from simtheory.fold import SCHEMES
 from simtheory.validate import parse_number
 
-from .. import ladder, points_sims
+from ..experiments import ladder, point_sims
 from ..points import (POINT_PRESETS, PointLoopConfig, point_preset, resolve_inputs, reward_from_spec,
                       run_point_loop)
 from ..points import __doc__ as points_doc
@@ -23,15 +24,15 @@ COMMANDS = ("points", "points-ladder", "points-sims")
 def add_parsers(sub) -> None:
     """The point-rung commands' parsers."""
     _points_parser(sub)
-    ladder.add_parser(sub)
-    points_sims.add_parser(sub)
+    _ladder_parser(sub)
+    _point_sims_parser(sub)
 
 
 def run(args) -> int:
     """Run a point-rung command (``args`` from :func:`add_parsers`); errors are ValueErrors for the CLI."""
     if args.command == "points":
         return _points(args)
-    return (ladder if args.command == "points-ladder" else points_sims).main(args)
+    return (_ladder if args.command == "points-ladder" else _point_sims)(args)
 
 
 def _points_parser(sub) -> None:
@@ -108,4 +109,68 @@ def _points(args) -> int:
     for r in rf.metrics():
         print(json.dumps({k: r.get(k) for k in ("generation", "mean_reward", "reward_se", "predicted_mean_reward",
                                                 "predicted_mean_reward_se", "mmd2_to_data", "mmd2_to_data_se")}))
+    return 0
+
+
+def _sweep_options(p) -> None:
+    """The options every sweep command of the point rung shares: where the jobs run, threads, dry run."""
+    p.add_argument("--scheduler", default=None, help="address of a running dask scheduler (default: none, a local "
+                   "cluster)")
+    p.add_argument("--workers", type=int, default=2, help="processes of the local cluster, one thread each "
+                   "(default: 2)")
+    p.add_argument("--serial", action="store_true", help="run the jobs one after another in this process, without "
+                   "dask (default: off)")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch and Numba in this process "
+                   "(default: $CURATED_THREADS, else Numba 1 and torch as the environment sets them; workers inherit "
+                   "OMP_NUM_THREADS)")
+    p.add_argument("--dry-run", action="store_true", help="print the config and stop (default: off)")
+
+
+def _ladder_parser(sub) -> None:
+    """The ``points-ladder`` sub-command (:mod:`empirical.experiments.ladder`)."""
+    p = sub.add_parser("points-ladder", help="the capacity ladder of neural point loops (widths x fine-tune budgets x "
+                       "lam x seeds, bases shared) on dask, into one results.csv", formatter_class=HelpFormatter,
+                       description=(ladder.__doc__ or "").split("\n\n")[0])
+    p.add_argument("--ladder", default="full", choices=sorted(ladder.LADDERS), help="which ladder (default: full)")
+    p.add_argument("--out", required=True, help="sweep folder: config.json, bases/, jobs/, runs/, results.csv "
+                   "(required)")
+    _sweep_options(p)
+    p.add_argument("--keep-networks", action="store_true", help="keep every job's network.pt files (default: off, "
+                   "removed once a job is done; the bases keep theirs)")
+
+
+def _ladder(args) -> int:
+    """Run the ``points-ladder`` command."""
+    cfg = ladder.LADDERS[args.ladder]
+    if args.keep_networks:
+        cfg = replace(cfg, keep_networks=True)
+    if args.dry_run:
+        print(json.dumps({"out": args.out, **cfg.to_dict(), "bases": len(cfg.bases()), "jobs": len(cfg.jobs())},
+                         indent=2, default=str))
+        return 0
+    path = ladder.run_ladder(cfg, args.out, scheduler=args.scheduler, serial=args.serial, workers=args.workers)
+    print(ladder.summary(ladder.read_results(path)))
+    print(path)
+    return 0
+
+
+def _point_sims_parser(sub) -> None:
+    """The ``points-sims`` sub-command (:mod:`empirical.experiments.point_sims`)."""
+    p = sub.add_parser("points-sims", help="SIMS at the point rung: augmentation and fully synthetic loops, small "
+                       "and ample networks, w picked on one seed set and reported on another",
+                       formatter_class=HelpFormatter, description=(point_sims.__doc__ or "").split("\n\n")[0])
+    p.add_argument("--rung", default="full", choices=sorted(point_sims.RUNGS), help="which experiment set "
+                   "(default: full)")
+    p.add_argument("--out", required=True, help="folder: bases/, pick/, report/, picked.json (required)")
+    _sweep_options(p)
+
+
+def _point_sims(args) -> int:
+    """Run the ``points-sims`` command."""
+    cfg = point_sims.RUNGS[args.rung]
+    if args.dry_run:
+        print(json.dumps({"out": args.out, **cfg.to_dict()}, indent=2, default=str))
+        return 0
+    res = point_sims.run_sims_rung(cfg, args.out, scheduler=args.scheduler, serial=args.serial, workers=args.workers)
+    print(json.dumps({f"{a}/{b}": w for (a, b), w in res["picked"].items()}))
     return 0

@@ -14,7 +14,7 @@ error) and ``ample`` (width 128, 800k and 300k). The distance to the data law is
 and capacity, the w > 0 with the smallest mean final MMD^2; phase 2 runs w = 0 and the picked w on the report seeds
 (paired: the same seed draws the same real data, base and streams for both). Each (capacity, seed) base is trained
 once, in <out>/bases, and copied into every job of that capacity and seed (as the capacity ladder shares its bases,
-:func:`empirical.ladder.seed_from_base`). The three are sweeps on dask (:func:`simtheory.runs.sweep.run_sweep`), in
+:func:`empirical.experiments.ladder.seed_from_base`). The three are sweeps on dask (:func:`simtheory.runs.sweep.run_sweep`), in
 <out>/bases, <out>/pick and <out>/report.
 """
 from __future__ import annotations
@@ -27,11 +27,11 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-import numpy as np
 
-from .ladder import LadderConfig, read_results, seed_from_base, sweep_options
-from .points import PointLoopConfig
-from .sims.auxiliary import SimsSampling
+from ..points import PointLoopConfig
+from ..sims.auxiliary import SimsSampling
+from .ladder import LadderConfig, read_results, seed_from_base
+from .protocol import Seeds, pick_best
 
 COLUMNS = ["job", "loop", "lam", "capacity", "w", "seed", "phase", "generation", "n_measured", "mean_reward",
            "reward_se", "fit_error", "fit_error_se", "law_error", "law_error_se", "mmd2", "mmd2_se", "cpu_seconds"]
@@ -71,10 +71,7 @@ class SimsRungConfig:
         bad = [lp for lp in self.loops if lp not in LOOPS]
         if bad:
             raise ValueError(f"loops must be among {sorted(LOOPS)}, got {bad}")
-        if set(self.pick_seeds) & set(self.report_seeds):
-            raise ValueError("pick and report seeds must be disjoint (pick on one set, report on another)")
-        if not self.pick_seeds or not self.report_seeds:
-            raise ValueError("pick_seeds and report_seeds must each hold at least one seed")
+        Seeds(self.pick_seeds, self.report_seeds)     # disjoint, neither empty
         for lp, cap in itertools.product(self.loops, self.capacities):
             self.loop_config(lp, cap, 0.0, 0)
             self.loop_config(lp, cap, max(self.ws), 0)
@@ -119,8 +116,8 @@ class SimsBases:
                 for i, (cap, s) in enumerate(itertools.product(self.config.capacities, self.config.seeds()))]
 
     def run_job(self, job: dict) -> list[dict]:
-        from .points import resolve_inputs
-        from .train import train
+        from ..points import resolve_inputs
+        from ..train import train
         cfg, x, _, _ = resolve_inputs(self.config.loop_config(self.config.loops[0], job["capacity"], 0.0, job["seed"]))
         t0 = time.process_time()
         train(cfg.train, x[: cfg.n_samples], None, _base(self.root, job["capacity"], job["seed"]), progress=False)
@@ -158,7 +155,7 @@ class SimsPhase:
         return out
 
     def run_job(self, job: dict) -> list[dict]:
-        from .points import run_point_loop
+        from ..points import run_point_loop
         cfg = self.config.loop_config(job["loop"], job["capacity"], job["w"], job["seed"])
         folder = Path(self.root) / "runs" / f"{job['loop']}-{job['capacity']}-w{job['w']:g}-seed{job['seed']}"
         seed_from_base(_base(self.base_root, job["capacity"], job["seed"]), folder)
@@ -176,17 +173,11 @@ class SimsPhase:
 
 def pick_w(rows: list[dict], T: int) -> dict:
     """(loop, capacity) -> the guidance w > 0 with the smallest mean MMD^2 at generation T over the pick seeds (the
-    claim compares SIMS, some w > 0, with w = 0; whether the pick beats w = 0 is then measured on other seeds)."""
-    means: dict = {}
-    for r in rows:
-        if r["generation"] == T and r["w"] > 0:
-            means.setdefault((r["loop"], r["capacity"], r["w"]), []).append(r["mmd2"])
-    best: dict = {}
-    for (lp, cap, w), v in sorted(means.items()):
-        m = float(np.mean(v))
-        if (lp, cap) not in best or m < best[(lp, cap)][1]:
-            best[(lp, cap)] = (w, m)
-    return {k: v[0] for k, v in best.items()}
+    claim compares SIMS, some w > 0, with w = 0; whether the pick beats w = 0 is then measured on other seeds), by
+    :func:`empirical.experiments.protocol.pick_best` (ties go to the smaller w); keys in sorted order."""
+    best = pick_best([r for r in rows if r["generation"] == T and r["w"] > 0], setting=lambda r: r["w"],
+                     value=lambda r: r["mmd2"], group=lambda r: (r["loop"], r["capacity"]))
+    return {k: best[k][0] for k in sorted(best)}
 
 
 def run_sims_rung(cfg: SimsRungConfig, out, scheduler: str | None = None, serial: bool = False, workers: int = 2,
@@ -220,25 +211,3 @@ RUNGS = {
                            pick_seeds=(0,), report_seeds=(1,), n_samples=256, n_eval=128, n_s=128, generations=2,
                            num_steps=16, n_law=16384),
 }
-
-
-def add_parser(sub) -> None:
-    """The ``points-sims`` sub-command of ``python -m empirical``."""
-    from simtheory.argfmt import HelpFormatter
-    p = sub.add_parser("points-sims", help="SIMS at the point rung: augmentation and fully synthetic loops, small "
-                       "and ample networks, w picked on one seed set and reported on another",
-                       formatter_class=HelpFormatter, description=__doc__.split("\n\n")[0])
-    p.add_argument("--rung", default="full", choices=sorted(RUNGS), help="which experiment set (default: full)")
-    p.add_argument("--out", required=True, help="folder: bases/, pick/, report/, picked.json (required)")
-    sweep_options(p)
-
-
-def main(args) -> int:
-    """Run the ``points-sims`` command."""
-    cfg = RUNGS[args.rung]
-    if args.dry_run:
-        print(json.dumps({"out": args.out, **cfg.to_dict()}, indent=2, default=str))
-        return 0
-    res = run_sims_rung(cfg, args.out, scheduler=args.scheduler, serial=args.serial, workers=args.workers)
-    print(json.dumps({f"{a}/{b}": w for (a, b), w in res["picked"].items()}))
-    return 0

@@ -42,8 +42,9 @@ from scipy import stats
 
 from simtheory import validate
 
-from .compare import N_SE
-from .points import PointLoopConfig, point_preset
+from ..compare import N_SE
+from ..points import PointLoopConfig, point_preset
+from .protocol import Seeds
 
 Z_POWER = float(stats.norm.ppf(0.8))
 """z of 80% power: an error of (N_SE + Z_POWER) SE exceeds the N_SE-SE allowance with probability 0.8."""
@@ -120,10 +121,7 @@ class LadderConfig:
         if not (math.isfinite(self.base_ema) and 0 <= self.base_ema <= 1):
             raise ValueError(f"base_ema (the base's EMA half-life as a fraction of base_images) must be in [0, 1], "
                              f"got {self.base_ema}")
-        if not set(self.pick_seeds) <= set(self.seeds):
-            raise ValueError(f"pick_seeds {self.pick_seeds} must be among seeds {self.seeds}")
-        if not set(self.seeds) - set(self.pick_seeds):
-            raise ValueError("no report seeds: seeds must hold at least one seed outside pick_seeds")
+        self.roles()                                    # pick_seeds among seeds, at least one report seed
         for lam, w, ft, s in self._cells():
             self.loop_config(lam, w, ft, s)            # every job's config is valid before anything runs
         for w, s in self.bases():                       # one base serves every job of its (width, seed)
@@ -131,6 +129,13 @@ class LadderConfig:
                       if (w_, s_) == (w, s)}
             if len(trains) != 1:
                 raise ValueError(f"the jobs of width {w}, seed {s} train different bases: {trains}")
+
+    def roles(self) -> Seeds:
+        """The seeds that pick (``pick_seeds``) and those that report (the other ``seeds``)."""
+        try:
+            return Seeds.split(self.seeds, self.pick_seeds)
+        except ValueError as e:
+            raise ValueError(f"pick_seeds {self.pick_seeds} of seeds {self.seeds}: {e}") from None
 
     def _cells(self):
         return [(lam, w, ft, s) for lam, w, ft, s in itertools.product(self.lams, self.widths, self.finetunes,
@@ -164,8 +169,8 @@ class LadderConfig:
 
     def jobs(self) -> list[dict]:
         """Every (lam, width, finetune, seed) cell, in a stable order, with its role (pick or report)."""
-        return [{"job": i, "lam": lam, "width": w, "finetune_images": ft, "seed": s,
-                 "role": "pick" if s in self.pick_seeds else "report"}
+        roles = self.roles()
+        return [{"job": i, "lam": lam, "width": w, "finetune_images": ft, "seed": s, "role": roles.role(s)}
                 for i, (lam, w, ft, s) in enumerate(self._cells())]
 
     def run_base(self, job: dict, root: Path) -> list[dict]:
@@ -173,8 +178,8 @@ class LadderConfig:
         generation 0 trains (the run's real points, its train config); returns its one row."""
         import torch
 
-        from .points import resolve_inputs
-        from .train import train
+        from ..points import resolve_inputs
+        from ..train import train
         cfg, x, _, _ = resolve_inputs(self.base_config(job["width"], job["seed"]))
         t0 = time.process_time()
         train(cfg.train, x[: cfg.n_samples], None, base_folder(root, job["width"], job["seed"]), progress=False)
@@ -186,8 +191,8 @@ class LadderConfig:
         generation)."""
         import torch
 
-        from .compare import compare_run
-        from .points import run_point_loop
+        from ..compare import compare_run
+        from ..points import run_point_loop
         cfg = self.loop_config(job["lam"], job["width"], job["finetune_images"], job["seed"])
         folder = Path(root) / "runs" / job_name(job)
         seed_from_base(base_folder(root, job["width"], job["seed"]), folder)
@@ -236,7 +241,7 @@ def seed_from_base(base: Path, folder: Path) -> bool:
 
 
 def _parameters(train_cfg) -> int:
-    from .train import build_network
+    from ..train import build_network
     return sum(p.numel() for p in build_network(train_cfg.network_config()).parameters())
 
 
@@ -439,47 +444,3 @@ def summary(rows: list[dict]) -> str:
                      f"{mz('onestep_z')} | {mz('multistep_z')} | {det:.3f} | {se:+.4f} +- {sse:.4f} | "
                      f"{'holds' if lem else 'fails'} | {np.mean(mm):.5f} |")
     return "\n".join(lines) + "\n"
-
-
-def add_parser(sub) -> None:
-    """The ``points-ladder`` sub-command of ``python -m empirical``."""
-    from simtheory.argfmt import HelpFormatter
-    p = sub.add_parser("points-ladder", help="the capacity ladder of neural point loops (widths x fine-tune budgets x "
-                       "lam x seeds, bases shared) on dask, into one results.csv", formatter_class=HelpFormatter,
-                       description=__doc__.split("\n\n")[0])
-    p.add_argument("--ladder", default="full", choices=sorted(LADDERS), help="which ladder (default: full)")
-    p.add_argument("--out", required=True, help="sweep folder: config.json, bases/, jobs/, runs/, results.csv "
-                   "(required)")
-    sweep_options(p)
-    p.add_argument("--keep-networks", action="store_true", help="keep every job's network.pt files (default: off, "
-                   "removed once a job is done; the bases keep theirs)")
-
-
-def sweep_options(p) -> None:
-    """The options every sweep command of the point rung shares: where the jobs run, threads, dry run."""
-    p.add_argument("--scheduler", default=None, help="address of a running dask scheduler (default: none, a local "
-                   "cluster)")
-    p.add_argument("--workers", type=int, default=2, help="processes of the local cluster, one thread each "
-                   "(default: 2)")
-    p.add_argument("--serial", action="store_true", help="run the jobs one after another in this process, without "
-                   "dask (default: off)")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch and Numba in this process "
-                   "(default: $CURATED_THREADS, else Numba 1 and torch as the environment sets them; workers inherit "
-                   "OMP_NUM_THREADS)")
-    p.add_argument("--dry-run", action="store_true", help="print the config and stop (default: off)")
-
-
-def main(args) -> int:
-    """Run the ``points-ladder`` command."""
-    import json
-    cfg = LADDERS[args.ladder]
-    if args.keep_networks:
-        cfg = replace(cfg, keep_networks=True)
-    if args.dry_run:
-        print(json.dumps({"out": args.out, **cfg.to_dict(), "bases": len(cfg.bases()), "jobs": len(cfg.jobs())},
-                         indent=2, default=str))
-        return 0
-    path = run_ladder(cfg, args.out, scheduler=args.scheduler, serial=args.serial, workers=args.workers)
-    print(summary(read_results(path)))
-    print(path)
-    return 0
