@@ -256,3 +256,14 @@ def test_tiny_sims_rung_shares_bases_picks_among_positive_w_and_reports_pairs(tm
     rows = [{"loop": "a", "capacity": "c", "w": w, "generation": 2, "mmd2": m} for w, m in
             ((0.0, 0.01), (0.5, 0.03), (1.0, 0.02), (1.0, 0.025))]
     assert pick_w(rows, 2) == {("a", "c"): 1.0}
+
+
+@pytest.mark.parametrize("old,new", [("empirical.ladder", "empirical.experiments.ladder"),
+                                     ("empirical.points_sims", "empirical.experiments.point_sims")])
+def test_old_experiment_paths_are_the_moved_modules_and_warn(old, new, monkeypatch):
+    import importlib
+    import sys
+    monkeypatch.delitem(sys.modules, old, raising=False)
+    with pytest.warns(DeprecationWarning, match=new):
+        mod = importlib.import_module(old)
+    assert mod is importlib.import_module(new)
