@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from scipy import integrate, special, stats
 
+from simtheory.diffusion import mean_factor as mf
 from simtheory.diffusion import sims
 from simtheory.diffusion import systematic as sy
 
@@ -79,23 +80,23 @@ def test_chi2_expect_matches_the_gamma_moments_up_to_the_divergence(n):
 
 def test_log_helpers():
     x = np.array([-800.0, -1e-20, -0.5, 0.5, 1e-20, 800.0])
-    np.testing.assert_allclose(sy._log_abs_1m_exp(x), [0.0, math.log(1e-20), math.log(-math.expm1(-0.5)),
+    np.testing.assert_allclose(mf._log_abs_1m_exp(x), [0.0, math.log(1e-20), math.log(-math.expm1(-0.5)),
                                                        math.log(math.expm1(0.5)), math.log(1e-20), 800.0],
                                rtol=1e-14)
-    assert sy._log_abs_1m_exp(0.0) == -math.inf
+    assert mf._log_abs_1m_exp(0.0) == -math.inf
 
 
 def test_mean_factor_depends_on_the_variance_ratio_and_the_spline_matches_the_closed_form():
     vb = np.linspace(0.2, 5.0, 40)[:, None]
     va = vb * np.linspace(0.02, 6.0, 50)[None] + 0.1
     for w in (0.3, 1.0, 2.5, 4.9):
-        np.testing.assert_allclose(sy._g_spline(vb, va, w), sy._g(vb, va, w), rtol=1e-11)
-        np.testing.assert_allclose(np.exp(sy._log_g(np.log(va / vb), w)), sy._g(vb, va, w), rtol=1e-12)
-        np.testing.assert_allclose(sy._g(3.0 * vb, 3.0 * va, w), sy._g(vb, va, w), rtol=1e-12)   # scale-free
+        np.testing.assert_allclose(mf._g_spline(vb, va, w), mf._g(vb, va, w), rtol=1e-11)
+        np.testing.assert_allclose(np.exp(mf._log_g(np.log(va / vb), w)), mf._g(vb, va, w), rtol=1e-12)
+        np.testing.assert_allclose(mf._g(3.0 * vb, 3.0 * va, w), mf._g(vb, va, w), rtol=1e-12)   # scale-free
         # a wide range of ratios (a smoothing b near 0): the spline in log G still agrees with the closed form
         lr = np.linspace(-60.0, 3.0, 700)
-        np.testing.assert_allclose(sy._log_g_spline(lr, w), sy._log_g(lr, w), rtol=1e-12, atol=1e-11)
-    assert float(sy._g(1.3, 1.3, 0.7)) == pytest.approx(1.0, rel=1e-12)
+        np.testing.assert_allclose(mf._log_g_spline(lr, w), mf._log_g(lr, w), rtol=1e-12, atol=1e-11)
+    assert float(mf._g(1.3, 1.3, 0.7)) == pytest.approx(1.0, rel=1e-12)
 
 
 @pytest.mark.parametrize("w", [1e-3, 0.02, 0.3, 1.0, 2.0, 3.0, 4.9, 9.8])
@@ -105,7 +106,7 @@ def test_log_mean_factor_against_mpmath(w):
     to G(0) ~ rho^(w/2) must come from the connection formula) to rho = e^5; G(0) = B(w/2, 1/2) / 2."""
     import mpmath
     lrs = np.array([-700.0, -90.0, -30.0, -7.0, -6.9, -1.0, -1e-8, 0.0, 1e-8, 0.4, 5.0])
-    got = sy._log_G(lrs, w)
+    got = mf._log_G(lrs, w)
     for lr, x in zip(lrs, got):
         with mpmath.workdps(int(30 + abs(lr) / 2.3)):
             rho = mpmath.exp(mpmath.mpf(lr))
@@ -115,7 +116,7 @@ def test_log_mean_factor_against_mpmath(w):
                 ref = -mpmath.mpf(lr) / 2 + mpmath.log(mpmath.hyp2f1(0.5, (1 + mpmath.mpf(w)) / 2, 1.5, 1 - 1 / rho))
             assert float(x) == pytest.approx(float(ref), rel=1e-12, abs=1e-12), lr
     far = -max(700.0, 100.0 / w)                      # rho^(w/2) < e^-50 there
-    assert float(sy._log_G(far, w)) == pytest.approx(math.log(0.5 * special.beta(0.5 * w, 0.5)), rel=1e-12)
+    assert float(mf._log_G(far, w)) == pytest.approx(math.log(0.5 * special.beta(0.5 * w, 0.5)), rel=1e-12)
 
 
 CASES = [(1.0, 0.3, 0.2, 40, 150, "mle"), (0.5, 0.5, 0.0, 20, 30, "unbiased"), (2.0, 0.1, -0.3, 60, 60, "mle"),
@@ -160,7 +161,7 @@ def test_noise_free_law_and_first_order_bias():
         assert (excess - beta * (1 - w)) / beta**2 == pytest.approx(w * (1 + w) / 2, abs=1e-2)
         # the mean factor: g* = 1 - (1 + w) beta / 3 + O(beta^2), so m*(1) - mu = 2 delta beta / 3 to first order
         if w > 0:
-            assert (float(sy._g(1.0 + beta, 1.0 + 2 * beta, w)) - 1) / beta == pytest.approx(-(1 + w) / 3, abs=1e-3)
+            assert (float(mf._g(1.0 + beta, 1.0 + 2 * beta, w)) - 1) / beta == pytest.approx(-(1 + w) / 3, abs=1e-3)
     assert sy.noise_free(1.0, 1e-9, 0.3)[0] == pytest.approx(0.0, abs=1e-8)
     assert sy.noise_free(0.0, 0.3, 0.3)[0] == pytest.approx(0.3, rel=1e-14)
     big = sy.moments(1.0, 10**6, 10**6, b, 0.25, var=v)
@@ -326,7 +327,7 @@ def _g_reference(q, w):
     """g(1, q): the guided ODE's closed form (_g, through gaussian.guided_gaussian_1d) where 1 - q is exact
     enough in doubles, else mpmath's 2F1 at a working precision that keeps 1 - q exact."""
     if q >= 1e-6:
-        return float(sy._g(1.0, q, w))
+        return float(mf._g(1.0, q, w))
     import mpmath
     with mpmath.workdps(30 + int(-math.log10(q))):
         q_ = mpmath.mpf(q)
