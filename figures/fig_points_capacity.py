@@ -31,7 +31,7 @@ def _pooled(v: np.ndarray, se: np.ndarray) -> tuple[float, float]:
 
 
 def _budget(ft: float) -> str:
-    from empirical.experiments.ladder import budget_name
+    from empirical.experiments.ladder_results import budget_name
     return budget_name(int(ft))
 
 

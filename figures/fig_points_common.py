@@ -23,7 +23,7 @@ COMMANDS = {LADDER: "python -m empirical points-ladder --out results/points-ladd
 
 def results_rows(folder: Path, name: str = "results.csv") -> list[dict]:
     """The rows of a committed sweep's table; a missing one is a ValueError with the command that makes it."""
-    from empirical.experiments.ladder import read_results
+    from empirical.experiments.ladder_results import read_results
     f = folder / name
     if not f.exists():
         raise ValueError(f"no {f.relative_to(RESULTS.parent)}: make it with `{COMMANDS.get(folder.parent, COMMANDS.get(folder))}`")

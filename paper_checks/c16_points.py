@@ -37,7 +37,7 @@ SOURCE = "Ferbach et al. 2024"
 
 
 def _rows(folder: Path) -> list[dict] | None:
-    from empirical.experiments.ladder import read_results
+    from empirical.experiments.ladder_results import read_results
     f = folder / "results.csv"
     return read_results(f) if f.exists() else None
 
@@ -47,7 +47,7 @@ def _lam(v: float) -> str:
 
 
 def _k(ft: int) -> str:
-    from empirical.experiments.ladder import budget_name
+    from empirical.experiments.ladder_results import budget_name
     return budget_name(int(ft))
 
 

@@ -12,7 +12,7 @@ from simtheory.argfmt import HelpFormatter
 from simtheory.fold import SCHEMES
 from simtheory.validate import parse_number
 
-from ..experiments import ladder, point_sims
+from ..experiments import ladder, ladder_results, point_sims
 from ..points import (POINT_PRESETS, PointLoopConfig, point_preset, resolve_inputs, reward_from_spec,
                       run_point_loop)
 from ..points import __doc__ as points_doc
@@ -149,7 +149,7 @@ def _ladder(args) -> int:
                          indent=2, default=str))
         return 0
     path = ladder.run_ladder(cfg, args.out, scheduler=args.scheduler, serial=args.serial, workers=args.workers)
-    print(ladder.summary(ladder.read_results(path)))
+    print(ladder_results.summary(ladder_results.read_results(path)))
     print(path)
     return 0
 

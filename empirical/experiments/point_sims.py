@@ -30,7 +30,8 @@ from pathlib import Path
 
 from ..points import PointLoopConfig
 from ..sims.auxiliary import SimsSampling
-from .ladder import LadderConfig, read_results, seed_from_base
+from .ladder import LadderConfig, seed_from_base
+from .ladder_results import read_results
 from .protocol import Seeds, pick_best
 
 COLUMNS = ["job", "loop", "lam", "capacity", "w", "seed", "phase", "generation", "n_measured", "mean_reward",

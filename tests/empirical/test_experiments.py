@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from empirical.experiments.ladder import (BASE_FILES, COLUMNS, LADDERS, N_SE, Z_POWER, LadderConfig, base_folder, job_name,
-                              read_results, run_ladder, seed_from_base, summary)
+from empirical.experiments.ladder import (BASE_FILES, COLUMNS, LADDERS, N_SE, Z_POWER, LadderConfig, base_folder,
+                                          job_name, run_ladder, seed_from_base)
+from empirical.experiments.ladder_results import read_results, summary
 from empirical.experiments.point_sims import RUNGS, pick_w, run_sims_rung
 from paper_checks.core import FAILS, HOLDS, NOT_SHOWN, t_seeds_needed, t_test, t_verdict
 
@@ -90,7 +91,7 @@ def test_tiny_ladder_resumes_a_killed_job_and_skips_finished_ones(tiny_ladder, t
 def read_results_text(text):
     import csv
     import io
-    from empirical.experiments.ladder import _number
+    from empirical.experiments.ladder_results import _number
     return [{k: None if v == "" else _number(v) for k, v in row.items()} for row in csv.DictReader(io.StringIO(text))]
 
 
