@@ -91,7 +91,7 @@ def pack_detector(dst) -> Path:
     blobs[PACKED_FILES[0]] = gzip.compress(buf.getvalue(), mtime=0)
     buf = io.BytesIO()
     torch.save(half, buf)
-    blobs[PACKED_FILES[1]] = lzma.compress(buf.getvalue(), preset=0)     # 39.7 MB in 7 s; preset 6: 39.5 MB in 27 s
+    blobs[PACKED_FILES[1]] = lzma.compress(buf.getvalue(), preset=0)     # preset 0: docs/benchmarks.md
     for name, b in blobs.items():
         atomic_write(dst / name, b)
     manifest = {"source_sha1": DETECTOR_SHA1, **{n: hashlib.sha1(b).hexdigest() for n, b in blobs.items()}}

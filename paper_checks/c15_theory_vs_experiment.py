@@ -1,4 +1,4 @@
-"""Theory against experiment on the image loops, generation by generation (issue 11): each bound or exact
+"""Theory against experiment on the image loops, generation by generation: each bound or exact
 prediction of Ferbach et al. 2024, computed from the loop's own candidates (simtheory.predict through
 empirical.compare), beside what the loop measured. Reads the run folders under results/ (CPU runs, and GPU runs
 where one exists); a folder without candidate data is reported as not measured, with the command that makes it."""

@@ -1,4 +1,4 @@
-"""Theory against neural diffusion models on the theory half's low-dimensional laws (the point rung, issue 16).
+"""Theory against neural diffusion models on the theory half's low-dimensional laws (the point rung).
 
 Reads the committed sweeps results/points-ladder (the capacity ladder: curated loops, K = 4, lam = inf and 1, on the
 2-D mixture with its reward, MLP widths at several fine-tune budgets from one base budget, seed 0 picks and seeds

@@ -34,7 +34,8 @@ def launch_threads() -> None:
 
     Numba's 'omp' threading layer calls omp_set_num_threads(NUMBA_NUM_THREADS) when it starts; that resolves
     to the OpenMP runtime torch loaded globally, so the first parallel kernel would silently change
-    torch.get_num_threads() (issue 12: 1 -> 2 threads, training 40x slower on a loaded 2-core machine). The
+    torch.get_num_threads() (torch's training then runs on more threads than the process was given; docs/empirical,
+    Threads, says what that costs). The
     count is read before the start and written back after it; Numba's own count is unaffected.
     """
     from numba.np.ufunc import parallel

@@ -289,8 +289,7 @@ def ladder_rows(res: dict, metrics: list[dict]) -> list[dict]:
 
 LADDERS = {
     # the headline (results/points-ladder): 3 widths x 3 fine-tune budgets x 2 lams x 3 seeds at one base budget,
-    # 3 generations, sized to about 2 h of CPU time at one thread per process on the shared 2-core machine; width 256
-    # (4-13 min of CPU a job there) is left out
+    # 3 generations; width 256 is left out for its CPU time (docs/points/index.md gives the ladder's cost)
     "full": LadderConfig(widths=(32, 64, 128)),
     # a seconds-long ladder for tests
     "tiny": LadderConfig(widths=(16, 32), base_images=8192, finetunes=(2048, 4096), seeds=(0, 1), lams=(math.inf,),

@@ -2,7 +2,7 @@ r"""SIMS at the point rung: self-improving negative guidance in neural point loo
 
 Every generation's model samples with D + w (D - D_aux), D_aux being that model fine-tuned on n_s of its own samples
 for B points seen (:mod:`empirical.sims` through the point loop's ``sims`` option: the same functions as the image
-loops). Two loops, with the theory half's words (issue 17; ``simtheory.diffusion.sims``), K = 1 (no curation):
+loops). Two loops, with the theory half's words (``simtheory.diffusion.sims``), K = 1 (no curation):
 
 - the synthetic augmentation loop of the SIMS paper: a fixed real set of N points plus the previous model's
   samples at lam = 0.6 (scheme replace: each generation trains on the N real points and round(lam N) samples);
@@ -205,8 +205,8 @@ def run_sims_rung(cfg: SimsRungConfig, out, scheduler: str | None = None, serial
 
 
 RUNGS = {
-    # results/points-sims: about 1.5 h of CPU time at one thread per process; six report seeds, the number the
-    # first run's per-seed spread asks for to show its fully synthetic effects with 80% power by Student's t
+    # results/points-sims (its CPU time: docs/points/index.md); six report seeds, the number the first run's
+    # per-seed spread asks for to show its fully synthetic effects with 80% power by Student's t
     "full": SimsRungConfig(report_seeds=(1, 2, 3, 4, 5, 6)),
     "tiny": SimsRungConfig(capacities={"small": (16, 8192, 2048), "ample": (32, 16384, 4096)}, ws=(1.0,),
                            pick_seeds=(0,), report_seeds=(1,), n_samples=256, n_eval=128, n_s=128, generations=2,

@@ -111,8 +111,9 @@ POINT_PRESETS = {
                       ema_halflife_samples=2048, checkpoint_samples=8192),
         finetune_samples=8192, finetune_lr=1e-3, num_steps=32, n_eval=256, n_denoiser=512, sampler_ref_steps=128,
         n_sampler=256, n_law=32_768),
-    # capacity ample for the 2-D laws; one generation in about a minute of CPU time on one thread; 64 Heun steps:
-    # at 32 the sampler alone lowers E[r] of the rewarded modes of the 2-D mixture by 1.4 SE of 1,024 samples
+    # capacity ample for the 2-D laws (one generation's CPU time: docs/benchmarks.md, the point model); 64 Heun
+    # steps: at 32 the sampler alone lowers E[r] of the rewarded modes of the 2-D mixture by more than a standard
+    # error (docs/points/index.md gives the measurement)
     "cpu": PointLoopConfig(
         n_samples=8192, K=4, generations=5,
         train=replace(_mlp(128, 3), batch_size=512, lr=2e-3, total_samples=2_000_000, warmup_samples=100_000,

@@ -48,7 +48,7 @@ def fit(x: np.ndarray, rng=None, warm=None, *, estimator: str = "mle") -> dict:
     if n < 2:
         raise ValueError(f"a Gaussian fit needs at least 2 points, got {n}")
     # the mean as one BLAS matrix-vector product: numpy's axis-0 sum of an (n, d) array with small d runs a
-    # length-d inner loop per row (5 ms at n = 500k, d = 2 against 0.4 ms); rounding differs by O(n eps)
+    # length-d inner loop per row, an order of magnitude slower (docs/benchmarks.md); rounding differs by O(n eps)
     mean = np.ones(n) @ x / n
     xc = x - mean
     cov = xc.T @ xc / (n if estimator == "mle" else n - 1)

@@ -1,4 +1,4 @@
-"""Property tests of the theory's consequences on small sampled loops of both halves (issue 11, item 4).
+"""Property tests of the theory's consequences on small sampled loops of both halves.
 
 Each loop exposes, per generation, its candidates (rewards, labels), the kept set, the training set and
 samples of the new model; :func:`simtheory.predict.loop_checks` sets them against the exact predictions with

@@ -151,7 +151,7 @@ def test_reference_and_kernel_agree_wide_rewards():
         np.testing.assert_allclose(curated_finite(p, r, K), curated_finite(p, r, K, fast=False), atol=ROUNDING)
 
 
-# ------------------------------------------------------------------ memory safety and scale (issue 13, item 1)
+# ------------------------------------------------------------------------------------ memory safety and scale
 def _run_isolated(code: str, mem_gb: float = 4.0):
     """Run ``code`` in a fresh interpreter with its address space capped, so that a regression that
     corrupts the heap or allocates tens of GB fails this test instead of the test process."""

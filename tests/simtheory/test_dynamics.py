@@ -110,7 +110,7 @@ def test_lam_zero_is_data_and_lam_inf_ignores_data():
                                simtheory.retrain(p, r, 3, 2), atol=0)
 
 
-# ------------------------------------------------------------------- issue 13, item 6: along the trajectory
+# ---------------------------------------------------------------------------------- along the trajectory
 @given(case(max_n=7), st.sampled_from([0.25, 1.0, 4.0]), st.integers(0, 2**31 - 1))
 def test_real_data_bounds_along_the_trajectory(c, lam, seed):
     p, r, K = c

@@ -129,7 +129,7 @@ def test_start_covariance_must_be_positive_definite():
         run_loop(cfg, x, start={"mean": [0.0, 0.0], "cov": [[1.0, 2.0], [2.0, 1.0]]})
 
 
-# ------------------------------------------------------------------------------------ issue 13, item 2
+# ---------------------------------------------------------------------- limits, closed forms and refusals
 def _family_case(family):
     rng = np.random.default_rng(0)
     if family == "histogram":
@@ -225,7 +225,7 @@ def test_bertrand_with_data_outside_the_family_follows_the_exact_map():
         assert np.hypot(r["mean"][0] - mu, r["cov"][0, 0] - var) <= tol
 
 
-# ------------------------------------------------------------------------------------ issue 17, item 6
+# -------------------------------------------------------------------------- pool-wide work once per run
 @pytest.mark.parametrize("scheme", ["replace", "fresh", "accumulate"])
 def test_pool_wide_work_is_done_once_per_run(scheme, monkeypatch):
     """The real pool's finiteness check, its Gaussian fit (W2's reference) and r* are computed once per

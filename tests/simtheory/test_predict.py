@@ -294,7 +294,7 @@ def test_lemma22_bound_se_matches_the_spread_of_fresh_draws(K):
     assert abs(se.mean() / sd - 1) <= tol, (se.mean() / sd, tol)
 
 
-# ------------------------------------------------------------------------------------ issue 17, item 4
+# ------------------------------------------------------------------------- prediction intervals and loop checks
 def _law(kind: str, A: int, rng) -> tuple[np.ndarray, np.ndarray]:
     """A population of A atoms (rewards, 3 class labels): 'bounded' r ~ U(0, 3); 'unbounded' r ~ N(0, 0.5^2);
     'tilted' a 5% group at N(2, 0.5^2) beside N(0, 0.5^2), which curation lifts from 5% to most of the mass.

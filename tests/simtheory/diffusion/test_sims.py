@@ -171,7 +171,7 @@ def test_critical_w_checks_sizes_for_both_kinds():
             sims.critical_w(1, 10, kind)
 
 
-# ---------------------------------------------------------------- issue 17: the surviving mutants
+# ------------------------------------------------- tests written for mutants that survived (docs/testing.md)
 
 def _chi2_log_mean(n: int, divisor: int) -> float:
     """E[log(chi^2_{n-1} / divisor)] by quadrature of the chi^2 density (independent of the digamma form)."""

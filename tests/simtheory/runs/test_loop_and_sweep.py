@@ -32,7 +32,7 @@ def test_sweep_dask_equals_serial_and_resumes(tmp_path):
     assert run_sweep(cfg, tmp_path / "serial", serial=True, progress=False).read_text() == a
 
 
-# ------------------------------------------------------------------------------------ issue 13, item 2
+# ------------------------------------------------------------------------------------ the command line
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 
