@@ -2,7 +2,8 @@
 # `make main` regenerates the figures and the paper-checks report; `make test` runs the default test suite;
 # `make docs` builds the documentation site (offline: no script or font from elsewhere); `make docs-figures`
 # refreshes the figure snapshot the site shows (docs/assets/figures/, committed: the docs build never runs the
-# figures); `make lint` runs ruff and mypy. CI runs .ci/run (docs, lint, test).
+# figures); `make lint` runs ruff and mypy; `make mutants` samples the mutation tester. CI runs .ci/run (docs,
+# lint, test).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -13,7 +14,7 @@ STAMP := $(VENV)/.installed
 TORCH_INDEX ?=
 TORCH_FROM := $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX),)
 
-.PHONY: setup torch main test test-slow bench docs docs-figures lint demo clean
+.PHONY: setup torch main test test-slow bench mutants docs docs-figures lint demo clean
 
 setup: $(STAMP)
 
@@ -65,6 +66,12 @@ bench: setup
 	OMP_NUM_THREADS=1 $(PY) benchmarks/bench_loops.py
 	OMP_NUM_THREADS=1 $(PY) benchmarks/bench_points.py
 	OMP_NUM_THREADS=1 $(PY) benchmarks/bench_lowrank.py
+
+# mutation testing (.ci/mutants.py, its mutants and test lists in .ci/mutants.toml; docs/testing.md): a random sample
+# of N sites per package with seed S (MUTANTS="sample N S [package ...]"), or the named mutants (MUTANTS=named)
+MUTANTS ?= sample 12 0
+mutants: setup
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 NUMBA_NUM_THREADS=1 $(PY) .ci/mutants.py $(MUTANTS)
 
 docs: setup
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet

@@ -53,7 +53,7 @@ _OPS = {"<=": lambda a, b: a <= b, "<": lambda a, b: a < b, ">=": lambda a, b: a
 PERTURB = {"which": None, "seen": 0, "owners": []}
 """Test hook: while ``which`` is None nothing changes; when it is "all" or an index i, :func:`passes` moves
 that comparison's measured value past its bound (by the distance to the bound plus a relative 1e-9), so a
-test can see that every verdict follows its measured quantity (tests/test_figures_checks.py)."""
+test can see that every verdict follows its measured quantity (tests/project/test_figures_checks.py)."""
 
 
 def passes(measured: float, op: str, bound: float) -> bool:

@@ -19,7 +19,7 @@ import numpy as np
 
 from . import kernels, validate
 
-H = kernels.H_CHAIN  # grid step ln2/3 = 0.231: trapezoid error ~1e-15 (tests/test_curation.py)
+H = kernels.H_CHAIN  # grid step ln2/3 = 0.231: trapezoid error ~1e-15 (tests/simtheory/test_curation.py)
 Y_HI = 45.0       # grid runs to max r + log K + Y_HI: neglected tail K e^{-45} < 3e-14 at K = 1e6
 MAX_GRID_BYTES = 2 * 2**30   # kernel buffers allowed for one curated step
 MAX_NODES = MAX_GRID_BYTES // kernels.BYTES_PER_NODE   # ~2 million nodes: a reward spread up to ~4.7e5

@@ -7,7 +7,7 @@ The curated density (Eq. 6 of Ferbach et al. 2024) is, with the Gumbel-max form 
 
 G(y) = exp(-e^{-y}) the standard Gumbel CDF and g = G' (the doc's Laplace form with s = e^{-z}). Both are
 evaluated on a uniform grid z_q = z0 + q h by the trapezoid rule, which converges geometrically for these
-integrands (analytic in the strip |Im y| < pi/2): h = 1/4 gives ~1e-15 (tests/test_curation.py).
+integrands (analytic in the strip |Im y| < pi/2): h = 1/4 gives ~1e-15 (tests/simtheory/test_curation.py).
 
 References (``*_reference``): dense over every (atom, node) pair; obviously right, O(n Q) memory per chunk.
 Kernels (``*_numba``): each atom touches only nodes with y = z - r in [Y_LO, Y_SERIES]; below, G = 0 to

@@ -67,7 +67,7 @@ DIMENSIONS = {"four_atoms": 0, "mixture1d": 1, "mixture2d": 2, "moons2d": 2, "ri
 
 BYTES_PER_ATOM = 512
 """Peak working memory, per atom, of building a scenario and running exact steps on it (densities, rewards, the
-curated step's arrays); tests/test_robustness.py holds every scenario to it."""
+curated step's arrays); tests/project/test_robustness.py holds every scenario to it."""
 
 
 def atoms(name: str, grid_size: int) -> int:

@@ -311,7 +311,7 @@ def _image_checks(folder, K, lam, scheme="replace"):
     assert ("exp_reward_no_fall" in names) == (lam == math.inf and scheme != "accumulate")
     assert ("real_data_distance" in names) == (lam != math.inf)
     # the kept-set checks and the consequences given the fit hold at any capacity; whether the small networks of
-    # these tests fit ('model' checks) is their own question (tests/test_points.py holds one that fits and one
+    # these tests fit ('model' checks) is their own question (tests/empirical/test_points.py holds one that fits and one
     # that does not)
     assert "fit" in names
     assert not _failures(c for c in res["checks"] if c["scope"] != "model"), _failures(res["checks"])

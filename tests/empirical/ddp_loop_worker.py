@@ -1,4 +1,4 @@
-"""Runs a small image loop; run plainly or under torchrun (tests/test_ddp.py)."""
+"""Runs a small image loop; run plainly or under torchrun (tests/empirical/test_ddp.py)."""
 import sys
 from dataclasses import replace
 

@@ -1,4 +1,4 @@
-"""Trains a tiny EDM model on fixed random images; run plainly or under torchrun (tests/test_ddp.py)."""
+"""Trains a tiny EDM model on fixed random images; run plainly or under torchrun (tests/empirical/test_ddp.py)."""
 import sys
 from pathlib import Path
 
