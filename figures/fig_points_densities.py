@@ -8,6 +8,7 @@ import math
 import numpy as np
 
 from empirical.experiments.ladder import job_name
+from empirical.samples import samples_of
 
 from .common import cached_arrays, plt, run_dir, save
 from .fig_points_common import LADDER, digest, exact_loop, results_rows
@@ -29,7 +30,7 @@ def _samples(out, width: int, finetune: int, lam: float) -> dict:
                          "`python -m empirical points-ladder --out results/points-ladder` and keep them")
 
     def compute():
-        return {"points": np.stack([np.load(f)["points"] for f in files])}
+        return {"points": np.stack([samples_of(np.load(f)) for f in files])}
     return cached_arrays(run_dir(out, f"points-samples-{job_name(job)}"),
                          {"kind": "points_samples", **job, "sha1": [digest(f) for f in files]}, compute)
 

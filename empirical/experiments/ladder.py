@@ -342,14 +342,15 @@ def run_ladder(cfg: LadderConfig, out, scheduler: str | None = None, serial: boo
     """Run (or resume) the ladder into ``out`` on dask (a local cluster of ``workers`` processes, or ``scheduler``):
     the bases into <out>/bases, then the jobs; every row gets its base's CPU seconds (``base_cpu_seconds``).
     Returns results.csv."""
-    from simtheory.runs import atomic_write
+    from simtheory.runs import RunFolder, atomic_write
     from simtheory.runs.sweep import _rows_csv, run_sweep
     root = str(Path(out).resolve())
-    bases = read_results(run_sweep(BaseSweep(cfg, root), Path(out) / "bases", scheduler=scheduler, serial=serial,
-                                   workers=workers, progress=progress))
-    path = run_sweep(LadderSweep(cfg, root), out, scheduler=scheduler, serial=serial, workers=workers,
-                     progress=progress)
-    base_cpu = {(b["width"], b["seed"]): b["cpu_seconds"] for b in bases}
-    rows = [{**r, "base_cpu_seconds": base_cpu[(r["width"], r["seed"])]} for r in read_results(path)]
-    atomic_write(path, _rows_csv(rows, True, COLUMNS).encode())
+    with RunFolder.hold(out):       # a folder in use is refused before the bases write anything in it
+        bases = read_results(run_sweep(BaseSweep(cfg, root), Path(out) / "bases", scheduler=scheduler,
+                                       serial=serial, workers=workers, progress=progress))
+        path = run_sweep(LadderSweep(cfg, root), out, scheduler=scheduler, serial=serial, workers=workers,
+                         progress=progress)
+        base_cpu = {(b["width"], b["seed"]): b["cpu_seconds"] for b in bases}
+        rows = [{**r, "base_cpu_seconds": base_cpu[(r["width"], r["seed"])]} for r in read_results(path)]
+        atomic_write(path, _rows_csv(rows, True, COLUMNS).encode())
     return path
