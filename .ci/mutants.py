@@ -3,6 +3,7 @@
     OMP_NUM_THREADS=1 .venv/bin/python .ci/mutants.py named                    # the named mutants of mutants.toml
     OMP_NUM_THREADS=1 .venv/bin/python .ci/mutants.py sample 12 0              # 12 random sites per package, seed 0
     OMP_NUM_THREADS=1 .venv/bin/python .ci/mutants.py sample 12 0 empirical    # ... of one package only
+    OMP_NUM_THREADS=1 .venv/bin/python .ci/mutants.py sample 12 0 --budget=1500    # stop drawing after 1500 s
     OMP_NUM_THREADS=1 .venv/bin/python .ci/mutants.py sites                    # how many sites each file has
 
 Each random mutant changes one thing in a copy of the checkout (an arithmetic operator, a comparison, a numeric
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import ast
 import json
+import math
 import os
 import random
 import shutil
@@ -134,7 +136,7 @@ class Mutator(ast.NodeTransformer):
 
 def _copy(dst: Path) -> None:
     shutil.copytree(ROOT, dst, ignore=shutil.ignore_patterns(".venv", ".git", "results", "__pycache__", ".hypothesis",
-                                                             "site", "docs", "runs", "out", "data", "*.egg-info"))
+                                                             "site", "docs", "runs", "out", "*.egg-info"))
 
 
 def _pytest(tree: Path, tests: list[str], timeout: float = 600.0) -> tuple[bool, str, float]:
@@ -194,13 +196,15 @@ def run_named(data: dict, tree: Path, m: dict) -> dict:
 
 
 def draw(data: dict, n: int, seed: int, packages) -> list[tuple[str, tuple]]:
-    """``n`` sites per package, uniformly over every site of its files, by ``random.Random(seed)``."""
-    rng, out = random.Random(seed), []
+    """``n`` sites per package, uniformly over every site of its files, by ``random.Random(seed)``; the packages'
+    draws interleaved (one of each in turn), so that a run cut short by its time budget has tried every package
+    about equally."""
+    rng, per = random.Random(seed), []
     for name in packages:
         every = [(f, tuple(s)) for f in data["packages"][name]["files"]
                  for s in sites(ast.parse((ROOT / f).read_text()))]
-        out += rng.sample(every, min(n, len(every)))
-    return out
+        per.append(rng.sample(every, min(n, len(every))))
+    return [d[i] for i in range(max(map(len, per), default=0)) for d in per if i < len(d)]
 
 
 def summary(rows: list[dict]) -> list[str]:
@@ -236,11 +240,16 @@ def main(argv: list[str]) -> int:
                 print(json.dumps(rows[-1]), flush=True)
         else:
             n_per, seed = int(argv[1]), int(argv[2])
-            packages = argv[3:] or list(data["packages"])
+            packages = [a for a in argv[3:] if not a.startswith("--budget=")] or list(data["packages"])
+            budget = next((float(a.split("=", 1)[1]) for a in argv[3:] if a.startswith("--budget=")), math.inf)
             unknown = set(packages) - set(data["packages"])
             if unknown:
                 raise SystemExit(f"unknown package(s) {sorted(unknown)}; {DATA.name} lists {sorted(data['packages'])}")
-            for file, site in draw(data, n_per, seed, packages):
+            drawn = draw(data, n_per, seed, packages)
+            for i, (file, site) in enumerate(drawn):
+                if time.time() - t0 > budget:
+                    print(f"time budget of {budget:g} s spent: stopped after {i} of {len(drawn)} drawn sites")
+                    break
                 r = run_site(data, tree, file, site)
                 if r is not None:
                     rows.append(r)
