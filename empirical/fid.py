@@ -14,6 +14,7 @@ import importlib.util
 import io
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -178,7 +179,7 @@ def reference_statistics(images: np.ndarray, cache: Path | None = None, **kw) ->
             if str(z["images_sha1"]) == key and stored == det:
                 return {k: z[k] for k in z.files}
     mu, sigma = statistics(inception_features(images, **kw))
-    stats = {"mu": mu, "sigma": sigma, "n": np.array(len(images)), "images_sha1": np.array(key),
+    stats: dict[str, Any] = {"mu": mu, "sigma": sigma, "n": np.array(len(images)), "images_sha1": np.array(key),
              "detector": np.array(det)}
     stats["sha1"] = np.array(hashlib.sha1(mu.tobytes() + sigma.tobytes()).hexdigest())
     if cache is not None:

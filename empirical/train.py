@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -178,10 +179,10 @@ def train(cfg: TrainConfig, samples: np.ndarray, labels: np.ndarray | None, out:
         ema.load_state_dict(start["ema"])
         opt.load_state_dict(start["opt"])
         seen = start["seen"]
-    model = D
+    model: nn.Module = D
     if world > 1:
         model = nn.parallel.DistributedDataParallel(D, device_ids=[dev.index] if dev.type == "cuda" else None)
-    fwd = torch.compile(model) if cfg.compile else model
+    fwd: Any = torch.compile(model) if cfg.compile else model
     x_all = torch.as_tensor(samples)
     y_all = None if labels is None else torch.as_tensor(labels)
     ncls = getattr(cfg.network, "num_classes", 0)
@@ -199,9 +200,10 @@ def train(cfg: TrainConfig, samples: np.ndarray, labels: np.ndarray | None, out:
         idx = torch.randint(x_all.shape[0], (cfg.batch_size,), generator=g)
         sigma, noise = draw_noise(g, cfg.batch_size, shape)
         sl = slice(rank * local, (rank + 1) * local)
-        y = D.encode(x_all[idx[sl]], dev)
+        y = D.encode(x_all[idx[sl]], dev)     # type: ignore[operator]  # every denoiser gives encode
         lab = None
         if cfg.conditional:
+            assert y_all is not None, "a conditional run has labels"
             lab = nn.functional.one_hot(y_all[idx[sl]], ncls).float().to(dev)
         for pg in opt.param_groups:
             pg["lr"] = cfg.lr * min(1.0, (seen + cfg.batch_size) / max(cfg.warmup_samples, 1))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from simtheory.argfmt import HelpFormatter
 from simtheory.validate import parse_number
@@ -183,7 +183,8 @@ def run(args) -> int:
         imgs = _guided_samples(args, args.network, range(a, b + 1))
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
-        np.savez(out / "images.npz", **{SAMPLES_KEY: imgs}, seeds=np.arange(a, b + 1))
+        arrays: dict[str, Any] = {SAMPLES_KEY: imgs, "seeds": np.arange(a, b + 1)}
+        np.savez(out / "images.npz", **arrays)
         save_grid(imgs, out / "grid.png")
         print(out / "images.npz")
         return 0
@@ -201,7 +202,7 @@ def run(args) -> int:
         if args.aux is not None or args.w is not None or args.guidance_interval is not None or args.class_label:
             raise ValueError("--aux, --w, --guidance-interval and --class apply to --network, not to --images")
         imgs = load_images(args.images, args.n)
-        seeds = None
+        seeds: range | None = None
     else:
         seeds = range(args.n)
         imgs = _guided_samples(args, args.network, seeds)
@@ -238,7 +239,7 @@ def _guided_samples(args, network: str, seeds) -> np.ndarray:
         c = num_classes(D)
         if c == 0:
             raise ValueError("--class needs a class-conditional network; this one is unconditional")
-        from ..sims.sweep import recorded_loop_config
+        from ..sims.config import recorded_loop_config
         rec, _ = recorded_loop_config(Path(network).parent)
         names = list(rec.class_names) if rec is not None and len(rec.class_names) == c else []
         k = names.index(args.class_label) if args.class_label in names else None

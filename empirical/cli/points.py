@@ -106,6 +106,7 @@ def _points(args) -> int:
         print(json.dumps({"out": out, **cfg_r.to_dict()}, indent=2, default=str))
         return 0
     rf = run_point_loop(cfg, out, data, reward)
+    assert rf is not None, "a single-process run returns its folder"
     for r in rf.metrics():
         print(json.dumps({k: r.get(k) for k in ("generation", "mean_reward", "reward_se", "predicted_mean_reward",
                                                 "predicted_mean_reward_se", "mmd2_to_data", "mmd2_to_data_se")}))

@@ -35,7 +35,7 @@ def add_parsers(sub) -> None:
     g.add_argument("--dry-run", action="store_true", help="print the step sizes and stop")
     from ..images import cifar10 as data
     d = sub.add_parser("download-cifar10", help="download the official CIFAR-10 archive, check its md5, unpack it",
-                       formatter_class=fmt, description=data.download_cifar10.__doc__.split("\n\n")[0])
+                       formatter_class=fmt, description=(data.download_cifar10.__doc__ or "").split("\n\n")[0])
     d.add_argument("--root", default="data", help="folder to unpack into, as ROOT/cifar-10-batches-py")
     d.add_argument("--url", default=data.URL, help="archive URL (for a mirror, give --md5 too)")
     d.add_argument("--md5", default=data.MD5, help="expected md5 of the archive")

@@ -189,6 +189,7 @@ class LadderConfig:
         seed_from_base(base_folder(root, job["width"], job["seed"]), folder)
         t0 = time.process_time()
         rf = run_point_loop(cfg, folder, progress=False)
+        assert rf is not None, "a single-process run returns its folder"
         cpu = time.process_time() - t0
         rows = ladder_rows(compare_run(rf.path), rf.metrics())
         if not self.keep_networks:

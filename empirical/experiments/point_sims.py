@@ -148,7 +148,7 @@ class SimsPhase:
                 "phase_ws": {f"{a}/{b}": list(v) for (a, b), v in self.ws.items()}}
 
     def jobs(self) -> list[dict]:
-        out = []
+        out: list[dict] = []
         for (lp, cap), ws in self.ws.items():
             for w, s in itertools.product(ws, self.seeds):
                 out.append({"job": len(out), "loop": lp, "lam": LOOPS[lp], "capacity": cap, "w": float(w), "seed": s,
@@ -162,6 +162,7 @@ class SimsPhase:
         seed_from_base(_base(self.base_root, job["capacity"], job["seed"]), folder)
         t0 = time.process_time()
         rf = run_point_loop(cfg, folder, progress=False)
+        assert rf is not None, "a single-process run returns its folder"
         cpu = time.process_time() - t0
         for f in rf.path.glob("gen_*/*.pt"):
             f.unlink()

@@ -139,6 +139,7 @@ def _unpack(archive: Path, into: Path) -> None:
                        if m.isfile() and m.name.startswith(f"{BATCHES}/") and ".." not in Path(m.name).parts]
             for m in members:
                 src = tar.extractfile(m)
+                assert src is not None, f"{m.name} is a regular file"
                 dest = into / m.name
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 with open(dest, "wb") as f:
@@ -152,14 +153,16 @@ def _unpack(archive: Path, into: Path) -> None:
 
 def _from_archive(path: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
     from PIL import Image
-    imgs, labels = [], []
+    imgs: list = []
     try:
         with tarfile.open(path, "r:gz") as tar:
             for m in tar:
                 parts = m.name.split("/")
                 if not m.isfile() or len(parts) != 4 or parts[1] != split or not parts[3].endswith(".jpg"):
                     continue
-                data = tar.extractfile(m).read()
+                f = tar.extractfile(m)
+                assert f is not None, f"{m.name} is a regular file"
+                data = f.read()
                 imgs.append((parts[2], parts[3], np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))))
     except (tarfile.TarError, OSError, EOFError) as e:
         raise ValueError(f"the archive {path} is corrupt or unreadable ({e}); re-copy it or pass --data") from None

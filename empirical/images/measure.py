@@ -39,7 +39,7 @@ def save_grid(images: np.ndarray, path: Path, ncol: int = 16) -> None:
         r, q = divmod(i, ncol)
         grid[r * h:(r + 1) * h, q * w:(q + 1) * w] = images[i].transpose(1, 2, 0)
     scale = max(1, 128 // w)
-    im = Image.fromarray(grid).resize((grid.shape[1] * scale, grid.shape[0] * scale), Image.NEAREST)
+    im = Image.fromarray(grid).resize((grid.shape[1] * scale, grid.shape[0] * scale), Image.Resampling.NEAREST)
     buf = io.BytesIO()
     im.save(buf, format="PNG")
     atomic_write(path, buf.getvalue())

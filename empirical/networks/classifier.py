@@ -81,7 +81,8 @@ class SmallResNet(nn.Module):
     def __init__(self, cfg: ClassifierConfig):
         super().__init__()
         w, res = cfg.width, cfg.resolution
-        layers, ch = [nn.Conv2d(3, w, 3, padding=1)], w
+        layers: list[nn.Module] = [nn.Conv2d(3, w, 3, padding=1)]
+        ch = w
         for m in (1, 2, 4):
             layers.append(_Residual(ch, w * m))
             ch = w * m
@@ -107,7 +108,7 @@ def predict_proba(model: nn.Module, images: np.ndarray, device="cpu", batch: int
     model.eval()
     out = [F.softmax(model(to_float(images[s:s + batch], device)), dim=1).double().cpu().numpy()
            for s in range(0, len(images), batch)]
-    return np.concatenate(out) if out else np.zeros((0, model.head.out_features))
+    return np.concatenate(out) if out else np.zeros((0, int(model.head.out_features)))  # type: ignore[union-attr]
 
 
 def train_classifier(cfg: ClassifierConfig, x: np.ndarray, y: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,

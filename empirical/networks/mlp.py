@@ -85,6 +85,9 @@ class _Block(nn.Module):
 class MLP(nn.Module):
     """The network F(x_in (n, d), c_noise (n,)) -> (n, d) of :class:`MLPDenoiser`."""
 
+    freqs: torch.Tensor
+    input_freqs: torch.Tensor
+
     def __init__(self, cfg: MLPConfig):
         super().__init__()
         half = cfg.emb_features // 2
@@ -129,7 +132,7 @@ class MLPDenoiser(Preconditioned):
         self.net = MLP(cfg)
 
     @property
-    def sample_shape(self) -> tuple:
+    def sample_shape(self) -> tuple:          # type: ignore[override]  # declared as an attribute by Preconditioned
         return (self.cfg.dim,)
 
     def encode(self, data, device="cpu") -> torch.Tensor:

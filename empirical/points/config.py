@@ -139,6 +139,7 @@ def point_preset(name: str, **overrides) -> PointLoopConfig:
         tr = replace(tr, device=device)
     net = {k: overrides.pop(k) for k in ("width", "depth") if k in overrides}
     if net:
+        assert tr.mlp is not None, "a point preset trains the MLP"
         tr = replace(tr, mlp=replace(tr.mlp, **net))
     if "train_samples" in overrides:
         tr = replace(tr, total_samples=overrides.pop("train_samples"))

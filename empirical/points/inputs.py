@@ -8,6 +8,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -104,7 +105,7 @@ def resolve_inputs(config: PointLoopConfig, data=None, reward: Reward | None = N
         law = ds.law if law is None else law
         modes = cfg.modes if cfg.modes is not None else ds.options.get("modes")
         if reward is None:
-            reward, name = ds.reward, f"dataset:{cfg.dataset}"
+            reward, name = cast(Reward, ds.reward), f"dataset:{cfg.dataset}"
         else:
             name = _reward_name(reward)
     else:
@@ -129,6 +130,7 @@ def resolve_inputs(config: PointLoopConfig, data=None, reward: Reward | None = N
             raise ValueError(f"the law has dimension {m.shape[1]}, the points {d}")
         law = {"weights": w, "means": m, "covs": c}
     net = cfg.train.mlp
+    assert net is not None, "a point loop trains the MLP"
     keep = not cfg.normalise and len(net.shift) == d      # a normalisation given for these points is kept
     mlp = replace(net, dim=d, shift=net.shift if keep else (), scale=net.scale if keep else ())
     if cfg.normalise:
@@ -150,7 +152,7 @@ def reward_from_spec(spec: str) -> Reward:
     """A reward named on the command line: a data set's name (its reward, on any points) or ``module:function``
     (imported)."""
     if spec in datasets.DATASETS:
-        return datasets.make(spec, 2, 0).reward
+        return cast(Reward, datasets.make(spec, 2, 0).reward)
     mod, sep, fn = spec.partition(":")
     if not sep or not mod or not fn:
         raise ValueError(f"--reward must be a data set name ({', '.join(sorted(datasets.DATASETS))}) or "

@@ -69,11 +69,13 @@ def exact_sampler_error(cfg: PointLoopConfig, mixture: dict, score, law: dict) -
     through the Heun sampler of :mod:`simtheory.diffusion` at the run's num_steps, in the network's space,
     on n_sampler draws (stream 'law', generation 1), against the law's exact E[r]."""
     from simtheory.diffusion import gmm_denoiser, heun_sample
-    nl = network_law(mixture, cfg.train.mlp)
+    mlp = cfg.train.mlp
+    assert mlp is not None, "a point loop trains the MLP"
+    nl = network_law(mixture, mlp)
     n = min(cfg.n_sampler, cfg.n_eval)
-    lat = np.random.default_rng(stream_seed(cfg.seed, "law", 1)).standard_normal((n, len(cfg.train.mlp.shift)))
+    lat = np.random.default_rng(stream_seed(cfg.seed, "law", 1)).standard_normal((n, len(mlp.shift)))
     z = heun_sample(lambda x, s: gmm_denoiser(x, s, nl["weights"], nl["means"], nl["covs"]), lat, cfg.num_steps)
-    pts = np.asarray(cfg.train.mlp.shift) + np.asarray(cfg.train.mlp.scale) * z
+    pts = np.asarray(mlp.shift) + np.asarray(mlp.scale) * z
     r = score(pts)[0]
     se = math.hypot(float(r.std(ddof=1)) / math.sqrt(n), float(law["mean_reward_se"][0]))
     return {"exact_sampler_error": float(r.mean() - law["mean_reward"][0]), "exact_sampler_error_se": se,

@@ -22,6 +22,7 @@ import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from collections.abc import Callable
+from typing import cast
 
 import numpy as np
 from torch import nn
@@ -32,6 +33,7 @@ from simtheory.runs import RunFolder, atomic_write
 
 from .. import checkpoints, seeds as seedblocks
 from ..edm.guidance import check_interval, guided_generate, num_classes, seed_labels
+from ..edm.precond import Preconditioned
 from ..edm.sampler import generate
 from ..samples import SAMPLES_KEY, samples_key, samples_of
 from ..train import TrainConfig, finetune_config, load_network, train
@@ -98,7 +100,7 @@ def class_quotas(proportions: np.ndarray, n: int) -> np.ndarray:
     return q
 
 
-def compose_by_class(D: nn.Module, label_fn: Callable[[np.ndarray], np.ndarray], proportions, n_s: int,
+def compose_by_class(D: Preconditioned, label_fn: Callable[[np.ndarray], np.ndarray], proportions, n_s: int,
                      seed0: int, device, num_steps: int, chunk: int = 1024,
                      max_draws: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """n_s base samples with class counts from ``proportions`` (labels by ``label_fn``, e.g. the classifier's
@@ -240,6 +242,7 @@ def finetune_auxiliary(base_run, out, n_s: int, images: int, lr: float | None = 
                 x = guided_generate(D_base, None, 0.0, s, dev, num_steps, progress=progress, labels=y)
                 syn = {SAMPLES_KEY: x, "seeds": s} if y is None else {SAMPLES_KEY: x, "labels": y, "seeds": s}
             else:
+                assert label_fn is not None, "checked above: class_proportions of an unconditional base need it"
                 x, y, s = compose_by_class(D_base, label_fn, props, n_s, first, dev, num_steps)
                 syn = {SAMPLES_KEY: x, "labels": y, "seeds": s}
             rf.save_arrays("synthetic", **syn)
@@ -258,7 +261,7 @@ def finetune_auxiliary(base_run, out, n_s: int, images: int, lr: float | None = 
         if not rf.metrics():
             rec = {"stage": "auxiliary", "n_s": n_s, "images": images, "lr": ft.lr, "ema": ema, "seed": int(seed),
                    "synthetic_sha1": sha1_array(samples_of(syn)), "seconds": time.perf_counter() - t0,
-                   **config[MEASURED]}
+                   **cast(dict, config[MEASURED])}
             if "labels" in syn:
                 rec["synthetic_class_counts"] = np.bincount(syn["labels"], minlength=len(props or []) or n_cls).tolist()
             rf.append(rec)

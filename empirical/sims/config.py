@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -163,7 +164,7 @@ def _matching_presets(base_run, recorded) -> list[str]:
     return out
 
 
-def resolve_config(name: str | None, base_run, **overrides) -> tuple[SimsConfig, object]:
+def resolve_config(name: str | None, base_run, **overrides) -> tuple[SimsConfig, Any]:
     """The SIMS preset (``name``, or None: the one matching the base) with ``overrides``, and the image-loop config
     its metrics use: the base's recorded one when there is one (:func:`recorded_loop_config`), else the preset's.
 

@@ -38,7 +38,7 @@ def explore_hyperparameters(cfg: SimsConfig, base_run, out, lrs, emas=None, prog
         if (None, None, None, None, 0.0) not in done:
             rf.append({"lr": None, "ema": None, "n_s": None, "images": None, "w": 0.0, "set": 0,
                        **ctx.measure(None, 0.0, seeds)})
-        first = {}
+        first: dict = {}
         for lr in lrs:
             for ema in emas:
                 ctx.cfg = replace(cfg, lr=lr, ema=ema)

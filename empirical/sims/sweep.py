@@ -79,8 +79,9 @@ def pick_setting(rows: list[dict], metric: str = "fd_classifier") -> dict:
     cand = [r for r in sweep_rows(rows) if r["set"] == 0]
     if not cand:
         raise ValueError("no sweep rows on seed set 0")
-    (n_s, images, w), value = pick_best(cand, lambda r: (r["n_s"], r["images"], r["w"]), lambda r: r[metric],
-                                        lower=METRICS_LOWER_BETTER[metric], tie=lambda s: s[2])[None]
+    setting, value = pick_best(cand, lambda r: (r["n_s"], r["images"], r["w"]), lambda r: r[metric],
+                               lower=METRICS_LOWER_BETTER[metric], tie=lambda s: s[2])[None]
+    n_s, images, w = setting                # type: ignore[misc]
     return {"n_s": n_s, "images": images, "w": w, metric: value}
 
 
