@@ -6,7 +6,8 @@ from simtheory import argfmt
 from simtheory.argfmt import DEFAULT_THREADS, THREADS_ENV, resolve_threads
 from simtheory.validate import parse_number
 
-__all__ = ["apply_threads", "data_option", "floats", "ints", "preset_options", "set_threads", "threads_option"]
+__all__ = ["apply_threads", "data_option", "floats", "ints", "preset_options", "set_threads", "sweep_options",
+           "threads_option"]
 
 
 def preset_options(p, config_default="cpu") -> None:
@@ -24,6 +25,21 @@ def data_option(p) -> None:
     """--data: where CIFAR-10 lies."""
     p.add_argument("--data", default=None, help="CIFAR-10: a cifar-10-batches-py folder or the JPEG archive "
                    "(default: $CIFAR10_SOURCE, then data/cifar-10-batches-py, then the copy beside the checkout)")
+
+
+def sweep_options(p) -> None:
+    """The options every sweep command (a ladder, a SIMS experiment on dask) shares: where the jobs run, threads,
+    dry run."""
+    p.add_argument("--scheduler", default=None, help="address of a running dask scheduler (default: none, a local "
+                   "cluster)")
+    p.add_argument("--workers", type=int, default=2, help="processes of the local cluster, one thread each "
+                   "(default: 2)")
+    p.add_argument("--serial", action="store_true", help="run the jobs one after another in this process, without "
+                   "dask (default: off)")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch and Numba in this process "
+                   "(default: $CURATED_THREADS, else Numba 1 and torch as the environment sets them; workers inherit "
+                   "OMP_NUM_THREADS)")
+    p.add_argument("--dry-run", action="store_true", help="print the config and stop (default: off)")
 
 
 def threads_option(p) -> None:

@@ -17,6 +17,7 @@ from ..points import (POINT_PRESETS, PointLoopConfig, point_preset, resolve_inpu
                       run_point_loop)
 from ..points import __doc__ as points_doc
 from ..sims.auxiliary import SimsSampling
+from .common import sweep_options
 
 COMMANDS = ("points", "points-ladder", "points-sims")
 
@@ -113,20 +114,6 @@ def _points(args) -> int:
     return 0
 
 
-def _sweep_options(p) -> None:
-    """The options every sweep command of the point rung shares: where the jobs run, threads, dry run."""
-    p.add_argument("--scheduler", default=None, help="address of a running dask scheduler (default: none, a local "
-                   "cluster)")
-    p.add_argument("--workers", type=int, default=2, help="processes of the local cluster, one thread each "
-                   "(default: 2)")
-    p.add_argument("--serial", action="store_true", help="run the jobs one after another in this process, without "
-                   "dask (default: off)")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch and Numba in this process "
-                   "(default: $CURATED_THREADS, else Numba 1 and torch as the environment sets them; workers inherit "
-                   "OMP_NUM_THREADS)")
-    p.add_argument("--dry-run", action="store_true", help="print the config and stop (default: off)")
-
-
 def _ladder_parser(sub) -> None:
     """The ``points-ladder`` sub-command (:mod:`empirical.experiments.ladder`)."""
     p = sub.add_parser("points-ladder", help="the capacity ladder of neural point loops (widths x fine-tune budgets x "
@@ -135,7 +122,7 @@ def _ladder_parser(sub) -> None:
     p.add_argument("--ladder", default="full", choices=sorted(ladder.LADDERS), help="which ladder (default: full)")
     p.add_argument("--out", required=True, help="sweep folder: config.json, bases/, jobs/, runs/, results.csv "
                    "(required)")
-    _sweep_options(p)
+    sweep_options(p)
     p.add_argument("--keep-networks", action="store_true", help="keep every job's network.pt files (default: off, "
                    "removed once a job is done; the bases keep theirs)")
 
@@ -163,7 +150,7 @@ def _point_sims_parser(sub) -> None:
     p.add_argument("--rung", default="full", choices=sorted(point_sims.RUNGS), help="which experiment set "
                    "(default: full)")
     p.add_argument("--out", required=True, help="folder: bases/, pick/, report/, picked.json (required)")
-    _sweep_options(p)
+    sweep_options(p)
 
 
 def _point_sims(args) -> int:
