@@ -168,14 +168,10 @@ class LadderConfig:
         """Train (or resume) the base of one (width, seed) into <root>/bases/<name>/gen_000: exactly what the loop's
         generation 0 trains (the run's real points, its train config); returns its one row."""
         import torch
-
-        from ..points import resolve_inputs
-        from ..train import train
-        cfg, x, _, _ = resolve_inputs(self.base_config(job["width"], job["seed"]))
-        t0 = time.process_time()
-        train(cfg.train, x[: cfg.n_samples], None, base_folder(root, job["width"], job["seed"]), progress=False)
-        return [{**job, "params": _parameters(cfg.train), "base_images": self.base_images,
-                 "cpu_seconds": time.process_time() - t0, "torch_threads": torch.get_num_threads()}]
+        cfg = self.base_config(job["width"], job["seed"])
+        cpu = train_base(cfg, base_folder(root, job["width"], job["seed"]))
+        return [{**job, "params": _parameters(cfg.train), "base_images": self.base_images, "cpu_seconds": cpu,
+                 "torch_threads": torch.get_num_threads()}]
 
     def run_job(self, job: dict, root: Path) -> list[dict]:
         """Run (or resume) one job's loop in <root>/runs/<name> from its shared base and return its rows (one per
@@ -183,14 +179,9 @@ class LadderConfig:
         import torch
 
         from ..compare import compare_run
-        from ..points import run_point_loop
         cfg = self.loop_config(job["lam"], job["width"], job["finetune_images"], job["seed"])
-        folder = Path(root) / "runs" / job_name(job)
-        seed_from_base(base_folder(root, job["width"], job["seed"]), folder)
-        t0 = time.process_time()
-        rf = run_point_loop(cfg, folder, progress=False)
-        assert rf is not None, "a single-process run returns its folder"
-        cpu = time.process_time() - t0
+        rf, cpu = loop_from_base(cfg, base_folder(root, job["width"], job["seed"]),
+                                 Path(root) / "runs" / job_name(job))
         rows = ladder_rows(compare_run(rf.path), rf.metrics())
         if not self.keep_networks:
             for f in rf.path.glob("gen_*/*.pt"):
@@ -230,6 +221,28 @@ def seed_from_base(base: Path, folder: Path) -> bool:
         shutil.copyfile(Path(base) / f, tmp)
         os.replace(tmp, g0 / f)
     return True
+
+
+def train_base(cfg: PointLoopConfig, base: Path) -> float:
+    """Train (or resume) into ``base`` (a gen_000 folder) exactly what the loop of ``cfg`` trains at generation 0
+    (the run's real points, its train config); returns the CPU seconds it took."""
+    from ..points import resolve_inputs
+    from ..train import train
+    cfg, x, _, _ = resolve_inputs(cfg)
+    t0 = time.process_time()
+    train(cfg.train, x[: cfg.n_samples], None, base, progress=False)
+    return time.process_time() - t0
+
+
+def loop_from_base(cfg: PointLoopConfig, base: Path, folder: Path):
+    """Run (or resume) the point loop of ``cfg`` in ``folder``, its generation 0 copied from the finished ``base``
+    (:func:`seed_from_base`); returns (its RunFolder, the CPU seconds the loop took)."""
+    from ..points import run_point_loop
+    seed_from_base(base, folder)
+    t0 = time.process_time()
+    rf = run_point_loop(cfg, folder, progress=False)
+    assert rf is not None, "a single-process run returns its folder"
+    return rf, time.process_time() - t0
 
 
 def _parameters(train_cfg) -> int:

@@ -23,14 +23,13 @@ import itertools
 import json
 import math
 import shutil
-import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 
 from ..points import PointLoopConfig
 from ..sims.auxiliary import SimsSampling
-from .ladder import LadderConfig, seed_from_base
+from .ladder import LadderConfig, loop_from_base, train_base
 from .ladder_results import read_results
 from .protocol import Seeds, pick_best
 
@@ -117,12 +116,8 @@ class SimsBases:
                 for i, (cap, s) in enumerate(itertools.product(self.config.capacities, self.config.seeds()))]
 
     def run_job(self, job: dict) -> list[dict]:
-        from ..points import resolve_inputs
-        from ..train import train
-        cfg, x, _, _ = resolve_inputs(self.config.loop_config(self.config.loops[0], job["capacity"], 0.0, job["seed"]))
-        t0 = time.process_time()
-        train(cfg.train, x[: cfg.n_samples], None, _base(self.root, job["capacity"], job["seed"]), progress=False)
-        return [{**job, "cpu_seconds": time.process_time() - t0}]
+        cfg = self.config.loop_config(self.config.loops[0], job["capacity"], 0.0, job["seed"])
+        return [{**job, "cpu_seconds": train_base(cfg, _base(self.root, job["capacity"], job["seed"]))}]
 
 
 def _base(root, capacity: str, seed: int) -> Path:
@@ -156,14 +151,9 @@ class SimsPhase:
         return out
 
     def run_job(self, job: dict) -> list[dict]:
-        from ..points import run_point_loop
         cfg = self.config.loop_config(job["loop"], job["capacity"], job["w"], job["seed"])
         folder = Path(self.root) / "runs" / f"{job['loop']}-{job['capacity']}-w{job['w']:g}-seed{job['seed']}"
-        seed_from_base(_base(self.base_root, job["capacity"], job["seed"]), folder)
-        t0 = time.process_time()
-        rf = run_point_loop(cfg, folder, progress=False)
-        assert rf is not None, "a single-process run returns its folder"
-        cpu = time.process_time() - t0
+        rf, cpu = loop_from_base(cfg, _base(self.base_root, job["capacity"], job["seed"]), folder)
         for f in rf.path.glob("gen_*/*.pt"):
             f.unlink()
         for d in rf.path.glob("gen_*/sims-aux"):
