@@ -151,8 +151,9 @@ def test_compare_and_cli_on_a_point_run(tmp_path):
             "--generations", "1", "--threads", "1"]
     bad = subprocess.run(base + ["--out", str(tmp_path / "bad")], capture_output=True, text=True, env=env, cwd=ROOT)
     assert bad.returncode == 2 and "pass reward=" in bad.stderr and not (tmp_path / "bad").exists()
+    here = f"{Path(__file__).parent}:{ROOT / 'tests'}"          # this module (the reward) and the helpers it imports
     ok = subprocess.run(base + ["--reward", "test_points:_right", "--out", str(tmp_path / "run")], capture_output=True,
-                        text=True, env={**env, "PYTHONPATH": f"{ROOT}:{ROOT / 'tests'}"}, cwd=ROOT)
+                        text=True, env={**env, "PYTHONPATH": f"{ROOT}:{here}"}, cwd=ROOT)
     assert ok.returncode == 0, ok.stderr
     assert [json.loads(line)["generation"] for line in ok.stdout.splitlines()] == [0, 1]
     cmp = subprocess.run([sys.executable, "-m", "empirical", "compare", str(tmp_path / "run")], capture_output=True,
