@@ -4,7 +4,11 @@
     OMP_NUM_THREADS=1 .venv/bin/python .ci/mutants.py sample 12 0              # 12 random sites per package, seed 0
     OMP_NUM_THREADS=1 .venv/bin/python .ci/mutants.py sample 12 0 empirical    # ... of one package only
     OMP_NUM_THREADS=1 .venv/bin/python .ci/mutants.py sample 12 0 --budget=1500    # stop drawing after 1500 s
+    OMP_NUM_THREADS=1 .venv/bin/python .ci/mutants.py rerun OLD.jsonl          # the mutants of an earlier run again
     OMP_NUM_THREADS=1 .venv/bin/python .ci/mutants.py sites                    # how many sites each file has
+
+``sample`` and ``rerun`` first run each package's suite on the unmutated copy (the baseline) and stop if it fails:
+a test that fails without a mutant would count every mutant as killed. ``--no-baseline`` skips it.
 
 Each random mutant changes one thing in a copy of the checkout (an arithmetic operator, a comparison, a numeric
 constant, a unary minus or ``not``, ``and``/``or``), then runs its file's tests and, if they pass, the rest of its
@@ -199,6 +203,16 @@ def run_named(data: dict, tree: Path, m: dict) -> dict:
     return {**row, "killed": killed, "by": first, "seconds": round(dt, 1)}
 
 
+def baseline(data: dict, tree: Path, packages) -> list[dict]:
+    """Each package's suite on the unmutated copy: rows with ``passed`` (a failing baseline voids the kills)."""
+    rows = []
+    for name in packages:
+        failed, first, dt = _pytest(tree, data["packages"][name]["suite"])
+        rows.append({"package": name, "baseline": "passed" if not failed else "FAILED", "by": first,
+                     "seconds": round(dt, 1)})
+    return rows
+
+
 def draw(data: dict, n: int, seed: int, packages) -> list[tuple[str, tuple]]:
     """``n`` sites per package, uniformly over every site of its files, by ``random.Random(seed)``; the packages'
     draws interleaved (one of each in turn), so that a run cut short by its time budget has tried every package
@@ -224,7 +238,7 @@ def summary(rows: list[dict]) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("sample", "named", "sites"):
+    if not argv or argv[0] not in ("sample", "named", "sites", "rerun"):
         print(__doc__)
         return 2
     data = load()
@@ -238,18 +252,29 @@ def main(argv: list[str]) -> int:
         tree = Path(tmp) / "tree"
         _copy(tree)
         rows = []
+        options = [a for a in argv[1:] if a.startswith("--")]
+        if argv[0] == "rerun":
+            old = [json.loads(line) for line in Path(argv[1]).read_text().splitlines() if line.startswith("{")]
+            drawn = [(r["file"], tuple(r["site"])) for r in old if "site" in r]
+            packages = list(dict.fromkeys(package_of(data, f) for f, _ in drawn))
+        elif argv[0] == "sample":
+            packages = [a for a in argv[3:] if not a.startswith("--")] or list(data["packages"])
+            unknown = set(packages) - set(data["packages"])
+            if unknown:
+                raise SystemExit(f"unknown package(s) {sorted(unknown)}; {DATA.name} lists {sorted(data['packages'])}")
+            drawn = draw(data, int(argv[1]), int(argv[2]), packages)
+        if argv[0] in ("sample", "rerun") and "--no-baseline" not in options:
+            for b in baseline(data, tree, packages):
+                print(json.dumps(b), flush=True)
+                if b["baseline"] != "passed":
+                    print(f"the unmutated {b['package']} suite fails ({b['by']}): fix it before judging mutants")
+                    return 1
         if argv[0] == "named":
             for m in data.get("named", []):
                 rows.append(run_named(data, tree, m))
                 print(json.dumps(rows[-1]), flush=True)
         else:
-            n_per, seed = int(argv[1]), int(argv[2])
-            packages = [a for a in argv[3:] if not a.startswith("--budget=")] or list(data["packages"])
-            budget = next((float(a.split("=", 1)[1]) for a in argv[3:] if a.startswith("--budget=")), math.inf)
-            unknown = set(packages) - set(data["packages"])
-            if unknown:
-                raise SystemExit(f"unknown package(s) {sorted(unknown)}; {DATA.name} lists {sorted(data['packages'])}")
-            drawn = draw(data, n_per, seed, packages)
+            budget = next((float(a.split("=", 1)[1]) for a in options if a.startswith("--budget=")), math.inf)
             for i, (file, site) in enumerate(drawn):
                 if time.time() - t0 > budget:
                     print(f"time budget of {budget:g} s spent: stopped after {i} of {len(drawn)} drawn sites")
