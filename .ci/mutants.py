@@ -225,6 +225,19 @@ def draw(data: dict, n: int, seed: int, packages) -> list[tuple[str, tuple]]:
     return [d[i] for i in range(max(map(len, per), default=0)) for d in per if i < len(d)]
 
 
+def relocate(row: dict) -> tuple[str, tuple] | None:
+    """An earlier run's mutant in today's file: the site of its kind and column on the line of its recorded text
+    (lines above it may have come or gone); None, with a note, when that line is not there exactly once."""
+    kind, line, col = row["site"]
+    lines = (ROOT / row["file"]).read_text().splitlines()
+    found = [s for s in sites(ast.parse("\n".join(lines))) if s[0] == kind and s[2] == col
+             and lines[s[1] - 1].strip() == row["line"]]
+    if len(found) != 1:
+        print(f"not rerun: {row['file']} {row['site']} ({row['line'][:60]}...) is not in the file as it was")
+        return None
+    return row["file"], found[0]
+
+
 def summary(rows: list[dict]) -> list[str]:
     """One line per package: tried, killed, survived and the kill rate (stale named mutants apart)."""
     out = []
@@ -255,7 +268,7 @@ def main(argv: list[str]) -> int:
         options = [a for a in argv[1:] if a.startswith("--")]
         if argv[0] == "rerun":
             old = [json.loads(line) for line in Path(argv[1]).read_text().splitlines() if line.startswith("{")]
-            drawn = [(r["file"], tuple(r["site"])) for r in old if "site" in r]
+            drawn = [d for d in (relocate(r) for r in old if "site" in r) if d is not None]
             packages = list(dict.fromkeys(package_of(data, f) for f, _ in drawn))
         elif argv[0] == "sample":
             packages = [a for a in argv[3:] if not a.startswith("--")] or list(data["packages"])
