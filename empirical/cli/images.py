@@ -202,14 +202,14 @@ def run(args) -> int:
         if args.aux is not None or args.w is not None or args.guidance_interval is not None or args.class_label:
             raise ValueError("--aux, --w, --guidance-interval and --class apply to --network, not to --images")
         imgs = load_images(args.images, args.n)
-        seeds: range | None = None
+        fid_seeds: range | None = None
     else:
-        seeds = range(args.n)
-        imgs = _guided_samples(args, args.network, seeds)
+        fid_seeds = range(args.n)
+        imgs = _guided_samples(args, args.network, fid_seeds)
     xr, _ = cifar.dataset(args.ref, imgs.shape[-1], None, None, 0, args.data)
     ref = fidmod.reference_statistics(xr, cifar.CACHE / f"fid-ref-{args.ref}-{imgs.shape[-1]}.npz",
                                       device=args.device, progress=True)
-    print(json.dumps(fidmod.fid(imgs, ref, seeds=seeds, device=args.device, progress=True), indent=2))
+    print(json.dumps(fidmod.fid(imgs, ref, seeds=fid_seeds, device=args.device, progress=True), indent=2))
     return 0
 
 

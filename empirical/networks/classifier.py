@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -108,7 +109,8 @@ def predict_proba(model: nn.Module, images: np.ndarray, device="cpu", batch: int
     model.eval()
     out = [F.softmax(model(to_float(images[s:s + batch], device)), dim=1).double().cpu().numpy()
            for s in range(0, len(images), batch)]
-    return np.concatenate(out) if out else np.zeros((0, int(model.head.out_features)))  # type: ignore[union-attr]
+    head: Any = model.head
+    return np.concatenate(out) if out else np.zeros((0, int(head.out_features)))
 
 
 def train_classifier(cfg: ClassifierConfig, x: np.ndarray, y: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,

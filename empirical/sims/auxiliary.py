@@ -84,7 +84,7 @@ def base_train_config(base_run) -> TrainConfig:
         raise damaged_base(checkpoints.unreadable(f, f"not a training config: {e}")) from None
 
 
-def load_base(base_run, device="cpu") -> nn.Module:
+def load_base(base_run, device="cpu") -> Preconditioned:
     """The base's network; a damaged network.pt is a ValueError that names it and says not to delete the base."""
     try:
         return load_network(base_folder(base_run) / "network.pt", device)

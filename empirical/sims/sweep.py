@@ -80,8 +80,8 @@ def pick_setting(rows: list[dict], metric: str = "fd_classifier") -> dict:
     if not cand:
         raise ValueError("no sweep rows on seed set 0")
     setting, value = pick_best(cand, lambda r: (r["n_s"], r["images"], r["w"]), lambda r: r[metric],
-                               lower=METRICS_LOWER_BETTER[metric], tie=lambda s: s[2])[None]
-    n_s, images, w = setting                # type: ignore[misc]
+                               lower=METRICS_LOWER_BETTER[metric], tie=lambda s: s[2])[None]  # type: ignore[index]
+    n_s, images, w = setting
     return {"n_s": n_s, "images": images, "w": w, metric: value}
 
 
