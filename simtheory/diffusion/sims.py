@@ -158,9 +158,9 @@ def run_gaussian_sims(config: GaussianSimsConfig, chains: int, seed: int = 0, me
         raise ValueError(f"var0 must be finite and > 0, got {var0!r}")
     c, M, T = config, config.n_samples, config.generations
     # the six result arrays grow with the generations; each generation draws (chains, M or n_s) normals
-    parts = {"generations": 8 * chains * (6 * T + 2), "chains": 3 * 8 * chains * max(M, c.n_s, c.n_synthetic)}
-    name = max(parts, key=lambda k: parts[k])
-    validate.fits_memory(sum(parts.values()), name, {"generations": T, "chains": chains}[name],
+    sizes = {"generations": 8 * chains * (6 * T + 2), "chains": 3 * 8 * chains * max(M, c.n_s, c.n_synthetic)}
+    name = max(sizes, key=lambda k: sizes[k])
+    validate.fits_memory(sum(sizes.values()), name, {"generations": T, "chains": chains}[name],
                          f"{chains} Gaussian SIMS chains of {T} generations")
     rng = [np.random.default_rng(seed_sequence(seed, t)) for t in range(T + 1)]   # generation t's sequence
     sd0 = math.sqrt(var0)
