@@ -31,7 +31,7 @@ for pair in airplane:cpu-airplane-K4 airplane-lam1:cpu-airplane-K4-lam1 confiden
   cp $src/gen_003/samples.png $dst/samples_gen3.png
   for t in 1 2 3; do      # every candidate's reward and label, the kept indices (the images stay in runs/)
     mkdir -p $dst/gen_00$t
-    $PY -c "import numpy as np, sys; z = np.load(sys.argv[1]); np.savez(sys.argv[2], **{k: z[k] for k in z.files if k != 'images'})" \
+    $PY -c "import numpy as np, sys; z = np.load(sys.argv[1]); np.savez(sys.argv[2], **{k: z[k] for k in z.files if k not in ('images', 'samples')})" \
       $src/gen_00$t/synthetic.npz $dst/gen_00$t/synthetic.npz
   done
   cp $src/gen_003/final-draw.npz $dst/gen_003/
