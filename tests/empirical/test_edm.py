@@ -193,6 +193,15 @@ def test_point_denoiser_applies_the_same_preconditioning():
     assert (F.abs().max() > 0.1) and D(x, sigma).shape == (2, 2)
 
 
+def test_point_mlp_without_residual_blocks_is_allowed_and_runs():
+    """depth = 0 (input layer, norm, output layer only) is a valid MLP; negative depths are refused."""
+    D = MLPDenoiser(MLPConfig(dim=2, width=8, depth=0, emb_features=4))
+    assert len(D.net.blocks) == 0
+    assert D(torch.randn(3, 2), torch.tensor([0.5, 1.0, 2.0])).shape == (3, 2)
+    with pytest.raises(ValueError, match="depth"):
+        MLPConfig(depth=-1)
+
+
 def test_edm_loss_on_points_averages_over_coordinates():
     g = torch.Generator().manual_seed(0)
     y, n = torch.randn(3, 5, generator=g), torch.randn(3, 5, generator=g)
