@@ -119,7 +119,8 @@ def _ladder_parser(sub) -> None:
     p = sub.add_parser("points-ladder", help="the capacity ladder of neural point loops (widths x fine-tune budgets x "
                        "lam x seeds, bases shared) on dask, into one results.csv", formatter_class=HelpFormatter,
                        description=(ladder.__doc__ or "").split("\n\n")[0])
-    p.add_argument("--ladder", default="full", choices=sorted(ladder.LADDERS), help="which ladder (default: full)")
+    p.add_argument("--ladder", default="full", choices=sorted(ladder.LADDERS), help="which ladder: full (lam = inf and 1), inf (lam = inf alone), tiny (for tests) "
+                   "(default: full)")
     p.add_argument("--out", required=True, help="sweep folder: config.json, bases/, jobs/, runs/, results.csv "
                    "(required)")
     sweep_options(p)

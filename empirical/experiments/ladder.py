@@ -305,6 +305,8 @@ LADDERS = {
     # the headline (results/points-ladder): 3 widths x 3 fine-tune budgets x 2 lams x 3 seeds at one base budget,
     # 3 generations; width 256 is left out for its CPU time (docs/points/index.md gives the ladder's cost)
     "full": LadderConfig(widths=(32, 64, 128)),
+    # the same at lam = inf alone: the committed run of results/points-ladder (half the CPU time)
+    "inf": LadderConfig(widths=(32, 64, 128), lams=(math.inf,)),
     # a seconds-long ladder for tests
     "tiny": LadderConfig(widths=(16, 32), base_images=8192, finetunes=(2048, 4096), seeds=(0, 1), lams=(math.inf,),
                          n_samples=256, n_eval=128, num_steps=16, sampler_ref_steps=32, n_sampler=64, n_law=16384,
