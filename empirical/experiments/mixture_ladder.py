@@ -394,8 +394,8 @@ LADDERS = {
     "full": MixtureLadderConfig(),
     # the smallest ladder that still has a pick seed, a report seed, three widths and two budgets at both lams: the
     # one-core run behind results/mixture-ladder (no CIFAR-10 cells)
-    "small": MixtureLadderConfig(widths=(8, 16, 32), base_samples=40_000, finetunes=(2_000, 8_000), n_samples=200,
-                                 n_eval=200, generations=2, sampler_ref_steps=0, n_law=16_384, n_moments=8_192,
+    "small": MixtureLadderConfig(widths=(8, 16, 32), base_samples=30_000, finetunes=(2_000, 8_000), n_samples=128,
+                                 n_eval=128, generations=2, sampler_ref_steps=0, n_law=16_384, n_moments=8_192,
                                  cifar=None),
     # seconds per job, for tests
     "tiny": MixtureLadderConfig(widths=(8, 16), base_samples=1024, finetunes=(256, 512), lams=(math.inf,),

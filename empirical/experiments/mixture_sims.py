@@ -247,8 +247,8 @@ RUNGS = {
     "full": MixtureSimsConfig(),
     # the smallest set that still picks on one seed and reports on others, both loops, two capacities: the one-core
     # run behind results/mixture-sims
-    "small": MixtureSimsConfig(capacities={"small": (8, 20_000, 2_000), "ample": (32, 40_000, 4_000)}, ws=(0.5, 1.5),
-                               pick_seeds=(0,), report_seeds=(1, 2), n_samples=200, n_eval=200, n_s=200,
+    "small": MixtureSimsConfig(capacities={"small": (8, 20_000, 2_000), "ample": (32, 30_000, 4_000)}, ws=(0.5, 1.5),
+                               pick_seeds=(0,), report_seeds=(1, 2), n_samples=128, n_eval=128, n_s=128,
                                generations=2, n_law=8_192),
     "tiny": MixtureSimsConfig(capacities={"small": (8, 1024, 256), "ample": (16, 2048, 512)}, ws=(1.0,),
                               pick_seeds=(0,), report_seeds=(1,), n_samples=64, n_eval=32, n_s=32, generations=1,
