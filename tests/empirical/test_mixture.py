@@ -255,3 +255,18 @@ def test_the_command_line(tmp_path, capsys):
     assert [v["generation"] for v in lines] == [0, 1] and all(v["fd_law"] > 0 for v in lines)
     assert cli(["compare", str(out), "--out", str(tmp_path / "cmp")]) == 0
     assert (tmp_path / "cmp" / "compare.md").exists()
+
+
+def test_the_sampler_measure_sees_too_few_steps():
+    """exact_sampler_steps: the exact denoiser at 8 Heun steps is far from the reference (E[r] and the target's share
+    beyond N_SE SE: the negative control) and at 32 steps within N_SE SE of it; bad step counts are refused."""
+    res = mx.exact_sampler_steps(mx.mixture_preset("tiny", n_law=4096), [8, 32], n=512, ref_steps=64)
+    few, many = res["rows"]
+    assert (few["steps"], many["steps"]) == (8, 32) and res["ref_steps"] == 64
+    assert few["paired_error"] < -N_SE * few["paired_error_se"]
+    assert abs(many["paired_error"]) <= N_SE * many["paired_error_se"]
+    share = np.abs(few["paired_class_share_error"]) / np.maximum(few["paired_class_share_error_se"], 1e-12)
+    assert share.max() > N_SE
+    for steps, ref in (([1], 64), ([8], 1)):
+        with pytest.raises(ValueError, match="steps"):
+            mx.exact_sampler_steps(mx.mixture_preset("tiny"), steps, n=8, ref_steps=ref)

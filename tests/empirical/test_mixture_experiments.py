@@ -68,3 +68,22 @@ def test_the_sweep_commands_dry_run(tmp_path, capsys):
     assert d["kind"] == "mixture_ladder" and d["jobs"] == 40 and not (tmp_path / "l").exists()
     assert cli(["mixture-sims", "--rung", "full", "--out", str(tmp_path / "s"), "--dry-run"]) == 0
     assert json.loads(capsys.readouterr().out)["kind"] == "mixture_sims" and not (tmp_path / "s").exists()
+
+
+def test_pick_w_chooses_on_the_rows_given_and_ties_go_to_the_smaller_w():
+    rows = [{"loop": "synthetic", "capacity": "small", "generation": 2, "w": w, "seed": 0, "fd_law": v}
+            for w, v in ((0.0, 0.1), (0.5, 3.0), (1.5, 2.0))]
+    rows += [{"loop": "synthetic", "capacity": "ample", "generation": 2, "w": w, "seed": 0, "fd_law": 1.0}
+             for w in (0.5, 1.5)]
+    rows += [{"loop": "synthetic", "capacity": "small", "generation": 1, "w": 0.5, "seed": 0, "fd_law": 0.0}]
+    assert ms.pick_w(rows, 2) == {("synthetic", "ample"): 0.5, ("synthetic", "small"): 1.5}
+    with pytest.raises(ValueError, match="no rows"):
+        ms.pick_w([r for r in rows if r["w"] == 0.0], 2)
+
+
+def test_bad_sweep_options_are_one_error_line(tmp_path, capsys):
+    assert cli(["mixture-ladder", "--ladder", "tiny", "--workers", "0", "--out", str(tmp_path / "l")]) == 2
+    assert "--workers" in capsys.readouterr().err and not (tmp_path / "l").exists()
+    with pytest.raises(SystemExit):
+        cli(["mixture-sims", "--rung", "nope", "--out", str(tmp_path / "s")])
+    assert "invalid choice" in capsys.readouterr().err and not (tmp_path / "s").exists()
