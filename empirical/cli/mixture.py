@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 
@@ -171,14 +172,15 @@ def loop_config(args):
 
 
 def _loop(args) -> int:
-    """Run the ``mixture`` command: the config and the law are checked before the folder exists."""
-    from ..mixture.inputs import resolve
+    """Run the ``mixture`` command: the config (here) and the law (:func:`empirical.mixture.run_mixture_loop`) are
+    checked before the folder exists; a dry run prints the config without loading or fitting the law."""
     from ..mixture.kind import run_mixture_loop
     cfg = loop_config(args)
-    full, _ = resolve(cfg)
+    if args.law is not None and not Path(args.law).is_file():
+        raise ValueError(f"--law {args.law}: no such file")
     out = args.out or f"runs/mixture-{args.config}-K{cfg.K}-lam{cfg.lam:g}-{cfg.reward}-seed{cfg.seed}"
     if args.dry_run:
-        print(json.dumps({"out": out, **full.to_dict()}, indent=2, default=str))
+        print(json.dumps({"out": out, **cfg.to_dict()}, indent=2, default=str))
         return 0
     rf = run_mixture_loop(cfg, out)
     for r in rf.metrics():
