@@ -158,7 +158,7 @@ MIXTURE_PRESETS = {
 
 def mixture_preset(name: str, **overrides) -> MixtureLoopConfig:
     """A named preset with fields replaced; ``device`` goes to training, ``channels`` to the U-Net's base width,
-    ``train_samples`` to train.total_samples."""
+    ``train_samples`` to train.total_samples, ``resolution`` to the U-Net's image side too."""
     if name not in MIXTURE_PRESETS:
         raise ValueError(f"unknown mixture preset {name!r}; presets are {sorted(MIXTURE_PRESETS)}")
     cfg = MIXTURE_PRESETS[name]
@@ -170,4 +170,6 @@ def mixture_preset(name: str, **overrides) -> MixtureLoopConfig:
         tr = replace(tr, unet=replace(tr.unet, channels=overrides.pop("channels")))
     if "train_samples" in overrides:
         tr = replace(tr, total_samples=overrides.pop("train_samples"))
+    if "resolution" in overrides:
+        tr = replace(tr, unet=replace(tr.unet, img_resolution=overrides["resolution"]))
     return replace(cfg, train=tr, **overrides)
