@@ -32,7 +32,7 @@ from simtheory.runs import atomic_write, jsonable, read_metrics
 
 N_SE = 4.0      # allowance of the property checks, in standard errors
 KEYS = ("candidate_rewards", "candidate_labels", "kept_index")
-KINDS = ("image_loop", "point_loop")
+KINDS = ("image_loop", "point_loop", "mixture_loop")
 
 
 class MissingCandidates(ValueError):

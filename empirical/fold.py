@@ -352,7 +352,13 @@ def model_record(cfg: FoldConfig, kind: DataKind, t: int, D, sample: Sampler, fo
                    law_error_se=float(np.sqrt(rec["reward_se"] ** 2 + law["mean_reward_se"][t] ** 2
                                               + law["mean_reward_path_se"][t] ** 2)))
         if "class_proportions" in law:
-            rec["law_class_proportions"] = np.asarray(law["class_proportions"][t]).tolist()
+            lq = np.asarray(law["class_proportions"][t])
+            q = np.asarray(rec["class_proportions"])
+            rec["law_class_proportions"] = lq.tolist()
+            # per class, with the law error's three noise sources: the model's draws, the atoms, the finite sets
+            rec["class_share_error"] = (q - lq).tolist()
+            rec["class_share_error_se"] = np.sqrt(q * (1 - q) / r_all.size + np.asarray(
+                law["class_proportions_se"][t]) ** 2 + np.asarray(law["class_proportions_path_se"][t]) ** 2).tolist()
     if cfg.sampler_ref_steps:
         n = min(cfg.n_sampler, cfg.n_eval)
         ref = kind.score(sample(seeds[:n], cfg.sampler_ref_steps))[0]

@@ -13,7 +13,11 @@ Steps, each timed and logged; summary.json is rewritten after every step, so a r
 5. fid: 10,000 samples (the preset's Heun steps) and their FID against the training-set statistics; a sample grid;
 6. curated: one curated generation (K = 4 candidates per kept image, softmax of the class reward), the base
    fine-tuned on the kept images; mean reward and class share before and after on the same seeds;
-7. sims: one SIMS auxiliary (empirical.sims.finetune_auxiliary) and FID of a w = 0 / w = 1 pair on the same seeds.
+7. sims: one SIMS auxiliary (empirical.sims.finetune_auxiliary) and FID of a w = 0 / w = 1 pair on the same seeds;
+8. mixture: one curated generation of the U-Net on the 32 x 32 CIFAR-10 law (:mod:`empirical.mixture`: the gpu
+   preset's U-Net on exact draws, a shorter base, the law fitted in step 1 or read from its cache), with the law,
+   fit and selection errors of :func:`empirical.compare.compare_run` and the Frechet distance to the law beside
+   its floor.
 
 Files in DIR: summary.json, gpu-check.log, grid.png (rows: base samples, the curated model's and the SIMS w = 1
 samples of the same seeds). Networks and caches go to the work folder (``--work``), which is not meant to come back.
@@ -62,13 +66,22 @@ class CheckSizes:
     n_pair: int = 5_000
     batch: int = 512                    # sampling batch
     margin_s: float = 30.0              # budget kept free for what the plan cannot see
+    mixture_preset: str = "gpu"         # the mixture step (empirical.mixture): preset, N, base and fine-tune samples,
+    mixture_n: int = 2_500              # evaluation draws, the law's draws and moments
+    mixture_base_samples: int = 200_000
+    mixture_finetune: int = 100_000
+    mixture_n_eval: int = 2_000
+    mixture_n_law: int = 32_768
+    mixture_n_moments: int = 4_096
 
 
 FULL = CheckSizes()
 SMOKE = CheckSizes(preset="tiny", throughput_batch=16, throughput_steps=3, compile_backend="eager",
                    classifier_epochs=1, base_compile=False, min_base_images=512, max_base_images=1024, fid_n=16,
                    fid_ref_n=8, num_steps=6, n_kept=16, K=4, curated_images=128, n_eval=16, n_s=16,
-                   sims_images=128, n_pair=6, batch=64, margin_s=0.0)
+                   sims_images=128, n_pair=6, batch=64, margin_s=0.0, mixture_preset="tiny", mixture_n=32,
+                   mixture_base_samples=512, mixture_finetune=128, mixture_n_eval=16, mixture_n_law=4096,
+                   mixture_n_moments=4096)
 
 
 class Report:
@@ -160,9 +173,11 @@ def _plan_base_images(sizes: CheckSizes, report: Report, rates: dict) -> int:
     steps = 2 * sizes.num_steps - 1
     sample_rate = 3 * rates["eager"] / steps
     train_rate = rates["fast"]
-    samples = sizes.fid_n + sizes.n_kept * sizes.K + sizes.n_eval + sizes.n_s + 2 * sizes.n_pair
+    samples = (sizes.fid_n + sizes.n_kept * sizes.K + sizes.n_eval + sizes.n_s + 2 * sizes.n_pair
+               + 2 * sizes.mixture_n * sizes.K + 2 * sizes.mixture_n_eval)
     inception = sizes.fid_n + sizes.n_pair               # the pair's w = 0 half reuses the FID features
-    reserve = (samples / sample_rate + (sizes.curated_images + sizes.sims_images) / train_rate
+    trained = sizes.curated_images + sizes.sims_images + sizes.mixture_base_samples + sizes.mixture_finetune
+    reserve = (samples / sample_rate + trained / train_rate
                + inception / rates["inception"] + 3 * rates["compile_s"] + sizes.margin_s)
     left = report.budget_s - report.elapsed() - reserve
     images = int(max(0.0, left - rates["compile_s"]) * train_rate)
@@ -224,11 +239,16 @@ def run_check(out, device: str = "cuda", smoke: bool = False, budget_s: float = 
             xtr = xtr[: sizes.fid_ref_n]
         t_data = time.perf_counter() - t
         t = time.perf_counter()
+        from .mixture.inputs import resolve
+        mix_cfg, _ = resolve(_mixture_config(sizes, str(dev), seed, data))   # the 32 x 32 law: fitted once, cached
+        t_law = time.perf_counter() - t
+        t = time.perf_counter()
         ref = fidmod.reference_statistics(xtr, work / f"fid-ref-train-{cfg.resolution}.npz", device=str(dev))
         t_ref = time.perf_counter() - t
         rates["inception"] = len(xtr) / max(t_ref, 1e-9)
         report.step("data", {"resolution": cfg.resolution, "classes": list(cfg.class_names), "train_images": len(x),
-                             "fid_reference_n": int(ref["n"]), "data_s": t_data, "fid_reference_s": t_ref})
+                             "fid_reference_n": int(ref["n"]), "data_s": t_data, "fid_reference_s": t_ref,
+                             "mixture_law_s": t_law, "mixture_law_sha1": mix_cfg.law_sha1})
 
         # 2. training throughput: fp32 eager, then bf16 + compile + channels_last
         unet = cfg.train.unet
@@ -314,6 +334,11 @@ def run_check(out, device: str = "cuda", smoke: bool = False, budget_s: float = 
                              "fid_w0": f0["fid"], "fid_w1": f1["fid"], "fid_n": sizes.n_pair,
                              "auxiliary_s": t_aux, "guided_sample_s": t_guided})
 
+        # 8. one curated generation on the exact law
+        t = time.perf_counter()
+        rec = _mixture_step(mix_cfg, work / "mixture")
+        report.step("mixture", {**rec, "seconds": time.perf_counter() - t})
+
         k = 8
         grid = np.concatenate([base_imgs[: 2 * k], cur_imgs[: 2 * k], sims_imgs[: 2 * k]])
         save_grid(grid, out / "grid.png", ncol=k)
@@ -331,6 +356,50 @@ def run_check(out, device: str = "cuda", smoke: bool = False, budget_s: float = 
     report.close()
     _check_files(out)
     return s
+
+
+def _mixture_config(sizes: CheckSizes, device: str, seed: int, data):
+    """The mixture step's loop: the sizes' preset for one curated generation, its base budget shortened, no sampler
+    check (the exact sampler's error is recorded at generation 0)."""
+    from .mixture.config import mixture_preset
+    cfg = mixture_preset(sizes.mixture_preset, device=device, seed=seed, generations=1, K=sizes.K,
+                         n_samples=sizes.mixture_n, finetune_samples=sizes.mixture_finetune,
+                         n_eval=sizes.mixture_n_eval, n_law=sizes.mixture_n_law, n_moments=sizes.mixture_n_moments,
+                         num_steps=sizes.num_steps, sampler_ref_steps=0, n_sampler=min(sizes.mixture_n_eval, 500),
+                         fd_floor_reps=2, data=data)
+    b = sizes.mixture_base_samples
+    tc = replace(cfg.train, total_samples=b, checkpoint_samples=b, warmup_samples=min(cfg.train.warmup_samples, b // 10),
+                 compile=sizes.base_compile)
+    return replace(cfg, train=tc)
+
+
+def _mixture_step(cfg, folder: Path) -> dict:
+    """Run the mixture loop of ``cfg`` into ``folder`` and return its errors: per generation the law and fit errors
+    with SEs and z, the Frechet distance to the law and its floor; the selection check's z of the curated generation;
+    the exact sampler's error and the base's RMS error against the exact denoiser."""
+    from .compare import compare_run
+    from .mixture.kind import run_mixture_loop
+    rf = run_mixture_loop(cfg, folder, progress=False)
+    rows = rf.metrics()
+    res = compare_run(rf.path)
+    rec: dict = {"resolution": cfg.resolution, "n_samples": cfg.n_samples, "K": cfg.K,
+                 "base_samples": cfg.train.total_samples, "finetune_samples": cfg.finetune_samples,
+                 "generations": []}
+    for r in rows:
+        g = {k: r.get(k) for k in ("generation", "mean_reward", "reward_se", "law_mean_reward", "law_error",
+                                   "law_error_se", "fit_error", "fit_error_se", "fd_law", "fd_law_floor",
+                                   "fd_law_floor_sd", "n_measured")}
+        for key in ("law", "fit"):
+            se = r.get(f"{key}_error_se")
+            g[f"{key}_z"] = r[f"{key}_error"] / se if se else None
+        rec["generations"].append(g)
+    sel = [c for c in res["checks"] if c["check"] == "selection"]
+    rec["selection_z"] = sel[0]["value"] if sel else None
+    rec["checks"] = {f"{c['check']}_{c['generation']}": c["holds"] for c in res["checks"]
+                     if c["check"] in ("fit", "law", "selection")}
+    rec.update({k: rows[0].get(k) for k in ("exact_sampler_error", "exact_sampler_error_se", "denoiser_sigmas",
+                                            "denoiser_rmse", "denoiser_mmse_rms")})
+    return rec
 
 
 def _fid(features: np.ndarray, ref: dict, seeds) -> dict:

@@ -42,7 +42,7 @@ BLOCK_SIZE = GENERATION_STRIDE                          # seeds per block
 MAX_SEED = MAX_OWNER                                    # a run's seed must be below this
 
 STREAMS = {"data": 1, "classifier": 2, "train": 3, "finetune": 4, "curation": 5, "judge": 6, "split": 7, "sims": 8,
-           "law": 9, "denoiser": 10}
+           "law": 9, "denoiser": 10, "floor": 11}
 """Name -> id of every random stream of a run (numpy / torch generators seeded by :func:`stream_seed`)."""
 
 

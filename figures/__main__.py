@@ -19,6 +19,7 @@ MODULES = ["fig_reward_curves", "fig_densities_2d", "fig_fixed_point", "fig_fini
 MODULES += ["fig_sims"]
 MODULES += ["fig_diffusion_guided", "fig_diffusion_sims_gaussian", "fig_diffusion_sims_gmm", "fig_diffusion_systematic"]
 MODULES += ["fig_points_densities", "fig_points_capacity", "fig_points_sims"]
+MODULES += ["fig_mixture_capacity", "fig_mixture_sims"]
 
 
 def main(argv=None) -> int:

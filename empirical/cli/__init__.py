@@ -1,11 +1,11 @@
 """``empirical`` (or ``python -m empirical``): sub-commands train, sample, classifier, loop, fid, compare, sims,
-sims-sweep, sims-explore, points, points-ladder, points-sims, fit-mixture, gpu-check and download-cifar10, the torch
-half's command line, one module per command group:
+sims-sweep, sims-explore, points, points-ladder, points-sims, fit-mixture, mixture, mixture-ladder, mixture-sims,
+gpu-check and download-cifar10, the torch half's command line, one module per command group:
 
     images   train, sample, classifier, loop, fid, compare
     sims     sims, sims-sweep, sims-explore
     points   points, points-ladder, points-sims
-    mixture  fit-mixture
+    mixture  fit-mixture, mixture, mixture-ladder, mixture-sims
     tools    gpu-check, download-cifar10
 
 Options become configs; the library does the work; ``--dry-run`` prints the resolved config. ``--threads N`` (or
@@ -31,10 +31,12 @@ imports."""
 
 NEEDS_TORCH_PARSERS = {"points": "curated retraining loop on low-dimensional points (neural EDM) into a run folder",
                        "points-ladder": "the capacity ladder of neural point loops on dask, into one results.csv",
-                       "points-sims": "SIMS at the point rung: augmentation and fully synthetic loops"}
+                       "points-sims": "SIMS at the point rung: augmentation and fully synthetic loops",
+                       **mixture.NEEDS_TORCH}
 """The sub-commands whose parsers need torch (their presets import it): stand-ins when torch is missing."""
 
-RESUMABLE = ("train", "loop", "sims", "sims-sweep", "sims-explore", "points", "points-ladder", "points-sims")
+RESUMABLE = ("train", "loop", "sims", "sims-sweep", "sims-explore", "points", "points-ladder", "points-sims",
+             "mixture", "mixture-ladder", "mixture-sims")
 """The commands whose run folders resume when the same command is run again."""
 
 

@@ -1,22 +1,56 @@
-"""The ``fit-mixture`` command of ``python -m empirical``: fit the low-rank Gaussian mixture, one component per class,
-to CIFAR-10's training split (:func:`empirical.lowrank.fit_cifar`, images scaled to [-1, 1] as the image loop sees
-them), write the law and print its floors and Monte Carlo facts (:func:`simtheory.diffusion.lowrank_fit.bayes_facts`)
-of the law as stored, e.g. ``python -m empirical fit-mixture --resolution 8 --rank 16 --out FILE``.
+"""The mixture-rung commands of ``python -m empirical``:
+
+- ``fit-mixture``: fit the low-rank Gaussian mixture, one component per class, to CIFAR-10's training split
+  (:func:`empirical.lowrank.fit_cifar`, images scaled to [-1, 1] as the image loop sees them), write the law and print
+  its floors and Monte Carlo facts (:func:`simtheory.diffusion.lowrank_fit.bayes_facts`) of the law as stored, e.g.
+  ``python -m empirical fit-mixture --resolution 8 --rank 16 --out FILE``;
+- ``mixture``: the curated loop of the U-Net on the law (:mod:`empirical.mixture`) into a run folder;
+- ``mixture-ladder``: the capacity ladder on the law beside real CIFAR-10 (:mod:`empirical.experiments.mixture_ladder`);
+- ``mixture-sims``: SIMS in U-Net loops on the law (:mod:`empirical.experiments.mixture_sims`).
+
+The last three need torch (their presets import it): without it only ``fit-mixture``'s parser is added here and the
+command line offers stand-ins that say how to install torch.
 """
 from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 
 from simtheory.argfmt import HelpFormatter, check_out_file
+from simtheory.fold import SCHEMES
 from simtheory.validate import parse_number
 
-COMMANDS = ("fit-mixture",)
+COMMANDS = ("fit-mixture", "mixture", "mixture-ladder", "mixture-sims")
+NEEDS_TORCH = {"mixture": "curated retraining loop of the U-Net on an image-shaped Gaussian mixture (exact law)",
+               "mixture-ladder": "the capacity ladder of U-Net loops on the exact CIFAR-10 law, on dask",
+               "mixture-sims": "SIMS at the mixture rung: augmentation and fully synthetic U-Net loops"}
+"""The commands of this group whose parsers need torch, with their one-line help."""
 
 
 def add_parsers(sub) -> None:
+    """The ``fit-mixture`` parser, and where torch imports the loop's, the ladder's and the SIMS experiments'."""
+    _fit_parser(sub)
+    try:
+        from ..mixture.config import MIXTURE_PRESETS
+    except ModuleNotFoundError as e:      # the presets import torch: the stand-ins of empirical.cli say so
+        if (e.name or "").split(".")[0] != "torch":
+            raise
+        return
+    _loop_parser(sub, sorted(MIXTURE_PRESETS))
+    _sweep_parsers(sub)
+
+
+def run(args) -> int:
+    """Run a mixture-rung command (``args`` from :func:`add_parsers`); errors are ValueErrors for the CLI."""
+    if args.command == "fit-mixture":
+        return _fit(args)
+    return {"mixture": _loop, "mixture-ladder": _ladder, "mixture-sims": _sims}[args.command](args)
+
+
+def _fit_parser(sub) -> None:
     """The ``fit-mixture`` parser."""
     p = sub.add_parser("fit-mixture", help="fit the low-rank Gaussian mixture (one component per class) to "
                        "CIFAR-10's training split and write it as .npz", formatter_class=HelpFormatter,
@@ -39,7 +73,7 @@ def add_parsers(sub) -> None:
     opt("--dry-run", action="store_true", help="print the resolved options and stop")
 
 
-def run(args) -> int:
+def _fit(args) -> int:
     """Run ``fit-mixture``: every option is checked before CIFAR-10 is read or anything is written."""
     from simtheory.diffusion.lowrank import LowRankMixture
     from simtheory.diffusion.lowrank_fit import bayes_facts
@@ -72,4 +106,157 @@ def run(args) -> int:
         out["facts"] = bayes_facts(stored, args.check_n, np.random.default_rng(args.seed),
                                    target=cifar.CLASSES.index(args.target))
     print(json.dumps(out, indent=2))
+    return 0
+
+
+# ------------------------------------------------------------------------------------------ mixture
+def _loop_parser(sub, presets: list) -> None:
+    """The ``mixture`` sub-command."""
+    from ..mixture.config import REWARDS
+    p = sub.add_parser("mixture", help="curated retraining loop of the U-Net on an image-shaped Gaussian mixture with "
+                       "an exact answer (the CIFAR-10 law) into a run folder", formatter_class=HelpFormatter,
+                       description=NEEDS_TORCH["mixture"])
+    opt = p.add_argument
+    opt("--config", default="cpu", choices=presets, help="preset (default: cpu)")
+    opt("--law", default=None, help="a LowRankMixture .npz (fit-mixture --out) instead of the CIFAR-10 law at the "
+        "preset's resolution (default: none)")
+    opt("--data", default=None, help="CIFAR-10 source for a law fitted on first use (default: $CIFAR10_SOURCE, then "
+        "data/cifar-10-batches-py, then the copy beside the checkout)")
+    for name, typ, what in (("--K", int, "candidates per kept sample"),
+                            ("--lam", None, "synthetic-to-real ratio (inf: fully synthetic)"),
+                            ("--generations", int, "generations after the base model"),
+                            ("--n-samples", int, "N, real samples per generation"),
+                            ("--channels", int, "U-Net base width"),
+                            ("--train-samples", int, "base training budget in samples seen"),
+                            ("--finetune-samples", int, "fine-tune budget per generation in samples seen"),
+                            ("--num-steps", int, "Heun steps of the sampler"),
+                            ("--sampler-ref-steps", int, "Heun steps of the sampler check (0: none)"),
+                            ("--n-eval", int, "evaluation samples per generation"),
+                            ("--gamma", None, "reward scale"),
+                            ("--temperature", None, "reward temperature T (softmax of log P / T)")):
+        opt(name, type=typ or parse_number, default=None, help=f"{what} (default: the preset's)")
+    opt("--scheme", default=None, choices=list(SCHEMES), help="real-data scheme (default: the preset's, replace)")
+    opt("--reward", default=None, choices=list(REWARDS), help="gamma P(target | x) or gamma max_c P(c | x) under the "
+        "law's Bayes posterior (default: the preset's, class)")
+    opt("--target", default=None, help="class of the 'class' reward (default: airplane)")
+    opt("--seed", type=int, default=None, help="decides every random draw of the run (default: 0)")
+    opt("--sims-w", type=parse_number, default=None, help="SIMS: every generation samples with guidance w from its "
+        "own auxiliary (default: none, plain sampling)")
+    opt("--sims-n-s", type=int, default=2500, help="SIMS auxiliary's synthetic-set size n_s (default: 2500)")
+    opt("--sims-samples", type=int, default=25_000, help="SIMS auxiliary's fine-tune budget B in samples seen "
+        "(default: 25000)")
+    opt("--sims-lr", type=parse_number, default=1e-3, help="SIMS auxiliary's lr (default: 0.001)")
+    opt("--device", default=None, help="cpu, cuda, mps ... (default: the preset's)")
+    opt("--threads", type=int, default=None, help="CPU threads for torch and Numba (default: $CURATED_THREADS, else "
+        "Numba 1 and torch as the environment sets them)")
+    opt("--out", default=None, help="run folder (default: runs/mixture-<config>-K<K>-lam<lam>-<reward>-seed<seed>)")
+    opt("--dry-run", action="store_true", help="print the resolved config and stop (default: off)")
+
+
+def loop_config(args):
+    """The preset of ``args.config`` with the command line's overrides."""
+    from ..mixture.config import mixture_preset
+    from ..sims.auxiliary import SimsSampling
+    names = (("K", "K"), ("lam", "lam"), ("generations", "generations"), ("n_samples", "n_samples"),
+             ("channels", "channels"), ("train_samples", "train_samples"), ("finetune_samples", "finetune_samples"),
+             ("num_steps", "num_steps"), ("sampler_ref_steps", "sampler_ref_steps"), ("n_eval", "n_eval"),
+             ("gamma", "gamma"), ("temperature", "temperature"), ("scheme", "scheme"), ("reward", "reward"),
+             ("target", "target"), ("seed", "seed"), ("device", "device"), ("law", "law"), ("data", "data"))
+    over = {k: getattr(args, a) for k, a in names if getattr(args, a) is not None}
+    for k in ("gamma", "temperature"):
+        if k in over:
+            over[k] = float(over[k])
+    if args.sims_w:
+        over["sims"] = SimsSampling(args.sims_w, args.sims_n_s, args.sims_samples, args.sims_lr)
+    return mixture_preset(args.config, **over)
+
+
+def _loop(args) -> int:
+    """Run the ``mixture`` command: the config (here) and the law (:func:`empirical.mixture.run_mixture_loop`) are
+    checked before the folder exists; a dry run prints the config without loading or fitting the law."""
+    from ..mixture.kind import run_mixture_loop
+    cfg = loop_config(args)
+    if args.law is not None and not Path(args.law).is_file():
+        raise ValueError(f"--law {args.law}: no such file")
+    out = args.out or f"runs/mixture-{args.config}-K{cfg.K}-lam{cfg.lam:g}-{cfg.reward}-seed{cfg.seed}"
+    if args.dry_run:
+        print(json.dumps({"out": out, **cfg.to_dict()}, indent=2, default=str))
+        return 0
+    rf = run_mixture_loop(cfg, out)
+    for r in rf.metrics():
+        print(json.dumps({k: r.get(k) for k in ("generation", "mean_reward", "reward_se", "fit_error", "fit_error_se",
+                                                "law_error", "law_error_se", "fd_law", "fd_law_floor")}))
+    return 0
+
+
+# ------------------------------------------------------------------------------- the two experiments
+def _sweep_options(p) -> None:
+    """Where a sweep's jobs run, threads, dry run."""
+    p.add_argument("--scheduler", default=None, help="address of a running dask scheduler (default: none, a local "
+                   "cluster)")
+    p.add_argument("--workers", type=int, default=2, help="processes of the local cluster, one thread each "
+                   "(default: 2)")
+    p.add_argument("--serial", action="store_true", help="run the jobs one after another in this process, without "
+                   "dask (default: off)")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch and Numba in this process "
+                   "(default: $CURATED_THREADS, else Numba 1 and torch as the environment sets them; workers inherit "
+                   "OMP_NUM_THREADS)")
+    p.add_argument("--dry-run", action="store_true", help="print the config and stop (default: off)")
+
+
+def _sweep_parsers(sub) -> None:
+    """The ``mixture-ladder`` and ``mixture-sims`` sub-commands."""
+    from ..experiments.mixture_ladder import LADDERS
+    from ..experiments.mixture_sims import RUNGS
+    p = sub.add_parser("mixture-ladder", help="the capacity ladder of U-Net loops on the exact CIFAR-10 law (widths x "
+                       "fine-tune budgets x lam x seeds, bases shared, beside real CIFAR-10) on dask",
+                       formatter_class=HelpFormatter, description=NEEDS_TORCH["mixture-ladder"])
+    p.add_argument("--ladder", default="full", choices=sorted(LADDERS), help="which ladder (default: full)")
+    p.add_argument("--out", required=True, help="sweep folder: config.json, bases/, jobs/, runs/, results.csv "
+                   "(required)")
+    _sweep_options(p)
+    p.add_argument("--keep-networks", action="store_true", help="keep every job's network.pt files (default: off)")
+    p = sub.add_parser("mixture-sims", help="SIMS at the mixture rung: augmentation and fully synthetic U-Net loops on "
+                       "the exact CIFAR-10 law, small and ample networks, w picked on one seed set and reported on "
+                       "another", formatter_class=HelpFormatter, description=NEEDS_TORCH["mixture-sims"])
+    p.add_argument("--rung", default="full", choices=sorted(RUNGS), help="which experiment set (default: full)")
+    p.add_argument("--out", required=True, help="folder: bases/, pick/, report/, picked.json (required)")
+    _sweep_options(p)
+
+
+def _check_workers(args) -> None:
+    if args.workers < 1:
+        raise ValueError(f"--workers must be >= 1, got {args.workers}")
+
+
+def _ladder(args) -> int:
+    """Run the ``mixture-ladder`` command."""
+    from dataclasses import replace
+
+    from ..experiments.mixture_ladder import LADDERS, run_mixture_ladder, summary
+    from ..ladder import read_results
+    _check_workers(args)
+    cfg = LADDERS[args.ladder]
+    if args.keep_networks:
+        cfg = replace(cfg, keep_networks=True)
+    if args.dry_run:
+        print(json.dumps({"out": args.out, **cfg.to_dict(), "bases": len(cfg.bases()), "jobs": len(cfg.jobs())},
+                         indent=2, default=str))
+        return 0
+    path = run_mixture_ladder(cfg, args.out, scheduler=args.scheduler, serial=args.serial, workers=args.workers)
+    print(summary(read_results(path)))
+    print(path)
+    return 0
+
+
+def _sims(args) -> int:
+    """Run the ``mixture-sims`` command."""
+    from ..experiments.mixture_sims import RUNGS, run_mixture_sims
+    _check_workers(args)
+    cfg = RUNGS[args.rung]
+    if args.dry_run:
+        print(json.dumps({"out": args.out, **cfg.to_dict()}, indent=2, default=str))
+        return 0
+    res = run_mixture_sims(cfg, args.out, scheduler=args.scheduler, serial=args.serial, workers=args.workers)
+    print(json.dumps({f"{a}/{b}": w for (a, b), w in res["picked"].items()}))
     return 0

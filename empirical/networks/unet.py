@@ -2,7 +2,8 @@
 Song et al. 2021): residual blocks with a noise embedding (scale and shift), self-attention at chosen
 resolutions, average-pool down and nearest up sampling, skip connections between the two halves; and
 :class:`Denoiser`, the EDM-preconditioned denoiser around it, whose data are uint8 NCHW images ([-1, 1] inside:
-:func:`to_float`, :func:`to_uint8`)."""
+:func:`to_float`, :func:`to_uint8`), or with ``float_data`` float NCHW arrays already in that space (exact draws of
+a law, which quantising to 8 bits would change)."""
 from __future__ import annotations
 
 import math
@@ -26,6 +27,7 @@ class UNetConfig:
     attn_resolutions: tuple = (16,)
     dropout: float = 0.1
     num_classes: int = 0          # 0: unconditional
+    float_data: bool = False      # data are float arrays in the [-1, 1]-scaled space (exact draws of a law), not uint8
 
     def __post_init__(self):
         object.__setattr__(self, "channel_mult", tuple(int(c) for c in self.channel_mult))
@@ -36,7 +38,12 @@ class UNetConfig:
             raise ValueError(f"channels must be a multiple of 4 and >= 8, got {self.channels}")
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """Every field; ``float_data`` only when set, so the JSON of uint8 networks (and their run configs) stays as
+        it was before the option existed."""
+        d = asdict(self)
+        if not self.float_data:
+            del d["float_data"]
+        return d
 
 
 def _norm(c: int) -> nn.GroupNorm:
@@ -132,7 +139,9 @@ class UNet(nn.Module):
 
 
 class Denoiser(Preconditioned):
-    """The preconditioned denoiser around a U-Net F; data are uint8 NCHW images ([-1, 1] inside)."""
+    """The preconditioned denoiser around a U-Net F; data are uint8 NCHW images ([-1, 1] inside), or with the
+    config's ``float_data`` float NCHW arrays already in that space (passed through; decoded to float64, never
+    quantised or clipped)."""
 
     def __init__(self, cfg: UNetConfig):
         super().__init__()
@@ -144,9 +153,13 @@ class Denoiser(Preconditioned):
         return (self.cfg.in_channels, self.cfg.img_resolution, self.cfg.img_resolution)
 
     def encode(self, data, device="cpu") -> torch.Tensor:
+        if self.cfg.float_data:
+            return torch.as_tensor(np.asarray(data)).to(device=device, dtype=torch.float32)
         return to_float(data, device)
 
     def decode(self, x: torch.Tensor) -> np.ndarray:
+        if self.cfg.float_data:
+            return x.detach().to(torch.float64).cpu().numpy()
         return to_uint8(x)
 
 

@@ -1,5 +1,6 @@
 """`python -m empirical gpu-check`: every step at a tiny size on the CPU (--smoke), and what comes back."""
 import json
+import math
 
 import pytest
 
@@ -16,7 +17,7 @@ def test_gpu_check_smoke_runs_every_step(tmp_path):
     s = json.loads((out / "summary.json").read_text())
     assert s["finished"] and s["smoke"] and "error" not in s
     steps = s["steps"]
-    assert list(steps) == ["data", "throughput", "classifier", "base", "fid", "curated", "sims"]
+    assert list(steps) == ["data", "throughput", "classifier", "base", "fid", "curated", "sims", "mixture"]
     t = steps["throughput"]
     assert t["ratio"] == t["bf16_compile_channels_last"]["images_per_s"] / t["fp32_eager"]["images_per_s"]
     assert steps["base"]["images"] == s["plan"]["base_images"] > 0
@@ -25,6 +26,11 @@ def test_gpu_check_smoke_runs_every_step(tmp_path):
     assert {"mean_reward", "target_share"} <= set(steps["curated"]["curated"])
     assert steps["sims"]["fid_w0"] > 0 and steps["sims"]["fid_w1"] > 0
     assert steps["sims"]["weight_distance"]["relative"] > 0
+    mix = steps["mixture"]
+    assert [g["generation"] for g in mix["generations"]] == [0, 1] and mix["selection_z"] is not None
+    assert {"fit_0", "law_0", "fit_1", "law_1", "selection_1"} <= set(mix["checks"])
+    assert all(math.isfinite(g["law_error"]) and g["law_error_se"] > 0 and g["fd_law"] > 0 for g in mix["generations"])
+    assert len(steps["data"]["mixture_law_sha1"]) == 40
     log = (out / "gpu-check.log").read_text()
     assert "training throughput" in log and "done in" in log
 
