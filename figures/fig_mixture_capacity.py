@@ -28,7 +28,7 @@ samples."""
 def table(out, folder: Path) -> dict:
     """The columns of a ladder's results.csv that the figure reads (cached by the file's sha1); a missing file is a
     ValueError with the command that makes it."""
-    from empirical.ladder import read_results
+    from empirical.experiments.ladder_results import read_results
     f = folder / "results.csv"
     if not f.exists():
         raise ValueError(f"no {f.relative_to(RESULTS.parent)}: make it with `{COMMANDS[folder]}`")
@@ -50,7 +50,7 @@ def pooled(v: np.ndarray, se: np.ndarray) -> tuple[float, float]:
 
 
 def _budget(ft: float) -> str:
-    from empirical.ladder import budget_name
+    from empirical.experiments.ladder_results import budget_name
     return budget_name(int(ft))
 
 

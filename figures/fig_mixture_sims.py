@@ -20,7 +20,7 @@ KEYS = ("loop", "capacity", "w", "seed", "generation", "fd_law", "fd_law_floor",
 
 
 def _table(out, phase: str) -> dict:
-    from empirical.ladder import read_results
+    from empirical.experiments.ladder_results import read_results
     f = SIMS / phase / "results.csv"
     if not f.exists():
         raise ValueError(f"no results/mixture-sims/{phase}/results.csv: make it with `python -m empirical mixture-sims "

@@ -38,7 +38,7 @@ FIG = ("mixture_capacity.png",)
 
 
 def _rows(folder: Path) -> list[dict] | None:
-    from empirical.ladder import read_results
+    from empirical.experiments.ladder_results import read_results
     f = folder / "results.csv"
     return read_results(f) if f.exists() else None
 
@@ -54,7 +54,7 @@ def _lam(v: float) -> str:
 
 
 def _k(ft) -> str:
-    from empirical.ladder import budget_name
+    from empirical.experiments.ladder_results import budget_name
     return budget_name(int(ft))
 
 

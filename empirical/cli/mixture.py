@@ -23,6 +23,8 @@ from simtheory.argfmt import HelpFormatter, check_out_file
 from simtheory.fold import SCHEMES
 from simtheory.validate import parse_number
 
+from .common import sweep_options
+
 COMMANDS = ("fit-mixture", "mixture", "mixture-ladder", "mixture-sims")
 NEEDS_TORCH = {"mixture": "curated retraining loop of the U-Net on an image-shaped Gaussian mixture (exact law)",
                "mixture-ladder": "the capacity ladder of U-Net loops on the exact CIFAR-10 law, on dask",
@@ -190,20 +192,6 @@ def _loop(args) -> int:
 
 
 # ------------------------------------------------------------------------------- the two experiments
-def _sweep_options(p) -> None:
-    """Where a sweep's jobs run, threads, dry run."""
-    p.add_argument("--scheduler", default=None, help="address of a running dask scheduler (default: none, a local "
-                   "cluster)")
-    p.add_argument("--workers", type=int, default=2, help="processes of the local cluster, one thread each "
-                   "(default: 2)")
-    p.add_argument("--serial", action="store_true", help="run the jobs one after another in this process, without "
-                   "dask (default: off)")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch and Numba in this process "
-                   "(default: $CURATED_THREADS, else Numba 1 and torch as the environment sets them; workers inherit "
-                   "OMP_NUM_THREADS)")
-    p.add_argument("--dry-run", action="store_true", help="print the config and stop (default: off)")
-
-
 def _sweep_parsers(sub) -> None:
     """The ``mixture-ladder`` and ``mixture-sims`` sub-commands."""
     from ..experiments.mixture_ladder import LADDERS
@@ -214,14 +202,14 @@ def _sweep_parsers(sub) -> None:
     p.add_argument("--ladder", default="full", choices=sorted(LADDERS), help="which ladder (default: full)")
     p.add_argument("--out", required=True, help="sweep folder: config.json, bases/, jobs/, runs/, results.csv "
                    "(required)")
-    _sweep_options(p)
+    sweep_options(p)
     p.add_argument("--keep-networks", action="store_true", help="keep every job's network.pt files (default: off)")
     p = sub.add_parser("mixture-sims", help="SIMS at the mixture rung: augmentation and fully synthetic U-Net loops on "
                        "the exact CIFAR-10 law, small and ample networks, w picked on one seed set and reported on "
                        "another", formatter_class=HelpFormatter, description=NEEDS_TORCH["mixture-sims"])
     p.add_argument("--rung", default="full", choices=sorted(RUNGS), help="which experiment set (default: full)")
     p.add_argument("--out", required=True, help="folder: bases/, pick/, report/, picked.json (required)")
-    _sweep_options(p)
+    sweep_options(p)
 
 
 def _check_workers(args) -> None:
@@ -234,7 +222,7 @@ def _ladder(args) -> int:
     from dataclasses import replace
 
     from ..experiments.mixture_ladder import LADDERS, run_mixture_ladder, summary
-    from ..ladder import read_results
+    from ..experiments.ladder_results import read_results
     _check_workers(args)
     cfg = LADDERS[args.ladder]
     if args.keep_networks:

@@ -1,16 +1,16 @@
 r"""The capacity ladder at image shape: the U-Net's curated loops on the exact CIFAR-10 law over channel width and
 fine-tune budget, held to the exact predictions, beside the same settings on real 8 x 8 CIFAR-10.
 
-The point ladder's machinery (:mod:`empirical.ladder`, on dask through :func:`simtheory.runs.sweep.run_sweep`): a
+The point ladder's machinery (:mod:`empirical.experiments.ladder`, on dask through :func:`simtheory.runs.sweep.run_sweep`): a
 first sweep trains each (data, width, seed) base once, in ``<out>/bases``; the second runs every job from its base
-(:func:`empirical.ladder.seed_from_base`). A mixture job is :func:`empirical.mixture.run_mixture_loop` with the cpu
+(:func:`empirical.experiments.ladder.seed_from_base`). A mixture job is :func:`empirical.mixture.run_mixture_loop` with the cpu
 preset's U-Net at the ladder's width and budgets; a CIFAR-10 job is the image loop
 (:func:`empirical.images.run_image_loop`, the image preset's reward classifier and judge, trained once per seed with
 the base and copied into each job) with the same U-Net, N, K, lam, budgets, steps and seeds, so the fit error on the
 exact law sits beside the fit error on real images at the same architecture and budget.
 
 Each job is compared with its predictions by :func:`empirical.compare.compare_run` and tabulated by
-:func:`empirical.ladder.ladder_rows` (fit, law, sampler, one-step and multi-step errors with SEs, z and the
+:func:`empirical.experiments.ladder.ladder_rows` (fit, law, sampler, one-step and multi-step errors with SEs, z and the
 smallest error each check could see, (N_SE + 0.84) SE), plus the mixture's own measures: the Frechet distances to the
 law and to p_t beside their noise floors and the largest class-share z. The seeds' roles follow
 :mod:`empirical.experiments.protocol`: the pick seeds choose, the others report. results.csv is the table the
@@ -30,8 +30,9 @@ import numpy as np
 
 from simtheory import validate
 
-from ..ladder import COLUMNS as POINT_COLUMNS
-from ..ladder import budget_name, ladder_rows, pooled, read_results, seed_from_base
+from .ladder import COLUMNS as POINT_COLUMNS
+from .ladder import ladder_rows, seed_from_base
+from .ladder_results import budget_name, pooled, read_results
 from ..mixture.config import MixtureLoopConfig, mixture_preset
 from .protocol import PICK, REPORT, Seeds
 

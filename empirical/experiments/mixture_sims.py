@@ -17,7 +17,7 @@ noise floor), with the reward's law error and the class shares beside it. The pr
 loop and capacity, the w > 0 with the smallest mean ``fd_law`` at the last generation (:func:`pick_w`); phase 2 runs
 w = 0 and the picked w on the report seeds (paired: one seed draws the same real data, base and streams for both).
 Each (capacity, seed) base is trained once, in <out>/bases, and copied into its jobs
-(:func:`empirical.ladder.seed_from_base`). The three are sweeps on dask (:func:`simtheory.runs.sweep.run_sweep`).
+(:func:`empirical.experiments.ladder.seed_from_base`). The three are sweeps on dask (:func:`simtheory.runs.sweep.run_sweep`).
 """
 from __future__ import annotations
 
@@ -29,7 +29,8 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from ..ladder import read_results, seed_from_base
+from .ladder import seed_from_base
+from .ladder_results import read_results
 from ..mixture.config import MixtureLoopConfig, mixture_preset
 from ..sims.auxiliary import SimsSampling
 from .protocol import Seeds, pick_best
