@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from .common import cached_arrays, plt, run_dir, save
-from .fig_points_common import LADDER, digest, lam_name
+from .fig_points_common import LADDER, digest, lam_name, pooled
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 MIXTURE_LADDER = RESULTS / "mixture-ladder"
@@ -40,13 +40,8 @@ def table(out, folder: Path) -> dict:
         if k == "finetune":
             k = next(c for c in BUDGET_COLUMNS if c in rows[0])
         return np.array([np.nan if r.get(k) is None else float(r[k]) for r in rows])
-    return cached_arrays(run_dir(out, f"{folder.name}-{digest(f)}"), {"kind": "ladder_table", "folder": folder.name,
+    return cached_arrays(run_dir(out, f"ladder-table-{folder.name}-{digest(f)}"), {"kind": "ladder_table", "folder": folder.name,
                                                                       "sha1": digest(f)}, lambda: {k: col(k) for k in KEYS})
-
-
-def pooled(v: np.ndarray, se: np.ndarray) -> tuple[float, float]:
-    """Mean over rows and its SE from the rows' SEs (rows taken as independent)."""
-    return float(v.mean()), float(np.sqrt(np.sum(se**2)) / v.size)
 
 
 def _budget(ft: float) -> str:
@@ -91,6 +86,11 @@ def make(out, quick: bool = False) -> list:
         ax = axes[i, 0]
         if p_sel.any():
             _lines(ax, pts, p_sel, "fit", "points")
+        else:
+            ax.text(0.5, 0.5, f"not run at lam = {lam_name(lam)}\n(results/points-ladder)", transform=ax.transAxes,
+                    ha="center", va="center", fontsize=9, color="0.4")
+            ax.set_xticks([])
+            ax.set_yticks([])
         ax.set_ylabel("fit error: model - its training set\n(mean over report seeds and t, +- 2 SE)", fontsize=8)
         ax.set_title(f"point rung (MLP, 2-D mixture), lam = {lam_name(lam)}", fontsize=10)
         for col, (key, what) in enumerate((("fit", "fit error: model - its training set"),

@@ -54,7 +54,7 @@ def make(out, quick: bool = False) -> list:
         ax.set_xlabel("guidance w")
         ax.set_ylabel(f"Frechet distance to the law at t = {T}\n(pick seed)", fontsize=8)
         pw = ", ".join(f"{cap} {picked[f'{lp}/{cap}']:g}" for cap in caps if f"{lp}/{cap}" in picked)
-        ax.set_title(f"{lp} loop: the w sweep on the pick seed (picked: {pw})", fontsize=10)
+        ax.set_title(f"{lp} loop: w sweep, pick seed\n(picked: {pw})", fontsize=9.5)
         ax = axes[1, j]
         fl, fsd = rep["fd_law_floor"].mean(), rep["fd_law_floor_sd"].mean()
         ax.axhspan(fl - 2 * fsd, fl + 2 * fsd, color="0.88", lw=0, label="noise floor +- 2 SD")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .common import cached_arrays, plt, run_dir, save
-from .fig_points_common import LADDER, digest, exact_loop, lam_name, results_rows
+from .fig_points_common import LADDER, digest, exact_loop, lam_name, pooled, results_rows
 
 KEYS = ("lam", "width", "finetune_images", "seed", "role", "generation", "params", "fit_error", "fit_error_se",
         "fit_detectable", "law_error", "law_error_se", "law_detectable", "mmd2", "mmd2_se")
@@ -23,11 +23,6 @@ def _table(out) -> dict:
                 else np.array([r[k] for r in rows]) for k in KEYS}
     return cached_arrays(run_dir(out, f"points-ladder-{digest(LADDER / 'results.csv')}"),
                          {"kind": "points_ladder_table", "sha1": digest(LADDER / "results.csv")}, compute)
-
-
-def _pooled(v: np.ndarray, se: np.ndarray) -> tuple[float, float]:
-    """Mean over rows and its SE from the rows' SEs (rows taken as independent)."""
-    return float(v.mean()), float(np.sqrt(np.sum(se**2)) / v.size)
 
 
 def _budget(ft: float) -> str:
@@ -58,7 +53,7 @@ def make(out, quick: bool = False) -> list:
                 xs, ys, es = [], [], []
                 for p in sorted(set(t["params"][at & (t["finetune_images"] == ft)].tolist())):
                     m = at & (t["finetune_images"] == ft) & (t["params"] == p)
-                    mu, se = _pooled(t[f"{key}_error"][m], t[f"{key}_error_se"][m])
+                    mu, se = pooled(t[f"{key}_error"][m], t[f"{key}_error_se"][m])
                     xs.append(p * 1.08 ** (k - (len(fts) - 1) / 2))
                     ys.append(mu)
                     es.append(2 * se)
@@ -73,7 +68,7 @@ def make(out, quick: bool = False) -> list:
             xs, ys, es = [], [], []
             for p in sorted(set(t["params"][at & (t["finetune_images"] == ft)].tolist())):
                 m = at & (t["finetune_images"] == ft) & (t["params"] == p) & (t["generation"] == T)
-                mu, se = _pooled(t["mmd2"][m], t["mmd2_se"][m])
+                mu, se = pooled(t["mmd2"][m], t["mmd2_se"][m])
                 xs.append(p * 1.08 ** (k - (len(fts) - 1) / 2))
                 ys.append(mu)
                 es.append(2 * se)

@@ -52,5 +52,10 @@ def exact_loop(out: Path, lam: float, steps: int = 5, grid: int = 81) -> dict:
     return {**arrays, "density": traj, "reward": sc.r, "points": sc.points}
 
 
+def pooled(v: np.ndarray, se: np.ndarray) -> tuple[float, float]:
+    """Mean over rows and its SE from the rows' SEs (rows taken as independent)."""
+    return float(v.mean()), float(np.sqrt(np.sum(se**2)) / v.size)
+
+
 def lam_name(lam: float) -> str:
     return "inf" if lam == math.inf else f"{lam:g}"
