@@ -25,20 +25,35 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+REL_DDP = 1e-3
+"""The largest difference of a tensor between one process and two ranks, relative to its norm."""
+
+
+def _relative(x: torch.Tensor, y: torch.Tensor) -> float:
+    """||x - y|| / ||x|| (Frobenius), 0 for two zero tensors."""
+    n = float(x.double().norm())
+    d = float((x.double() - y.double()).norm())
+    return d / n if n > 0 else d
+
+
 def test_two_gloo_processes_equal_one_process(tmp_path):
     env = _env()
     subprocess.run([sys.executable, str(WORKER), str(tmp_path / "one")], check=True, env=env, timeout=300)
     subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr",
                     "127.0.0.1", "--master_port", str(_free_port()), str(WORKER), str(tmp_path / "two")],
                    check=True, env=env, timeout=300)
-    a = torch.load(tmp_path / "one" / "training-state.pt", weights_only=True)["net"]
+    one = torch.load(tmp_path / "one" / "training-state.pt", weights_only=True)
+    a = one["net"]
     b = torch.load(tmp_path / "two" / "training-state.pt", weights_only=True)["net"]
     assert a.keys() == b.keys()
-    moved = 0
-    for k in a:
-        torch.testing.assert_close(a[k], b[k], atol=2e-6, rtol=1e-5)
-        moved += int(a[k].abs().sum() > 0)
-    assert moved > 10
+    # Two ranks sum the gradients in another order than one process does, so single weights differ by rounding,
+    # which Adam magnifies where a gradient is near 0 (g / sqrt(v) ~ sign(g)): an element-wise rounding bound holds
+    # on one CPU and not on another. Each tensor as a whole agrees to REL_DDP of its norm (seen: 2e-5); a rank whose
+    # gradients were not averaged, or a lost step, moves whole tensors by the size of an update (negative control:
+    # the raw weights against their EMA, one averaging step apart, differ by 0.6 of the norm).
+    assert max(_relative(a[k], b[k]) for k in a) <= REL_DDP
+    assert max(_relative(a[k], one["ema"][k]) for k in a) > 100 * REL_DDP
+    assert sum(int(a[k].abs().sum() > 0) for k in a) > 10
 
 
 @pytest.mark.cifar
