@@ -441,18 +441,22 @@ def _generations(cfg: FoldConfig, kind: DataKind, run: Path, rf: RunFolder | Non
         g = run / f"gen_{t:03d}"
         syn = None
         if t == 0:
-            real = distributed.share((x[: cfg.n_samples], None if y is None else y[: cfg.n_samples]) if main else None)
-            D = train(cfg.train, *real, g, progress=progress)
+            real_x, real_y = distributed.share((x[: cfg.n_samples], None if y is None else y[: cfg.n_samples])
+                                               if main else None)
+            D = train(cfg.train, real_x, real_y, g, progress=progress)
         else:
-            if D is None and main:
-                D = load_network(run / f"gen_{t - 1:03d}" / "network.pt", cfg.device)
+            kept = init = None                        # rank 0's training set (shared below) and weights
             if main:
+                if D is None:
+                    D = load_network(run / f"gen_{t - 1:03d}" / "network.pt", cfg.device)
                 prev = g.parent / f"gen_{t - 1:03d}"
                 syn = _synthetic(cfg, kind, t, g, x, _lazy(lambda: _sampler(cfg, t - 1, D, prev, progress)))
-            train_x = distributed.share(training_set(cfg, t, syn, x, run) if main else None)
+                kept = training_set(cfg, t, syn, x, run)
+                init = D.state_dict()
+            train_x = distributed.share(kept)
             ft = finetune_config(cfg.train, cfg.finetune_samples, stream_seed(cfg.seed, "finetune", t), cfg.finetune_lr,
                                  cfg.finetune_ema)
-            D = train(ft, train_x, None, g, init=D.state_dict() if main else None, progress=progress)
+            D = train(ft, train_x, None, g, init=init, progress=progress)
         if rf is None:
             continue
         sample = _sampler(cfg, t, D, g, progress)

@@ -200,7 +200,7 @@ def train(cfg: TrainConfig, samples: np.ndarray, labels: np.ndarray | None, out:
         idx = torch.randint(x_all.shape[0], (cfg.batch_size,), generator=g)
         sigma, noise = draw_noise(g, cfg.batch_size, shape)
         sl = slice(rank * local, (rank + 1) * local)
-        y = D.encode(x_all[idx[sl]], dev)     # type: ignore[operator]  # every denoiser gives encode
+        y = D.encode(x_all[idx[sl]], dev)
         lab = None
         if cfg.conditional:
             assert y_all is not None, "a conditional run has labels"

@@ -185,6 +185,8 @@ def _loop(args) -> int:
         print(json.dumps({"out": out, **cfg.to_dict()}, indent=2, default=str))
         return 0
     rf = run_mixture_loop(cfg, out)
+    if rf is None:                                # a torchrun rank other than 0: rank 0 prints the metrics
+        return 0
     for r in rf.metrics():
         print(json.dumps({k: r.get(k) for k in ("generation", "mean_reward", "reward_se", "fit_error", "fit_error_se",
                                                 "law_error", "law_error_se", "fd_law", "fd_law_floor")}))

@@ -19,6 +19,7 @@ from torch import nn
 from simtheory import validate
 from simtheory.diffusion.sampler import check_w
 
+from .precond import Preconditioned
 from .sampler import generate
 
 
@@ -50,7 +51,7 @@ def check_same_architecture(D_base: nn.Module, D_aux: nn.Module) -> None:
     :class:`PairedDenoiser`; guidance itself takes a guide of any architecture)."""
     cb, ca = getattr(D_base, "cfg", None), getattr(D_aux, "cfg", None)
     if cb != ca:
-        keys = cb.to_dict() if hasattr(cb, "to_dict") else {}
+        keys = cb.to_dict() if cb is not None and hasattr(cb, "to_dict") else {}
         diff = [f"{k}: {getattr(cb, k, None)!r} (base) vs {getattr(ca, k, None)!r} (aux)"
                 for k in keys if getattr(cb, k, None) != getattr(ca, k, None)]
         raise ValueError("base and auxiliary networks have different architectures: " + ("; ".join(diff) or "configs differ"))
@@ -176,7 +177,7 @@ def _labels_of(D_base: nn.Module, seeds: list, labels) -> torch.Tensor | None:
 
 
 @torch.no_grad()
-def guided_generate(D_base: nn.Module, D_aux, w: float, seeds, device, num_steps: int = 18, batch: int = 256,
+def guided_generate(D_base: Preconditioned, D_aux, w: float, seeds, device, num_steps: int = 18, batch: int = 256,
                     batched: bool | None = None, progress: bool = False, interval=None, labels=None) -> np.ndarray:
     """Samples, one per seed, from the Heun sampler with SIMS guidance D_base + w (D_base - D_aux) (uint8 NCHW for
     an image base).

@@ -12,8 +12,13 @@ case per data kind. Every denoiser, network or guided, has one signature: D(x, s
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    import numpy as np
 
 SIGMA_DATA = 0.5
 
@@ -37,7 +42,14 @@ class Preconditioned(nn.Module):
     ``encode`` (data -> float32 tensors in the network's space) and ``decode`` (sampler output -> data)."""
 
     net: nn.Module
-    sample_shape: tuple
+
+    if TYPE_CHECKING:     # what every subclass gives (sample_shape as a property of its config), for the type checker
+        @property
+        def sample_shape(self) -> tuple: ...
+
+        def encode(self, data, device="cpu") -> torch.Tensor: ...
+
+        def decode(self, x: torch.Tensor) -> np.ndarray: ...
 
     def forward(self, x: torch.Tensor, sigma: torch.Tensor, class_labels: torch.Tensor | None = None):
         sigma = per_sample(sigma, x).to(torch.float32)

@@ -142,6 +142,7 @@ class MixtureLadderConfig:
                      generations=self.generations, seed=seed, num_steps=self.num_steps,
                      sampler_ref_steps=self.sampler_ref_steps, n_sampler=self.n_sampler, finetune_samples=finetune,
                      finetune_lr=mix.finetune_lr)
+        assert mix.train.unet is not None         # a MixtureLoopConfig trains the U-Net (checked when it is made)
         unet = replace(mix.train.unet, float_data=False)
         return replace(cfg, train=replace(mix.train, unet=unet))
 
@@ -211,6 +212,8 @@ class MixtureLadderConfig:
                 _copy_folder(base.parent / which, folder / which)
             rf = run_image_loop(cfg, folder, progress=False)
         cpu = time.process_time() - t0
+        if rf is None:
+            raise RuntimeError("the mixture ladder runs its jobs in one process, not under torchrun")
         metrics = rf.metrics()
         rows = ladder_rows(compare_run(rf.path), metrics)
         if not self.keep_networks:

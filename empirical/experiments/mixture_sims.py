@@ -165,7 +165,7 @@ class SimsPhase:
                 "phase_ws": {f"{a}/{b}": list(v) for (a, b), v in self.ws.items()}}
 
     def jobs(self) -> list[dict]:
-        out = []
+        out: list[dict] = []
         for (lp, cap), ws in self.ws.items():
             for w, s in itertools.product(ws, self.seeds):
                 out.append({"job": len(out), "loop": lp, "lam": LOOPS[lp], "capacity": cap,
@@ -181,6 +181,8 @@ class SimsPhase:
         t0 = time.process_time()
         rf = run_mixture_loop(cfg, folder, progress=False)
         cpu = time.process_time() - t0
+        if rf is None:
+            raise RuntimeError("the mixture SIMS ladder runs its jobs in one process, not under torchrun")
         for f in rf.path.glob("gen_*/*.pt"):
             f.unlink()
         for d in rf.path.glob("gen_*/sims-aux"):

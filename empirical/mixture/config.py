@@ -167,9 +167,11 @@ def mixture_preset(name: str, **overrides) -> MixtureLoopConfig:
     if device is not None:
         tr = replace(tr, device=device)
     if "channels" in overrides:
+        assert tr.unet is not None                # a MixtureLoopConfig trains the U-Net (checked when it is made)
         tr = replace(tr, unet=replace(tr.unet, channels=overrides.pop("channels")))
     if "train_samples" in overrides:
         tr = replace(tr, total_samples=overrides.pop("train_samples"))
     if "resolution" in overrides:
+        assert tr.unet is not None
         tr = replace(tr, unet=replace(tr.unet, img_resolution=overrides["resolution"]))
     return replace(cfg, train=tr, **overrides)

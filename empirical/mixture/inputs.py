@@ -81,6 +81,7 @@ def resolve(config: MixtureLoopConfig) -> tuple[MixtureLoopConfig, LowRankMixtur
     from ..images.cifar10 import CLASSES
     law = load_law(config)
     unet = config.train.unet
+    assert unet is not None                       # a MixtureLoopConfig trains the U-Net (checked when it is made)
     want = (unet.in_channels, config.resolution, config.resolution)
     if law.shape is not None and tuple(law.shape) != want or law.d != math.prod(want):
         raise ValueError(f"the law's samples have shape {law.shape} (d = {law.d}); the run's U-Net makes {want}")

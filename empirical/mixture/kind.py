@@ -34,6 +34,7 @@ class MixtureData:
         self.classes = list(cfg.classes)
         self.n_classes = law.K
         self.target = self.classes.index(cfg.target) if cfg.reward == "class" else 0
+        assert cfg.train.unet is not None         # a MixtureLoopConfig trains the U-Net (checked when it is made)
         self.shape = (cfg.train.unet.in_channels, cfg.resolution, cfg.resolution)
         self.devices: tuple[str, ...] = (cfg.device,)
         self.log_fields: dict = {"law_sha1": cfg.law_sha1}
@@ -120,6 +121,8 @@ class MixtureData:
         floors; at t = 0 the denoiser's error against the exact one; a grid of the samples (<folder>/samples.png,
         display only: [-1, 1] mapped to 8 bits) and the samples themselves (<folder>/samples.npz, float32)."""
         cfg = self.cfg
+        if self.data_ref is None or self.data_floor is None:
+            raise RuntimeError("MixtureData.measure needs the law's moments: call start() first")
         rec = {"fd_law": frechet_to(samples, self.data_ref), "fd_law_floor": self.data_floor[0],
                "fd_law_floor_sd": self.data_floor[1], "fd_curated": frechet_to(samples, self.refs[t]),
                "fd_curated_floor": self.floors[t][0], "fd_curated_floor_sd": self.floors[t][1],
@@ -137,6 +140,8 @@ class MixtureData:
         """The sampler's own error: the exact denoiser (float64 behind the sampler's float32 boundary) through the
         loop's Heun sampler at the run's steps, on generation 0's first n_sampler evaluation latents (the latents
         model 0 was measured on), against the law's E[r] and class shares (its exact draws)."""
+        if self.law is None:
+            raise RuntimeError("MixtureData.exact_sampler needs the law's trajectory: call start() first")
         cfg = self.cfg
         n = min(cfg.n_sampler, cfg.n_eval)
         seeds = sample_seeds("eval", cfg.seed, 0, n)

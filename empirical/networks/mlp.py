@@ -132,7 +132,7 @@ class MLPDenoiser(Preconditioned):
         self.net = MLP(cfg)
 
     @property
-    def sample_shape(self) -> tuple:          # type: ignore[override]  # declared as an attribute by Preconditioned
+    def sample_shape(self) -> tuple:
         return (self.cfg.dim,)
 
     def encode(self, data, device="cpu") -> torch.Tensor:

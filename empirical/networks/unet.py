@@ -56,6 +56,7 @@ class ResBlock(nn.Module):
         self.n0, self.c0 = _norm(cin), nn.Conv2d(cin, cout, 3, padding=1)
         self.affine = nn.Linear(emb, 2 * cout)
         self.n1, self.c1 = _norm(cout), nn.Conv2d(cout, cout, 3, padding=1)
+        assert self.c1.bias is not None                        # a Conv2d made with its default bias=True
         nn.init.zeros_(self.c1.weight)
         nn.init.zeros_(self.c1.bias)
         self.drop = nn.Dropout(dropout)
@@ -63,6 +64,7 @@ class ResBlock(nn.Module):
         self.attn = attn
         if attn:
             self.na, self.qkv, self.proj = _norm(cout), nn.Conv2d(cout, 3 * cout, 1), nn.Conv2d(cout, cout, 1)
+            assert self.proj.bias is not None                  # a Conv2d made with its default bias=True
             nn.init.zeros_(self.proj.weight)
             nn.init.zeros_(self.proj.bias)
 
@@ -109,9 +111,11 @@ class UNet(nn.Module):
             if lvl > 0:
                 self.up.append(nn.Upsample(scale_factor=2, mode="nearest"))
                 res *= 2
-        self.out = nn.Sequential(_norm(ch), nn.SiLU(), nn.Conv2d(ch, cfg.in_channels, 3, padding=1))
-        nn.init.zeros_(self.out[-1].weight)
-        nn.init.zeros_(self.out[-1].bias)
+        head = nn.Conv2d(ch, cfg.in_channels, 3, padding=1)     # GroupNorm's init draws nothing: same RNG order
+        self.out = nn.Sequential(_norm(ch), nn.SiLU(), head)
+        assert head.bias is not None                                 # a Conv2d made with its default bias=True
+        nn.init.zeros_(head.weight)
+        nn.init.zeros_(head.bias)
 
     def _embed(self, c_noise: torch.Tensor) -> torch.Tensor:
         half = self.cfg.channels // 2

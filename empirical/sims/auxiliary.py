@@ -318,7 +318,7 @@ class SimsSampling:
         return asdict(self)
 
 
-def generation_sampler(D: nn.Module, gen_folder, sims: SimsSampling | None, device, num_steps: int, seed: int,
+def generation_sampler(D: Preconditioned, gen_folder, sims: SimsSampling | None, device, num_steps: int, seed: int,
                        progress: bool = False, seed0: int | None = None) -> Callable[..., np.ndarray]:
     """(seeds, steps=None) -> samples of one loop generation with ``steps`` Heun steps (default ``num_steps``): plain
     Heun sampling, or, with ``sims`` (w > 0), guidance from the generation's own auxiliary, built (or resumed) in
