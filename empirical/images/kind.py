@@ -1,4 +1,4 @@
-"""The image kind of the fold (:class:`empirical.fold.DataKind`): CIFAR-10 images, rewards and labels by the reward
+"""The image kind of the fold (:class:`empirical.fold_spec.DataKind`): CIFAR-10 images, rewards and labels by the reward
 classifier, measured by it, the judge and (optionally) FID; :func:`run_image_loop` runs the curated loop on it."""
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field, replace
 from simtheory import validate
 
 from ..checkpoints import upgrade_keys
-from ..fold import NeuralLoopWords, check_fold_config
+from ..fold_spec import NeuralLoopWords, check_fold_config
 from ..networks.unet import UNetConfig
 from ..seeds import stream_seed
 from ..sims.auxiliary import SimsSampling

@@ -1,4 +1,4 @@
-r"""The mixture kind of the fold (:class:`empirical.fold.DataKind`): exact draws of the law, the reward and labels of
+r"""The mixture kind of the fold (:class:`empirical.fold_spec.DataKind`): exact draws of the law, the reward and labels of
 its Bayes posterior, its exact curated trajectory and the measures of :mod:`empirical.mixture.measure`;
 :func:`run_mixture_loop` runs the curated loop on it and :func:`exact_sampler_steps` measures the sampler alone."""
 from __future__ import annotations

@@ -11,7 +11,7 @@ import numpy as np
 from simtheory import datasets, validate
 
 from ..checkpoints import upgrade_keys
-from ..fold import NeuralLoopWords, check_fold_config
+from ..fold_spec import NeuralLoopWords, check_fold_config
 from ..networks.mlp import MLPConfig
 from ..seeds import stream_seed
 from ..sims.auxiliary import SimsSampling

@@ -1,4 +1,4 @@
-"""The point kind of the fold (:class:`empirical.fold.DataKind`): real points, rewards from a callable, labels by the
+"""The point kind of the fold (:class:`empirical.fold_spec.DataKind`): real points, rewards from a callable, labels by the
 nearest mode, the measures of :mod:`empirical.points.measure`; :func:`run_point_loop` runs the curated loop on it."""
 from __future__ import annotations
 
