@@ -1,26 +1,33 @@
-r"""The curated retraining loop with real networks: the fold of :mod:`simtheory.fold`, for any data kind.
+r"""The curated retraining loop with real networks: the fold of [`simtheory.fold`][simtheory.fold], for any data kind.
 
     model_{t-1} --sample (Heun, per-seed)--> K m candidates --score, keep one of K (softmax)--> kept set t
       --mix with the real block (lam, scheme)--> training set t --fine-tune model_{t-1}--> model_t --measure
 
-:func:`run_fold` is the same for every kind of data. A kind (:class:`DataKind`: :class:`empirical.images.ImageData`
-for CIFAR-10, :class:`empirical.points.PointData` for low-dimensional points; a new kind is one subpackage that
+[`run_fold`][empirical.fold.run_fold] is the same for every kind of data. A kind
+([`DataKind`][empirical.fold_spec.DataKind]: [`empirical.images.ImageData`][empirical.images.kind.ImageData]
+for CIFAR-10, [`empirical.points.PointData`][empirical.points.kind.PointData] for low-dimensional points; a new kind is
+one subpackage that
 implements the protocol) supplies the real data, the rewards and labels of samples, and its own measurements of a
 model. The loop's words, the mixing rule, the real block of a generation, keep-one-of-K and the streams are
-simtheory.fold's; the seed blocks are :mod:`empirical.seeds`'.
+simtheory.fold's; the seed blocks are [`empirical.seeds`][empirical.seeds]'.
 
 Generation 0 trains the base model on N real samples. Generation t draws K m candidates from model t - 1 (per-sample
-seeds, :func:`sample_candidates`), scores them, keeps one per group of K by softmax of the reward, mixes the kept set
-with real samples by scheme and lam (:func:`simtheory.fold.training_set`), fine-tunes model t - 1 on the result
-and measures model t (:func:`model_record`): on its evaluation draws and on the next generation's candidates, with
+seeds, [`sample_candidates`][empirical.fold.sample_candidates]), scores them, keeps one per group of K by softmax of the
+reward, mixes the kept set
+with real samples by scheme and lam ([`simtheory.fold.training_set`][simtheory.fold.training_set]), fine-tunes model t -
+1 on the result
+and measures model t ([`model_record`][empirical.fold.model_record]): on its evaluation draws and on the next
+generation's candidates, with
 its fit error (against its training set), its law error (where the kind knows its data law) and its sampler error.
 
 Run folder: config.json (compared on resume; no device), log.jsonl (one line per start: device, threads, world
 size), metrics.jsonl, the kind's own files, gen_XXX/ (network.pt, training-state.pt, synthetic.npz: the kept
-samples under :data:`empirical.samples.SAMPLES_KEY`, every candidate's reward and label, the kept indices and, when
-real data are mixed in, the real block's rewards and labels). Rerunning resumes from :func:`resume_point`; every step writes
+samples under [`empirical.samples.SAMPLES_KEY`][empirical.samples.SAMPLES_KEY], every candidate's reward and label, the
+kept indices and, when
+real data are mixed in, the real block's rewards and labels). Rerunning resumes from
+[`resume_point`][empirical.fold.resume_point]; every step writes
 atomically, so a kill loses nothing done. Under torchrun, rank 0 alone samples, curates, measures and writes; every
-rank trains (:mod:`empirical.distributed`).
+rank trains ([`empirical.distributed`][empirical.distributed]).
 """
 from __future__ import annotations
 
@@ -50,8 +57,8 @@ from .train import finetune_config, load_network, train
 # ---------------------------------------------------------------------------------------------- sampling
 def sample_candidates(cfg: FoldConfig, t: int, sample: Sampler) -> np.ndarray:
     """Generation t's K m candidates, samples of model t - 1 drawn by ``sample`` (seeds -> samples: plain or SIMS-
-    guided, :func:`generation_sampler`) from the candidate seed block of generation t (block T + 1: the last model's
-    own draw, the seeds a generation T + 1 would use)."""
+    guided, [`generation_sampler`][empirical.sims.auxiliary.generation_sampler]) from the candidate seed block of
+    generation t (block T + 1: the last model's own draw, the seeds a generation T + 1 would use)."""
     return sample(sample_seeds("candidates", cfg.seed, t, cfg.n_synthetic * cfg.K))
 
 
@@ -79,9 +86,10 @@ def _lazy(make: Callable[[], Sampler]) -> Sampler:
 
 # ------------------------------------------------------------------------------------------ npz files
 def read_synthetic(path: Path) -> dict:
-    """Every array of a generation's synthetic.npz: the kept samples (under :data:`empirical.samples.SAMPLES_KEY`,
+    """Every array of a generation's synthetic.npz: the kept samples (under [`empirical.samples.SAMPLES_KEY`][empirical.samples.SAMPLES_KEY],
     read from an older key too), their rewards, the candidates' rewards and labels, the kept indices and, when real data are mixed
-    in, the real block's rewards and labels. A torn or foreign file is :class:`empirical.checkpoints.Unreadable`."""
+    in, the real block's rewards and labels. A torn or foreign file is
+    [`empirical.checkpoints.Unreadable`][empirical.checkpoints.Unreadable]."""
     try:
         with np.load(path) as z:
             out = {k: z[k] for k in z.files}
@@ -98,7 +106,7 @@ def _synthetic(cfg: FoldConfig, kind: DataKind, t: int, folder: Path, x: np.ndar
     """Generation t's candidates and kept set (sampled by ``sample``, model t - 1's sampler; scored and curated
     once, then read from <folder>/synthetic.npz): beside the kept samples and rewards, every candidate's reward and
     label, the kept indices and, when real data are mixed in, the real training samples' rewards and labels, so
-    that the predictions can be recomputed (:mod:`empirical.compare`)."""
+    that the predictions can be recomputed ([`empirical.compare`][empirical.compare])."""
     path = folder / "synthetic.npz"
     if path.exists():
         return read_synthetic(path)
@@ -135,7 +143,7 @@ def _kept(run: Path, s: int, key: str) -> np.ndarray:
 
 
 def training_set(cfg: FoldConfig, t: int, syn: dict, x: np.ndarray, run: Path) -> np.ndarray:
-    """What model t (t >= 1) is fine-tuned on, in the order of :func:`simtheory.fold.training_set`: the real block
+    """What model t (t >= 1) is fine-tuned on, in the order of [`simtheory.fold.training_set`][simtheory.fold.training_set]: the real block
     (when mixed in) and the kept sets (this generation's; every generation's so far under 'accumulate')."""
     mix = words.training_set(cfg.scheme, cfg.lam, t)
     real = [] if mix.real is None else [words.real_block(x, cfg.n_samples, t, cfg.scheme)]
@@ -144,7 +152,7 @@ def training_set(cfg: FoldConfig, t: int, syn: dict, x: np.ndarray, run: Path) -
 
 def training_rewards(cfg: FoldConfig, kind: DataKind, t: int, syn: dict | None, x: np.ndarray,
                      run: Path) -> np.ndarray:
-    """The rewards of model t's training set (:func:`training_set`'s samples, in its order): the real block's at
+    """The rewards of model t's training set ([`training_set`][empirical.fold.training_set]'s samples, in its order): the real block's at
     t = 0, else the real block's (when mixed in: stored in synthetic.npz) and the kept sets'."""
     if t == 0:
         return kind.score(words.real_block(x, cfg.n_samples, 0, cfg.scheme))[0]
@@ -190,7 +198,7 @@ def model_record(cfg: FoldConfig, kind: DataKind, t: int, D, sample: Sampler, fo
       from both samples (the model's draws and the finite training set, one draw of the law the network learns);
     - law (where the kind knows its data law): against the exact curated trajectory of that law,
       ``law_error`` with ``law_error_se`` (the model's draws, the law's Monte Carlo atoms and the noise every
-      finite set of the loop adds, :func:`simtheory.predict.law_trajectory`);
+      finite set of the loop adds, [`simtheory.predict.law_trajectory`][simtheory.predict.multistep.law_trajectory]);
     - sampler (``sampler_ref_steps`` > 0): the same network at the run's Heun steps against ``sampler_ref_steps``
       on the first n_sampler evaluation latents (paired), ``sampler_error`` with ``sampler_error_se``.
     """
@@ -274,8 +282,8 @@ def run_fold(cfg: FoldConfig, kind: DataKind, out, progress: bool = True) -> Run
     """Run (or resume) the curated retraining fold of ``cfg`` on data of ``kind`` into ``out``: generation 0
     trains on N real samples; generation t fine-tunes model t-1 on the kept samples of its K m candidates
     (drawn, scored and curated right after model t-1 is made, since they also measure it) mixed with real ones.
-    Each model is measured (:func:`model_record`) once the next generation's candidates exist (the last model
-    draws as many of its own). Returns the run folder (None on torchrun ranks other than 0)."""
+    Each model is measured ([`model_record`][empirical.fold.model_record]) once the next generation's candidates exist
+    (the last model draws as many of its own). Returns the run folder (None on torchrun ranks other than 0)."""
     main = distributed.is_main()
     progress = progress and main
     for dev in kind.devices:

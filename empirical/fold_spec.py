@@ -1,6 +1,8 @@
-"""The fold's interfaces: the config of a loop that :func:`empirical.fold.run_fold` runs (:class:`FoldConfig`), a
-kind of data it runs on (:class:`DataKind`), the neural loop's words (:class:`NeuralLoopWords`) and their check
-(:func:`check_fold_config`). No torch at import: a kind's config module imports these without the neural core."""
+"""The fold's interfaces: the config of a loop that [`empirical.fold.run_fold`][empirical.fold.run_fold] runs ([`FoldConfig`][empirical.fold_spec.FoldConfig]), a
+kind of data it runs on ([`DataKind`][empirical.fold_spec.DataKind]), the neural loop's words
+([`NeuralLoopWords`][empirical.fold_spec.NeuralLoopWords]) and their check
+([`check_fold_config`][empirical.fold_spec.check_fold_config]). No torch at import: a kind's config module imports these
+without the neural core."""
 from __future__ import annotations
 
 import math
@@ -27,8 +29,9 @@ Sampler = Callable[..., np.ndarray]
 
 
 class FoldConfig(Protocol):
-    """The config of a loop that :func:`run_fold` runs (frozen dataclasses: :class:`empirical.images.ImageLoopConfig`,
-    :class:`empirical.points.PointLoopConfig`): the loop's words of :mod:`simtheory.fold` and its networks'."""
+    """The config of a loop that [`run_fold`][empirical.fold.run_fold] runs (frozen dataclasses: [`empirical.images.ImageLoopConfig`][empirical.images.config.ImageLoopConfig],
+    [`empirical.points.PointLoopConfig`][empirical.points.config.PointLoopConfig]): the loop's words of
+    [`simtheory.fold`][simtheory.fold] and its networks'."""
 
     @property
     def n_samples(self) -> int: ...
@@ -70,8 +73,11 @@ class FoldConfig(Protocol):
 
 class DataKind(Protocol):
     """A kind of data the fold runs on: one subpackage of empirical each (images/, points/). Its methods are called
-    on rank 0 only, in this order: :meth:`real` (before the run folder exists: bad data fail first), :meth:`start`,
-    then per generation :meth:`score` and :meth:`measure`, and at generation 0 :meth:`exact_sampler`."""
+    on rank 0 only, in this order: [`real`][empirical.fold_spec.DataKind.real] (before the run folder exists: bad data
+    fail first), [`start`][empirical.fold_spec.DataKind.start],
+    then per generation [`score`][empirical.fold_spec.DataKind.score] and
+    [`measure`][empirical.fold_spec.DataKind.measure], and at generation 0
+    [`exact_sampler`][empirical.fold_spec.DataKind.exact_sampler]."""
 
     classes: list[str]
     """Label names (``["all"]`` for a kind without labels)."""
@@ -81,10 +87,10 @@ class DataKind(Protocol):
     log_fields: dict
     """The kind's own fields of a start's log.jsonl line."""
     law: dict | None
-    """:func:`simtheory.predict.law_trajectory` of the data law (set by :meth:`start`), or None: no law is known."""
+    """[`simtheory.predict.law_trajectory`][simtheory.predict.multistep.law_trajectory] of the data law (set by [`start`][empirical.fold_spec.DataKind.start]), or None: no law is known."""
 
     def real(self) -> tuple[np.ndarray, np.ndarray | None]:
-        """The run's real samples in its order (blocks of N, :func:`simtheory.fold.real_block`), and their labels
+        """The run's real samples in its order (blocks of N, [`simtheory.fold.real_block`][simtheory.fold.real_block]), and their labels
         for a class-conditional network (else None)."""
         ...
 
@@ -108,23 +114,24 @@ class DataKind(Protocol):
 
 
 class NeuralLoopWords(words.LoopWords):
-    """The words of a neural loop's config (a mixin of frozen dataclasses): :class:`simtheory.fold.LoopWords`, and
+    """The words of a neural loop's config (a mixin of frozen dataclasses): [`simtheory.fold.LoopWords`][simtheory.fold.LoopWords], and
     the fine-tune budget under its earlier name."""
 
     finetune_samples: int
 
     @property
     def finetune_images(self) -> int:
-        """Deprecated: :attr:`finetune_samples` (samples seen by each generation's fine-tune)."""
+        """Deprecated: `finetune_samples` (samples seen by each generation's fine-tune)."""
         warnings.warn("finetune_images is finetune_samples", DeprecationWarning, stacklevel=2)
         return self.finetune_samples
 
 
 def check_fold_config(cfg) -> None:
     """K, lam and scheme of a loop config (frozen dataclass), as every loop reads them
-    (:func:`simtheory.fold.check_words`: K an integer >= 1, lam >= 0 or inf, scheme one of SCHEMES), set back in
-    their checked form; and the sizes that index seed blocks (:mod:`empirical.seeds`): generations, candidates and
-    evaluation draws per generation, the sampler check's steps and draws."""
+    ([`simtheory.fold.check_words`][simtheory.fold.check_words]: K an integer >= 1, lam >= 0 or inf, scheme one of
+    SCHEMES), set back in
+    their checked form; and the sizes that index seed blocks ([`empirical.seeds`][empirical.seeds]): generations,
+    candidates and evaluation draws per generation, the sampler check's steps and draws."""
     k, lam = words.check_words(cfg.K, cfg.lam, cfg.scheme)
     object.__setattr__(cfg, "K", k)
     object.__setattr__(cfg, "lam", lam)

@@ -14,10 +14,10 @@ Steps, each timed and logged; summary.json is rewritten after every step, so a r
 6. curated: one curated generation (K = 4 candidates per kept image, softmax of the class reward), the base
    fine-tuned on the kept images; mean reward and class share before and after on the same seeds;
 7. sims: one SIMS auxiliary (empirical.sims.finetune_auxiliary) and FID of a w = 0 / w = 1 pair on the same seeds;
-8. mixture: one curated generation of the U-Net on the 32 x 32 CIFAR-10 law (:mod:`empirical.mixture`: the gpu
+8. mixture: one curated generation of the U-Net on the 32 x 32 CIFAR-10 law (`empirical.mixture`: the gpu
    preset's U-Net on exact draws, a shorter base, the law fitted in step 1 or read from its cache), with the law,
-   fit and selection errors of :func:`empirical.compare.compare_run` and the Frechet distance to the law beside
-   its floor.
+   fit and selection errors of [`empirical.compare.compare_run`][empirical.compare.compare_run] and the Frechet distance
+   to the law beside its floor.
 
 Files in DIR: summary.json, gpu-check.log, grid.png (rows: base samples, the curated model's and the SIMS w = 1
 samples of the same seeds). Networks and caches go to the work folder (``--work``), which is not meant to come back.

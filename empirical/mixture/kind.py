@@ -1,6 +1,6 @@
-r"""The mixture kind of the fold (:class:`empirical.fold_spec.DataKind`): exact draws of the law, the reward and labels of
-its Bayes posterior, its exact curated trajectory and the measures of :mod:`empirical.mixture.measure`;
-:func:`run_mixture_loop` runs the curated loop on it and :func:`exact_sampler_steps` measures the sampler alone."""
+r"""The mixture kind of the fold ([`empirical.fold_spec.DataKind`][empirical.fold_spec.DataKind]): exact draws of the law, the reward and labels of
+its Bayes posterior, its exact curated trajectory and the measures of `empirical.mixture.measure`;
+`run_mixture_loop` runs the curated loop on it and `exact_sampler_steps` measures the sampler alone."""
 from __future__ import annotations
 
 import math
@@ -23,9 +23,9 @@ from .measure import (against_law, curated_weights, denoiser_error, display_uint
 
 
 class MixtureData:
-    """The mixture kind of the fold (:func:`empirical.fold.run_fold`): exact draws, the Bayes posterior's reward and
+    """The mixture kind of the fold ([`empirical.fold.run_fold`][empirical.fold.run_fold]): exact draws, the Bayes posterior's reward and
     labels, the exact curated trajectory and the measures of the package docstring. Pass a config completed by
-    :func:`empirical.mixture.inputs.resolve` and its law."""
+    `empirical.mixture.inputs.resolve` and its law."""
 
     def __init__(self, cfg: MixtureLoopConfig, law: LowRankMixture, progress: bool = False):
         if cfg.law_sha1 is None or cfg.classes is None:
@@ -60,7 +60,7 @@ class MixtureData:
     def start(self, rf: RunFolder) -> None:
         """The exact curated trajectory of the law (``law``) and its moments: the data law's exact ones and p_t's
         from the trajectory's weights on the first n_moments draws, each with the Frechet distance's noise floor
-        (:meth:`_floor_draws`)."""
+        (`_floor_draws`)."""
         cfg, law = self.cfg, self.mixture
         seed = stream_seed(cfg.seed, "law")
         r = np.empty(cfg.n_law)

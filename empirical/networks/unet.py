@@ -1,9 +1,10 @@
 """A DDPM++-style U-Net whose width, depth, attention and class conditioning are options (Karras et al. 2022,
 Song et al. 2021): residual blocks with a noise embedding (scale and shift), self-attention at chosen
 resolutions, average-pool down and nearest up sampling, skip connections between the two halves; and
-:class:`Denoiser`, the EDM-preconditioned denoiser around it, whose data are uint8 NCHW images ([-1, 1] inside:
-:func:`to_float`, :func:`to_uint8`), or with ``float_data`` float NCHW arrays already in that space (exact draws of
-a law, which quantising to 8 bits would change)."""
+[`Denoiser`][empirical.networks.unet.Denoiser], the EDM-preconditioned denoiser around it, whose data are uint8 NCHW
+images ([-1, 1] inside:
+[`to_float`][empirical.networks.unet.to_float], [`to_uint8`][empirical.networks.unet.to_uint8]), or with ``float_data``
+float NCHW arrays already in that space (exact draws of a law, which quantising to 8 bits would change)."""
 from __future__ import annotations
 
 import math
