@@ -4,13 +4,8 @@ Two kinds of randomness drive a run:
 
 - **Sampler seeds**, one integer per sample: sample i is drawn from its own generator seeded by its seed
   ([`empirical.edm.latents_for_seeds`][empirical.edm.sampler.latents_for_seeds]), so it depends on nothing else. Seeds
-  come in blocks, laid out in decimal so that a seed reads as its coordinates:
-
-  $$
-  \mathrm{seed} = \mathrm{kind} \cdot 10^{18} + \mathrm{owner} \cdot 10^{12} + \mathrm{generation}
-  \cdot 10^{9} + i,
-  $$
-
+  come in blocks, laid out in decimal so that a seed reads as its coordinates,
+  $\mathrm{seed} = \mathrm{kind} \cdot 10^{18} + \mathrm{owner} \cdot 10^{12} + \mathrm{generation} \cdot 10^{9} + i$,
   with kind < 9 ([`BLOCKS`][empirical.seeds.BLOCKS]), owner < 10^6 (a run's seed, an auxiliary's seed or a sweep's seed
   set),
   generation < 1000 and i < 10^9. Every field is checked against its cap

@@ -127,8 +127,9 @@ def mixes_real(scheme: str, lam: float) -> bool:
 
 
 def mixing_weights(scheme: str, lam: float, steps: int) -> tuple[np.ndarray, np.ndarray]:
-    r"""The mixing rule in law space: the weights of $p_{t+1} = d_{t+1} P_{real} + \sum_{s \le t}
-    W_{t+1,s}\, c(p_s)$ for t < ``steps`` (Ferbach et al. 2024, Sec. 3), each set of
+    r"""The mixing rule in law space: the weights of
+    $p_{t+1} = d_{t+1} P_{real} + \sum_{s \le t} W_{t+1,s}\, c(p_s)$
+    for t < ``steps`` (Ferbach et al. 2024, Sec. 3), each set of
     [`training_set`][simtheory.fold.training_set] weighted
     by its size in units of N: the real block 1, a kept set lam (1 when lam = inf: N kept samples).
 
