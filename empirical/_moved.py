@@ -25,7 +25,7 @@ MOVED = {
 
 
 class MovedModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Finds the old paths of :data:`MOVED` and loads each as the module at its new path."""
+    """Finds the old paths of `MOVED` and loads each as the module at its new path."""
 
     def find_spec(self, fullname, path=None, target=None):
         if fullname not in MOVED:

@@ -19,7 +19,7 @@ named as samples: a point run counts points)."""
 
 
 def upgrade_keys(stored):
-    """A stored config or checkpoint JSON in today's words: every key of :data:`RENAMED`, at any depth, renamed,
+    """A stored config or checkpoint JSON in today's words: every key of [`RENAMED`][empirical.checkpoints.RENAMED], at any depth, renamed,
     the rest as stored. Stored files are read through it (and compared, and built into configs) but never rewritten:
     a folder written by an earlier version resumes, and new files carry the new keys."""
     if isinstance(stored, dict):

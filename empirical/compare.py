@@ -5,16 +5,19 @@ Per generation t >= 1, from gen_XXX/synthetic.npz (the candidates' rewards and c
 indices, the real images' rewards and labels when real data are mixed in) and metrics.jsonl (the new model's
 measured values on n_eval images):
 
-- one-step prediction (:func:`simtheory.predict.one_step`): the exact curated step on generation t's
+- one-step prediction ([`simtheory.predict.one_step`][simtheory.predict.onestep.one_step]): the exact curated step on
+generation t's
   candidates (samples of model t-1), mixed with the real images at the run's lam, against the kept set
   (tests the selection) and model t's measured values (the gap is the fit error: what infinite capacity misses);
-- multi-step prediction (:func:`simtheory.predict.trajectory`): the exact dynamics run forward from generation
+- multi-step prediction ([`simtheory.predict.trajectory`][simtheory.predict.multistep.trajectory]): the exact dynamics
+run forward from generation
   1's candidates alone (samples of model 0), lam, K and scheme as in the run;
 - each model's fit error (against its training set) and, where the data law is known, its law error (against the
   exact curated trajectory of the law), as the loop recorded them, and the sampler error where measured;
-- the checks: ``fit`` and ``law`` (:func:`simtheory.predict.model_checks`: these fail when the network does not
+- the checks: ``fit`` and ``law`` ([`simtheory.predict.model_checks`][simtheory.predict.checks.model_checks]: these fail
+when the network does not
   fit), the selection and Lemma 2.2 on the kept sets, and the theorems' consequences given the fit
-  (:func:`simtheory.predict.loop_checks`).
+  ([`simtheory.predict.loop_checks`][simtheory.predict.checks.loop_checks]).
 
 Writes <out>/compare.json, compare.md (tables with standard errors) and compare_reward.png,
 compare_classes.png. No torch: it reads arrays only.
@@ -79,7 +82,7 @@ def load_run(folder) -> dict:
 
 
 def _measured(row: dict) -> dict:
-    """A metrics row as :func:`simtheory.predict.sample_means` output (binomial SEs from the n_measured samples the
+    """A metrics row as [`simtheory.predict.sample_means`][simtheory.predict.values.sample_means] output (binomial SEs from the n_measured samples the
     model was measured on; n_eval in folders made before models were measured on more)."""
     q = np.asarray(row["class_proportions"], float)
     n = row.get("n_measured") or row["n_eval"]
@@ -123,7 +126,8 @@ def _multi_step(cfg: dict, gens: list[dict], steps: int, C: int) -> dict:
 
 def recorded_predictions(folder, config: dict, t: int, n_classes: int) -> dict:
     """What the image loop records in generation t's metrics line, from the arrays it has stored in
-    gen_001..gen_t: the one-step predictions of :func:`simtheory.predict.one_step` (``predicted_*``,
+    gen_001..gen_t: the one-step predictions of [`simtheory.predict.one_step`][simtheory.predict.onestep.one_step]
+    (``predicted_*``,
     ``predicted_kept_*``, ``candidate_*``, the Lemma 2.2 bound, each with its SE) and generation t of the
     multi-step prediction from generation 1's candidates (``multistep_predicted_*``)."""
     folder = Path(folder)

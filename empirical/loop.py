@@ -1,5 +1,5 @@
-"""Deprecated: the image loop's old module, split into the fold (:mod:`empirical.fold`: run_fold, the DataKind
-protocol, synthetic.npz I/O, resume) and the image kind (:mod:`empirical.images`). Its names are re-exported from
+"""Deprecated: the image loop's old module, split into the fold ([`empirical.fold`][empirical.fold]: run_fold, the DataKind
+protocol, synthetic.npz I/O, resume) and the image kind (`empirical.images`). Its names are re-exported from
 there; importing this module warns."""
 import warnings
 

@@ -1,9 +1,11 @@
 r"""The low-rank Gaussian mixture in torch, and its fit to CIFAR-10 (the ``fit-mixture`` command,
-:mod:`empirical.cli.mixture`).
+`empirical.cli.mixture`).
 
-:class:`TorchLowRankMixture` is the torch twin of :class:`simtheory.diffusion.lowrank.LowRankMixture`: the same
+[`TorchLowRankMixture`][empirical.lowrank.TorchLowRankMixture] is the torch twin of
+[`simtheory.diffusion.lowrank.LowRankMixture`][simtheory.diffusion.lowrank.LowRankMixture]: the same
 exact posterior, log-density, EDM denoiser and score, on tensors of any device, computed in the input's dtype
-(float32 or float64), with sigma a number or one value per row (as :func:`empirical.edm.heun_sample` passes
+(float32 or float64), with sigma a number or one value per row (as
+[`empirical.edm.heun_sample`][empirical.edm.sampler.heun_sample] passes
 it). Its arithmetic is chosen for float32: with r_k = x - mu_k, p_k = U_k^T r_k and the residual
 e_k = r_k - U_k p_k formed explicitly, every term is a sum of positives,
 
@@ -13,11 +15,13 @@ e_k = r_k - U_k p_k formed explicitly, every term is a sum of positives,
 
 so float32 loses only its rounding times the quadratic form (the numpy law's expansion of |x - mu_k|^2 would cost
 float32 eps (|x|^2 + |mu_k|^2) / c_k). It holds (K, n, d) intermediates: batch accordingly.
-:meth:`TorchLowRankMixture.as_denoiser` is the callable (x, sigma) -> D that the torch Heun sampler takes, so
+[`TorchLowRankMixture.as_denoiser`][empirical.lowrank.TorchLowRankMixture.as_denoiser] is the callable (x, sigma) -> D
+that the torch Heun sampler takes, so
 ``heun_sample(law.as_denoiser(), latents, steps)`` samples the law in image shape (latents (n, 3, H, W)).
 
-``python -m empirical fit-mixture`` (:mod:`empirical.cli.mixture`) fits
-:func:`simtheory.diffusion.lowrank_fit.fit_lowrank_mixture` to CIFAR-10's training split with :func:`fit_cifar`.
+``python -m empirical fit-mixture`` (`empirical.cli.mixture`) fits
+`simtheory.diffusion.lowrank_fit.fit_lowrank_mixture` to CIFAR-10's training split with
+[`fit_cifar`][empirical.lowrank.fit_cifar].
 """
 from __future__ import annotations
 
@@ -35,7 +39,7 @@ LOG_2PI = math.log(2 * math.pi)
 
 
 class TorchLowRankMixture:
-    """Torch twin of a :class:`~simtheory.diffusion.lowrank.LowRankMixture` (module docstring for the formulas).
+    """Torch twin of a [`LowRankMixture`][simtheory.diffusion.lowrank.LowRankMixture] (module docstring for the formulas).
 
     x is a float32 or float64 tensor of shape (n, d) or (n, ...) with d values per row, on any device; sigma a
     number >= 0, a 0-d tensor or one value per row (n,). Results have x's dtype and device; denoiser and score
@@ -137,7 +141,7 @@ class TorchLowRankMixture:
         return -(g[:, :, None] * z).sum(0).reshape(shp)
 
     def as_denoiser(self, dtype: torch.dtype | None = None) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-        """The exact denoiser as the callable (x, sigma) -> D of :func:`empirical.edm.heun_sample` (x (n, ...),
+        """The exact denoiser as the callable (x, sigma) -> D of [`empirical.edm.heun_sample`][empirical.edm.sampler.heun_sample] (x (n, ...),
         sigma (n,)), computed in ``dtype`` (None: x's own; torch.float64 for float64 accuracy behind the sampler's
         float32 boundary) and returned in x's dtype."""
         if dtype not in (None, torch.float32, torch.float64):
@@ -153,9 +157,9 @@ class TorchLowRankMixture:
 
 # ---------------------------------------------------------------------- the fit behind fit-mixture
 def fit_cifar(resolution: int, rank: int, floor: float | None = None, source=None) -> LowRankMixture:
-    """:func:`~simtheory.diffusion.lowrank_fit.fit_lowrank_mixture` on CIFAR-10's training split at ``resolution``
-    (area downsampling, :func:`empirical.data.downsample`), images scaled to [-1, 1] (x / 127.5 - 1), one
-    component per class in CIFAR-10's order; sample shape (3, resolution, resolution)."""
+    """`fit_lowrank_mixture` on CIFAR-10's training split at ``resolution``
+    (area downsampling, [`empirical.data.downsample`][empirical.images.cifar10.downsample]), images scaled to [-1, 1] (x
+    / 127.5 - 1), one component per class in CIFAR-10's order; sample shape (3, resolution, resolution)."""
     from .images import cifar10 as cifar
     x, y = cifar.load_cifar10("train", source, cache_dir=cifar.CACHE)
     x, y = cifar.prepare(x, y, resolution)
@@ -163,5 +167,5 @@ def fit_cifar(resolution: int, rank: int, floor: float | None = None, source=Non
 
 
 def load(path) -> TorchLowRankMixture:
-    """The torch twin of the law stored at ``path`` (:meth:`LowRankMixture.save`)."""
+    """The torch twin of the law stored at ``path`` ([`LowRankMixture.save`][simtheory.diffusion.lowrank.LowRankMixture.save])."""
     return TorchLowRankMixture(LowRankMixture.load(Path(path)))

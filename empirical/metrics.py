@@ -1,6 +1,7 @@
 r"""Metrics of a set of generated images beside FID: Frechet distance in the reward classifier's feature space,
 precision and recall by k-NN manifolds (Kynkaanniemi et al. 2019) in Inception features, class proportions and
-mean reward. :func:`sample_set_metrics` computes them all and records n, seeds and hashes as empirical.fid does.
+mean reward. [`sample_set_metrics`][empirical.metrics.sample_set_metrics] computes them all and records n, seeds and
+hashes as empirical.fid does.
 
 Precision / recall (Kynkaanniemi et al. 2019, Sec. 3): each real feature phi_r has the radius
 r_k(phi_r) = distance to its k-th nearest other real feature; the real manifold is the union of those balls.
@@ -89,7 +90,7 @@ def _stats_sha1(mu: np.ndarray, sigma: np.ndarray) -> str:
 
 
 def reference(real_images: np.ndarray, clf, device="cpu", inception_n: int = 0, progress: bool = False) -> dict:
-    """Reference arrays for :func:`sample_set_metrics`: classifier-feature statistics of all ``real_images`` and,
+    """Reference arrays for [`sample_set_metrics`][empirical.metrics.sample_set_metrics]: classifier-feature statistics of all ``real_images`` and,
     when inception_n > 0, Inception features of the first inception_n of them (FID statistics and P/R manifold)."""
     cf = classifier_features(clf, real_images, device)
     mu, sigma = fidmod.statistics(cf)

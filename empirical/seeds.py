@@ -3,19 +3,19 @@ r"""Every seed block and random stream of the empirical half, in one place.
 Two kinds of randomness drive a run:
 
 - **Sampler seeds**, one integer per sample: sample i is drawn from its own generator seeded by its seed
-  (:func:`empirical.edm.latents_for_seeds`), so it depends on nothing else. Seeds come in blocks, laid out in
-  decimal so that a seed reads as its coordinates:
-
-  .. math:: \mathrm{seed} = \mathrm{kind} \cdot 10^{18} + \mathrm{owner} \cdot 10^{12} + \mathrm{generation}
-     \cdot 10^{9} + i,
-
-  with kind < 9 (:data:`BLOCKS`), owner < 10^6 (a run's seed, an auxiliary's seed or a sweep's seed set),
-  generation < 1000 and i < 10^9. Every field is checked against its cap (:func:`sample_seeds`), so two blocks
+  ([`empirical.edm.latents_for_seeds`][empirical.edm.sampler.latents_for_seeds]), so it depends on nothing else. Seeds
+  come in blocks, laid out in decimal so that a seed reads as its coordinates,
+  $\mathrm{seed} = \mathrm{kind} \cdot 10^{18} + \mathrm{owner} \cdot 10^{12} + \mathrm{generation} \cdot 10^{9} + i$,
+  with kind < 9 ([`BLOCKS`][empirical.seeds.BLOCKS]), owner < 10^6 (a run's seed, an auxiliary's seed or a sweep's seed
+  set),
+  generation < 1000 and i < 10^9. Every field is checked against its cap
+  ([`sample_seeds`][empirical.seeds.sample_seeds]), so two blocks
   never share a seed and every seed is below 2^63 (an int64, and a valid torch seed).
 - **Streams**: one 32-bit seed per (run seed, purpose, generation) for the numpy and torch generators of the data
-  order, training, curation and the like (:func:`stream_seed`, from numpy's SeedSequence), and one per training
-  step and process for the batch, the noise and dropout (:func:`step_seed`), so that a killed and resumed run draws
-  exactly what an uninterrupted one draws.
+  order, training, curation and the like ([`stream_seed`][empirical.seeds.stream_seed], from numpy's SeedSequence), and
+  one per training
+  step and process for the batch, the noise and dropout ([`step_seed`][empirical.seeds.step_seed]), so that a killed and
+  resumed run draws exactly what an uninterrupted one draws.
 """
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ MAX_SEED = MAX_OWNER                                    # a run's seed must be b
 
 STREAMS = {"data": 1, "classifier": 2, "train": 3, "finetune": 4, "curation": 5, "judge": 6, "split": 7, "sims": 8,
            "law": 9, "denoiser": 10, "floor": 11}
-"""Name -> id of every random stream of a run (numpy / torch generators seeded by :func:`stream_seed`)."""
+"""Name -> id of every random stream of a run (numpy / torch generators seeded by [`stream_seed`][empirical.seeds.stream_seed])."""
 
 
 def _check_int(value, name: str, cap: int) -> int:
@@ -72,7 +72,7 @@ def block_start(block: str, owner: int, generation: int = 0) -> int:
 
 def sample_seeds(block: str, owner: int, generation: int, n: int, start: int = 0) -> np.ndarray:
     """Seeds start .. start + n - 1 of one block (int64): disjoint from every other block's for any owner and
-    generation within the caps, which are checked (a block holds :data:`BLOCK_SIZE` seeds)."""
+    generation within the caps, which are checked (a block holds `BLOCK_SIZE` seeds)."""
     n = _check_int(n, f"the number of {block} seeds", BLOCK_SIZE + 1)
     start = _check_int(start, f"the first {block} seed index", BLOCK_SIZE + 1)
     if start + n > BLOCK_SIZE:
@@ -81,7 +81,7 @@ def sample_seeds(block: str, owner: int, generation: int, n: int, start: int = 0
 
 
 def seed_coordinates(seed: int) -> tuple[str, int, int, int]:
-    """(block, owner, generation, index) of a sampler seed: the inverse of :func:`sample_seeds`."""
+    """(block, owner, generation, index) of a sampler seed: the inverse of [`sample_seeds`][empirical.seeds.sample_seeds]."""
     s = _check_int(seed, "seed", max(BLOCKS.values()) * KIND_STRIDE + KIND_STRIDE)
     kind, rest = divmod(s, KIND_STRIDE)
     owner, rest = divmod(rest, OWNER_STRIDE)
@@ -93,9 +93,9 @@ def seed_coordinates(seed: int) -> tuple[str, int, int, int]:
 
 
 def stream_seed(seed: int, stream: str, t: int = 0) -> int:
-    """The 32-bit seed of one random stream of a run (``stream`` in :data:`STREAMS`, generation ``t``), from the
-    run's seed: :func:`simtheory.fold.seed32` (seed, t, stream id), so streams are independent and two runs'
-    streams differ when their seeds do."""
+    """The 32-bit seed of one random stream of a run (``stream`` in [`STREAMS`][empirical.seeds.STREAMS], generation ``t``), from the
+    run's seed: [`simtheory.fold.seed32`][simtheory.fold.seed32] (seed, t, stream id), so streams are independent and
+    two runs' streams differ when their seeds do."""
     if stream not in STREAMS:
         raise ValueError(f"unknown stream {stream!r}; streams are {sorted(STREAMS)}")
     return seed32(seed, t, STREAMS[stream])

@@ -1,6 +1,8 @@
-"""Deprecated: the SIMS experiments' old module, split into :mod:`empirical.sims.config` (SimsConfig, presets,
-resolve_config), :mod:`empirical.sims.measure` (Context), :mod:`empirical.sims.sweep` (run_guidance_sweep and its
-tables), :mod:`empirical.sims.shift` and :mod:`empirical.sims.explore`. Its names are re-exported from there (run_sweep
+"""Deprecated: the SIMS experiments' old module, split into [`empirical.sims.config`][empirical.sims.config] (SimsConfig, presets,
+resolve_config), [`empirical.sims.measure`][empirical.sims.measure] (Context),
+[`empirical.sims.sweep`][empirical.sims.sweep] (run_guidance_sweep and its
+tables), [`empirical.sims.shift`][empirical.sims.shift] and [`empirical.sims.explore`][empirical.sims.explore]. Its
+names are re-exported from there (run_sweep
 is run_guidance_sweep, resolve is resolve_config, summary is setting_summary); importing this module warns."""
 import warnings
 

@@ -6,13 +6,13 @@ from rank 0's weights and optimizer state), a plain process otherwise.
 
 Every step's batch indices and noise come from a generator seeded by (seed, step) and are drawn for the whole
 global batch; each process takes its slice; dropout masks come from the global generators seeded by (seed, step,
-rank) for that step only (:func:`empirical.seeds.step_seed`). So a run resumes exactly, dropout included, and N
-processes compute the gradient of the same global batch as one process does.
+rank) for that step only ([`empirical.seeds.step_seed`][empirical.seeds.step_seed]). So a run resumes exactly, dropout
+included, and N processes compute the gradient of the same global batch as one process does.
 
-Architectures: :data:`ARCHITECTURES` maps a name to (config class, denoiser class). A TrainConfig holds the
+Architectures: `ARCHITECTURES` maps a name to (config class, denoiser class). A TrainConfig holds the
 config of one of them in the field of that name (``unet`` or ``mlp``); checkpoints record it under the same
-key, and :func:`load_network` builds the denoiser from that key. One loop trains both: the denoiser's own
-``encode`` maps a batch of data (uint8 images, float points) into its space.
+key, and [`load_network`][empirical.train.load_network] builds the denoiser from that key. One loop trains both: the
+denoiser's own ``encode`` maps a batch of data (uint8 images, float points) into its space.
 """
 from __future__ import annotations
 
@@ -77,13 +77,13 @@ class TrainConfig:
     @classmethod
     def from_stored(cls, stored: dict) -> TrainConfig:
         """The TrainConfig of a stored dict (a run's config.json, a checkpoint's JSON), older keys read
-        (:func:`empirical.checkpoints.upgrade_keys`), keys of no field left out."""
+        ([`empirical.checkpoints.upgrade_keys`][empirical.checkpoints.upgrade_keys]), keys of no field left out."""
         d = checkpoints.upgrade_keys(stored)
         return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
 
     @property
     def arch(self) -> str:
-        """The network's architecture: a key of :data:`ARCHITECTURES`."""
+        """The network's architecture: a key of `ARCHITECTURES`."""
         return "mlp" if self.mlp is not None else "unet"
 
     @property
@@ -107,7 +107,7 @@ class TrainConfig:
         return d
 
     def network_config(self) -> dict:
-        """{arch: config} as network.json stores it (:func:`build_network` reads it back)."""
+        """{arch: config} as network.json stores it (`build_network` reads it back)."""
         return {self.arch: self.network.to_dict()}
 
 
@@ -129,7 +129,7 @@ def _step_generator(seed: int, step: int) -> torch.Generator:
 
 
 def load_network(path: Path, device="cpu") -> Preconditioned:
-    """The inference (EMA) network saved by :func:`train` (or a loop generation), of the architecture its JSON
+    """The inference (EMA) network saved by [`train`][empirical.train.train] (or a loop generation), of the architecture its JSON
     names."""
     state, cfg = checkpoints.load(path)
     try:
@@ -200,7 +200,7 @@ def train(cfg: TrainConfig, samples: np.ndarray, labels: np.ndarray | None, out:
         idx = torch.randint(x_all.shape[0], (cfg.batch_size,), generator=g)
         sigma, noise = draw_noise(g, cfg.batch_size, shape)
         sl = slice(rank * local, (rank + 1) * local)
-        y = D.encode(x_all[idx[sl]], dev)     # type: ignore[operator]  # every denoiser gives encode
+        y = D.encode(x_all[idx[sl]], dev)
         lab = None
         if cfg.conditional:
             assert y_all is not None, "a conditional run has labels"
@@ -243,7 +243,8 @@ def train(cfg: TrainConfig, samples: np.ndarray, labels: np.ndarray | None, out:
 def finetune_config(cfg: TrainConfig, samples: int, seed: int, lr: float | None = None,
                     ema: float = FINETUNE_EMA) -> TrainConfig:
     """The same hyperparameters for a fine-tune of ``samples`` samples seen (SIMS and the loops fine-tune so), with
-    no warm-up and the EMA half-life ``ema`` x ``samples`` (:data:`FINETUNE_EMA`; 0: the raw fine-tuned weights)."""
+    no warm-up and the EMA half-life ``ema`` x ``samples`` ([`FINETUNE_EMA`][empirical.train.FINETUNE_EMA]; 0: the raw
+    fine-tuned weights)."""
     return replace(cfg, total_samples=int(samples), seed=int(seed), warmup_samples=0,
                    checkpoint_samples=int(samples), lr=cfg.lr if lr is None else lr,
                    ema_halflife_samples=float(ema) * int(samples))

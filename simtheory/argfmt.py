@@ -1,6 +1,6 @@
 """The conventions every command line of the project shares: help on every option with its default shown once,
 ``--version``, the check that ``--only`` names exist, and the thread count of the process (``--threads``,
-``$CURATED_THREADS``). Only entry points call :func:`set_threads`; the library never changes thread settings."""
+``$CURATED_THREADS``). Only entry points call `set_threads`; the library never changes thread settings."""
 from __future__ import annotations
 
 import argparse
@@ -10,7 +10,7 @@ from importlib import metadata
 PACKAGE = "curated-retraining"
 THREADS_ENV = "CURATED_THREADS"
 DEFAULT_THREADS = 1
-"""The thread count of an entry point given neither --threads nor $CURATED_THREADS. The kernels of figures and
+"""The thread count of an entry point given neither --threads nor `$CURATED_THREADS`. The kernels of figures and
 checks are small and called many times: on a shared machine each parallel region waits for descheduled threads,
 so more threads ran several times slower than one (docs/getting-started.md, Threads); results do not depend on
 the thread count (kernels split work into a fixed number of chunks)."""
@@ -45,7 +45,7 @@ def add_version(parser: argparse.ArgumentParser) -> None:
 
 
 def add_threads(parser: argparse.ArgumentParser, what: str = "Numba's kernels") -> None:
-    """``--threads N``: the CPU threads of this process (see :func:`resolve_threads` for the default)."""
+    """``--threads N``: the CPU threads of this process (see `resolve_threads` for the default)."""
     parser.add_argument("--threads", type=int, default=None,
                         help=f"CPU threads for {what} in this process (default: ${THREADS_ENV} when set, else "
                              f"{DEFAULT_THREADS}: small kernels on a shared machine run fastest on one thread)")
@@ -53,7 +53,7 @@ def add_threads(parser: argparse.ArgumentParser, what: str = "Numba's kernels") 
 
 def resolve_threads(option: int | None) -> int:
     """The thread count an entry point uses: ``--threads`` when given, else ``$CURATED_THREADS`` when set, else
-    :data:`DEFAULT_THREADS`. ValueError naming the option or the variable when it is not an integer >= 1."""
+    `DEFAULT_THREADS`. ValueError naming the option or the variable when it is not an integer >= 1."""
     if option is not None:
         name, value = "--threads", str(option)
     else:
@@ -137,7 +137,7 @@ def check_out_file(path, option: str = "--out") -> None:
 
 def check_writable_dir(path, option: str = "--out") -> None:
     """ValueError when ``path`` cannot become a writable folder: it or a part above it is a file
-    (:func:`check_out_dir`), or the nearest existing folder of the path refuses a new entry (permissions, a
+    (`check_out_dir`), or the nearest existing folder of the path refuses a new entry (permissions, a
     read-only file system, a name too long). Probes with a temporary folder, removed at once: nothing stays."""
     from pathlib import Path
     check_out_dir(path, option)

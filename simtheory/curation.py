@@ -3,11 +3,13 @@ r"""The exact curation step of Ferbach et al. 2024 on discrete or gridded densit
 Curation draws K samples from p and keeps one with probability softmax(r) among them (Luce first choice;
 K = 2 is Bradley-Terry). The kept sample has law (Eq. 6)
 
-.. math::  \hat p(x) = p(x) H_K(x),\qquad
-           H_K(x) = \mathbb E_{x_2..x_K\sim p}\Big[\frac{K e^{r(x)}}{e^{r(x)} + \sum_{j\ge2} e^{r(x_j)}}\Big],
+$$
+\hat p(x) = p(x) H_K(x),\qquad
+H_K(x) = \mathbb E_{x_2..x_K\sim p}\Big[\frac{K e^{r(x)}}{e^{r(x)} + \sum_{j\ge2} e^{r(x_j)}}\Big],
+$$
 
 and K = inf is the exponential tilt p e^r / E_p[e^r] (Lemma 2.1). Finite K is computed without Monte Carlo
-by the Gumbel-grid quadrature of :mod:`simtheory.kernels`.
+by the Gumbel-grid quadrature of [`simtheory.kernels`][simtheory.kernels].
 """
 from __future__ import annotations
 
@@ -42,7 +44,8 @@ class GumbelGrid:
 def gumbel_grid(r: np.ndarray, K: int, h: float = H) -> GumbelGrid:
     """The grid for rewards ``r`` and group size ``K`` (from min r + Y_LO to max r + log K + Y_HI).
 
-    Pass rewards shifted so that max r = 0 (as :func:`curated_finite` does): grid positions are then computed
+    Pass rewards shifted so that max r = 0 (as [`curated_finite`][simtheory.curation.curated_finite] does): grid
+    positions are then computed
     from numbers of the size of the reward spread, not of the rewards. The node count is limited so that
     the kernels' buffers (kernels.BYTES_PER_NODE each) stay within MAX_GRID_BYTES.
     """
@@ -75,7 +78,7 @@ def tilt(p: np.ndarray, r: np.ndarray, t: float = 1.0) -> np.ndarray:
 
 
 def curated_finite(p: np.ndarray, r: np.ndarray, K: int, *, fast: bool = True) -> np.ndarray:
-    """p * H_K for flat, validated p and r and integer K >= 2 (no checks; see :func:`curated`).
+    """p * H_K for flat, validated p and r and integer K >= 2 (no checks; see [`curated`][simtheory.curation.curated]).
 
     ``fast=False`` runs the dense numpy reference instead of the Numba kernels (same grid, same answer).
     """
@@ -103,7 +106,8 @@ def curated_finite(p: np.ndarray, r: np.ndarray, K: int, *, fast: bool = True) -
 
 def curate(p: np.ndarray, r: np.ndarray, K) -> np.ndarray:
     """The one K dispatch of Eq. 6 for validated p, r (any shape) and K: 1 is the identity, inf the tilt
-    (Lemma 2.1), a finite K the Gumbel-grid quadrature. :func:`curated` and the dynamics both call it."""
+    (Lemma 2.1), a finite K the Gumbel-grid quadrature. [`curated`][simtheory.curation.curated] and the dynamics both
+    call it."""
     if K == 1:
         return p
     if K == math.inf:
@@ -125,8 +129,9 @@ def curated(p, r, K) -> np.ndarray:
 
     Returns
     -------
-    numpy.ndarray, same shape as p: the law of the kept sample. No Monte Carlo: a trapezoid rule in the
-    Gumbel variable, accurate to ~1e-14 against enumeration of the K - 1 other draws.
+    numpy.ndarray, same shape as p
+        the law of the kept sample. No Monte Carlo: a trapezoid rule in the
+        Gumbel variable, accurate to ~1e-14 against enumeration of the K - 1 other draws.
     """
     pa = validate.probability(p, "p")
     ra = validate.rewards(r, pa.shape, "r")

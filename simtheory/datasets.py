@@ -1,7 +1,8 @@
 """Named real-data sets for loops and sweeps: points (or atom indices), their reward, family options and, where
 it is known, the data law as a Gaussian mixture (the exact denoiser and the distance to the law use it).
 
-The laws are those of :mod:`simtheory.geometries`, the same the gridded scenarios (:mod:`simtheory.scenarios`)
+The laws are those of [`simtheory.geometries`][simtheory.geometries], the same the gridded scenarios
+([`simtheory.scenarios`][simtheory.scenarios])
 discretise, so both halves run on the same laws: gauss1d, gauss2d, mixture1d, mixture2d, moons (and atoms1d,
 the atoms of the mixture1d scenario).
 """
@@ -48,18 +49,18 @@ def _mixture(geometry, n: int, rng: np.random.Generator) -> Dataset:
 
 
 def mixture1d(n: int, rng: np.random.Generator) -> Dataset:
-    """Draws from :data:`simtheory.geometries.MIXTURE1D` (three Gaussians on the line; the law of
+    """Draws from [`simtheory.geometries.MIXTURE1D`][simtheory.geometries.MIXTURE1D] (three Gaussians on the line; the law of
     scenarios.mixture1d) with its reward."""
     return _mixture(MIXTURE1D, n, rng)
 
 
 def mixture2d(n: int, rng: np.random.Generator) -> Dataset:
-    """Draws from :data:`simtheory.geometries.MIXTURE2D` (the law of scenarios.mixture2d) with its reward."""
+    """Draws from [`simtheory.geometries.MIXTURE2D`][simtheory.geometries.MIXTURE2D] (the law of scenarios.mixture2d) with its reward."""
     return _mixture(MIXTURE2D, n, rng)
 
 
 def moons(n: int, rng: np.random.Generator) -> Dataset:
-    """Draws from :data:`simtheory.geometries.MOONS` (two moons, noise .1; the law of scenarios.moons2d) with its
+    """Draws from [`simtheory.geometries.MOONS`][simtheory.geometries.MOONS] (two moons, noise .1; the law of scenarios.moons2d) with its
     reward; modes are the arcs' midpoints (the nearest one tells the moon)."""
     return Dataset(MOONS.sample(n, rng), MOONS.reward, {"modes": MOONS.modes, "components": 8}, MOONS.mixture())
 
@@ -75,7 +76,7 @@ DATASETS = {"gauss1d": gauss1d, "gauss2d": gauss2d, "mixture1d": mixture1d, "mix
 
 
 BYTES_PER_POINT = 64
-"""Peak memory per drawn point of :func:`make` (two coordinates, float64, and the draws' temporaries)."""
+"""Peak memory per drawn point of [`make`][simtheory.datasets.make] (two coordinates, float64, and the draws' temporaries)."""
 
 
 def make(name: str, n: int, seed: int = 0) -> Dataset:

@@ -87,7 +87,7 @@ def two_moons_nodes(nodes: int = 200) -> tuple[np.ndarray, np.ndarray]:
 
 
 def two_moons_pdf(x: np.ndarray, noise: float = 0.1, nodes: int = 200) -> np.ndarray:
-    r"""Density of scikit-learn's two moons (:func:`two_moons_nodes`) plus N(0, noise^2 I)."""
+    r"""Density of scikit-learn's two moons ([`two_moons_nodes`][simtheory.densities.two_moons_nodes]) plus N(0, noise^2 I)."""
     centres, weights = two_moons_nodes(nodes)
 
     def block(xb: np.ndarray) -> np.ndarray:

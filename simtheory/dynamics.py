@@ -2,10 +2,12 @@ r"""Population retraining on curated samples, with real data (Ferbach et al. 202
 
 With infinite samples and capacity, generation t+1 is fitted exactly to
 
-.. math:: p_{t+1} = \frac{p_{data} + \lambda\, \hat p_t}{1 + \lambda},\qquad \hat p_t = p_t H_K,
+$$
+p_{t+1} = \frac{p_{data} + \lambda\, \hat p_t}{1 + \lambda},\qquad \hat p_t = p_t H_K,
+$$
 
-lambda the synthetic-to-real ratio (lambda = inf: fully synthetic, :math:`p_{t+1} = \hat p_t`). A run is a fold of
-:func:`step` over generations.
+lambda the synthetic-to-real ratio (lambda = inf: fully synthetic, $p_{t+1} = \hat p_t$). A run is a fold of
+[`step`][simtheory.dynamics.step] over generations.
 """
 from __future__ import annotations
 
@@ -59,12 +61,18 @@ def retrain(p0, r, K, steps: int, lam: float = math.inf, p_data=None) -> np.ndar
 
     Parameters
     ----------
-    p0 : array_like, any shape -- the initial model (probabilities).
-    r : array_like, shape of p0 -- rewards.
-    K : int >= 1 or math.inf -- samples per kept sample.
-    steps : int >= 0 -- generations.
-    lam : float in [0, inf] -- synthetic-to-real ratio; inf (default) is the fully synthetic loop.
-    p_data : array_like, shape of p0 -- the real data distribution, required when lam is finite.
+    p0 : array_like, any shape
+        the initial model (probabilities).
+    r : array_like, shape of p0
+        rewards.
+    K : int >= 1 or math.inf
+        samples per kept sample.
+    steps : int >= 0
+        generations.
+    lam : float in [0, inf]
+        synthetic-to-real ratio; inf (default) is the fully synthetic loop.
+    p_data : array_like, shape of p0
+        the real data distribution, required when lam is finite.
 
     Returns
     -------

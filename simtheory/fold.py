@@ -5,19 +5,25 @@ r"""The words every retraining loop shares: a loop is a fold over generations,
 and every rung (the exact dynamics, the finite-sample families, the neural points, the image-shaped law and the
 images) runs it with its own sample and fit. This module holds what the rungs share, so that each says it once:
 
-- **The loop's words** (:class:`LoopWords`, :func:`check_words`): N real samples per generation (``n_samples``),
+- **The loop's words** ([`LoopWords`][simtheory.fold.LoopWords], [`check_words`][simtheory.fold.check_words]): N real
+samples per generation (``n_samples``),
   K candidates per kept sample, the synthetic-to-real ratio lam (inf: fully synthetic), the scheme and the number
-  of generations; the synthetic count :func:`n_synthetic` = N (lam = inf) or round(lam N), and the real samples a
-  run needs, :func:`real_needed`.
-- **The mixing rule** in both of its forms. In sample space (:func:`training_set`): which real block and which
-  generations' kept sets make generation t's training set (:data:`SCHEMES`). In law space
-  (:func:`mixing_weights`): the weights of :math:`p_{t+1} = d_{t+1} P_{real} + \sum_{s \le t} W_{t+1,s}\, c(p_s)`
+  of generations; the synthetic count [`n_synthetic`][simtheory.fold.n_synthetic] = N (lam = inf) or round(lam N), and
+  the real samples a run needs, [`real_needed`][simtheory.fold.real_needed].
+- **The mixing rule** in both of its forms. In sample space ([`training_set`][simtheory.fold.training_set]): which real
+block and which
+  generations' kept sets make generation t's training set ([`SCHEMES`][simtheory.fold.SCHEMES]). In law space
+  ([`mixing_weights`][simtheory.fold.mixing_weights]): the weights of
+  $p_{t+1} = d_{t+1} P_{real} + \sum_{s \le t} W_{t+1,s}\, c(p_s)$
   (Ferbach et al. 2024, Sec. 3), the same rule with each set weighted by its size.
-- **The real block** of a generation (:func:`real_block`) and **keep-one-of-K** (:func:`keep_one_of_k`: candidates
-  in consecutive groups of K, one kept per group by softmax of the reward, :func:`simtheory.selection.select_softmax`).
+- **The real block** of a generation ([`real_block`][simtheory.fold.real_block]) and **keep-one-of-K**
+([`keep_one_of_k`][simtheory.fold.keep_one_of_k]: candidates
+  in consecutive groups of K, one kept per group by softmax of the reward,
+  [`simtheory.selection.select_softmax`][simtheory.selection.select_softmax]).
 - **Random streams** (one convention for both halves). A run seeded ``seed`` draws generation t's randomness from
   the numpy SeedSequence with entropy ``seed`` and spawn key (t,), and stream i of that generation from its i-th
-  child, spawn key (t, i) (:func:`seed_sequence`, :func:`generation_streams`, :func:`seed32`). The same rule seeds a
+  child, spawn key (t, i) ([`seed_sequence`][simtheory.fold.seed_sequence],
+  [`generation_streams`][simtheory.fold.generation_streams], [`seed32`][simtheory.fold.seed32]). The same rule seeds a
   training run's step k (key (k,)) and each process's share of it (key (k, rank)). Streams with distinct keys are
   independent, and a draw depends only on (seed, key), never on what was drawn before, so a resumed run draws what
   an uninterrupted one draws.
@@ -41,7 +47,7 @@ generation. Generation 0 trains on real block 0 alone."""
 
 # ------------------------------------------------------------------------------------------------ the words
 def check_scheme(scheme) -> str:
-    """``scheme`` if it is one of :data:`SCHEMES`; else a ValueError naming it."""
+    """``scheme`` if it is one of [`SCHEMES`][simtheory.fold.SCHEMES]; else a ValueError naming it."""
     if scheme not in SCHEMES:
         raise ValueError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
     return scheme
@@ -49,7 +55,8 @@ def check_scheme(scheme) -> str:
 
 def check_words(K, lam, scheme) -> tuple[int, float]:
     """(K, lam) of a loop that curates by sampling, checked with its scheme: K an integer >= 1 (one kept sample of
-    K drawn, so K = inf is refused: it is the exact tilt), lam >= 0 or inf, scheme one of :data:`SCHEMES`."""
+    K drawn, so K = inf is refused: it is the exact tilt), lam >= 0 or inf, scheme one of
+    [`SCHEMES`][simtheory.fold.SCHEMES]."""
     k = validate.group_size(K, "K")
     if k == math.inf:
         raise ValueError("K must be finite in a sampled loop (one kept sample of K drawn; K = inf is the exact tilt)")
@@ -79,12 +86,12 @@ class LoopWords:
 
     @property
     def n_synthetic(self) -> int:
-        """Kept (synthetic) samples per generation: N when lam = inf, else round(lam N) (:func:`n_synthetic`)."""
+        """Kept (synthetic) samples per generation: N when lam = inf, else round(lam N) ([`n_synthetic`][simtheory.fold.LoopWords.n_synthetic])."""
         return n_synthetic(self.n_samples, self.lam)
 
     @property
     def n_real(self) -> int:
-        """Real samples the run trains on: N, or N per generation under 'fresh' (:func:`real_needed`)."""
+        """Real samples the run trains on: N, or N per generation under 'fresh' ([`real_needed`][simtheory.fold.real_needed])."""
         return real_needed(self.n_samples, self.generations, self.scheme)
 
 
@@ -99,10 +106,10 @@ class TrainingSet:
 
 
 def training_set(scheme: str, lam: float, t: int) -> TrainingSet:
-    """The mixing rule in sample space: generation t's training set (:data:`SCHEMES`). Generation 0 trains on real
+    """The mixing rule in sample space: generation t's training set ([`SCHEMES`][simtheory.fold.SCHEMES]). Generation 0 trains on real
     block 0; generation t >= 1 on real block 0 (block t under 'fresh') and its kept set t, on the kept set alone
     when lam = inf (but 'accumulate', which always keeps the real block), and under 'accumulate' on every kept set
-    1..t. At lam = 0 the kept sets are empty (:func:`n_synthetic`) and the real block is all."""
+    1..t. At lam = 0 the kept sets are empty ([`n_synthetic`][simtheory.fold.n_synthetic]) and the real block is all."""
     check_scheme(scheme)
     t = validate.count(t, "t", minimum=0)
     if t == 0:
@@ -120,18 +127,21 @@ def mixes_real(scheme: str, lam: float) -> bool:
 
 
 def mixing_weights(scheme: str, lam: float, steps: int) -> tuple[np.ndarray, np.ndarray]:
-    r"""The mixing rule in law space: the weights of :math:`p_{t+1} = d_{t+1} P_{real} + \sum_{s \le t}
-    W_{t+1,s}\, c(p_s)` for t < ``steps`` (Ferbach et al. 2024, Sec. 3), each set of :func:`training_set` weighted
+    r"""The mixing rule in law space: the weights of
+    $p_{t+1} = d_{t+1} P_{real} + \sum_{s \le t} W_{t+1,s}\, c(p_s)$
+    for t < ``steps`` (Ferbach et al. 2024, Sec. 3), each set of
+    [`training_set`][simtheory.fold.training_set] weighted
     by its size in units of N: the real block 1, a kept set lam (1 when lam = inf: N kept samples).
 
-    replace / fresh: :math:`(P_{real} + \lambda c(p_t)) / (1 + \lambda)`, :math:`c(p_t)` alone at lam = inf (fresh
+    replace / fresh: $(P_{real} + \lambda c(p_t)) / (1 + \lambda)$, $c(p_t)$ alone at lam = inf (fresh
     draws new real samples of the same law: the same map at infinite samples). accumulate:
-    :math:`(P_{real} + \lambda \sum_{s \le t} c(p_s)) / (1 + \lambda (t + 1))`.
+    $(P_{real} + \lambda \sum_{s \le t} c(p_s)) / (1 + \lambda (t + 1))$.
 
     Returns
     -------
-    (W, d): W of shape (steps + 1, steps + 1), row t + 1 the weights of c(p_0) .. c(p_t); d of shape (steps + 1,);
-    row 0 of both is zero (generation 0 is the start).
+    (W, d)
+        W of shape (steps + 1, steps + 1), row t + 1 the weights of c(p_0) .. c(p_t); d of shape (steps + 1,);
+        row 0 of both is zero (generation 0 is the start).
     """
     check_scheme(scheme)
     lam = validate.ratio(lam, "lam")
@@ -157,7 +167,8 @@ def real_block_index(t: int, scheme: str) -> int:
 
 def real_block(real, n_samples: int, t: int, scheme: str):
     """The N = ``n_samples`` real samples generation t trains on when it mixes real data: rows 0 .. N - 1, or
-    block t (rows N t .. N (t + 1) - 1) under 'fresh' (:func:`real_block_index`; ``real`` in the run's order)."""
+    block t (rows N t .. N (t + 1) - 1) under 'fresh' ([`real_block_index`][simtheory.fold.real_block_index]; ``real``
+    in the run's order)."""
     start = int(n_samples) * real_block_index(t, scheme)
     return real[start:start + int(n_samples)]
 
@@ -166,8 +177,8 @@ def real_block(real, n_samples: int, t: int, scheme: str):
 def keep_one_of_k(rewards, K: int, rng: np.random.Generator) -> np.ndarray:
     """Flat indices of the kept candidates: the rewards of m K candidates (n,) in consecutive groups of K
     (candidate j of group i at i K + j), one kept per group by softmax of the reward (Eq. 6's selection,
-    :func:`simtheory.selection.select_softmax`, with Gumbel noise from ``rng``). K = 1 keeps every candidate and
-    draws nothing. Returns the m indices, increasing."""
+    [`simtheory.selection.select_softmax`][simtheory.selection.select_softmax], with Gumbel noise from ``rng``). K = 1
+    keeps every candidate and draws nothing. Returns the m indices, increasing."""
     r = np.asarray(rewards)
     k = validate.count(K, "K")
     if r.ndim != 1 or r.size % k:

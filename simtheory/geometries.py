@@ -1,5 +1,6 @@
 """The continuous laws and rewards the named experiments share: one definition each, discretised on a grid by
-:mod:`simtheory.scenarios` (exact dynamics) and sampled by :mod:`simtheory.datasets` (finite loops)."""
+[`simtheory.scenarios`][simtheory.scenarios] (exact dynamics) and sampled by [`simtheory.datasets`][simtheory.datasets]
+(finite loops)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -13,7 +14,8 @@ from .metrics import nearest_centre
 @dataclass(frozen=True)
 class MixtureGeometry:
     """Isotropic Gaussian mixture sum_k w_k N(mu_k, s^2 I) with the centre reward
-    r(x) = -gamma max(min_c |x - c| - radius, 0) (:func:`simtheory.densities.centre_reward`)."""
+    r(x) = -gamma max(min_c |x - c| - radius, 0)
+    ([`simtheory.densities.centre_reward`][simtheory.densities.centre_reward])."""
 
     means: np.ndarray            # (k, d)
     scale: float
@@ -48,8 +50,8 @@ class MixtureGeometry:
 
 @dataclass(frozen=True)
 class MoonsGeometry:
-    """scikit-learn's two moons with noise N(0, noise^2 I) (:func:`simtheory.densities.two_moons_pdf`) and a centre
-    reward (:func:`simtheory.densities.centre_reward`)."""
+    """scikit-learn's two moons with noise N(0, noise^2 I) ([`simtheory.densities.two_moons_pdf`][simtheory.densities.two_moons_pdf]) and a centre
+    reward ([`simtheory.densities.centre_reward`][simtheory.densities.centre_reward])."""
 
     noise: float
     reward_centres: np.ndarray
@@ -75,7 +77,8 @@ class MoonsGeometry:
 
     def mixture(self, nodes: int = 200) -> dict:
         """The law as a Gaussian mixture: N(arc point, noise^2 I) at the Gauss-Legendre nodes of the arcs
-        (:func:`simtheory.densities.two_moons_nodes`; its density is :meth:`pdf`)."""
+        ([`simtheory.densities.two_moons_nodes`][simtheory.densities.two_moons_nodes]; its density is
+        [`pdf`][simtheory.geometries.MoonsGeometry.pdf])."""
         centres, weights = densities.two_moons_nodes(nodes)
         return {"weights": weights, "means": centres,
                 "covs": np.repeat((self.noise**2 * np.eye(2))[None], weights.size, axis=0)}

@@ -2,8 +2,10 @@ r"""Hot loops of the exact curation step: Numba kernels, each beside its plain n
 
 The curated density (Eq. 6 of Ferbach et al. 2024) is, with the Gumbel-max form of K-way softmax choice,
 
-.. math::  \hat p_i = K p_i \int_{\mathbb R} g(z - r_i)\, F(z)^{K-1}\, dz,\qquad
-           F(z) = \sum_j p_j\, G(z - r_j),
+$$
+\hat p_i = K p_i \int_{\mathbb R} g(z - r_i)\, F(z)^{K-1}\, dz,\qquad
+F(z) = \sum_j p_j\, G(z - r_j),
+$$
 
 G(y) = exp(-e^{-y}) the standard Gumbel CDF and g = G' (the doc's Laplace form with s = e^{-z}). Both are
 evaluated on a uniform grid z_q = z0 + q h by the trapezoid rule, which converges geometrically for these
@@ -66,7 +68,7 @@ def log_cdf_reference(p: np.ndarray, r: np.ndarray, z: np.ndarray) -> np.ndarray
 
 def atom_integrals_reference(r: np.ndarray, phi: np.ndarray, z: np.ndarray, h: float) -> np.ndarray:
     r"""I_i = h sum_q g(z_q - r_i) phi_q, g(y) = exp(-y - e^{-y}): the trapezoid rule for
-    :math:`\int g(z - r_i)\, \phi(z)\, dz`."""
+    $\int g(z - r_i)\, \phi(z)\, dz$."""
     out = np.empty(r.size)
     rows = max(1, min(r.size, _REF_BUDGET // max(1, z.size)))
     with np.errstate(over="ignore"):
@@ -105,7 +107,7 @@ def _window(t: float, h: float, n: int) -> int:
 
 @nb.njit(parallel=True, cache=True)
 def log_cdf_numba(p: np.ndarray, r: np.ndarray, z0: float, n: int) -> np.ndarray:
-    """Windowed log F on the grid z_q = z0 + q H_CHAIN; agrees with :func:`log_cdf_reference` to rounding."""
+    """Windowed log F on the grid z_q = z0 + q H_CHAIN; agrees with [`log_cdf_reference`][simtheory.kernels.log_cdf_reference] to rounding."""
     h = H_CHAIN
     C = N_CHUNKS
     f_exp = np.zeros((C, n))      # explicit-window part of F
@@ -246,5 +248,5 @@ def select_numba(rewards: np.ndarray, gumbel: np.ndarray) -> np.ndarray:
 
 
 def select_reference(rewards: np.ndarray, gumbel: np.ndarray) -> np.ndarray:
-    """numpy reference of :func:`select_numba`."""
+    """numpy reference of [`select_numba`][simtheory.kernels.select_numba]."""
     return np.argmax(rewards + gumbel, axis=1)

@@ -1,7 +1,7 @@
 r"""The finite-sample retraining loop: one engine for every model family.
 
 Generation t+1 is a fold step over an explicit state (house style: init / step), with the words, the mixing rule
-and the streams of :mod:`simtheory.fold`:
+and the streams of [`simtheory.fold`][simtheory.fold]:
 
     sample K m points from the model -> curate: keep one per group of K by softmax(r) -> mix with real data
     (N real points; m = N synthetic if lam = inf else round(lam N)) by ``scheme`` -> fit (from scratch, or
@@ -11,8 +11,8 @@ Generation 0 is the fit to the first N real points. Every random draw comes from
 per generation, so a generation depends only on (seed, t, state).
 
 What depends on the whole real pool -- its finiteness check, the Gaussian fit W2 is measured against, the top
-reward r*, the histogram's data law -- is computed once per run (:class:`RealPool`), not once per generation:
-with a large pool that work would otherwise dominate a chain (benchmarks/bench_loops.py).
+reward r*, the histogram's data law -- is computed once per run ([`RealPool`][simtheory.loops.RealPool]), not once per
+generation: with a large pool that work would otherwise dominate a chain (benchmarks/bench_loops.py).
 """
 from __future__ import annotations
 
@@ -38,7 +38,8 @@ class LoopConfig(LoopWords):
 
     ``n_samples`` (N) is the number of real points each generation trains on; the real data must hold more:
     N (or N per generation, N (generations + 1), under the 'fresh' scheme) plus the last ``n_holdout`` rows (500
-    by default), which are held out for the held-out log-likelihood and never trained on (:meth:`real_needed`;
+    by default), which are held out for the held-out log-likelihood and never trained on
+    ([`real_needed`][simtheory.loops.LoopConfig.real_needed];
     e.g. N = 400 needs 900 rows). Set ``n_holdout=0`` to train on every row and skip that metric.
     """
 
@@ -85,7 +86,7 @@ class LoopConfig(LoopWords):
         object.__setattr__(self, "modes", tuple(tuple(float(v) for v in np.atleast_1d(c)) for c in self.modes))
 
     def real_needed(self) -> int:
-        """Real points the loop uses (N, or N per generation under 'fresh': :attr:`n_real`) plus the held-out
+        """Real points the loop uses (N, or N per generation under 'fresh': [`n_real`][simtheory.fold.LoopWords.n_real]) plus the held-out
         ones."""
         return self.n_real + self.n_holdout
 
@@ -103,7 +104,7 @@ class LoopConfig(LoopWords):
         """An upper estimate of the loop's peak memory on data of dimension ``dim``, by the option that drives
         each part: a generation's candidates (K, or n_samples when K = 1), its training set and fit (n_samples),
         its evaluation draws (n_eval), and what grows with the run (generations): the 'accumulate' pool and, with
-        ``keep_records`` (:func:`run_loop`), one record per generation."""
+        ``keep_records`` ([`run_loop`][simtheory.loops.run_loop]), one record per generation."""
         m, d, f = self.n_synthetic, int(dim), 8
         pool = m * self.generations if self.scheme == "accumulate" else m
         train = self.n_samples + pool
@@ -119,7 +120,7 @@ class LoopConfig(LoopWords):
                 "n_eval": 2 * f * self.n_eval * (d + 1), "generations": grows}
 
     def check_memory(self, dim: int, keep_records: bool = True) -> None:
-        """ValueError naming the option that drives most of the memory when :meth:`memory_bytes` exceeds half of
+        """ValueError naming the option that drives most of the memory when [`memory_bytes`][simtheory.loops.LoopConfig.memory_bytes] exceeds half of
         the memory available (simtheory.validate.fits_memory)."""
         parts = self.memory_bytes(dim, keep_records)
         name = max(parts, key=lambda k: parts[k])
@@ -176,7 +177,8 @@ class RealPool:
     """A run's real data, checked once (finite, enough rows for the config), with what the records compute
     from the whole pool -- the pool without its held-out rows -- cached on first use: the top reward r*, the
     Gaussian MLE fit W2 is measured against, the histogram's data law. Build it once per run
-    (:func:`run_loop` does) and pass it to :func:`init`, :func:`step` and :func:`record` in place of the array.
+    ([`run_loop`][simtheory.loops.run_loop] does) and pass it to [`init`][simtheory.loops.init],
+    [`step`][simtheory.loops.step] and [`record`][simtheory.loops.record] in place of the array.
     """
 
     def __init__(self, config: LoopConfig, real_data):
@@ -208,7 +210,7 @@ class RealPool:
 
 
 def as_pool(config: LoopConfig, real_data) -> RealPool:
-    """``real_data`` as a :class:`RealPool` for ``config`` (checked now), or the pool itself if it is one."""
+    """``real_data`` as a [`RealPool`][simtheory.loops.RealPool] for ``config`` (checked now), or the pool itself if it is one."""
     if isinstance(real_data, RealPool):
         if real_data.config != config:
             raise ValueError("this RealPool was built for another LoopConfig")
@@ -217,7 +219,7 @@ def as_pool(config: LoopConfig, real_data) -> RealPool:
 
 
 def _streams(seed: int, t: int) -> list[np.random.Generator]:
-    """Independent generators for generation t: sampling, curation, fitting, evaluation (:mod:`simtheory.fold`)."""
+    """Independent generators for generation t: sampling, curation, fitting, evaluation ([`simtheory.fold`][simtheory.fold])."""
     return generation_streams(seed, t, 4)
 
 
@@ -264,8 +266,9 @@ def curate_samples(config: LoopConfig, params: dict, m: int, reward: Reward,
 
 
 def step(config: LoopConfig, state: LoopState, real_data, reward: Reward = None, seed: int = 0) -> LoopState:
-    """Generation t -> t+1: sample, curate, mix (:func:`simtheory.fold.training_set`), fit. ``real_data``: the
-    array, or its :class:`RealPool`. Under 'accumulate' the state carries the kept sets 1..t as one pool."""
+    """Generation t -> t+1: sample, curate, mix ([`simtheory.fold.training_set`][simtheory.fold.training_set]), fit. ``real_data``: the
+    array, or its [`RealPool`][simtheory.loops.RealPool]. Under 'accumulate' the state carries the kept sets 1..t as one
+    pool."""
     x = as_pool(config, real_data).x
     t = state.generation + 1
     rs, rc, rf, _ = _streams(seed, t)
@@ -284,7 +287,8 @@ def record(config: LoopConfig, state: LoopState, real_data, reward: Reward = Non
     """Metrics of generation t: the fitted parameters, E[r] (+ its standard error), E[e^{r - r*}] with r* the
     top reward over the real pool (as the exact runs report it: no overflow at any reward scale), held-out
     log-likelihood, mode proportions, and the distance to the data law (W2 for Gaussians, TV/KL on atoms).
-    ``real_data``: the array, or its :class:`RealPool` (whose pool-wide quantities are then computed once)."""
+    ``real_data``: the array, or its [`RealPool`][simtheory.loops.RealPool] (whose pool-wide quantities are then
+    computed once)."""
     pool = as_pool(config, real_data)
     x = pool.x
     fam = FAMILIES[config.family]
@@ -320,7 +324,8 @@ def run_loop(config: LoopConfig, real_data, reward: Reward = None, seed: int = 0
     ``real_data``: (M, d) points (histogram: atom indices), M >= ``config.real_needed()``: the N training rows
     plus the last ``n_holdout`` rows (500 by default), held out; ``reward``: a function of points (n, d) -> (n,),
     or for the histogram family an array of rewards per atom. A config whose sizes need more than half of the
-    available memory (:meth:`LoopConfig.check_memory`) is a ValueError naming the option, before any work.
+    available memory ([`LoopConfig.check_memory`][simtheory.loops.LoopConfig.check_memory]) is a ValueError naming the
+    option, before any work.
     """
     pool = as_pool(config, real_data)              # checked, and the pool-wide quantities cached, once per run
     config.check_memory(pool.x.shape[1])           # before any generation: sizes that cannot fit name their option

@@ -10,9 +10,10 @@ Distance to a known law: the MMD with a Gaussian kernel (Gretton et al. 2012), o
 Against a mixture q = sum_j w_j N(m_j, S_j) the q-terms are closed forms: E_{Y~N(m, S)} k(x, Y) =
 h^d det(S + h^2 I)^(-1/2) exp(-(x - m)^T (S + h^2 I)^(-1) (x - m) / 2) (the law noised at sigma = h, times
 (2 pi h^2)^(d/2)), and over two Gaussians the same with S_a + S_b + h^2 I. So the distance of samples has an
-unbiased U-statistic with a standard error (:func:`mmd2`), and the distance of a gridded law (atoms with masses)
-or of a fitted mixture (:func:`mmd2_laws`) is exact: sampled neural loops, finite GMM loops and the exact
-gridded dynamics share one curve. (TV on a grid or a sliced W2 of samples are biased upward by sampling noise,
+unbiased U-statistic with a standard error ([`mmd2`][simtheory.metrics.mmd2]), and the distance of a gridded law (atoms
+with masses)
+or of a fitted mixture ([`mmd2_laws`][simtheory.metrics.mmd2_laws]) is exact: sampled neural loops, finite GMM loops and
+the exact gridded dynamics share one curve. (TV on a grid or a sliced W2 of samples are biased upward by sampling noise,
 by different amounts at different sample sizes.)
 """
 from __future__ import annotations
@@ -64,13 +65,13 @@ def top_reward(p: np.ndarray, r: np.ndarray) -> float:
 
 
 def top_mask(p: np.ndarray, r: np.ndarray, atol: float | None = None) -> np.ndarray:
-    """The top level set {r >= r* - atol} on the support of p (atol None: :func:`rounding_atol`)."""
+    """The top level set {r >= r* - atol} on the support of p (atol None: [`rounding_atol`][simtheory.metrics.rounding_atol])."""
     atol = rounding_atol(r) if atol is None else atol
     return (r >= top_reward(p, r) - atol) & (p > 0)
 
 
 def top_mass(p: np.ndarray, r: np.ndarray, r_star: float, atol: float | None = None) -> float:
-    """Mass p puts on {r >= r_star - atol} (atol None: :func:`rounding_atol`)."""
+    """Mass p puts on {r >= r_star - atol} (atol None: [`rounding_atol`][simtheory.metrics.rounding_atol])."""
     atol = rounding_atol(r) if atol is None else atol
     return float(p[r >= r_star - atol].sum())
 
@@ -138,7 +139,7 @@ def default_bandwidth(law) -> float:
 
 
 def mmd2_laws(p, q, bandwidth: float | None = None) -> float:
-    """Exact squared MMD (Gaussian kernel; bandwidth None: :func:`default_bandwidth` of q) between two Gaussian
+    """Exact squared MMD (Gaussian kernel; bandwidth None: [`default_bandwidth`][simtheory.metrics.default_bandwidth] of q) between two Gaussian
     mixtures, e.g. a fitted GMM and the data law."""
     P, Q = mixture_law(p), mixture_law(q)
     h = _bandwidth(Q, bandwidth)
@@ -156,7 +157,7 @@ def mmd2(x, law, bandwidth: float | None = None, weights=None, chunk: int = 2048
     and zeta_2 = Var H(X, X') estimated from all pairs and triples (each floored at 0: variances). It holds at
     p = q too, where zeta_1 = 0 and the second term is the whole variance.
     ``weights`` given: x are atoms with these probabilities (a gridded law) and the value is that discrete law's
-    exact MMD^2 (SE 0). ``bandwidth`` None: :func:`default_bandwidth` of the law.
+    exact MMD^2 (SE 0). ``bandwidth`` None: [`default_bandwidth`][simtheory.metrics.default_bandwidth] of the law.
     """
     q = mixture_law(law)
     d = q[1].shape[1]

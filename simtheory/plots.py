@@ -1,6 +1,6 @@
 """Plots drawn from run folders (matplotlib is imported only here, lazily).
 
-Figures are made with matplotlib's object API (:class:`matplotlib.figure.Figure`), never through pyplot's
+Figures are made with matplotlib's object API (`matplotlib.figure.Figure`), never through pyplot's
 global state: the library changes neither the backend nor the global style, so a notebook keeps its own settings.
 """
 from __future__ import annotations
@@ -34,7 +34,7 @@ def new_figure(nrows: int = 1, ncols: int = 1, **kwargs):
 
 
 def plot_exact_run(folder: Path) -> Path:
-    """Write plot.png into an exact run folder (:func:`simtheory.runs.exact.run_exact`): the density p_t at a few
+    """Write plot.png into an exact run folder ([`simtheory.runs.exact.run_exact`][simtheory.runs.exact.run_exact]): the density p_t at a few
     steps beside the limit p* (Theorem 2.1 of Ferbach et al. 2024), and E[r] and the top-set mass over the steps.
 
     Parameters
@@ -44,7 +44,7 @@ def plot_exact_run(folder: Path) -> Path:
     Returns
     -------
     pathlib.Path of the PNG file written (``folder/plot.png``). Nothing is shown on screen and no figure object
-    is returned: open the file, or in a notebook ``IPython.display.Image(plot_exact_run(folder))``.
+        is returned: open the file, or in a notebook ``IPython.display.Image(plot_exact_run(folder))``.
     """
     with np.load(Path(folder) / "trajectory.npz") as z:
         p, r, p_star = z["p"], z["r"], z["p_star"]

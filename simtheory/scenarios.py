@@ -29,20 +29,20 @@ def four_atoms(grid_size: int = 0) -> Scenario:
 
 
 def mixture1d(grid_size: int = 401) -> Scenario:
-    """:data:`simtheory.geometries.MIXTURE1D` on [-4, 4]: three Gaussians, reward peaks on the right mode."""
+    """[`simtheory.geometries.MIXTURE1D`][simtheory.geometries.MIXTURE1D] on [-4, 4]: three Gaussians, reward peaks on the right mode."""
     x = dn.grid(-4, 4, grid_size, dim=1).points
     return Scenario(dn.to_probabilities(MIXTURE1D.pdf(x)), MIXTURE1D.reward(x), x)
 
 
 def mixture2d(grid_size: int = 81) -> Scenario:
-    """:data:`simtheory.geometries.MIXTURE2D` on [-4, 4]^2: eight Gaussians on a circle of radius 2.5,
+    """[`simtheory.geometries.MIXTURE2D`][simtheory.geometries.MIXTURE2D] on [-4, 4]^2: eight Gaussians on a circle of radius 2.5,
     reward: closeness to two of them."""
     x = dn.grid(-4, 4, grid_size).points
     return Scenario(dn.to_probabilities(MIXTURE2D.pdf(x)), MIXTURE2D.reward(x), x)
 
 
 def moons2d(grid_size: int = 81) -> Scenario:
-    """:data:`simtheory.geometries.MOONS` on [-1.5, 2.5]^2: two moons (noise .1); reward: closeness to the tip
+    """[`simtheory.geometries.MOONS`][simtheory.geometries.MOONS] on [-1.5, 2.5]^2: two moons (noise .1); reward: closeness to the tip
     of the upper moon and the middle of the lower."""
     x = dn.grid(-1.5, 2.5, grid_size).points
     return Scenario(dn.to_probabilities(MOONS.pdf(x)), MOONS.reward(x), x)

@@ -1,7 +1,7 @@
 """Monte Carlo K-way selection: draw K, keep one by softmax of the reward (Luce first choice).
 
-The independent, sampling-based counterpart of :func:`simtheory.curated`; the finite-sample loops and the
-empirical half use the same rule (Gumbel-max: argmax_k r_k + G_k is softmax-distributed).
+The independent, sampling-based counterpart of [`simtheory.curated`][simtheory.curation.curated]; the finite-sample
+loops and the empirical half use the same rule (Gumbel-max: argmax_k r_k + G_k is softmax-distributed).
 """
 from __future__ import annotations
 

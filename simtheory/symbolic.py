@@ -13,7 +13,9 @@ def two_atom_curated(K: int) -> sp.Expr:
     r"""Curated mass of the top atom of a 2-atom law (mass a at reward d, 1 - a at reward 0), Eq. 6 summed
     over the number j of top draws among K:
 
-    .. math:: \hat a = \sum_{j=1}^{K} \binom{K}{j} a^j (1-a)^{K-j} \frac{j e^d}{j e^d + K - j}.
+    $$
+    \hat a = \sum_{j=1}^{K} \binom{K}{j} a^j (1-a)^{K-j} \frac{j e^d}{j e^d + K - j}.
+    $$
     """
     if K < 1:
         raise ValueError(f"K must be >= 1, got {K}")

@@ -151,7 +151,8 @@ def _size(nbytes: float) -> str:
 
 def fits_memory(nbytes: float, name: str, value, what: str) -> None:
     """ValueError naming the argument ``name`` (given ``value``) when ``what`` needs more than MEMORY_SHARE of the
-    memory available now (:func:`available_memory`); nothing is checked where the available memory is unknown."""
+    memory available now ([`available_memory`][simtheory.validate.available_memory]); nothing is checked where the
+    available memory is unknown."""
     avail = available_memory()
     if avail is not None and nbytes > MEMORY_SHARE * avail:
         raise ValueError(f"{name} = {value} is too large for this machine: {what} needs about {_size(nbytes)}, more "

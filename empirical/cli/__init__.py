@@ -26,7 +26,7 @@ from .common import apply_threads, set_threads
 __all__ = ["build_parser", "main", "needs_torch", "set_threads"]
 
 GROUPS = [images, sims, tools, mixture]
-"""The command groups whose parsers need no torch; the point rung's (:mod:`empirical.cli.points`) is added when torch
+"""The command groups whose parsers need no torch; the point rung's (`empirical.cli.points`) is added when torch
 imports."""
 
 NEEDS_TORCH_PARSERS = {"points": "curated retraining loop on low-dimensional points (neural EDM) into a run folder",

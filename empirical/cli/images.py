@@ -114,7 +114,7 @@ def guidance_options(p) -> None:
 
 
 def run(args) -> int:
-    """Run an image command (``args`` from :func:`add_parsers`); errors are ValueErrors for the CLI."""
+    """Run an image command (``args`` from `add_parsers`); errors are ValueErrors for the CLI."""
     import numpy as np
     if args.command == "compare":
         return _compare(args)
@@ -214,7 +214,7 @@ def run(args) -> int:
 
 
 def _guided_samples(args, network: str, seeds) -> np.ndarray:
-    """Samples of ``network`` for ``seeds`` with the sampling commands' guidance options (:func:`guidance_options`)
+    """Samples of ``network`` for ``seeds`` with the sampling commands' guidance options (`guidance_options`)
     through empirical.sims.guided_generate (no guide: exactly empirical.edm.generate)."""
     from ..edm.guidance import guided_generate, num_classes
     from ..sims.auxiliary import load_auxiliary

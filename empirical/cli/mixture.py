@@ -1,12 +1,13 @@
 """The mixture-rung commands of ``python -m empirical``:
 
 - ``fit-mixture``: fit the low-rank Gaussian mixture, one component per class, to CIFAR-10's training split
-  (:func:`empirical.lowrank.fit_cifar`, images scaled to [-1, 1] as the image loop sees them), write the law and print
-  its floors and Monte Carlo facts (:func:`simtheory.diffusion.lowrank_fit.bayes_facts`) of the law as stored, e.g.
+  ([`empirical.lowrank.fit_cifar`][empirical.lowrank.fit_cifar], images scaled to [-1, 1] as the image loop sees them),
+  write the law and print
+  its floors and Monte Carlo facts (`simtheory.diffusion.lowrank_fit.bayes_facts`) of the law as stored, e.g.
   ``python -m empirical fit-mixture --resolution 8 --rank 16 --out FILE``;
-- ``mixture``: the curated loop of the U-Net on the law (:mod:`empirical.mixture`) into a run folder;
-- ``mixture-ladder``: the capacity ladder on the law beside real CIFAR-10 (:mod:`empirical.experiments.mixture_ladder`);
-- ``mixture-sims``: SIMS in U-Net loops on the law (:mod:`empirical.experiments.mixture_sims`).
+- ``mixture``: the curated loop of the U-Net on the law (`empirical.mixture`) into a run folder;
+- ``mixture-ladder``: the capacity ladder on the law beside real CIFAR-10 (`empirical.experiments.mixture_ladder`);
+- ``mixture-sims``: SIMS in U-Net loops on the law (`empirical.experiments.mixture_sims`).
 
 The last three need torch (their presets import it): without it only ``fit-mixture``'s parser is added here and the
 command line offers stand-ins that say how to install torch.
@@ -46,7 +47,7 @@ def add_parsers(sub) -> None:
 
 
 def run(args) -> int:
-    """Run a mixture-rung command (``args`` from :func:`add_parsers`); errors are ValueErrors for the CLI."""
+    """Run a mixture-rung command (``args`` from `add_parsers`); errors are ValueErrors for the CLI."""
     if args.command == "fit-mixture":
         return _fit(args)
     return {"mixture": _loop, "mixture-ladder": _ladder, "mixture-sims": _sims}[args.command](args)
@@ -174,7 +175,7 @@ def loop_config(args):
 
 
 def _loop(args) -> int:
-    """Run the ``mixture`` command: the config (here) and the law (:func:`empirical.mixture.run_mixture_loop`) are
+    """Run the ``mixture`` command: the config (here) and the law (`empirical.mixture.run_mixture_loop`) are
     checked before the folder exists; a dry run prints the config without loading or fitting the law."""
     from ..mixture.kind import run_mixture_loop
     cfg = loop_config(args)
@@ -185,6 +186,8 @@ def _loop(args) -> int:
         print(json.dumps({"out": out, **cfg.to_dict()}, indent=2, default=str))
         return 0
     rf = run_mixture_loop(cfg, out)
+    if rf is None:                                # a torchrun rank other than 0: rank 0 prints the metrics
+        return 0
     for r in rf.metrics():
         print(json.dumps({k: r.get(k) for k in ("generation", "mean_reward", "reward_se", "fit_error", "fit_error_se",
                                                 "law_error", "law_error_se", "fd_law", "fd_law_floor")}))

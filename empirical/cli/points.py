@@ -30,7 +30,7 @@ def add_parsers(sub) -> None:
 
 
 def run(args) -> int:
-    """Run a point-rung command (``args`` from :func:`add_parsers`); errors are ValueErrors for the CLI."""
+    """Run a point-rung command (``args`` from `add_parsers`); errors are ValueErrors for the CLI."""
     if args.command == "points":
         return _points(args)
     return (_ladder if args.command == "points-ladder" else _point_sims)(args)
@@ -115,7 +115,7 @@ def _points(args) -> int:
 
 
 def _ladder_parser(sub) -> None:
-    """The ``points-ladder`` sub-command (:mod:`empirical.experiments.ladder`)."""
+    """The ``points-ladder`` sub-command ([`empirical.experiments.ladder`][empirical.experiments.ladder])."""
     p = sub.add_parser("points-ladder", help="the capacity ladder of neural point loops (widths x fine-tune budgets x "
                        "lam x seeds, bases shared) on dask, into one results.csv", formatter_class=HelpFormatter,
                        description=(ladder.__doc__ or "").split("\n\n")[0])
@@ -144,7 +144,7 @@ def _ladder(args) -> int:
 
 
 def _point_sims_parser(sub) -> None:
-    """The ``points-sims`` sub-command (:mod:`empirical.experiments.point_sims`)."""
+    """The ``points-sims`` sub-command ([`empirical.experiments.point_sims`][empirical.experiments.point_sims])."""
     p = sub.add_parser("points-sims", help="SIMS at the point rung: augmentation and fully synthetic loops, small "
                        "and ample networks, w picked on one seed set and reported on another",
                        formatter_class=HelpFormatter, description=(point_sims.__doc__ or "").split("\n\n")[0])

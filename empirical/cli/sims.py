@@ -72,7 +72,7 @@ def sims_common(p, name: str) -> None:
 
 
 def run(args) -> int:
-    """Run a SIMS command (``args`` from :func:`add_parsers`); errors are ValueErrors for the CLI."""
+    """Run a SIMS command (``args`` from `add_parsers`); errors are ValueErrors for the CLI."""
     from ..sims.auxiliary import finetune_auxiliary
     from ..sims.config import resolve_config
     from ..sims.explore import explore_hyperparameters

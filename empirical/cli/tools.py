@@ -43,7 +43,7 @@ def add_parsers(sub) -> None:
 
 
 def run(args) -> int:
-    """Run a tool command (``args`` from :func:`add_parsers`); errors are ValueErrors for the CLI."""
+    """Run a tool command (``args`` from `add_parsers`); errors are ValueErrors for the CLI."""
     if args.command == "download-cifar10":
         from ..images.cifar10 import download_cifar10
         print(download_cifar10(args.root, args.url, args.md5, args.timeout, progress=True))

@@ -6,7 +6,7 @@ r"""The neural core of EDM (Karras et al. 2022), for samples of any shape (image
     guidance  D_base + w (D_base - D_aux) (SIMS, autoguidance) with the denoiser's own signature
 
 Every denoiser, a network or a guided pair, has one signature, D(x, sigma, class_labels); the networks themselves
-live in :mod:`empirical.networks`.
+live in `empirical.networks`.
 """
 from __future__ import annotations
 

@@ -1,8 +1,10 @@
 r"""Guidance in the torch sampler: D = D_base + w (D_base - D_aux), w >= 0 (SIMS negative guidance, Alemohammad et
 al. 2024; autoguidance with g = 1 + w), optionally only for noise levels inside a guidance interval [sigma_lo,
 sigma_hi] (Kynkaanniemi et al. 2024), and with the same class labels for both networks when the base is
-conditional. One path for every sampler of the project: :class:`GuidedDenoiser` has the signature of every denoiser,
-D(x, sigma, class_labels), and :func:`guided_generate` hands it to :func:`empirical.edm.sampler.generate`; w = 0 (or
+conditional. One path for every sampler of the project: [`GuidedDenoiser`][empirical.edm.guidance.GuidedDenoiser] has
+the signature of every denoiser,
+D(x, sigma, class_labels), and [`guided_generate`][empirical.edm.guidance.guided_generate] hands it to
+[`empirical.edm.sampler.generate`][empirical.edm.sampler.generate]; w = 0 (or
 no guide) is the base's own sampler, bit for bit. The guide may be any module with the base's signature and output
 shape (its architecture need not be the base's).
 """
@@ -19,6 +21,7 @@ from torch import nn
 from simtheory import validate
 from simtheory.diffusion.sampler import check_w
 
+from .precond import Preconditioned
 from .sampler import generate
 
 
@@ -47,10 +50,10 @@ def same_architecture(D_base: nn.Module, D_aux: nn.Module) -> bool:
 
 def check_same_architecture(D_base: nn.Module, D_aux: nn.Module) -> None:
     """A ValueError naming the difference unless the two denoisers have the same architecture (needed by
-    :class:`PairedDenoiser`; guidance itself takes a guide of any architecture)."""
+    [`PairedDenoiser`][empirical.edm.guidance.PairedDenoiser]; guidance itself takes a guide of any architecture)."""
     cb, ca = getattr(D_base, "cfg", None), getattr(D_aux, "cfg", None)
     if cb != ca:
-        keys = cb.to_dict() if hasattr(cb, "to_dict") else {}
+        keys = cb.to_dict() if cb is not None and hasattr(cb, "to_dict") else {}
         diff = [f"{k}: {getattr(cb, k, None)!r} (base) vs {getattr(ca, k, None)!r} (aux)"
                 for k in keys if getattr(cb, k, None) != getattr(ca, k, None)]
         raise ValueError("base and auxiliary networks have different architectures: " + ("; ".join(diff) or "configs differ"))
@@ -137,7 +140,7 @@ class GuidedDenoiser:
 
 def guided_denoiser(D_base: nn.Module, D_aux, w: float, batched: bool | None = None, interval=None,
                     class_labels: torch.Tensor | None = None) -> Callable:
-    """denoise(x, sigma) of :class:`GuidedDenoiser` with fixed ``class_labels`` (one-hot rows, or None)."""
+    """denoise(x, sigma) of [`GuidedDenoiser`][empirical.edm.guidance.GuidedDenoiser] with fixed ``class_labels`` (one-hot rows, or None)."""
     g = GuidedDenoiser(D_base, D_aux, w, batched, interval)
     return lambda x, sigma: g(x, sigma, class_labels)
 
@@ -162,7 +165,7 @@ def one_hot(labels, n_classes: int) -> torch.Tensor:
 
 
 def _labels_of(D_base: nn.Module, seeds: list, labels) -> torch.Tensor | None:
-    """One-hot class labels for a conditional base (``labels``, default :func:`seed_labels`); None for an
+    """One-hot class labels for a conditional base (``labels``, default [`seed_labels`][empirical.edm.guidance.seed_labels]); None for an
     unconditional one, which refuses labels."""
     c = num_classes(D_base)
     if c == 0:
@@ -176,15 +179,18 @@ def _labels_of(D_base: nn.Module, seeds: list, labels) -> torch.Tensor | None:
 
 
 @torch.no_grad()
-def guided_generate(D_base: nn.Module, D_aux, w: float, seeds, device, num_steps: int = 18, batch: int = 256,
+def guided_generate(D_base: Preconditioned, D_aux, w: float, seeds, device, num_steps: int = 18, batch: int = 256,
                     batched: bool | None = None, progress: bool = False, interval=None, labels=None) -> np.ndarray:
     """Samples, one per seed, from the Heun sampler with SIMS guidance D_base + w (D_base - D_aux) (uint8 NCHW for
     an image base).
 
     ``interval`` (sigma_lo, sigma_hi): guide only at noise levels inside it. ``labels``: one class per seed for a
-    conditional base (default :func:`seed_labels`), given to both networks. w = 0 (or no guide) runs exactly the
-    base sampler :func:`empirical.edm.sampler.generate`, bit for bit; otherwise ``generate`` samples with the
-    :class:`GuidedDenoiser` in the base's place, so the output depends on nothing but the seeds (and labels).
+    conditional base (default [`seed_labels`][empirical.edm.guidance.seed_labels]), given to both networks. w = 0 (or no
+    guide) runs exactly the
+    base sampler [`empirical.edm.sampler.generate`][empirical.edm.sampler.generate], bit for bit; otherwise ``generate``
+    samples with the
+    [`GuidedDenoiser`][empirical.edm.guidance.GuidedDenoiser] in the base's place, so the output depends on nothing but
+    the seeds (and labels).
     """
     w = check_w(w)
     interval = check_interval(interval)

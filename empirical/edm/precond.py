@@ -5,15 +5,22 @@ D(x; sigma) = c_skip x + c_out F(c_in x; c_noise), sigma_data = 0.5:
 c_skip = sd^2/(sigma^2 + sd^2), c_out = sigma sd / sqrt(sigma^2 + sd^2), c_in = 1/sqrt(sigma^2 + sd^2),
 c_noise = ln(sigma)/4.
 
-A denoiser is a :class:`Preconditioned` module around a network F of the sample's shape (:mod:`empirical.networks`);
+A denoiser is a [`Preconditioned`][empirical.edm.precond.Preconditioned] module around a network F of the sample's shape
+(`empirical.networks`);
 it also says how data enter and leave its space (``encode``: uint8 images to [-1, 1], or points through the affine
-map of their architecture's config; ``decode``: the reverse), so training and :func:`empirical.edm.generate` need no
+map of their architecture's config; ``decode``: the reverse), so training and
+[`empirical.edm.generate`][empirical.edm.sampler.generate] need no
 case per data kind. Every denoiser, network or guided, has one signature: D(x, sigma, class_labels).
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    import numpy as np
 
 SIGMA_DATA = 0.5
 
@@ -37,7 +44,14 @@ class Preconditioned(nn.Module):
     ``encode`` (data -> float32 tensors in the network's space) and ``decode`` (sampler output -> data)."""
 
     net: nn.Module
-    sample_shape: tuple
+
+    if TYPE_CHECKING:     # what every subclass gives (sample_shape as a property of its config), for the type checker
+        @property
+        def sample_shape(self) -> tuple: ...
+
+        def encode(self, data, device="cpu") -> torch.Tensor: ...
+
+        def decode(self, x: torch.Tensor) -> np.ndarray: ...
 
     def forward(self, x: torch.Tensor, sigma: torch.Tensor, class_labels: torch.Tensor | None = None):
         sigma = per_sample(sigma, x).to(torch.float32)

@@ -1,8 +1,9 @@
 """EDM's deterministic Heun sampler (Karras et al. 2022, Algorithm 1) in torch, the rule of
-:mod:`simtheory.diffusion.sampler` (the two agree to float32 rounding on the same exact denoiser):
+[`simtheory.diffusion.sampler`][simtheory.diffusion.sampler] (the two agree to float32 rounding on the same exact
+denoiser):
 sigma_i = (smax^(1/rho) + i/(N-1) (smin^(1/rho) - smax^(1/rho)))^rho, sigma_N = 0; Heun steps with no correction on
-the last one (2N - 1 evaluations). Per-seed latents, so sample i depends only on seeds[i]; :func:`generate` draws a
-network's samples for a list of seeds.
+the last one (2N - 1 evaluations). Per-seed latents, so sample i depends only on seeds[i];
+[`generate`][empirical.edm.sampler.generate] draws a network's samples for a list of seeds.
 """
 from __future__ import annotations
 
@@ -56,7 +57,8 @@ def generate(D: Preconditioned, seeds, device, num_steps: int = 18, batch: int =
     denoiser, float64 points from a point denoiser).
 
     ``denoiser``: a callable with D's signature denoiser(x, sigma, class_labels) that denoises in D's place (a
-    guided denoiser, :class:`empirical.edm.guidance.GuidedDenoiser`); D still fixes the sample shape and decodes.
+    guided denoiser, [`empirical.edm.guidance.GuidedDenoiser`][empirical.edm.guidance.GuidedDenoiser]); D still fixes
+    the sample shape and decodes.
     ``class_labels``: one-hot rows, one per seed, handed to whichever denoises (never dropped). Each batch of
     ``batch`` seeds is sampled alike, so a sample depends on its seed (and label) alone."""
     shape = tuple(D.sample_shape)

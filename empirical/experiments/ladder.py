@@ -1,15 +1,17 @@
 r"""The capacity ladder: neural point loops over network width and fine-tune budget, held to the exact predictions.
 
-A ladder runs in two sweeps on dask (:func:`simtheory.runs.sweep.run_sweep`: a local cluster, or ``--scheduler
+A ladder runs in two sweeps on dask ([`simtheory.runs.sweep.run_sweep`][simtheory.runs.sweep.run_sweep]: a local
+cluster, or ``--scheduler
 ADDRESS``). The first trains each (width, seed) base model once, in ``<out>/bases``; the second runs every
 (lam, width, fine-tune budget, seed) job: its base's ``gen_000/network.pt`` and ``training-state.pt`` are copied
-into the job's run folder ``<out>/runs/<name>`` before its loop starts, so :func:`empirical.train.train` finds a
+into the job's run folder ``<out>/runs/<name>`` before its loop starts, so
+[`empirical.train.train`][empirical.train.train] finds a
 finished base (its config must equal the base's: the base's EMA and warm-up depend on the base budget only) and the
-loop (:func:`empirical.points.run_point_loop`, the ``cpu`` preset with the ladder's settings) goes on from there.
-A killed job resumes from its last finished generation.
+loop ([`empirical.points.run_point_loop`][empirical.points.kind.run_point_loop], the ``cpu`` preset with the ladder's
+settings) goes on from there. A killed job resumes from its last finished generation.
 
-Each job is compared with its predictions by :func:`empirical.compare.compare_run`; its rows (one per generation)
-carry, each with its SE and z (error over SE):
+Each job is compared with its predictions by [`empirical.compare.compare_run`][empirical.compare.compare_run]; its rows
+(one per generation) carry, each with its SE and z (error over SE):
 
 - ``fit_error``: model t's mean reward minus its training set's (the network's own error);
 - ``law_error``: model t minus the exact curated trajectory of the data law (fit, sampler and compounding);
@@ -19,8 +21,8 @@ carry, each with its SE and z (error over SE):
 - ``multistep_z``: model t against the multi-step prediction from generation 1's candidates;
 - the kept set's E[e^r] gain beside Lemma 2.2's bound, the selection check, MMD^2 to the data law, ``n_measured``
   and the job's CPU seconds (the base's apart, ``base_cpu_seconds``);
-- ``*_detectable``: the smallest error the check could have seen, :math:`(N_{SE} + z_{0.8})\,SE` with
-  :math:`N_{SE}` = :data:`empirical.compare.N_SE` (4) and :math:`z_{0.8}` = 0.84 the normal quantile of 0.8: an
+- ``*_detectable``: the smallest error the check could have seen, $(N_{SE} + z_{0.8})\,SE$ with
+  $N_{SE}$ = `empirical.compare.N_SE` (4) and $z_{0.8}$ = 0.84 the normal quantile of 0.8: an
   error of that size exceeds N_SE SE with probability 80% (power 0.8 of the |error| <= N_SE SE check).
 
 Seeds: a job's loop seed is its ``seed`` (data, training, curation and sampler draws); seeds in ``pick_seeds``
@@ -74,7 +76,7 @@ class LadderConfig:
 
     ``base_images``: points seen by each base model (warm-up a tenth of it, EMA half-life ``base_ema`` of it);
     ``finetunes``: points seen per generation's fine-tune (its EMA is the loop's rule,
-    :data:`empirical.train.FINETUNE_EMA`); ``skip``: (lam, width, finetune) cells left out."""
+    [`empirical.train.FINETUNE_EMA`][empirical.train.FINETUNE_EMA]); ``skip``: (lam, width, finetune) cells left out."""
 
     dataset: str = "mixture2d"
     K: int = 4
@@ -206,7 +208,7 @@ def base_folder(root, width: int, seed: int) -> Path:
 
 
 def seed_from_base(base: Path, folder: Path) -> bool:
-    """Copy a finished base (:data:`BASE_FILES`) into ``folder``/gen_000 unless the run has started (a
+    """Copy a finished base ([`BASE_FILES`][empirical.experiments.ladder.BASE_FILES]) into ``folder``/gen_000 unless the run has started (a
     training state or metrics there); each file through a temporary name, the training state last. Returns
     whether it copied. A base without its files is a ValueError naming it."""
     g0 = Path(folder) / "gen_000"
@@ -236,7 +238,8 @@ def train_base(cfg: PointLoopConfig, base: Path) -> float:
 
 def loop_from_base(cfg: PointLoopConfig, base: Path, folder: Path):
     """Run (or resume) the point loop of ``cfg`` in ``folder``, its generation 0 copied from the finished ``base``
-    (:func:`seed_from_base`); returns (its RunFolder, the CPU seconds the loop took)."""
+    ([`seed_from_base`][empirical.experiments.ladder.seed_from_base]); returns (its RunFolder, the CPU seconds the loop
+    took)."""
     from ..points import run_point_loop
     seed_from_base(base, folder)
     t0 = time.process_time()
@@ -261,7 +264,7 @@ def _detectable(se) -> float | None:
 
 
 def ladder_rows(res: dict, metrics: list[dict]) -> list[dict]:
-    """Per generation of a :func:`empirical.compare.compare_run` result and its metrics lines: the errors of the
+    """Per generation of a [`empirical.compare.compare_run`][empirical.compare.compare_run] result and its metrics lines: the errors of the
     module docstring with their SEs, z and detectable sizes, the one- and multi-step predictions, the kept set's
     Lemma 2.2 and selection checks, MMD^2 and n_measured."""
     checks = {(c["generation"], c["check"]): c for c in res["checks"]}
@@ -335,7 +338,7 @@ class BaseSweep:
 
 @dataclass(frozen=True)
 class LadderSweep:
-    """The ladder's jobs as a sweep spec of :func:`simtheory.runs.sweep.run_sweep`: its jobs write their run folders
+    """The ladder's jobs as a sweep spec of [`simtheory.runs.sweep.run_sweep`][simtheory.runs.sweep.run_sweep]: its jobs write their run folders
     under ``root`` (the sweep's folder; on a cluster, a path every worker sees) from the bases there."""
 
     config: LadderConfig

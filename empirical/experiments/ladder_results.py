@@ -1,4 +1,4 @@
-"""A capacity ladder's results.csv read back, and its summary table (:mod:`empirical.experiments.ladder` writes
+"""A capacity ladder's results.csv read back, and its summary table ([`empirical.experiments.ladder`][empirical.experiments.ladder] writes
 the rows; the figures and paper check C16 read them through here). Needs neither torch nor the ladder's code."""
 from __future__ import annotations
 

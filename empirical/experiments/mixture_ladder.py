@@ -1,20 +1,25 @@
 r"""The capacity ladder at image shape: the U-Net's curated loops on the exact CIFAR-10 law over channel width and
 fine-tune budget, held to the exact predictions, beside the same settings on real 8 x 8 CIFAR-10.
 
-The point ladder's machinery (:mod:`empirical.experiments.ladder`, on dask through :func:`simtheory.runs.sweep.run_sweep`): a
+The point ladder's machinery ([`empirical.experiments.ladder`][empirical.experiments.ladder], on dask through
+[`simtheory.runs.sweep.run_sweep`][simtheory.runs.sweep.run_sweep]): a
 first sweep trains each (data, width, seed) base once, in ``<out>/bases``; the second runs every job from its base
-(:func:`empirical.experiments.ladder.seed_from_base`). A mixture job is :func:`empirical.mixture.run_mixture_loop` with the cpu
+([`empirical.experiments.ladder.seed_from_base`][empirical.experiments.ladder.seed_from_base]). A mixture job is
+`empirical.mixture.run_mixture_loop` with the cpu
 preset's U-Net at the ladder's width and budgets; a CIFAR-10 job is the image loop
-(:func:`empirical.images.run_image_loop`, the image preset's reward classifier and judge, trained once per seed with
+([`empirical.images.run_image_loop`][empirical.images.kind.run_image_loop], the image preset's reward classifier and
+judge, trained once per seed with
 the base and copied into each job) with the same U-Net, N, K, lam, budgets, steps and seeds, so the fit error on the
 exact law sits beside the fit error on real images at the same architecture and budget.
 
-Each job is compared with its predictions by :func:`empirical.compare.compare_run` and tabulated by
-:func:`empirical.experiments.ladder.ladder_rows` (fit, law, sampler, one-step and multi-step errors with SEs, z and the
+Each job is compared with its predictions by [`empirical.compare.compare_run`][empirical.compare.compare_run] and
+tabulated by
+[`empirical.experiments.ladder.ladder_rows`][empirical.experiments.ladder.ladder_rows] (fit, law, sampler, one-step and
+multi-step errors with SEs, z and the
 smallest error each check could see, (N_SE + 0.84) SE), plus the mixture's own measures: the Frechet distances to the
 law and to p_t beside their noise floors and the largest class-share z. The seeds' roles follow
-:mod:`empirical.experiments.protocol`: the pick seeds choose, the others report. results.csv is the table the
-figures and paper checks C17 read.
+[`empirical.experiments.protocol`][empirical.experiments.protocol]: the pick seeds choose, the others report.
+results.csv is the table the figures and paper checks C17 read.
 """
 from __future__ import annotations
 
@@ -52,7 +57,8 @@ class MixtureLadderConfig:
 
     ``base_samples``: samples seen by each base (warm-up a tenth of it, EMA half-life ``base_ema`` of it);
     ``finetunes``: samples seen per generation's fine-tune; ``skip``: (lam, width, finetune) cells left out;
-    ``seeds`` and ``pick_seeds``: the protocol's roles (:class:`empirical.experiments.protocol.Seeds`)."""
+    ``seeds`` and ``pick_seeds``: the protocol's roles
+    ([`empirical.experiments.protocol.Seeds`][empirical.experiments.protocol.Seeds])."""
 
     K: int = 4
     lams: tuple = (math.inf, 1.0)
@@ -142,6 +148,7 @@ class MixtureLadderConfig:
                      generations=self.generations, seed=seed, num_steps=self.num_steps,
                      sampler_ref_steps=self.sampler_ref_steps, n_sampler=self.n_sampler, finetune_samples=finetune,
                      finetune_lr=mix.finetune_lr)
+        assert mix.train.unet is not None         # a MixtureLoopConfig trains the U-Net (checked when it is made)
         unet = replace(mix.train.unet, float_data=False)
         return replace(cfg, train=replace(mix.train, unet=unet))
 
@@ -211,6 +218,8 @@ class MixtureLadderConfig:
                 _copy_folder(base.parent / which, folder / which)
             rf = run_image_loop(cfg, folder, progress=False)
         cpu = time.process_time() - t0
+        if rf is None:
+            raise RuntimeError("the mixture ladder runs its jobs in one process, not under torchrun")
         metrics = rf.metrics()
         rows = ladder_rows(compare_run(rf.path), metrics)
         if not self.keep_networks:
@@ -297,7 +306,7 @@ class MixtureBaseSweep:
 
 @dataclass(frozen=True)
 class MixtureLadderSweep:
-    """The ladder's jobs as a sweep spec of :func:`simtheory.runs.sweep.run_sweep`, writing their run folders under
+    """The ladder's jobs as a sweep spec of [`simtheory.runs.sweep.run_sweep`][simtheory.runs.sweep.run_sweep], writing their run folders under
     ``root`` from the bases there."""
 
     config: MixtureLadderConfig

@@ -2,7 +2,7 @@ r"""SIMS at image shape: self-improving negative guidance in U-Net loops on the 
 ample networks, measured by the distance to the law itself.
 
 The point rung's experiment on the mixture rung: every generation's model samples with D + w (D - D_aux), D_aux that
-model fine-tuned on n_s of its own samples for B samples seen (:mod:`empirical.sims` through the loop's ``sims``
+model fine-tuned on n_s of its own samples for B samples seen (`empirical.sims` through the loop's ``sims``
 option), K = 1 (no curation), in two loops:
 
 - the synthetic augmentation loop of the SIMS paper: N exact draws of the law plus the previous model's samples at
@@ -13,11 +13,13 @@ Two capacities (U-Net width, base budget, fine-tune budget per generation): a ne
 an ample one. With K = 1 the exact trajectory is the law itself at every generation, so the distance that decides
 is the Frechet distance of each generation's samples to the law's exact mean and covariance (``fd_law``, beside its
 noise floor), with the reward's law error and the class shares beside it. The protocol of
-:mod:`empirical.experiments.protocol`: phase 1 runs every w of ``ws`` (and w = 0) on the pick seeds and picks, per
-loop and capacity, the w > 0 with the smallest mean ``fd_law`` at the last generation (:func:`pick_w`); phase 2 runs
+[`empirical.experiments.protocol`][empirical.experiments.protocol]: phase 1 runs every w of ``ws`` (and w = 0) on the
+pick seeds and picks, per
+loop and capacity, the w > 0 with the smallest mean ``fd_law`` at the last generation (`pick_w`); phase 2 runs
 w = 0 and the picked w on the report seeds (paired: one seed draws the same real data, base and streams for both).
 Each (capacity, seed) base is trained once, in <out>/bases, and copied into its jobs
-(:func:`empirical.experiments.ladder.seed_from_base`). The three are sweeps on dask (:func:`simtheory.runs.sweep.run_sweep`).
+([`empirical.experiments.ladder.seed_from_base`][empirical.experiments.ladder.seed_from_base]). The three are sweeps on
+dask ([`simtheory.runs.sweep.run_sweep`][simtheory.runs.sweep.run_sweep]).
 """
 from __future__ import annotations
 
@@ -46,7 +48,7 @@ BASE_COLUMNS = ["job", "capacity", "width", "seed", "cpu_seconds"]
 class MixtureSimsConfig:
     """The SIMS experiments at the mixture rung. ``capacities``: name -> (U-Net width, base samples, fine-tune
     samples per generation); n_s, B (``samples``; None: the capacity's fine-tune budget), lr and EMA of every
-    auxiliary as in :mod:`empirical.sims`; ``sampler_ref_steps`` 0 (no sampler check, whose guided draws would cost as
+    auxiliary as in `empirical.sims`; ``sampler_ref_steps`` 0 (no sampler check, whose guided draws would cost as
     much as a generation's)."""
 
     loops: tuple = ("augmentation", "synthetic")
@@ -165,7 +167,7 @@ class SimsPhase:
                 "phase_ws": {f"{a}/{b}": list(v) for (a, b), v in self.ws.items()}}
 
     def jobs(self) -> list[dict]:
-        out = []
+        out: list[dict] = []
         for (lp, cap), ws in self.ws.items():
             for w, s in itertools.product(ws, self.seeds):
                 out.append({"job": len(out), "loop": lp, "lam": LOOPS[lp], "capacity": cap,
@@ -181,6 +183,8 @@ class SimsPhase:
         t0 = time.process_time()
         rf = run_mixture_loop(cfg, folder, progress=False)
         cpu = time.process_time() - t0
+        if rf is None:
+            raise RuntimeError("the mixture SIMS ladder runs its jobs in one process, not under torchrun")
         for f in rf.path.glob("gen_*/*.pt"):
             f.unlink()
         for d in rf.path.glob("gen_*/sims-aux"):
@@ -197,8 +201,8 @@ class SimsPhase:
 
 def pick_w(rows: list[dict], T: int, key: str = "fd_law") -> dict:
     """(loop, capacity) -> the guidance w > 0 with the smallest mean ``key`` at generation T over ``rows`` (the pick
-    seeds' rows; :func:`empirical.experiments.protocol.pick_best`, ties to the smaller w); whether it beats w = 0
-    is then measured on the report seeds."""
+    seeds' rows; [`empirical.experiments.protocol.pick_best`][empirical.experiments.protocol.pick_best], ties to the
+    smaller w); whether it beats w = 0 is then measured on the report seeds."""
     sel = [r for r in rows if r["generation"] == T and r["w"] > 0]
     best = pick_best(sel, setting=lambda r: r["w"], value=lambda r: r[key],
                      group=lambda r: (r["loop"], r["capacity"]))

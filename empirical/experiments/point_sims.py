@@ -1,7 +1,7 @@
 r"""SIMS at the point rung: self-improving negative guidance in neural point loops, small against ample networks.
 
 Every generation's model samples with D + w (D - D_aux), D_aux being that model fine-tuned on n_s of its own samples
-for B points seen (:mod:`empirical.sims` through the point loop's ``sims`` option: the same functions as the image
+for B points seen (`empirical.sims` through the point loop's ``sims`` option: the same functions as the image
 loops). Two loops, with the theory half's words (``simtheory.diffusion.sims``), K = 1 (no curation):
 
 - the synthetic augmentation loop of the SIMS paper: a fixed real set of N points plus the previous model's
@@ -14,8 +14,8 @@ error) and ``ample`` (width 128, 800k and 300k). The distance to the data law is
 and capacity, the w > 0 with the smallest mean final MMD^2; phase 2 runs w = 0 and the picked w on the report seeds
 (paired: the same seed draws the same real data, base and streams for both). Each (capacity, seed) base is trained
 once, in <out>/bases, and copied into every job of that capacity and seed (as the capacity ladder shares its bases,
-:func:`empirical.experiments.ladder.seed_from_base`). The three are sweeps on dask (:func:`simtheory.runs.sweep.run_sweep`), in
-<out>/bases, <out>/pick and <out>/report.
+[`empirical.experiments.ladder.seed_from_base`][empirical.experiments.ladder.seed_from_base]). The three are sweeps on
+dask ([`simtheory.runs.sweep.run_sweep`][simtheory.runs.sweep.run_sweep]), in <out>/bases, <out>/pick and <out>/report.
 """
 from __future__ import annotations
 
@@ -166,7 +166,8 @@ class SimsPhase:
 def pick_w(rows: list[dict], T: int) -> dict:
     """(loop, capacity) -> the guidance w > 0 with the smallest mean MMD^2 at generation T over the pick seeds (the
     claim compares SIMS, some w > 0, with w = 0; whether the pick beats w = 0 is then measured on other seeds), by
-    :func:`empirical.experiments.protocol.pick_best` (ties go to the smaller w); keys in sorted order."""
+    [`empirical.experiments.protocol.pick_best`][empirical.experiments.protocol.pick_best] (ties go to the smaller w);
+    keys in sorted order."""
     best = pick_best([r for r in rows if r["generation"] == T and r["w"] > 0], setting=lambda r: r["w"],
                      value=lambda r: r["mmd2"], group=lambda r: (r["loop"], r["capacity"]))
     return {k: best[k][0] for k in sorted(best)}

@@ -3,10 +3,11 @@ weight w, a capacity, an auxiliary's hyperparameters) and then claims something 
 rows of the pick seeds (or seed sets) only; the claim is measured on the report seeds only, which the choice never
 saw, so the number reported is not the maximum of many noisy ones.
 
-:class:`Seeds` holds the two roles (disjoint, neither empty) and labels rows; :func:`pick_best` makes the choice from
-the pick rows. The SIMS sweep on images (:mod:`empirical.sims.sweep`), the capacity ladder
-(:mod:`empirical.experiments.ladder`) and SIMS in point loops (:mod:`empirical.experiments.point_sims`) all choose
-through them.
+[`Seeds`][empirical.experiments.protocol.Seeds] holds the two roles (disjoint, neither empty) and labels rows;
+[`pick_best`][empirical.experiments.protocol.pick_best] makes the choice from
+the pick rows. The SIMS sweep on images ([`empirical.sims.sweep`][empirical.sims.sweep]), the capacity ladder
+([`empirical.experiments.ladder`][empirical.experiments.ladder]) and SIMS in point loops
+([`empirical.experiments.point_sims`][empirical.experiments.point_sims]) all choose through them.
 """
 from __future__ import annotations
 
@@ -64,7 +65,8 @@ def pick_best(rows: Iterable[dict], setting: Callable[[dict], Hashable], value: 
               tie: Callable[[Hashable], object] = lambda s: s) -> dict:
     """The choice of the protocol: per ``group`` of rows, the ``setting`` whose mean ``value`` over its rows is the
     lowest (``lower``) or highest; ties go to the setting first by ``tie``. Pass the pick rows only (the caller
-    filters by :meth:`Seeds.role`): nothing here looks at which seeds the rows came from.
+    filters by [`Seeds.role`][empirical.experiments.protocol.Seeds.role]): nothing here looks at which seeds the rows
+    came from.
 
     Returns {group: (setting, mean value)}; an empty input is a ValueError (nothing to choose from)."""
     means: dict = {}

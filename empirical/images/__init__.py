@@ -8,8 +8,8 @@ reward.
     measure  the judge, FD, FID with precision/recall, the sample grid
     kind     ImageData (the DataKind) and run_image_loop
 
-The names below are imported on first use, so that :mod:`empirical.images.cifar10` (the download command's) needs no
-torch.
+The names below are imported on first use, so that [`empirical.images.cifar10`][empirical.images.cifar10] (the download
+command's) needs no torch.
 """
 from __future__ import annotations
 

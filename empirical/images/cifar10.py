@@ -1,6 +1,7 @@
 """CIFAR-10: download (official archive, md5-checked), the default search order, and reading.
 
-Two formats are read: the official ``cifar-10-batches-py`` folder (what :func:`download_cifar10` writes) and a
+Two formats are read: the official ``cifar-10-batches-py`` folder (what
+[`download_cifar10`][empirical.images.cifar10.download_cifar10] writes) and a
 JPEG archive (``cifar10-jpeg/{train,test}/<class>/NNNN.jpg``). The reader of the official format is our own, a
 dozen lines of numpy: torchvision's would bring a second torch-versioned dependency for nothing else. Both are
 decoded once and cached as arrays with a content checksum; options for resolution (32, or 16 / 8 by area
@@ -43,7 +44,7 @@ class Cifar10NotFound(ValueError):
 
 
 def search_paths() -> list[Path]:
-    """Where CIFAR-10 is looked for when no source is given, in order: $CIFAR10_SOURCE if set (alone); else
+    """Where CIFAR-10 is looked for when no source is given, in order: `$CIFAR10_SOURCE` if set (alone); else
     data/cifar-10-batches-py under the current directory, the same in the checkout, and the JPEG copy
     ../shared/data/cifar10-jpeg.tar.gz beside the checkout."""
     env = os.environ.get("CIFAR10_SOURCE")
@@ -56,7 +57,7 @@ def search_paths() -> list[Path]:
 
 
 def default_source() -> Path | None:
-    """The first of :func:`search_paths` that exists, or None."""
+    """The first of [`search_paths`][empirical.images.cifar10.search_paths] that exists, or None."""
     return next((p for p in search_paths() if p.exists()), None)
 
 
@@ -198,7 +199,8 @@ def load_cifar10(split: str = "train", source: str | Path | None = None,
     """All images (uint8, N x 3 x 32 x 32) and labels of ``split`` ('train' or 'test'), decoded once and
     cached (the cache is keyed by the source's path, size and mtime and verified by a content checksum).
 
-    ``source`` None searches :func:`search_paths`; finding nothing raises :class:`Cifar10NotFound`."""
+    ``source`` None searches [`search_paths`][empirical.images.cifar10.search_paths]; finding nothing raises
+    [`Cifar10NotFound`][empirical.images.cifar10.Cifar10NotFound]."""
     if split not in SPLIT_SIZES:
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
     if source is None:

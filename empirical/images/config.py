@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field, replace
 from simtheory import validate
 
 from ..checkpoints import upgrade_keys
-from ..fold import NeuralLoopWords, check_fold_config
+from ..fold_spec import NeuralLoopWords, check_fold_config
 from ..networks.classifier import ClassifierConfig
 from ..networks.unet import UNetConfig
 from ..seeds import BLOCK_SIZE, stream_seed

@@ -1,6 +1,6 @@
 """The image kind's inputs: the run's real training images in a seeded order (blocks of N,
-:func:`simtheory.fold.real_block`), and the disjoint training images of the reward classifier and of the judge,
-all from the CIFAR-10 training split (:mod:`empirical.images.cifar10`)."""
+[`simtheory.fold.real_block`][simtheory.fold.real_block]), and the disjoint training images of the reward classifier and
+of the judge, all from the CIFAR-10 training split ([`empirical.images.cifar10`][empirical.images.cifar10])."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING

@@ -1,5 +1,6 @@
-"""The image kind of the fold (:class:`empirical.fold.DataKind`): CIFAR-10 images, rewards and labels by the reward
-classifier, measured by it, the judge and (optionally) FID; :func:`run_image_loop` runs the curated loop on it."""
+"""The image kind of the fold ([`empirical.fold_spec.DataKind`][empirical.fold_spec.DataKind]): CIFAR-10 images, rewards and labels by the reward
+classifier, measured by it, the judge and (optionally) FID; [`run_image_loop`][empirical.images.kind.run_image_loop]
+runs the curated loop on it."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -60,7 +61,7 @@ class ImageData:
 
     def measure(self, t: int, D, samples: np.ndarray, seeds: np.ndarray, folder: Path, sample: Sampler) -> dict:
         """The judge, FD, FID and the sample grid on generation t's evaluation images
-        (:func:`empirical.images.measure.measure_images`)."""
+        ([`empirical.images.measure.measure_images`][empirical.images.measure.measure_images])."""
         return measure_images(self.cfg, t, samples, seeds, self.clf, self.acc, self.judge, self.ref, folder, sample,
                               self.clf_ref)
 

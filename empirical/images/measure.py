@@ -14,7 +14,7 @@ from simtheory.runs import RunFolder, atomic_write
 
 from .. import fid as fidmod
 from .. import metrics as mt
-from ..fold import Sampler
+from ..fold_spec import Sampler
 from ..seeds import sample_seeds
 from . import cifar10
 from .score import rewards_of

@@ -1,5 +1,6 @@
 """The mixture loop's config and its named presets: the image loop's words and U-Net on a low-rank Gaussian mixture
-(:class:`simtheory.diffusion.LowRankMixture`), the network in its float data mode."""
+([`simtheory.diffusion.LowRankMixture`][simtheory.diffusion.lowrank.LowRankMixture]), the network in its float data
+mode."""
 from __future__ import annotations
 
 import math
@@ -8,7 +9,7 @@ from dataclasses import asdict, dataclass, field, replace
 from simtheory import validate
 
 from ..checkpoints import upgrade_keys
-from ..fold import NeuralLoopWords, check_fold_config
+from ..fold_spec import NeuralLoopWords, check_fold_config
 from ..networks.unet import UNetConfig
 from ..seeds import stream_seed
 from ..sims.auxiliary import SimsSampling
@@ -30,13 +31,14 @@ class MixtureLoopConfig(NeuralLoopWords):
     """The curated retraining loop on a low-rank Gaussian mixture; the image loop's words (n_samples = N, K, lam,
     scheme, generations, reward, target, gamma, train, finetune_samples, finetune_lr, num_steps, n_eval, seed, sims).
 
-    ``law``: a .npz of :meth:`LowRankMixture.save` (None: the CIFAR-10 law at ``resolution`` and ``rank``,
-    :func:`empirical.mixture.inputs.cifar_law`); ``data``: the CIFAR-10 source of a fitted law (not compared on
+    ``law``: a .npz of [`LowRankMixture.save`][simtheory.diffusion.lowrank.LowRankMixture.save] (None: the CIFAR-10 law
+    at ``resolution`` and ``rank``,
+    `empirical.mixture.inputs.cifar_law`); ``data``: the CIFAR-10 source of a fitted law (not compared on
     resume: ``law_sha1`` pins the law itself); ``temperature``: the reward's T; ``n_law``: exact draws of the law's
     curated trajectory; ``n_moments``: the first so many of them give p_t's moments (None: all); ``fd_floor_reps``:
     replicates of the Frechet distance's noise floor; ``denoiser_sigmas`` and ``n_denoiser``: generation 0's error
     against the exact denoiser. ``classes`` and ``law_sha1`` are filled in by
-    :func:`empirical.mixture.inputs.resolve`. ``train.unet`` takes float data (``float_data`` is set here) and
+    `empirical.mixture.inputs.resolve`. ``train.unet`` takes float data (``float_data`` is set here) and
     ``train.seed`` is set from ``seed``.
     """
 
@@ -167,9 +169,11 @@ def mixture_preset(name: str, **overrides) -> MixtureLoopConfig:
     if device is not None:
         tr = replace(tr, device=device)
     if "channels" in overrides:
+        assert tr.unet is not None                # a MixtureLoopConfig trains the U-Net (checked when it is made)
         tr = replace(tr, unet=replace(tr.unet, channels=overrides.pop("channels")))
     if "train_samples" in overrides:
         tr = replace(tr, total_samples=overrides.pop("train_samples"))
     if "resolution" in overrides:
+        assert tr.unet is not None
         tr = replace(tr, unet=replace(tr.unet, img_resolution=overrides["resolution"]))
     return replace(cfg, train=tr, **overrides)

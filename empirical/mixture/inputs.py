@@ -36,7 +36,8 @@ def law_sha1(law: LowRankMixture) -> str:
 
 def cifar_law(resolution: int, rank: int = 16, data=None, cache_dir: Path | None = None) -> LowRankMixture:
     """The CIFAR-10 law at ``resolution``: the committed law where there is one (8 x 8, rank 16,
-    :func:`simtheory.diffusion.cifar_mixture`), else the fit of :func:`empirical.lowrank.fit_cifar` (one component
+    `simtheory.diffusion.cifar_mixture`), else the fit of [`empirical.lowrank.fit_cifar`][empirical.lowrank.fit_cifar]
+    (one component
     per class, ``rank``) stored as ``fit-mixture --float32`` stores it, cached under ``cache_dir`` (default the CIFAR
     cache) by resolution, rank and a checksum of the training images, so a cached law always belongs to the data it
     was fitted to. ``data``: the CIFAR-10 source (default: the usual search)."""
@@ -65,7 +66,7 @@ def cifar_law(resolution: int, rank: int = 16, data=None, cache_dir: Path | None
 
 
 def load_law(cfg: MixtureLoopConfig) -> LowRankMixture:
-    """The law of a config: its ``law`` file, or the CIFAR-10 law at its resolution and rank (:func:`cifar_law`). A
+    """The law of a config: its ``law`` file, or the CIFAR-10 law at its resolution and rank (`cifar_law`). A
     missing file is a ValueError naming it."""
     if cfg.law is not None:
         if not Path(cfg.law).is_file():
@@ -81,6 +82,7 @@ def resolve(config: MixtureLoopConfig) -> tuple[MixtureLoopConfig, LowRankMixtur
     from ..images.cifar10 import CLASSES
     law = load_law(config)
     unet = config.train.unet
+    assert unet is not None                       # a MixtureLoopConfig trains the U-Net (checked when it is made)
     want = (unet.in_channels, config.resolution, config.resolution)
     if law.shape is not None and tuple(law.shape) != want or law.d != math.prod(want):
         raise ValueError(f"the law's samples have shape {law.shape} (d = {law.d}); the run's U-Net makes {want}")
@@ -109,7 +111,7 @@ def law_draws(law: LowRankMixture, n: int, seed: int) -> Iterator[tuple[slice, n
 
 
 def draw_law(law: LowRankMixture, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """All of :func:`law_draws` at once: (n, d) rows and (n,) labels."""
+    """All of `law_draws` at once: (n, d) rows and (n,) labels."""
     x = np.empty((n, law.d))
     y = np.empty(n, np.int64)
     for sl, xc, yc in law_draws(law, n, seed):
@@ -118,7 +120,7 @@ def draw_law(law: LowRankMixture, n: int, seed: int) -> tuple[np.ndarray, np.nda
 
 
 def log_posteriors(law: LowRankMixture, x: np.ndarray) -> np.ndarray:
-    """log P(k | x) (n, K) under the clean law, in chunks of :data:`CHUNK_BYTES` (x (n, d) or (n, C, H, W))."""
+    """log P(k | x) (n, K) under the clean law, in chunks of `CHUNK_BYTES` (x (n, d) or (n, C, H, W))."""
     x2 = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
     if not len(x2):
         return np.zeros((0, law.K))
@@ -128,6 +130,6 @@ def log_posteriors(law: LowRankMixture, x: np.ndarray) -> np.ndarray:
 
 def reward_of_posterior(lp: np.ndarray, kind: str, target: int, gamma: float, temperature: float) -> np.ndarray:
     r"""The reward from log posteriors ``lp`` (n, K): gamma softmax(lp / T)[target] (``'class'``, as
-    :func:`simtheory.diffusion.class_reward`) or gamma max_c softmax(lp / T)[c] (``'confidence'``)."""
+    `simtheory.diffusion.class_reward`) or gamma max_c softmax(lp / T)[c] (``'confidence'``)."""
     q = np.exp(log_softmax(lp / temperature, axis=1))
     return gamma * (q[:, target] if kind == "class" else q.max(axis=1))

@@ -1,6 +1,6 @@
-r"""The mixture kind of the fold (:class:`empirical.fold.DataKind`): exact draws of the law, the reward and labels of
-its Bayes posterior, its exact curated trajectory and the measures of :mod:`empirical.mixture.measure`;
-:func:`run_mixture_loop` runs the curated loop on it and :func:`exact_sampler_steps` measures the sampler alone."""
+r"""The mixture kind of the fold ([`empirical.fold_spec.DataKind`][empirical.fold_spec.DataKind]): exact draws of the law, the reward and labels of
+its Bayes posterior, its exact curated trajectory and the measures of `empirical.mixture.measure`;
+`run_mixture_loop` runs the curated loop on it and `exact_sampler_steps` measures the sampler alone."""
 from __future__ import annotations
 
 import math
@@ -23,9 +23,9 @@ from .measure import (against_law, curated_weights, denoiser_error, display_uint
 
 
 class MixtureData:
-    """The mixture kind of the fold (:func:`empirical.fold.run_fold`): exact draws, the Bayes posterior's reward and
+    """The mixture kind of the fold ([`empirical.fold.run_fold`][empirical.fold.run_fold]): exact draws, the Bayes posterior's reward and
     labels, the exact curated trajectory and the measures of the package docstring. Pass a config completed by
-    :func:`empirical.mixture.inputs.resolve` and its law."""
+    `empirical.mixture.inputs.resolve` and its law."""
 
     def __init__(self, cfg: MixtureLoopConfig, law: LowRankMixture, progress: bool = False):
         if cfg.law_sha1 is None or cfg.classes is None:
@@ -34,6 +34,7 @@ class MixtureData:
         self.classes = list(cfg.classes)
         self.n_classes = law.K
         self.target = self.classes.index(cfg.target) if cfg.reward == "class" else 0
+        assert cfg.train.unet is not None         # a MixtureLoopConfig trains the U-Net (checked when it is made)
         self.shape = (cfg.train.unet.in_channels, cfg.resolution, cfg.resolution)
         self.devices: tuple[str, ...] = (cfg.device,)
         self.log_fields: dict = {"law_sha1": cfg.law_sha1}
@@ -59,7 +60,7 @@ class MixtureData:
     def start(self, rf: RunFolder) -> None:
         """The exact curated trajectory of the law (``law``) and its moments: the data law's exact ones and p_t's
         from the trajectory's weights on the first n_moments draws, each with the Frechet distance's noise floor
-        (:meth:`_floor_draws`)."""
+        (`_floor_draws`)."""
         cfg, law = self.cfg, self.mixture
         seed = stream_seed(cfg.seed, "law")
         r = np.empty(cfg.n_law)
@@ -120,6 +121,8 @@ class MixtureData:
         floors; at t = 0 the denoiser's error against the exact one; a grid of the samples (<folder>/samples.png,
         display only: [-1, 1] mapped to 8 bits) and the samples themselves (<folder>/samples.npz, float32)."""
         cfg = self.cfg
+        if self.data_ref is None or self.data_floor is None:
+            raise RuntimeError("MixtureData.measure needs the law's moments: call start() first")
         rec = {"fd_law": frechet_to(samples, self.data_ref), "fd_law_floor": self.data_floor[0],
                "fd_law_floor_sd": self.data_floor[1], "fd_curated": frechet_to(samples, self.refs[t]),
                "fd_curated_floor": self.floors[t][0], "fd_curated_floor_sd": self.floors[t][1],
@@ -137,6 +140,8 @@ class MixtureData:
         """The sampler's own error: the exact denoiser (float64 behind the sampler's float32 boundary) through the
         loop's Heun sampler at the run's steps, on generation 0's first n_sampler evaluation latents (the latents
         model 0 was measured on), against the law's E[r] and class shares (its exact draws)."""
+        if self.law is None:
+            raise RuntimeError("MixtureData.exact_sampler needs the law's trajectory: call start() first")
         cfg = self.cfg
         n = min(cfg.n_sampler, cfg.n_eval)
         seeds = sample_seeds("eval", cfg.seed, 0, n)

@@ -15,7 +15,7 @@ from simtheory.fold import mixing_weights
 
 
 def frechet_reference(mean: np.ndarray, cov: np.ndarray) -> dict:
-    """The reference side of :func:`frechet_to`: the mean, the covariance, its trace and its symmetric square root
+    """The reference side of `frechet_to`: the mean, the covariance, its trace and its symmetric square root
     (eigendecomposition, negative rounding-level eigenvalues taken as 0)."""
     mean = np.asarray(mean, np.float64)
     cov = np.asarray(cov, np.float64)
@@ -26,9 +26,9 @@ def frechet_reference(mean: np.ndarray, cov: np.ndarray) -> dict:
 
 
 def frechet_to(samples: np.ndarray, ref: dict) -> float:
-    r"""Frechet distance of the samples' mean and covariance (ddof 1) to a reference (:func:`frechet_reference`):
-    :math:`|\mu_s - \mu|^2 + \mathrm{tr}\,\Sigma_s + \mathrm{tr}\,\Sigma - 2\,\mathrm{tr}\,(\Sigma^{1/2} \Sigma_s
-    \Sigma^{1/2})^{1/2}` (Dowson & Landau 1982; the FID's formula, with the reference's root taken once and the
+    r"""Frechet distance of the samples' mean and covariance (ddof 1) to a reference (`frechet_reference`):
+    $|\mu_s - \mu|^2 + \mathrm{tr}\,\Sigma_s + \mathrm{tr}\,\Sigma - 2\,\mathrm{tr}\,(\Sigma^{1/2} \Sigma_s
+    \Sigma^{1/2})^{1/2}$ (Dowson & Landau 1982; the FID's formula, with the reference's root taken once and the
     last trace from the eigenvalues of a symmetric matrix)."""
     x = np.asarray(samples, np.float64).reshape(len(samples), -1)
     mu = x.mean(axis=0)
@@ -42,9 +42,11 @@ def frechet_to(samples: np.ndarray, ref: dict) -> float:
 
 def curated_weights(rewards: np.ndarray, K, steps: int, lam: float, scheme: str) -> np.ndarray:
     r"""Weights (steps + 1, M) of the exact curated trajectory on M equally weighted atoms with ``rewards``:
-    :math:`p_{t+1} = d_{t+1} p_0 + \sum_{s \le t} W_{t+1,s}\, c(p_s)` with the mixing rule of
-    :func:`simtheory.fold.mixing_weights` and c the exact curated step :func:`simtheory.curated` (Eq. 6 of Ferbach
-    et al. 2024; Sec. 3 for the mixing): the trajectory :func:`simtheory.predict.law_trajectory` follows, as weights
+    $p_{t+1} = d_{t+1} p_0 + \sum_{s \le t} W_{t+1,s}\, c(p_s)$ with the mixing rule of
+    [`simtheory.fold.mixing_weights`][simtheory.fold.mixing_weights] and c the exact curated step
+    [`simtheory.curated`][simtheory.curation.curated] (Eq. 6 of Ferbach
+    et al. 2024; Sec. 3 for the mixing): the trajectory
+    [`simtheory.predict.law_trajectory`][simtheory.predict.multistep.law_trajectory] follows, as weights
     on the atoms for moments other than its own."""
     r = np.asarray(rewards, np.float64)
     M = r.size
@@ -80,9 +82,9 @@ def display_uint8(x: np.ndarray) -> np.ndarray:
 @torch.no_grad()
 def exact_samples(law: LowRankMixture, seeds, num_steps: int, shape: tuple, device="cpu",
                   batch: int = 256) -> np.ndarray:
-    """Samples of the exact denoiser of ``law`` (:meth:`empirical.lowrank.TorchLowRankMixture.as_denoiser`, float64)
-    through :func:`empirical.edm.heun_sample`, the loop's sampler, from the latents of ``seeds`` (one per seed, as a
-    network's sampler draws them); float64 (n, *shape)."""
+    """Samples of the exact denoiser of ``law`` ([`empirical.lowrank.TorchLowRankMixture.as_denoiser`][empirical.lowrank.TorchLowRankMixture.as_denoiser], float64)
+    through [`empirical.edm.heun_sample`][empirical.edm.sampler.heun_sample], the loop's sampler, from the latents of
+    ``seeds`` (one per seed, as a network's sampler draws them); float64 (n, *shape)."""
     from ..edm import heun_sample, latents_for_seeds
     from ..lowrank import TorchLowRankMixture
     D = TorchLowRankMixture(law).as_denoiser(torch.float64)
@@ -95,7 +97,8 @@ def exact_samples(law: LowRankMixture, seeds, num_steps: int, shape: tuple, devi
 @torch.no_grad()
 def denoiser_error(D, law: LowRankMixture, sigmas, n: int, seed: int, device="cpu") -> dict:
     r"""RMS error of the network D against the exact denoiser D* of the law (Tweedie,
-    :meth:`LowRankMixture.denoiser`) at each sigma, per pixel, in the law's [-1, 1] space: x0 ~ law (n draws,
+    [`LowRankMixture.denoiser`][simtheory.diffusion.lowrank.LowRankMixture.denoiser]) at each sigma, per pixel, in the
+    law's [-1, 1] space: x0 ~ law (n draws,
     generator ``seed``), y = x0 + sigma n, error^2 = mean over images and pixels of (D(y) - D*(y))^2; with its
     delta-method SE and the exact denoiser's own RMS error to x0 (the least any denoiser can reach)."""
     rng = np.random.default_rng(seed)

@@ -1,7 +1,8 @@
-"""The networks of the project, each beside its config: :mod:`.unet` (the U-Net and its EDM denoiser, images),
-:mod:`.mlp` (the residual MLP denoiser, points) and :mod:`.classifier` (the reward classifier and the judge).
-:data:`ARCHITECTURES` names the denoisers a training run can build; a checkpoint records its network under one of
-these names (:func:`build_network`).
+"""The networks of the project, each beside its config: [`unet`][empirical.networks.unet] (the U-Net and its EDM denoiser, images),
+[`mlp`][empirical.networks.mlp] (the residual MLP denoiser, points) and [`classifier`][empirical.networks.classifier]
+(the reward classifier and the judge).
+`ARCHITECTURES` names the denoisers a training run can build; a checkpoint records its network under one of
+these names (`build_network`).
 """
 from __future__ import annotations
 

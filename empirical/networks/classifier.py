@@ -148,7 +148,7 @@ def train_classifier(cfg: ClassifierConfig, x: np.ndarray, y: np.ndarray, x_test
 
 
 def load_classifier(path: Path, device="cpu") -> tuple[nn.Module, dict]:
-    """A classifier saved by :func:`train_classifier` and its stored config (with test_accuracy)."""
+    """A classifier saved by [`train_classifier`][empirical.networks.classifier.train_classifier] and its stored config (with test_accuracy)."""
     state, cfg = checkpoints.load(path)
     try:
         model = build(ClassifierConfig(**{k: v for k, v in cfg.items() if k not in ("test_accuracy", "device")}))

@@ -1,5 +1,5 @@
 r"""A residual MLP denoiser for points (n, d): the low-dimensional twin of the U-Net
-(:mod:`empirical.networks.unet`).
+([`empirical.networks.unet`][empirical.networks.unet]).
 
 F(x_in; c_noise) = out(SiLU(LN(h_L))), h_0 = in(x_in), h_{l+1} = h_l + fc1(SiLU(fc0(SiLU(LN(h_l))) (1 + a_l) + b_l))
 with (a_l, b_l) an affine map of the noise embedding e = MLP([cos 2 pi f_k c_noise, sin 2 pi f_k c_noise]) and
@@ -8,7 +8,7 @@ scale-and-shift conditioning, with linear layers). Optionally the input goes in 
 [cos 2 pi B x_in, sin 2 pi B x_in] with fixed Gaussian frequencies B (Tancik et al. 2020), which lets a small MLP
 resolve narrow, many-mode laws that it otherwise blurs (spectral bias). A batch at one noise level (the sampler's)
 embeds it once. The last layer of each block and the output layer start at zero, so an untrained denoiser is
-c_skip x. EDM preconditioning is :class:`empirical.edm.precond.Preconditioned`.
+c_skip x. EDM preconditioning is [`empirical.edm.precond.Preconditioned`][empirical.edm.precond.Preconditioned].
 
 Data normalisation: points live in the network's space as z = (x - shift) / scale per coordinate (``shift`` and
 ``scale`` of the config, fixed from the real data when a run starts: mean and std / sigma_data), so that every
@@ -31,7 +31,7 @@ from ..edm.precond import Preconditioned
 
 @dataclass(frozen=True)
 class MLPConfig:
-    """Architecture of :class:`MLPDenoiser` and the affine map between data and the network's space."""
+    """Architecture of [`MLPDenoiser`][empirical.networks.mlp.MLPDenoiser] and the affine map between data and the network's space."""
 
     dim: int = 2                  # d, the points' dimension
     width: int = 128              # hidden units
@@ -83,7 +83,7 @@ class _Block(nn.Module):
 
 
 class MLP(nn.Module):
-    """The network F(x_in (n, d), c_noise (n,)) -> (n, d) of :class:`MLPDenoiser`."""
+    """The network F(x_in (n, d), c_noise (n,)) -> (n, d) of [`MLPDenoiser`][empirical.networks.mlp.MLPDenoiser]."""
 
     freqs: torch.Tensor
     input_freqs: torch.Tensor
@@ -123,7 +123,7 @@ class MLP(nn.Module):
 
 
 class MLPDenoiser(Preconditioned):
-    """EDM denoiser of points: preconditioning around :class:`MLP`; data are float (n, d) arrays in the data's
+    """EDM denoiser of points: preconditioning around [`MLP`][empirical.networks.mlp.MLP]; data are float (n, d) arrays in the data's
     own units, mapped to the network's space by the config's shift and scale."""
 
     def __init__(self, cfg: MLPConfig):
@@ -132,7 +132,7 @@ class MLPDenoiser(Preconditioned):
         self.net = MLP(cfg)
 
     @property
-    def sample_shape(self) -> tuple:          # type: ignore[override]  # declared as an attribute by Preconditioned
+    def sample_shape(self) -> tuple:
         return (self.cfg.dim,)
 
     def encode(self, data, device="cpu") -> torch.Tensor:

@@ -1,9 +1,10 @@
 """A DDPM++-style U-Net whose width, depth, attention and class conditioning are options (Karras et al. 2022,
 Song et al. 2021): residual blocks with a noise embedding (scale and shift), self-attention at chosen
 resolutions, average-pool down and nearest up sampling, skip connections between the two halves; and
-:class:`Denoiser`, the EDM-preconditioned denoiser around it, whose data are uint8 NCHW images ([-1, 1] inside:
-:func:`to_float`, :func:`to_uint8`), or with ``float_data`` float NCHW arrays already in that space (exact draws of
-a law, which quantising to 8 bits would change)."""
+[`Denoiser`][empirical.networks.unet.Denoiser], the EDM-preconditioned denoiser around it, whose data are uint8 NCHW
+images ([-1, 1] inside:
+[`to_float`][empirical.networks.unet.to_float], [`to_uint8`][empirical.networks.unet.to_uint8]), or with ``float_data``
+float NCHW arrays already in that space (exact draws of a law, which quantising to 8 bits would change)."""
 from __future__ import annotations
 
 import math
@@ -56,6 +57,7 @@ class ResBlock(nn.Module):
         self.n0, self.c0 = _norm(cin), nn.Conv2d(cin, cout, 3, padding=1)
         self.affine = nn.Linear(emb, 2 * cout)
         self.n1, self.c1 = _norm(cout), nn.Conv2d(cout, cout, 3, padding=1)
+        assert self.c1.bias is not None                        # a Conv2d made with its default bias=True
         nn.init.zeros_(self.c1.weight)
         nn.init.zeros_(self.c1.bias)
         self.drop = nn.Dropout(dropout)
@@ -63,6 +65,7 @@ class ResBlock(nn.Module):
         self.attn = attn
         if attn:
             self.na, self.qkv, self.proj = _norm(cout), nn.Conv2d(cout, 3 * cout, 1), nn.Conv2d(cout, cout, 1)
+            assert self.proj.bias is not None                  # a Conv2d made with its default bias=True
             nn.init.zeros_(self.proj.weight)
             nn.init.zeros_(self.proj.bias)
 
@@ -109,9 +112,11 @@ class UNet(nn.Module):
             if lvl > 0:
                 self.up.append(nn.Upsample(scale_factor=2, mode="nearest"))
                 res *= 2
-        self.out = nn.Sequential(_norm(ch), nn.SiLU(), nn.Conv2d(ch, cfg.in_channels, 3, padding=1))
-        nn.init.zeros_(self.out[-1].weight)
-        nn.init.zeros_(self.out[-1].bias)
+        head = nn.Conv2d(ch, cfg.in_channels, 3, padding=1)     # GroupNorm's init draws nothing: same RNG order
+        self.out = nn.Sequential(_norm(ch), nn.SiLU(), head)
+        assert head.bias is not None                                 # a Conv2d made with its default bias=True
+        nn.init.zeros_(head.weight)
+        nn.init.zeros_(head.bias)
 
     def _embed(self, c_noise: torch.Tensor) -> torch.Tensor:
         half = self.cfg.channels // 2

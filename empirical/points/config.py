@@ -1,5 +1,6 @@
 """The point loop's config and its named presets: the image loop's words over a named 2-D law of
-:mod:`simtheory.datasets` (or any (n, d) float array) with the MLP denoiser of :mod:`empirical.networks.mlp`."""
+[`simtheory.datasets`][simtheory.datasets] (or any (n, d) float array) with the MLP denoiser of
+[`empirical.networks.mlp`][empirical.networks.mlp]."""
 from __future__ import annotations
 
 import math
@@ -11,7 +12,7 @@ import numpy as np
 from simtheory import datasets, validate
 
 from ..checkpoints import upgrade_keys
-from ..fold import NeuralLoopWords, check_fold_config
+from ..fold_spec import NeuralLoopWords, check_fold_config
 from ..networks.mlp import MLPConfig
 from ..seeds import stream_seed
 from ..sims.auxiliary import SimsSampling
@@ -23,12 +24,13 @@ class PointLoopConfig(NeuralLoopWords):
     """The curated retraining loop on points; the image loop's words (n_samples = N, K, lam, scheme, generations,
     train, finetune_samples, finetune_lr, num_steps, n_eval, seed, sims).
 
-    ``dataset``: a name of :data:`simtheory.datasets.DATASETS` (None when the data are passed in);
+    ``dataset``: a name of `simtheory.datasets.DATASETS` (None when the data are passed in);
     ``normalise``: set train.mlp's shift and scale from the real training points (per-coordinate mean and
     std / 0.5); ``modes``: centres whose nearest one labels a point (None: the data set's); ``denoiser_sigmas``:
     noise levels (in the network's units, data std 0.5) of generation 0's error against the exact denoiser;
     ``mmd_bandwidth``: the kernel bandwidth of the distance to the law (None: the law's default, in data units).
-    ``reward`` and ``data_sha1`` name the reward and hash the real data; :func:`run_point_loop` fills them in.
+    ``reward`` and ``data_sha1`` name the reward and hash the real data;
+    [`run_point_loop`][empirical.points.kind.run_point_loop] fills them in.
     ``seed`` decides every random draw: the real points of a named data set, training, fine-tunes, curation and
     sampler seeds (train.seed is set from it).
     """

@@ -1,6 +1,7 @@
 """The point kind's inputs: real points (a named data set drawn with the run's seed, or any (n, d) float array, from
 Python or a .npy / .csv file), the reward (the data set's, a callable, or a name on the command line) and the labels
-(the nearest of the data set's modes), checked before any folder exists (:func:`resolve_inputs`)."""
+(the nearest of the data set's modes), checked before any folder exists
+([`resolve_inputs`][empirical.points.inputs.resolve_inputs])."""
 from __future__ import annotations
 
 import hashlib

@@ -1,5 +1,6 @@
-"""The point kind of the fold (:class:`empirical.fold.DataKind`): real points, rewards from a callable, labels by the
-nearest mode, the measures of :mod:`empirical.points.measure`; :func:`run_point_loop` runs the curated loop on it."""
+"""The point kind of the fold ([`empirical.fold_spec.DataKind`][empirical.fold_spec.DataKind]): real points, rewards from a callable, labels by the
+nearest mode, the measures of [`empirical.points.measure`][empirical.points.measure];
+[`run_point_loop`][empirical.points.kind.run_point_loop] runs the curated loop on it."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -18,10 +19,11 @@ from .measure import denoiser_error, exact_sampler_error, law_reference
 
 
 class PointData:
-    """The point kind of the fold (:func:`empirical.fold.run_fold`): real points, rewards from a callable, labels
-    by the nearest mode, and the measures of :mod:`empirical.points.measure`. Where the data law is known
-    (``mixture``, a Gaussian mixture), :meth:`start` computes its exact curated trajectory (``law``) from ``n_law``
-    exact draws."""
+    """The point kind of the fold ([`empirical.fold.run_fold`][empirical.fold.run_fold]): real points, rewards from a callable, labels
+    by the nearest mode, and the measures of [`empirical.points.measure`][empirical.points.measure]. Where the data law
+    is known
+    (``mixture``, a Gaussian mixture), [`start`][empirical.points.kind.PointData.start] computes its exact curated
+    trajectory (``law``) from ``n_law`` exact draws."""
 
     def __init__(self, cfg: PointLoopConfig, x: np.ndarray, reward: Reward, mixture: dict | None, progress: bool):
         self.cfg, self.x, self.reward, self.mixture, self.progress = cfg, x, reward, mixture, progress
@@ -35,11 +37,11 @@ class PointData:
             self.bandwidth = cfg.mmd_bandwidth or default_bandwidth(mixture)
 
     def real(self) -> tuple[np.ndarray, None]:
-        """The run's real points (checked in :func:`resolve_inputs`) and no labels (the MLP is unconditional)."""
+        """The run's real points (checked in [`resolve_inputs`][empirical.points.inputs.resolve_inputs]) and no labels (the MLP is unconditional)."""
         return self.x, None
 
     def start(self, rf: RunFolder) -> None:
-        """The exact curated trajectory of the data law, when it is known (:func:`law_reference`)."""
+        """The exact curated trajectory of the data law, when it is known ([`law_reference`][empirical.points.measure.law_reference])."""
         if self.mixture is not None:
             self.law = law_reference(self.cfg, self.mixture, self.score)
 

@@ -1,7 +1,8 @@
 r"""What the point kind measures of a model beyond rewards: where the data law is known (a Gaussian mixture), the
-squared MMD to it (:func:`simtheory.metrics.mmd2`), the denoiser's RMS error against the exact one
-(:func:`denoiser_error`), the exact curated trajectory of the law (:func:`law_reference`) and the sampler's own error
-on it (:func:`exact_sampler_error`)."""
+squared MMD to it ([`simtheory.metrics.mmd2`][simtheory.metrics.mmd2]), the denoiser's RMS error against the exact one
+([`denoiser_error`][empirical.points.measure.denoiser_error]), the exact curated trajectory of the law
+([`law_reference`][empirical.points.measure.law_reference]) and the sampler's own error
+on it ([`exact_sampler_error`][empirical.points.measure.exact_sampler_error])."""
 from __future__ import annotations
 
 import math
@@ -24,7 +25,7 @@ def network_law(law: dict, mlp: MLPConfig) -> dict:
 
 @torch.no_grad()
 def denoiser_error(D: MLPDenoiser, law: dict, sigmas, n: int, seed: int, device="cpu") -> dict:
-    r"""RMS error of D against the exact denoiser D* of the data law (Tweedie, :func:`simtheory.diffusion.gmm_denoiser`)
+    r"""RMS error of D against the exact denoiser D* of the data law (Tweedie, [`simtheory.diffusion.gmm_denoiser`][simtheory.diffusion.denoiser.gmm_denoiser])
     at each sigma, in the network's units (data std 0.5 per coordinate): x0 ~ law (n points, generator ``seed``),
     y = x0 + sigma n, error^2 = mean over points and coordinates of (D(y) - D*(y))^2; with its delta-method SE and,
     for scale, the exact denoiser's own RMS error to x0 (the least any denoiser can reach)."""
@@ -51,7 +52,7 @@ def denoiser_error(D: MLPDenoiser, law: dict, sigmas, n: int, seed: int, device=
 
 
 def law_reference(cfg: PointLoopConfig, mixture: dict, score) -> dict:
-    """:func:`simtheory.predict.law_trajectory` of the data law ``mixture``: n_law exact draws (stream 'law'),
+    """[`simtheory.predict.law_trajectory`][simtheory.predict.multistep.law_trajectory] of the data law ``mixture``: n_law exact draws (stream 'law'),
     scored and labelled by ``score``, run through the exact curated dynamics of the run's K, lam, scheme and
     generations, with the noise of its N real and n_synthetic kept samples per generation."""
     from simtheory.families import gmm
@@ -65,8 +66,8 @@ def law_reference(cfg: PointLoopConfig, mixture: dict, score) -> dict:
 
 
 def exact_sampler_error(cfg: PointLoopConfig, mixture: dict, score, law: dict) -> dict:
-    """``exact_sampler_error`` (with ``_se``): the exact denoiser of ``mixture`` (:func:`simtheory.diffusion.gmm_denoiser`)
-    through the Heun sampler of :mod:`simtheory.diffusion` at the run's num_steps, in the network's space,
+    """``exact_sampler_error`` (with ``_se``): the exact denoiser of ``mixture`` ([`simtheory.diffusion.gmm_denoiser`][simtheory.diffusion.denoiser.gmm_denoiser])
+    through the Heun sampler of `simtheory.diffusion` at the run's num_steps, in the network's space,
     on n_sampler draws (stream 'law', generation 1), against the law's exact E[r]."""
     from simtheory.diffusion import gmm_denoiser, heun_sample
     mlp = cfg.train.mlp

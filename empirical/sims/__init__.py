@@ -5,8 +5,8 @@
     shift      distribution shifting toward a target class proportion
     explore    the auxiliary's hyperparameters (lr, EMA, n_s, B) searched on the pick set only
 
-The guidance itself, D_base + w (D_base - D_aux) with the denoiser's signature, is :mod:`empirical.edm.guidance`
-(re-exported here, where the SIMS experiments have always found it).
+The guidance itself, D_base + w (D_base - D_aux) with the denoiser's signature, is
+[`empirical.edm.guidance`][empirical.edm.guidance] (re-exported here, where the SIMS experiments have always found it).
 """
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ __all__ = ["AUX_EMA", "GuidedDenoiser", "MEASURED", "PairedDenoiser", "SYNTHETIC
 
 
 def auxiliary_proportions(target, base, w: float) -> np.ndarray:
-    """Deprecated: :func:`simtheory.diffusion.shifting.aux_weights_for_target` (base, target, w), the one product
+    """Deprecated: [`simtheory.diffusion.shifting.aux_weights_for_target`][simtheory.diffusion.shifting.aux_weights_for_target] (base, target, w), the one product
     form of the project."""
     warnings.warn("empirical.sims.auxiliary_proportions(target, base, w) is "
                   "simtheory.diffusion.shifting.aux_weights_for_target(base, target, w)", DeprecationWarning, stacklevel=2)
@@ -40,7 +40,7 @@ def auxiliary_proportions(target, base, w: float) -> np.ndarray:
 
 
 def guided_class_proportions(base, aux, w: float) -> np.ndarray:
-    """Deprecated: :func:`simtheory.diffusion.shifting.product_form_masses` (base, aux, w)."""
+    """Deprecated: [`simtheory.diffusion.shifting.product_form_masses`][simtheory.diffusion.shifting.product_form_masses] (base, aux, w)."""
     warnings.warn("empirical.sims.guided_class_proportions is simtheory.diffusion.shifting.product_form_masses",
                   DeprecationWarning, stacklevel=2)
     return product_form_masses(base, aux, w)

@@ -4,14 +4,16 @@ r"""The SIMS auxiliary (Alemohammad et al. 2024): a copy of a base model fine-tu
    (and, for a class-conditional base, fixed labels).
 2. A copy of the base, from the base's weights and with the base's hyperparameters (lr and the auxiliary's EMA
    half-life set here), is fine-tuned on S for B samples seen: the auxiliary model.
-3. Sampling then uses D = D_base + w (D_base - D_aux), w >= 0 (:mod:`empirical.edm.guidance`).
+3. Sampling then uses D = D_base + w (D_base - D_aux), w >= 0 ([`empirical.edm.guidance`][empirical.edm.guidance]).
 
 Nothing here assumes images beyond the base's sampler: the guide may be any module with the base's call signature
-D(x, sigma, class_labels) and output shape, and a synthetic set is whatever :func:`empirical.edm.generate` returns.
+D(x, sigma, class_labels) and output shape, and a synthetic set is whatever
+[`empirical.edm.generate`][empirical.edm.sampler.generate] returns.
 Distribution shifting composes S with chosen class proportions (by the reward classifier's labels,
-:func:`compose_by_class`; the proportions from :func:`simtheory.diffusion.shifting.aux_weights_for_target`).
-A loop generation's sampler with the SIMS option is :func:`generation_sampler`. Words as in the theory half: w,
-n_s, B (``images``), aux.
+[`compose_by_class`][empirical.sims.auxiliary.compose_by_class]; the proportions from
+[`simtheory.diffusion.shifting.aux_weights_for_target`][simtheory.diffusion.shifting.aux_weights_for_target]).
+A loop generation's sampler with the SIMS option is [`generation_sampler`][empirical.sims.auxiliary.generation_sampler].
+Words as in the theory half: w, n_s, B (``images``), aux.
 """
 from __future__ import annotations
 
@@ -106,7 +108,7 @@ def compose_by_class(D: Preconditioned, label_fn: Callable[[np.ndarray], np.ndar
     """n_s base samples with class counts from ``proportions`` (labels by ``label_fn``, e.g. the classifier's
     argmax): candidates are drawn in seed order and each is kept while its class still has room.
     Returns (samples, labels, seeds); a quota that cannot be filled within ``max_draws`` (default 50 n_s, at most
-    one seed block, :data:`empirical.seeds.BLOCK_SIZE`) is a ValueError."""
+    one seed block, `empirical.seeds.BLOCK_SIZE`) is a ValueError."""
     quota = class_quotas(validate.probability(proportions, "auxiliary proportions"), n_s)
     max_draws = min(max_draws or 50 * n_s, seedblocks.BLOCK_SIZE)
     imgs, labs, seeds, drawn = [], [], [], 0
@@ -129,7 +131,7 @@ def compose_by_class(D: Preconditioned, label_fn: Callable[[np.ndarray], np.ndar
 
 
 def synthetic_seed0(seed: int) -> int:
-    """The first synthetic seed of auxiliary seed ``seed``: the start of its block of :mod:`empirical.seeds`
+    """The first synthetic seed of auxiliary seed ``seed``: the start of its block of [`empirical.seeds`][empirical.seeds]
     (disjoint from every loop's, sweep's and other auxiliary's seeds)."""
     return seedblocks.block_start("sims_aux", seedblocks.check_run_seed(seed, "the SIMS seed"))
 
@@ -182,11 +184,15 @@ def finetune_auxiliary(base_run, out, n_s: int, images: int, lr: float | None = 
                        seed0: int | None = None, synthetic_from=None) -> nn.Module:
     """Build (or resume) the SIMS auxiliary of ``base_run`` in the run folder ``out``; returns it.
 
-    Draws n_s samples from the base with seeds seed0 + i (default seed0 = :func:`synthetic_seed0` (seed); the loop
+    Draws n_s samples from the base with seeds seed0 + i (default seed0 =
+    [`synthetic_seed0`][empirical.sims.auxiliary.synthetic_seed0] (seed); the loop
     passes its own block) and, for a conditional base, labels
-    :func:`seed_labels`; or, with ``class_proportions`` and ``label_fn``, a set with those class proportions
-    (:func:`compose_by_class`; for a conditional base the labels are assigned by quota instead). Then fine-tunes
-    a copy of the base from its weights with the base's hyperparameters (:func:`empirical.train.finetune_config`:
+    [`seed_labels`][empirical.edm.guidance.seed_labels]; or, with ``class_proportions`` and ``label_fn``, a set with
+    those class proportions
+    ([`compose_by_class`][empirical.sims.auxiliary.compose_by_class]; for a conditional base the labels are assigned by
+    quota instead). Then fine-tunes
+    a copy of the base from its weights with the base's hyperparameters
+    ([`empirical.train.finetune_config`][empirical.train.finetune_config]:
     no warm-up, lr overridable) for ``images`` images seen (B), seeded by ``seed``.
 
     ``ema``: the auxiliary's weights, its EMA half-life as a fraction of B. 0: the raw fine-tuned weights;
@@ -196,7 +202,8 @@ def finetune_auxiliary(base_run, out, n_s: int, images: int, lr: float | None = 
     n_s, steps and class proportions, checked in its config.json); copied instead of drawn again.
 
     Folder: config.json (inputs, base network sha1; after the fine-tune also ``measured``: the auxiliary's
-    L2 distance from the base relative to the raw fine-tune's, :func:`weight_distances`), synthetic.npz,
+    L2 distance from the base relative to the raw fine-tune's,
+    [`weight_distances`][empirical.sims.auxiliary.weight_distances]), synthetic.npz,
     network.pt, training-state.pt, metrics.jsonl. A rerun resumes; another config is refused with the differing
     keys (simtheory.runs.ConfigMismatch, a ValueError); a damaged file is a ValueError naming it.
     """
@@ -269,7 +276,7 @@ def finetune_auxiliary(base_run, out, n_s: int, images: int, lr: float | None = 
 
 
 def load_auxiliary(aux_run, D_base: nn.Module | None = None, device="cpu") -> nn.Module:
-    """The guide network of a run folder (a :func:`finetune_auxiliary` folder, or any ``train`` run: the guide
+    """The guide network of a run folder (a [`finetune_auxiliary`][empirical.sims.auxiliary.finetune_auxiliary] folder, or any ``train`` run: the guide
     may have another architecture than the base); a missing or damaged network.pt is a ValueError naming it. With
     ``D_base``, a guide for other data (another sample shape or channel count) is refused."""
     p = Path(aux_run)
@@ -289,7 +296,8 @@ def load_auxiliary(aux_run, D_base: nn.Module | None = None, device="cpu") -> nn
 class SimsSampling:
     """The SIMS option of a loop generation: its model D samples with D + w (D - D_aux), where D_aux is D fine-tuned
     on n_s of D's own samples for ``images`` images at learning rate ``lr`` (the same for every generation, so that
-    the generations compare like with like), with auxiliary weights ``ema`` (:func:`finetune_auxiliary`) and
+    the generations compare like with like), with auxiliary weights ``ema``
+    ([`finetune_auxiliary`][empirical.sims.auxiliary.finetune_auxiliary]) and
     guidance inside ``interval`` (None: every noise level). w = 0 samples plainly."""
 
     w: float = 1.0
@@ -318,12 +326,12 @@ class SimsSampling:
         return asdict(self)
 
 
-def generation_sampler(D: nn.Module, gen_folder, sims: SimsSampling | None, device, num_steps: int, seed: int,
+def generation_sampler(D: Preconditioned, gen_folder, sims: SimsSampling | None, device, num_steps: int, seed: int,
                        progress: bool = False, seed0: int | None = None) -> Callable[..., np.ndarray]:
     """(seeds, steps=None) -> samples of one loop generation with ``steps`` Heun steps (default ``num_steps``): plain
     Heun sampling, or, with ``sims`` (w > 0), guidance from the generation's own auxiliary, built (or resumed) in
     <gen_folder>/sims-aux from <gen_folder>/network.pt and fine-tuned with seed ``seed``, its synthetic set drawn
-    from the seeds ``seed0`` + i (the loop passes its generation's block of :mod:`empirical.seeds`)."""
+    from the seeds ``seed0`` + i (the loop passes its generation's block of [`empirical.seeds`][empirical.seeds])."""
     if sims is None or sims.w == 0:
         return lambda seeds, steps=None: guided_generate(D, None, 0.0, seeds, device, steps or num_steps,
                                                          progress=progress)

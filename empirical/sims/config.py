@@ -1,7 +1,7 @@
-"""The config of a SIMS experiment on one image base (:class:`SimsConfig`, its presets) and the image-loop config its
+"""The config of a SIMS experiment on one image base ([`SimsConfig`][empirical.sims.config.SimsConfig], its presets) and the image-loop config its
 metrics use: the one the base records (a loop generation's, or a ``train`` run's), else the preset's, checked
-against the base (:func:`resolve_config`). Seed set j of an experiment is block ('sweep', j) of
-:mod:`empirical.seeds` (:func:`seed_set`)."""
+against the base ([`resolve_config`][empirical.sims.config.resolve_config]). Seed set j of an experiment is block
+('sweep', j) of [`empirical.seeds`][empirical.seeds] ([`seed_set`][empirical.sims.config.seed_set])."""
 from __future__ import annotations
 
 import math
@@ -26,7 +26,8 @@ METRICS_LOWER_BETTER = {"fd_classifier": True, "fid": True, "precision": False, 
 class SimsConfig:
     """One SIMS experiment on a base model. loop: the image-loop preset whose data, classes, classifier and
     reward the metrics use (a base that records its own loop config must match it); n_s, images (B), lr, ema: the
-    auxiliary (lr None: the base's; ema: :func:`empirical.sims.finetune_auxiliary`); ws: the guidance grid;
+    auxiliary (lr None: the base's; ema:
+    [`empirical.sims.finetune_auxiliary`][empirical.sims.auxiliary.finetune_auxiliary]); ws: the guidance grid;
     interval: the guidance interval in sigma (None: every noise level); num_steps: Heun steps of every sampling.
     ``data`` (where CIFAR-10 lies) and ``device`` are where, not what: neither enters the compared config."""
 
@@ -166,7 +167,8 @@ def _matching_presets(base_run, recorded) -> list[str]:
 
 def resolve_config(name: str | None, base_run, **overrides) -> tuple[SimsConfig, Any]:
     """The SIMS preset (``name``, or None: the one matching the base) with ``overrides``, and the image-loop config
-    its metrics use: the base's recorded one when there is one (:func:`recorded_loop_config`), else the preset's.
+    its metrics use: the base's recorded one when there is one
+    ([`recorded_loop_config`][empirical.sims.config.recorded_loop_config]), else the preset's.
 
     A preset whose classes or resolution differ from the base's recorded ones, or (when nothing is recorded) whose
     network differs from the base's, is a ValueError naming both: measuring a two-class base against ten classes
@@ -202,7 +204,7 @@ def resolve_config(name: str | None, base_run, **overrides) -> tuple[SimsConfig,
 
 
 def lc_of(cfg: SimsConfig, base_run, lc):
-    """The image-loop config of an experiment: ``lc`` if given, else :func:`resolve_config` (checked against the
+    """The image-loop config of an experiment: ``lc`` if given, else [`resolve_config`][empirical.sims.config.resolve_config] (checked against the
     base)."""
     return lc if lc is not None else resolve_config(cfg.loop, base_run, **{k: getattr(cfg, k) for k in
                                                                     SimsConfig.__dataclass_fields__ if k != "loop"})[1]

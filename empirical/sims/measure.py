@@ -1,4 +1,4 @@
-"""What every SIMS experiment on one image base shares (:class:`Context`): the base, the reward classifier (the
+"""What every SIMS experiment on one image base shares ([`Context`][empirical.sims.measure.Context]): the base, the reward classifier (the
 loop's when the base is a loop generation, else trained as the loop trains it), the reference statistics of the
 real test images, the metrics of a guided sample set and the experiment's auxiliaries."""
 from __future__ import annotations
@@ -19,7 +19,8 @@ from .config import SimsConfig
 
 def classifier_for(lc, base_run, folder: Path, progress: bool = False):
     """The reward classifier: the loop's, when the base is a loop generation; else trained into ``folder`` as the
-    loop trains it (:func:`empirical.images.inputs.classifier_data`: the same images for the same loop config and seed)."""
+    loop trains it ([`empirical.images.inputs.classifier_data`][empirical.images.inputs.classifier_data]: the same
+    images for the same loop config and seed)."""
     from ..images.inputs import classifier_data
     from ..networks.classifier import load_classifier, train_classifier
     bf = base_folder(base_run)

@@ -1,6 +1,7 @@
 """Distribution shifting on one image base: the base's class proportions measured on seed set 0 (with add-one
 smoothing), the auxiliary's synthetic set composed with the proportions of the product form
-(:func:`simtheory.diffusion.shifting.aux_weights_for_target`) for a target share of one class, and the achieved
+([`simtheory.diffusion.shifting.aux_weights_for_target`][simtheory.diffusion.shifting.aux_weights_for_target]) for a
+target share of one class, and the achieved
 proportions (by the reward classifier) on the report sets against the target and the base."""
 from __future__ import annotations
 
@@ -37,8 +38,9 @@ def shift_target(class_names, base_props: np.ndarray, cls: str, share: float) ->
 
 
 def run_shift(cfg: SimsConfig, base_run, out, progress: bool = False, lc=None) -> RunFolder:
-    """Distribution shifting: base proportions measured on seed set 0 (:func:`base_estimate`), the auxiliary's set composed with
-    :func:`simtheory.diffusion.shifting.aux_weights_for_target` for the target (``shift_class`` at ``shift_share``) and
+    """Distribution shifting: base proportions measured on seed set 0 ([`base_estimate`][empirical.sims.shift.base_estimate]), the auxiliary's set composed with
+    [`simtheory.diffusion.shifting.aux_weights_for_target`][simtheory.diffusion.shifting.aux_weights_for_target] for the
+    target (``shift_class`` at ``shift_share``) and
     ``shift_w``, then achieved proportions (classifier) on the report sets against the target and the base.
     Needs one n_s and one B, and an unconditional base (a conditional one samples chosen classes directly)."""
     if len(cfg.n_s) != 1 or len(cfg.images) != 1:

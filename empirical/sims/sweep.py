@@ -1,7 +1,8 @@
 r"""The SIMS w sweep on one image base (optionally over B and n_s), picked on one seed set and reported on the
-others (:mod:`empirical.experiments.protocol`).
+others ([`empirical.experiments.protocol`][empirical.experiments.protocol]).
 
-Seed sets: set j uses the seeds of block ('sweep', j) of :mod:`empirical.seeds`; every setting uses the same n and
+Seed sets: set j uses the seeds of block ('sweep', j) of [`empirical.seeds`][empirical.seeds]; every setting uses the
+same n and
 the same seeds. Set 0 picks (n_s, B, w) by the selection metric (FD in classifier features by default, the cheap
 stand-in for FID at CPU scale); sets 1.. report every metric for all settings, and FID with precision/recall
 in Inception features for w = 0 and the picked setting (``inception_n`` images each). Files in the run folder:
@@ -29,8 +30,8 @@ def _key(r: dict) -> tuple:
 def run_guidance_sweep(cfg: SimsConfig, base_run, out, progress: bool = False, lc=None) -> RunFolder:
     """Run (or resume) the sweep into ``out``: every (n_s, B, w) on every seed set, the pick on set 0, Inception
     metrics on the report sets for w = 0 and the pick; then table.md and sweep.png. ``lc``: the image-loop config
-    of the metrics (default: :func:`empirical.sims.config.resolve_config`, which checks ``cfg.loop`` against the
-    base)."""
+    of the metrics (default: [`empirical.sims.config.resolve_config`][empirical.sims.config.resolve_config], which
+    checks ``cfg.loop`` against the base)."""
     lc = lc_of(cfg, base_run, lc)
     with RunFolder.open(out, {**cfg.to_dict(), "base": str(base_run)}) as rf:      # held until the run ends
         ctx = Context(cfg, lc, base_run, rf, progress)
@@ -75,7 +76,7 @@ def sweep_rows(rows: list[dict], inception: bool = False) -> list[dict]:
 
 def pick_setting(rows: list[dict], metric: str = "fd_classifier") -> dict:
     """The (n_s, B, w) with the best ``metric`` on seed set 0 (never on a report set; ties to the smaller w),
-    :func:`empirical.experiments.protocol.pick_best`."""
+    [`empirical.experiments.protocol.pick_best`][empirical.experiments.protocol.pick_best]."""
     cand = [r for r in sweep_rows(rows) if r["set"] == 0]
     if not cand:
         raise ValueError("no sweep rows on seed set 0")

@@ -1,7 +1,7 @@
 r"""Expectations over a scaled chi^2 law, E[f(Q)] with Q = chi^2_{n-1} / divisor (the law of a fitted Gaussian
 variance over the true one): the trapezoid rule in y = log chi^2, whose density is smooth and decays at both ends,
 so the rule converges geometrically; with the left tail summed in closed form near a divergence of E[Q^power].
-The quadrature behind :mod:`simtheory.diffusion.systematic`'s moments.
+The quadrature behind [`simtheory.diffusion.systematic`][simtheory.diffusion.systematic]'s moments.
 """
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def _right_end(a: float) -> float:
 
 def _log_norm(k: float) -> float:
     """k log k - k - log Gamma(k): the log normaliser of the chi^2_{2k} law of y = log chi^2 written about its mode
-    (:func:`_nodes`); from Stirling's series when k >= 100, where the direct difference of three terms of size
+    (`_nodes`); from Stirling's series when k >= 100, where the direct difference of three terms of size
     k log k would lose digits (series error below 1e-17 there)."""
     if k < 100:
         return k * math.log(k) - k - float(special.gammaln(k))

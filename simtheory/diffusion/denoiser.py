@@ -196,14 +196,15 @@ def _run_kernel(x, sigma, weights, means, covs, score: bool) -> np.ndarray:
 
 def denoise_checked(x: np.ndarray, sigma: float, weights: np.ndarray, means: np.ndarray,
                     covs: np.ndarray) -> np.ndarray:
-    """The Numba path of :func:`gmm_denoiser` for arguments already checked (samplers call it 2N - 1 times)."""
+    """The Numba path of [`gmm_denoiser`][simtheory.diffusion.denoiser.gmm_denoiser] for arguments already checked (samplers call it 2N - 1 times)."""
     return _run_kernel(x, sigma, weights, means, covs, False)
 
 
 def gmm_score(x, sigma, weights, means, covs, *, fast: bool = True) -> np.ndarray:
     r"""grad_x log p_sigma(x) = -sum_k gamma_k(x) C_k^{-1} (x - mu_k), C_k = S_k + sigma^2 I, summed directly
     from the Cholesky solves (module docstring): no cancellation as sigma -> 0, unlike (D - x) / sigma^2.
-    Same arguments as :func:`gmm_denoiser`; ``fast=False`` runs the numpy/scipy reference."""
+    Same arguments as [`gmm_denoiser`][simtheory.diffusion.denoiser.gmm_denoiser]; ``fast=False`` runs the numpy/scipy
+    reference."""
     if not fast:
         return gmm_score_reference(x, sigma, weights, means, covs)
     s = check_sigma(sigma)

@@ -96,7 +96,7 @@ def gmm_sims_runs(name: str, w: float, seeds, *, M: int = 400, n_s: int = 400, T
 
 def shift_curve(pi, rho_of_w, ws, *, means=(-3.0, 0.0, 3.0), var: float = 0.25, num_steps: int = 128,
                 grid: int = 801) -> dict[str, np.ndarray]:
-    """Class masses of the 1-D guided ODE (exact: :func:`sims.shifted_masses_1d`) and of the product form, for
+    """Class masses of the 1-D guided ODE (exact: [`sims.shifted_masses_1d`][simtheory.diffusion.shifting.shifted_masses_1d]) and of the product form, for
     shared components (means, var) with base weights pi and auxiliary weights rho_of_w(w), against w."""
     k = len(means)
     ode, prod, rhos = np.empty((len(ws), k)), np.empty((len(ws), k)), np.empty((len(ws), k))
@@ -110,7 +110,7 @@ def shift_curve(pi, rho_of_w, ws, *, means=(-3.0, 0.0, 3.0), var: float = 0.25, 
 
 def systematic_curves(ws, M: int, n_s: int, smoothing: float, shift: float = 0.0, chains: int = 20000,
                       seed: int = 0) -> dict[str, np.ndarray]:
-    """One generation of SIMS with a systematic fit error (:mod:`.systematic`), against w: the exact E[W2^2],
+    """One generation of SIMS with a systematic fit error ([`systematic`][simtheory.diffusion.systematic]), against w: the exact E[W2^2],
     the bias and SD of the guided variance and of the mean, the first-order E[W2^2], and the same W2^2 and
     variance simulated on ``chains`` chains (mean and SE; the chains of every w share their seed)."""
     from . import systematic as sy
@@ -134,7 +134,7 @@ def systematic_curves(ws, M: int, n_s: int, smoothing: float, shift: float = 0.0
 
 
 def optimal_w_map(M: int, smoothings, n_ss) -> dict[str, np.ndarray]:
-    """The exact optimal w (:func:`.systematic.optimal_w`) on a grid of smoothing b and n_s, with n_s B."""
+    """The exact optimal w ([`systematic.optimal_w`][simtheory.diffusion.systematic.optimal_w]) on a grid of smoothing b and n_s, with n_s B."""
     from . import systematic as sy
     b, n = np.meshgrid(np.asarray(smoothings, float), np.asarray(n_ss, float), indexing="ij")
     w = np.array([[sy.optimal_w(M, int(nn), bb) for bb, nn in zip(rb, rn)] for rb, rn in zip(b, n)])

@@ -56,7 +56,8 @@ def _gaussian_args(mean, cov, name: str) -> tuple[np.ndarray, np.ndarray]:
 def guided_gaussian_1d(mb, vb, ma, va, w, sigma_max=80.0) -> tuple[np.ndarray, np.ndarray]:
     """Closed-form (mean, variance) of the guided ODE's output in 1-D (module docstring), vectorised over
     broadcastable arrays of base mean/variance and aux mean/variance; sigma_max may be inf (the limit law).
-    Inputs are not validated here (the loops call it in bulk): use :func:`guided_gaussian` at a boundary."""
+    Inputs are not validated here (the loops call it in bulk): use
+    [`guided_gaussian`][simtheory.diffusion.gaussian.guided_gaussian] at a boundary."""
     mb, vb, ma, va = (np.asarray(v, dtype=np.float64) for v in (mb, vb, ma, va))
     w = float(w)
     T = float(sigma_max) ** 2
@@ -153,7 +154,8 @@ def guided_gaussian(mean_base, cov_base, mean_aux, cov_aux, w, sigma_max=80.0, *
 def product_gaussian(mean_base, cov_base, mean_aux, cov_aux, w) -> tuple[np.ndarray, np.ndarray]:
     """(mean, cov) of the product-form heuristic p_base^(1+w) / p_aux^w, normalised: precision
     (1 + w) S_b^{-1} - w S_a^{-1}. ValueError when that precision is not positive definite (w at or past
-    :func:`product_divergence_w`: the heuristic has no normalisable law there)."""
+    [`product_divergence_w`][simtheory.diffusion.gaussian.product_divergence_w]: the heuristic has no normalisable law
+    there)."""
     mb, cb = _gaussian_args(mean_base, cov_base, "base")
     ma, ca = _gaussian_args(mean_aux, cov_aux, "aux")
     w = check_w(w)

@@ -25,13 +25,14 @@ The fast path evaluates all components with two matrix products per call: x agai
 mu_1 ... mu_K] (d x (K m + K)), and the weighted projections back through a per-sigma rescaling of the same
 matrix. |x - mu_k|^2 is expanded as |x|^2 - 2 x.mu_k + |mu_k|^2, which costs eps (|x|^2 + |mu_k|^2) / c_k in the
 quadratic form (float64: below 1e-10 for images in [-1, 1] at any resolution up to 32 x 32 and floors >= 1e-3).
-:class:`DenseMixture` is the plain reference: one d x d Cholesky factor of C_k per component.
+[`DenseMixture`][simtheory.diffusion.lowrank.DenseMixture] is the plain reference: one d x d Cholesky factor of C_k per
+component.
 
 Points are rows: x of shape (n, d), or (n, ...) with d values per row (e.g. NCHW images, flattened in C order);
 denoiser and score return x's shape. Everything is float64.
 
 The fit to labelled data, the committed CIFAR-10 law, its class reward and Bayes facts are in
-:mod:`simtheory.diffusion.lowrank_fit`.
+`simtheory.diffusion.lowrank_fit`.
 """
 from __future__ import annotations
 
@@ -187,7 +188,7 @@ class LowRankMixture:
         return out.reshape(shp)
 
     def _middle_numpy(self, x2, Z, base, c, e, coef_x):
-        """numpy reference of :func:`_middle_kernel` (same arguments, same in-place use of Z)."""
+        """numpy reference of `_middle_kernel` (same arguments, same in-place use of Z)."""
         n = x2.shape[0]
         K, m, Km = self.K, self._m, self._Km
         xx = np.einsum("ij,ij->i", x2, x2)
@@ -267,12 +268,13 @@ class LowRankMixture:
         return S + np.einsum("k,ka,kb->ab", self.weights, dm, dm)
 
     def to_dense(self) -> DenseMixture:
-        """The same law as a :class:`DenseMixture` (dense covariances, Cholesky reference)."""
+        """The same law as a [`DenseMixture`][simtheory.diffusion.lowrank.DenseMixture] (dense covariances, Cholesky reference)."""
         return DenseMixture(self.weights, self.means, self.component_covariances())
 
     def save(self, path, *, float32: bool = False) -> Path:
         """Write the law to ``path`` (.npz, compressed). ``float32`` stores means and factors in float32
-        (weights and floors stay float64); :meth:`load` returns the float64 law of exactly the stored values."""
+        (weights and floors stay float64); [`load`][simtheory.diffusion.lowrank.LowRankMixture.load] returns the float64
+        law of exactly the stored values."""
         arrays: dict[str, Any] = {"weights": self.weights, "floors": self.floors,
                   "means": self.means.astype(np.float32) if float32 else self.means,
                   "factors": self.factors.astype(np.float32) if float32 else self.factors}
@@ -285,7 +287,7 @@ class LowRankMixture:
 
     @classmethod
     def load(cls, path) -> LowRankMixture:
-        """The law stored by :meth:`save` (float64, exact to the stored values); ValueError naming the file when
+        """The law stored by [`save`][simtheory.diffusion.lowrank.LowRankMixture.save] (float64, exact to the stored values); ValueError naming the file when
         it is missing or lacks an array."""
         p = Path(path)
         if not p.is_file():
@@ -360,7 +362,8 @@ def _add_scaled_rows(out, alpha, x):
 class DenseMixture:
     r"""Reference: p = sum_k pi_k N(mu_k, S_k) with dense covariances, one d x d Cholesky factor of
     C_k = S_k + sigma^2 I per component and call (scipy triangular solves). Same methods as
-    :class:`LowRankMixture` on (n, d) points; S_k must be positive definite (sigma = 0 is allowed)."""
+    [`LowRankMixture`][simtheory.diffusion.lowrank.LowRankMixture] on (n, d) points; S_k must be positive definite
+    (sigma = 0 is allowed)."""
 
     def __init__(self, weights, means, covs):
         from .denoiser import check_gmm

@@ -1,8 +1,9 @@
 r"""Low-rank mixtures fitted to labelled data, and the committed ones: one component per class by probabilistic
-PCA (:func:`fit_lowrank_mixture`), the CIFAR-10 law at 8 x 8 (:func:`cifar_mixture`: ``data/cifar8_rank16.npz``,
+PCA (`fit_lowrank_mixture`), the CIFAR-10 law at 8 x 8 (`cifar_mixture`: ``data/cifar8_rank16.npz``,
 fitted to the training split scaled to [-1, 1]; how it was made and what it measures are in
-docs/theory/lowrank-mixture.md), the reward of its Bayes classifier (:func:`class_reward`) and its Monte Carlo facts
-(:func:`bayes_facts`). The law itself, :class:`simtheory.diffusion.lowrank.LowRankMixture`.
+docs/theory/lowrank-mixture.md), the reward of its Bayes classifier (`class_reward`) and its Monte Carlo facts
+(`bayes_facts`). The law itself,
+[`simtheory.diffusion.lowrank.LowRankMixture`][simtheory.diffusion.lowrank.LowRankMixture].
 """
 from __future__ import annotations
 

@@ -1,8 +1,10 @@
 r"""The mean factor g of the guided Gaussian law: with base N(m_b, v_b) and auxiliary N(m_a, v_a), the guided ODE
 run from sigma_max -> inf gives the mean m_w = m_b - w g (m_a - m_b), g depending on rho = v_a / v_b alone
-(:mod:`.systematic` integrates its moments over the fits' chi^2 noise). :func:`_g` is the reference through
-:func:`.gaussian.guided_gaussian_1d`; :func:`_log_G` the same hypergeometric closed form in logs for any rho > 0;
-:func:`_log_g_spline` a cubic spline of it for many points (the hypergeometric function is slow on 10^5 points).
+([`systematic`][simtheory.diffusion.systematic] integrates its moments over the fits' chi^2 noise). `_g` is the
+reference through
+[`gaussian.guided_gaussian_1d`][simtheory.diffusion.gaussian.guided_gaussian_1d]; `_log_G` the same hypergeometric
+closed form in logs for any rho > 0;
+`_log_g_spline` a cubic spline of it for many points (the hypergeometric function is slow on 10^5 points).
 """
 from __future__ import annotations
 
@@ -27,7 +29,8 @@ def _log_abs_1m_exp(x):
 
 def _g(vb, va, w):
     """The guided law's mean factor g(v_b, v_a): m_w = m_b - w g (m_a - m_b) (sigma_max -> inf), from the
-    closed form (hypergeometric J) of :func:`.gaussian.guided_gaussian_1d` (the reference for :func:`_log_g`)."""
+    closed form (hypergeometric J) of [`gaussian.guided_gaussian_1d`][simtheory.diffusion.gaussian.guided_gaussian_1d]
+    (the reference for `_log_g`)."""
     if w == 0:
         return np.ones(np.broadcast(vb, va).shape)
     m, _ = guided_gaussian_1d(0.0, vb, 1.0, va, w, math.inf)
@@ -36,7 +39,8 @@ def _g(vb, va, w):
 
 def _log_G(lr, w):
     r"""log G, G = g rho^(w/2), as a function of lr = log rho, rho = v_a / v_b (g depends on the ratio alone):
-    the same hypergeometric closed form as :func:`.gaussian.guided_gaussian_1d`, written in logs so that it
+    the same hypergeometric closed form as
+    [`gaussian.guided_gaussian_1d`][simtheory.diffusion.gaussian.guided_gaussian_1d], written in logs so that it
     holds for any rho > 0 --
 
         rho > 1:            G = rho^(-1/2) 2F1(1/2, (1 + w)/2; 3/2; 1 - 1/rho),
@@ -63,12 +67,12 @@ def _log_G(lr, w):
 
 
 def _log_g(lr, w):
-    """log g(rho) at lr = log rho (:func:`_log_G`)."""
+    """log g(rho) at lr = log rho (`_log_G`)."""
     return _log_G(lr, w) - 0.5 * w * np.asarray(lr, dtype=np.float64)
 
 
 def _log_g_spline(lr, w):
-    """log g on a 2-D grid of lr = log(v_a / v_b): the bounded, smooth log G of :func:`_log_G` evaluated on an
+    """log g on a 2-D grid of lr = log(v_a / v_b): the bounded, smooth log G of `_log_G` evaluated on an
     even grid of lr (step <= G_STEP, at least G_NODES points) and interpolated by a cubic spline (agrees with
     the closed form to ~1e-12, tests/simtheory/diffusion/test_systematic.py) -- the hypergeometric function is slow on
     10^5 points."""
@@ -82,5 +86,5 @@ def _log_g_spline(lr, w):
 
 
 def _g_spline(vb, va, w):
-    """g(v_b, v_a) on a grid through :func:`_log_g_spline` (the form the tests compare with :func:`_g`)."""
+    """g(v_b, v_a) on a grid through `_log_g_spline` (the form the tests compare with `_g`)."""
     return np.exp(_log_g_spline(np.log(np.asarray(va, dtype=np.float64) / np.asarray(vb, dtype=np.float64)), w))

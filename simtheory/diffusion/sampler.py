@@ -56,7 +56,7 @@ in float32, where such a w is flushed to zero or loses its precision)."""
 
 def check_w(w, name: str = "w") -> float:
     """Guidance weight as a float; ValueError naming it unless it is a finite number >= 0 and, when positive, at
-    least :data:`FLOAT32_TINY` (pass w = 0 for no guidance)."""
+    least [`FLOAT32_TINY`][simtheory.diffusion.sampler.FLOAT32_TINY] (pass w = 0 for no guidance)."""
     if isinstance(w, bool) or not isinstance(w, numbers.Real) or not math.isfinite(float(w)) or float(w) < 0:
         raise ValueError(f"{name} must be a finite number >= 0, got {w!r}")
     if 0 < float(w) < FLOAT32_TINY:

@@ -28,9 +28,12 @@ def product_form_masses(base_weights, aux_weights, w: float) -> np.ndarray:
 
 def aux_weights_for_target(base_weights, target, w: float) -> np.ndarray:
     r"""The auxiliary's class proportions rho that make the product form reach the target q (inverting
-    :func:`product_form_masses`): q_j proportional to pi_j^(1+w) / rho_j^w gives
+    [`product_form_masses`][simtheory.diffusion.shifting.product_form_masses]): q_j proportional to pi_j^(1+w) / rho_j^w
+    gives
 
-    .. math:: \rho_j \propto (\pi_j^{1+w} / q_j)^{1/w} = \pi_j (\pi_j / q_j)^{1/w},\qquad w > 0,
+    $$
+    \rho_j \propto (\pi_j^{1+w} / q_j)^{1/w} = \pi_j (\pi_j / q_j)^{1/w},\qquad w > 0,
+    $$
 
     normalised (q = pi gives rho = pi, an unshifted auxiliary). A heuristic for networks, whose class masses follow
     their training sets' proportions only approximately: the achieved masses are measured, never assumed. Every
@@ -110,7 +113,8 @@ def aux_weights_exact_1d(means, variances, base_weights, target, w: float, *, it
     """Auxiliary weights whose exact 1-D guided ODE output reaches ``target``: start from the product-form
     recipe and correct by the fixed point rho <- rho (q(rho) / target)^(1/w), normalised (the product form's
     sensitivity, q_j proportional to rho_j^-w, applied to the exact masses q(rho) of
-    :func:`shifted_masses_1d`). Returns (rho, q(rho)) after ``iterations`` corrections."""
+    [`shifted_masses_1d`][simtheory.diffusion.shifting.shifted_masses_1d]). Returns (rho, q(rho)) after ``iterations``
+    corrections."""
     q = validate.probability(target, "target")
     rho = aux_weights_for_target(base_weights, q, w)
     got = shifted_masses_1d(means, variances, base_weights, rho, w, **shift_options)

@@ -1,18 +1,19 @@
 r"""SIMS (Alemohammad et al. 2024) on infinite-capacity diffusion models: Gaussian and Gaussian-mixture refit
 loops, with curation, and distribution shifting.
 
-Generation t -> t+1 (the fold of :mod:`simtheory.fold`, with SIMS at the sampling arrow):
+Generation t -> t+1 (the fold of [`simtheory.fold`][simtheory.fold], with SIMS at the sampling arrow):
     base   = fit (MLE / EM) to the current training set of M points;
     aux    = fit to n_s samples of the base diffusion model (EM warm-started from the base: SIMS fine-tunes a
              copy of the base on its own samples);
     sample = the guided diffusion D_w = (1 + w) D_base - w D_aux (K m candidates; K > 1 keeps one per group by
              softmax(r), the curation rule of the finite-sample loops);
-    mix    = the mixing rule of :func:`simtheory.fold.training_set`: 'replace' (real N points + synthetic; synthetic
+    mix    = the mixing rule of [`simtheory.fold.training_set`][simtheory.fold.training_set]: 'replace' (real N points +
+    synthetic; synthetic
              only when lam = inf), 'accumulate' (real + every synthetic set so far), 'fresh' (N new real points each
              generation).
 
 Gaussian loop in the limit sigma_max -> inf, MLE, replace, lam = inf: the guided variance is
-v_b (v_b / v_a)^w (:mod:`.gaussian`) and v_a = v_b chi^2_{n_s-1} / n_s, so
+v_b (v_b / v_a)^w ([`gaussian`][simtheory.diffusion.gaussian]) and v_a = v_b chi^2_{n_s-1} / n_s, so
 
     v_{t+1} = v_t (chi^2_{M-1} / M) (n_s / chi^2_{n_s-1})^w      (independent factors),
     E[v_{t+1} / v_t] = (M-1)/M (n_s/2)^w Gamma((n_s-1)/2 - w) / Gamma((n_s-1)/2)   (w < (n_s-1)/2),
@@ -24,7 +25,8 @@ mean variance grows while the typical (median) variance still collapses.
 A fit with a systematic error (``smoothing`` b adds b to every fitted variance, as a kernel density's bandwidth
 h adds h^2; ``shift`` delta adds delta to every fitted mean; the GMM loop's ``reg`` adds reg I to every
 component covariance, scikit-learn's reg_covar) gives the base data + b and the auxiliary, fitted the same way
-to the base's samples, about data + 2b: the case SIMS corrects (:mod:`.systematic` has its closed forms).
+to the base's samples, about data + 2b: the case SIMS corrects ([`systematic`][simtheory.diffusion.systematic] has its
+closed forms).
 """
 from __future__ import annotations
 
@@ -245,7 +247,7 @@ class GmmSimsConfig(LoopWords):
 
 def _gen_streams(seed: int, t: int) -> list[np.random.Generator]:
     """Independent generators for generation t: aux latents, synthetic latents, selection, fits
-    (:mod:`simtheory.fold`)."""
+    ([`simtheory.fold`][simtheory.fold])."""
     return generation_streams(seed, t, 4)
 
 
@@ -325,7 +327,7 @@ def run_gmm_sims(config: GmmSimsConfig, real_data, reward: Reward = None, seed: 
 
 def grid_divergences(params: dict, points: np.ndarray, data_probs: np.ndarray) -> tuple[float, float]:
     """(KL(data || model), TV(data, model)) of a fitted mixture against the data law, both discretised on the
-    grid ``points`` (..., d) with :func:`simtheory.densities.to_probabilities`."""
+    grid ``points`` (..., d) with [`simtheory.densities.to_probabilities`][simtheory.densities.to_probabilities]."""
     flat = points.reshape(-1, points.shape[-1])
     lp = gmm.logpdf(_params(params), flat)
     model = densities.to_probabilities(np.exp(lp - lp.max()).reshape(points.shape[:-1]))

@@ -7,7 +7,8 @@ variance (a kernel density's bandwidth h adds h^2), c = n (MLE) or n - 1 (unbias
 
 One generation on data N(mu, v). The base is fitted to M real points, the auxiliary the same way to n_s samples
 of the base (SIMS fine-tunes a copy of the base on its own samples), and the guided ODE
-D_w = (1 + w) D_base - w D_aux is run from sigma_max -> inf (:mod:`.gaussian`, exact). With Q_M = chi^2_{M-1} / c_M,
+D_w = (1 + w) D_base - w D_aux is run from sigma_max -> inf ([`gaussian`][simtheory.diffusion.gaussian], exact). With
+Q_M = chi^2_{M-1} / c_M,
 Q_s = chi^2_{n_s-1} / c_s and standard normals Z_1, Z_2, all four independent (a Gaussian sample's mean and
 variance are independent):
 
@@ -16,7 +17,8 @@ variance are independent):
     V_w = v_b^(1+w) v_a^(-w),                      m_w = m_b - w g(v_b, v_a) (m_a - m_b),
 
 g = Phi(0) J / 2 the closed-form mean factor of the guided law (1 when v_a = v_b; it depends on v_a / v_b alone).
-Every moment of (m_w, V_w) is therefore a 2-D integral over (Q_M, Q_s) (:func:`moments`: trapezoid rule in
+Every moment of (m_w, V_w) is therefore a 2-D integral over (Q_M, Q_s)
+([`moments`][simtheory.diffusion.systematic.moments]: trapezoid rule in
 log chi^2, geometric convergence), and in particular
 
     E[m_w] - mu = delta (1 - w E[g]),
@@ -24,8 +26,8 @@ log chi^2, geometric convergence), and in particular
     E[W2^2] = E[(m_w - mu)^2] + E[V_w] - 2 sqrt(v) E[sqrt(V_w)] + v       (W2 to the data law).
 
 With b = 0 the integral factorises: V_w = v Q_M Q_s^-w and g = g(Q_s), so each moment is a product of 1-D
-integrals, and E[Q_s^-p] diverges at p = (n_s - 1)/2; :func:`simtheory.diffusion.chi2.chi2_expect`
-integrates up to that divergence.
+integrals, and E[Q_s^-p] diverges at p = (n_s - 1)/2;
+[`simtheory.diffusion.chi2.chi2_expect`][simtheory.diffusion.chi2.chi2_expect] integrates up to that divergence.
 
 Noise-free (M, n_s -> inf): the base is N(mu + delta, v + b) and the auxiliary N(mu + 2 delta, v + 2 b), so
 
@@ -37,17 +39,20 @@ O(delta beta^2)); the variance's bias vanishes at
 w_0 = log(1 + beta) / log((1 + 2 beta) / (1 + beta)) = 1 + beta + O(beta^2). To first order in the noise,
 Var log V_w = 2 rho^2 (1 + w kappa / (1 + kappa))^2 / M + 2 w^2 / ((1 + kappa)^2 n_s) (rho = 1 - kappa =
 v / (v + b)) and Var m_w = v / M + w^2 g*^2 (v + b) / n_s. A first-order approximation (small beta,
-delta^2 / v and noise; :func:`first_order`):
+delta^2 / v and noise; [`first_order`][simtheory.diffusion.systematic.first_order]):
 
     E[W2^2] / v ~ B (1 - w)^2 + (3/2) (1 / M + w^2 / n_s),      B = beta^2 / 4 + delta^2 / v,
 
-minimised at w* ~ B / (B + 3 / (2 n_s)) (:func:`optimal_w_first_order`): near 1 when n_s B >> 3/2 (the
+minimised at w* ~ B / (B + 3 / (2 n_s))
+([`optimal_w_first_order`][simtheory.diffusion.systematic.optimal_w_first_order]): near 1 when n_s B >> 3/2 (the
 systematic error dominates and w = 1 removes it), near 0 when n_s B << 3/2 (guidance only amplifies the
 auxiliary's sampling noise; the exact model, b = delta = 0, has w* = 0). Both are approximations: the noise
-coefficient 3/2 holds only at b = delta = 0 (:func:`noise_coefficient` measures it elsewhere), and w* is off
-where n_s B is small or beta is not; their measured accuracy against the exact optimum (:func:`optimal_w`,
-:func:`first_order_optimum_error`) is on docs/derivations/sims-systematic-error.md and paper checks
-C13.8.1-C13.8.2.
+coefficient 3/2 holds only at b = delta = 0 ([`noise_coefficient`][simtheory.diffusion.systematic.noise_coefficient]
+measures it elsewhere), and w* is off
+where n_s B is small or beta is not; their measured accuracy against the exact optimum
+([`optimal_w`][simtheory.diffusion.systematic.optimal_w],
+[`first_order_optimum_error`][simtheory.diffusion.systematic.first_order_optimum_error]) is on
+docs/derivations/sims-systematic-error.md and paper checks C13.8.1-C13.8.2.
 """
 from __future__ import annotations
 
@@ -85,8 +90,8 @@ MOMENTS = ("var_mean", "var_bias", "var_sd", "logvar_bias", "logvar_sd", "mean_b
 
 def _moments_exact_fit(w, M, n_s, d, estimator, v, steps_per_sd) -> dict[str, float]:
     """b = 0: V_w = v_b (v_a / v_b)^-w = v Q_M Q_s^-w and g = g(Q_s) (v_a / v_b = Q_s), so every moment is a product of 1-D
-    expectations over Q_M and Q_s (:func:`chi2_expect`), each finite or divergent on its own:
-    E[Q_s^-p] < inf iff p < k_s = (n_s - 1)/2, and g grows like Q_s^(-w/2) as Q_s -> 0."""
+    expectations over Q_M and Q_s ([`chi2_expect`][simtheory.diffusion.chi2.chi2_expect]), each finite or divergent on
+    its own: E[Q_s^-p] < inf iff p < k_s = (n_s - 1)/2, and g grows like Q_s^(-w/2) as Q_s -> 0."""
     ddof = DDOF[estimator]
     cm, cs = M - ddof, n_s - ddof
     k = 0.5 * (n_s - 1)
@@ -138,7 +143,7 @@ def _moments_exact_fit(w, M, n_s, d, estimator, v, steps_per_sd) -> dict[str, fl
 def _moments_smoothed(w, M, n_s, b, d, estimator, v, steps_per_sd) -> dict[str, float]:
     """b > 0: the 2-D product trapezoid rule over (log Q_M, log Q_s), every sum taken in logs. The integrands
     are bounded as Q_s -> 0 (v_a >= b), but grow like (Q_s + b / v_b)^(-2w) (E[V_w^2]) down to Q_s ~ b / v_b,
-    which the node range of Q_s covers (:func:`chi2_nodes`, left_floor)."""
+    which the node range of Q_s covers ([`chi2_nodes`][simtheory.diffusion.chi2.chi2_nodes], left_floor)."""
     ddof = DDOF[estimator]
     lqm, lwm = chi2_nodes(M, M - ddof, steps_per_sd=steps_per_sd)
     lvb = np.logaddexp(math.log(v) + lqm, math.log(b))[:, None]             # log v_b
@@ -186,12 +191,13 @@ def moments(w: float, M: int, n_s: int, smoothing: float = 0.0, shift: float = 0
 
     Returns
     -------
-    dict: ``var_mean`` E[V_w], ``var_bias`` E[V_w] - v, ``var_sd`` SD(V_w), ``logvar_bias`` E[log V_w / v],
-    ``logvar_sd``, ``mean_bias`` E[m_w] - mu, ``mean_sd`` SD(m_w), ``mean_mse`` E[(m_w - mu)^2], ``w2sq``
-    E[W2^2] to the data law. With b > 0 every moment is finite. With b = 0, V_w = v Q_M Q_s^-w and the
-    mean factor g grows like Q_s^(-w/2), k_s = (n_s - 1)/2: ``var_sd`` is inf when 2 w >= k_s; ``var_mean``,
-    ``var_bias``, ``mean_sd``, ``mean_mse`` and ``w2sq`` when w >= k_s; ``mean_bias`` is nan when w >= 2 k_s
-    (E|m_w| = inf: the mean does not exist); ``logvar_bias`` and ``logvar_sd`` are always finite.
+    dict
+        ``var_mean`` E[V_w], ``var_bias`` E[V_w] - v, ``var_sd`` SD(V_w), ``logvar_bias`` E[log V_w / v],
+        ``logvar_sd``, ``mean_bias`` E[m_w] - mu, ``mean_sd`` SD(m_w), ``mean_mse`` E[(m_w - mu)^2], ``w2sq``
+        E[W2^2] to the data law. With b > 0 every moment is finite. With b = 0, V_w = v Q_M Q_s^-w and the
+        mean factor g grows like Q_s^(-w/2), k_s = (n_s - 1)/2: ``var_sd`` is inf when 2 w >= k_s; ``var_mean``,
+        ``var_bias``, ``mean_sd``, ``mean_mse`` and ``w2sq`` when w >= k_s; ``mean_bias`` is nan when w >= 2 k_s
+        (E|m_w| = inf: the mean does not exist); ``logvar_bias`` and ``logvar_sd`` are always finite.
     """
     w = check_w(w)
     M, n_s, b, d, v = _check(M, n_s, smoothing, shift, estimator, var)
@@ -221,7 +227,7 @@ def bias_free_w(smoothing: float, var: float = 1.0) -> float:
 
 def first_order(w: float, M: int, n_s: int, smoothing: float = 0.0, shift: float = 0.0,
                 var: float = 1.0) -> dict[str, float]:
-    """First-order approximations of the module docstring (not exact; :func:`moments` is): ``var_bias``
+    """First-order approximations of the module docstring (not exact; [`moments`][simtheory.diffusion.systematic.moments] is): ``var_bias``
     V*(w) - v (the exact noise-free value), ``logvar_sd`` and ``mean_sd`` (first order in the noise),
     ``mean_bias`` delta (1 - w g*) (noise-free), and ``w2sq`` v [B (1 - w)^2 + 3/2 (1/M + w^2/n_s)] (first order
     in beta, delta^2 / v and the noise), B = beta^2 / 4 + delta^2 / v."""
@@ -241,10 +247,13 @@ def first_order(w: float, M: int, n_s: int, smoothing: float = 0.0, shift: float
 
 def optimal_w_first_order(n_s: int, smoothing: float = 0.0, shift: float = 0.0, var: float = 1.0) -> float:
     """w* ~ B / (B + 3 / (2 n_s)), B = beta^2 / 4 + delta^2 / v: the minimiser of the first-order approximation
-    of E[W2^2] (:func:`first_order`), a first-order approximation of the exact optimum :func:`optimal_w`. It
-    ignores M, the noise coefficient's dependence on b and delta (:func:`noise_coefficient`) and the exact
+    of E[W2^2] ([`first_order`][simtheory.diffusion.systematic.first_order]), a first-order approximation of the exact
+    optimum [`optimal_w`][simtheory.diffusion.systematic.optimal_w]. It
+    ignores M, the noise coefficient's dependence on b and delta
+    ([`noise_coefficient`][simtheory.diffusion.systematic.noise_coefficient]) and the exact
     optimum's approach to w_0 ~ 1 + beta rather than 1; its measured error is on
-    docs/derivations/sims-systematic-error.md (:func:`first_order_optimum_error`)."""
+    docs/derivations/sims-systematic-error.md
+    ([`first_order_optimum_error`][simtheory.diffusion.systematic.first_order_optimum_error])."""
     _, n_s, b, d, v = _check(2, n_s, smoothing, shift, "mle", var)
     B = (b / v) ** 2 / 4 + d * d / v
     return B / (B + 1.5 / n_s)
@@ -252,7 +261,7 @@ def optimal_w_first_order(n_s: int, smoothing: float = 0.0, shift: float = 0.0, 
 
 def first_order_optimum_error(M: int, nsB: float, smoothing: float = 0.0, shift: float = 0.0,
                               var: float = 1.0) -> dict[str, float]:
-    """The first-order w* (:func:`optimal_w_first_order`) against the exact optimum (:func:`optimal_w`) at the
+    """The first-order w* ([`optimal_w_first_order`][simtheory.diffusion.systematic.optimal_w_first_order]) against the exact optimum ([`optimal_w`][simtheory.diffusion.systematic.optimal_w]) at the
     n_s that puts n_s B nearest ``nsB`` (n_s = max(2, round(nsB / B)), B = (b/v)^2/4 + delta^2/v > 0).
 
     Returns ``n_s``, ``nsB`` (the n_s B reached), ``exact``, ``first_order`` and ``rel_error`` first_order /
@@ -273,7 +282,7 @@ def first_order_optimum_error(M: int, nsB: float, smoothing: float = 0.0, shift:
 
 def optimal_w(M: int, n_s: int, smoothing: float = 0.0, shift: float = 0.0, estimator: str = "mle",
               var: float = 1.0, w_max: float = 4.0) -> float:
-    """The w in [0, w_max] minimising the exact E[W2^2] of :func:`moments` (bounded Brent search; where b = 0,
+    """The w in [0, w_max] minimising the exact E[W2^2] of [`moments`][simtheory.diffusion.systematic.moments] (bounded Brent search; where b = 0,
     w_max is kept below (n_s - 1)/2, beyond which E[W2^2] is infinite). 0.0 itself when w = 0 is no worse than
     the search's point (the bounded search only approaches its ends)."""
     M, n_s, b, d, v = _check(M, n_s, smoothing, shift, estimator, var)
@@ -288,7 +297,8 @@ def noise_coefficient(w: float, n_s: int, smoothing: float = 0.0, shift: float =
                       M: int = 10**8) -> float:
     """The coefficient c of the auxiliary's noise in E[W2^2] ~ W2*(w)^2 + v c w^2 / n_s, measured on the exact
     moments: c = n_s [E W2^2(w) - E W2^2(0) - (W2*(w)^2 - W2*(0)^2)] / (v w^2), W2* the noise-free law's distance
-    (:func:`noise_free`), with a base fitted to so many points (M) that the base's own noise is negligible. The
+    ([`noise_free`][simtheory.diffusion.systematic.noise_free]), with a base fitted to so many points (M) that the
+    base's own noise is negligible. The
     first-order approximation of the module docstring takes c = 3/2, its value at b = delta = 0 as n_s -> inf
     (Var m_w = w^2 v / n_s plus Var sqrt(V_w) = v w^2 / (2 n_s)); with a systematic error the noise also meets
     the bias (E[sqrt(V_w)] and E[g] shift by O(1/n_s)), and c moves away from 3/2."""

@@ -1,7 +1,7 @@
 r"""Gaussian family in any dimension: MLE (divide by n) or unbiased (n - 1) covariance.
 
 Refit on M samples per generation gives sigma^2_{t+1} = sigma^2_t chi^2_{M-1} / c, c = M or M - 1
-(Shumailov et al. 2024), the closed forms of :mod:`simtheory.theorems.shumailov`.
+(Shumailov et al. 2024), the closed forms of [`simtheory.theorems.shumailov`][simtheory.theorems.shumailov].
 """
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 r"""Gaussian mixture fitted by EM (Dempster et al. 1977), full or diagonal covariances, k components.
 
-One EM iteration is one pass over the data (:func:`em_pass_numba`): the E-step's log-densities
+One EM iteration is one pass over the data ([`em_pass_numba`][simtheory.families.gmm.em_pass_numba]): the E-step's
+log-densities
 log w_j N(x; mu_j, S_j) = log w_j - sum log diag L_j - d/2 log 2pi - |L_j^{-1}(x - mu_j)|^2 / 2 (S_j = L_j L_j^T),
 their log-sum-exp (the log-likelihood) and responsibilities, fused with the M-step's sufficient statistics
 N_j = sum r_ij, S1_j = sum r_ij x_i, S2_j = sum r_ij x_i x_i^T. The M-step itself is O(k d^2):
@@ -45,7 +46,7 @@ BLOCK = 128       # points per block: the innermost loops run over points, so th
 
 @nb.njit(parallel=True, cache=True, fastmath=True)
 def em_pass_numba(x: np.ndarray, means: np.ndarray, P: np.ndarray, log_norm: np.ndarray):
-    """One fused E-step pass; same outputs as :func:`em_pass_reference` (to rounding).
+    """One fused E-step pass; same outputs as [`em_pass_reference`][simtheory.families.gmm.em_pass_reference] (to rounding).
 
     Points are taken in blocks of BLOCK with the point index innermost (SIMD over points); each of a fixed
     number of chunks accumulates into its own arrays; S2 is accumulated on its lower triangle.

@@ -1,7 +1,7 @@
 """Histogram model on a fixed set of atoms (grid nodes): the finite-sample twin of the exact dynamics.
 
 Points are atom indices (integers in [0, n_atoms)); fit = empirical frequencies, sample = draws from them,
-so as N grows a loop on this family tends to :func:`simtheory.retrain` on the same atoms.
+so as N grows a loop on this family tends to [`simtheory.retrain`][simtheory.dynamics.retrain] on the same atoms.
 """
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def inverse_cdf_numba(cdf: np.ndarray, u: np.ndarray) -> np.ndarray:
 
 
 def inverse_cdf_reference(cdf: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """numpy reference of :func:`inverse_cdf_numba`."""
+    """numpy reference of [`inverse_cdf_numba`][simtheory.families.histogram.inverse_cdf_numba]."""
     return np.minimum(np.searchsorted(cdf, u, side="right"), cdf.size - 1)
 
 

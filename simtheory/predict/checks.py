@@ -1,5 +1,6 @@
-r"""Theory against one generation (:func:`compare_generation`) and the per-generation checks of a sampled loop:
-the model's fit and law errors (:func:`model_checks`) and the theorems' consequences (:func:`loop_checks`).
+r"""Theory against one generation ([`compare_generation`][simtheory.predict.checks.compare_generation]) and the per-generation checks of a sampled loop:
+the model's fit and law errors ([`model_checks`][simtheory.predict.checks.model_checks]) and the theorems' consequences
+([`loop_checks`][simtheory.predict.checks.loop_checks]).
 """
 from __future__ import annotations
 
@@ -16,15 +17,17 @@ QUANTITIES = ("mean_reward", "mean_exp_reward", "class_proportions")
 
 
 def compare_generation(prediction: dict, kept: dict | None, model: dict | None) -> dict:
-    r"""Predicted against measured for one generation, per quantity q in :data:`QUANTITIES` present in both:
+    r"""Predicted against measured for one generation, per quantity q in `QUANTITIES` present in both:
 
     ``selection_z_q``: (kept set - predicted kept law) / combined SE -- tests the selection (conservative,
-    :func:`zscore`). ``onestep_error_q`` = next model's measured - predicted next law, with
+    [`zscore`][simtheory.predict.values.zscore]). ``onestep_error_q`` = next model's measured - predicted next law, with
     ``onestep_error_q_se`` (independent draws) and ``onestep_z_q`` -- what infinite capacity misses, plus the
     selection's and the model's sampling noise (the fit error proper, model against its training set, is the
     loop's ``fit_error``).
-    ``kept`` and ``model`` are :func:`sample_means`-shaped dicts (keys q and q_se). Where the prediction
-    carries its interval (``_lo``, ``_hi``) the prediction's SE is :func:`interval_se` on the measured side.
+    ``kept`` and ``model`` are [`sample_means`][simtheory.predict.values.sample_means]-shaped dicts (keys q and q_se).
+    Where the prediction
+    carries its interval (``_lo``, ``_hi``) the prediction's SE is
+    [`interval_se`][simtheory.predict.intervals.interval_se] on the measured side.
     """
     out = {}
     for q in QUANTITIES:
@@ -66,11 +69,11 @@ the kept sets behave, however poor the network)."""
 def model_checks(rows: list[dict], n_se: float = 4.0) -> list[dict]:
     r"""Checks on each model of a loop that fail when the network does not fit, from its metrics lines:
 
-    - ``fit``: :math:`|E_{model_t}[r] - E_{train_t}[r]| \le` ``n_se`` SE (``fit_error``, ``fit_error_se``: the
+    - ``fit``: $|E_{model_t}[r] - E_{train_t}[r]| \le$ ``n_se`` SE (``fit_error``, ``fit_error_se``: the
       model's draws and its finite training set);
-    - ``law`` (where the data law is known): :math:`|E_{model_t}[r] - E_{p_t}[r]| \le` ``n_se`` SE against the
+    - ``law`` (where the data law is known): $|E_{model_t}[r] - E_{p_t}[r]| \le$ ``n_se`` SE against the
       exact curated trajectory p_t of the law (``law_error``, ``law_error_se``: the model's draws, the law's atoms
-      and the loop's finite sets, :func:`law_trajectory`).
+      and the loop's finite sets, [`law_trajectory`][simtheory.predict.multistep.law_trajectory]).
 
     Returns rows {generation, check, value (|error|), allowance (n_se SE), holds, scope 'model'}, for every line that
     records the error."""
@@ -88,13 +91,16 @@ def model_checks(rows: list[dict], n_se: float = 4.0) -> list[dict]:
 def loop_checks(generations: list[dict], K, lam: float, n_se: float = 4.0) -> list[dict]:
     r"""The theorems' consequences for a sampled loop, checked generation by generation with allowances from
     the sample sizes (``n_se`` standard errors) and the measured fit error. The last three are consistency checks
-    *given the fit* (:data:`SCOPES`): their allowance includes the fit error the model shows, so a network that
-    does not fit passes them; :func:`model_checks` holds the model itself to its training set and the law.
+    *given the fit* ([`SCOPES`][simtheory.predict.checks.SCOPES]): their allowance includes the fit error the model
+    shows, so a network that
+    does not fit passes them; [`model_checks`][simtheory.predict.checks.model_checks] holds the model itself to its
+    training set and the law.
 
-    Each element of ``generations`` (t = 1, 2, ...) holds ``prediction`` (:func:`one_step` on generation t's
+    Each element of ``generations`` (t = 1, 2, ...) holds ``prediction``
+    ([`one_step`][simtheory.predict.onestep.one_step] on generation t's
     candidates, i.e. samples of model t-1), ``kept`` (the kept set), ``train`` (the whole training set of model
     t: kept and real), ``model`` (samples of model t) and optionally ``previous`` (other samples of model t-1),
-    the last four :func:`sample_means`-shaped.
+    the last four [`sample_means`][simtheory.predict.values.sample_means]-shaped.
     Returns rows {generation, check, value, allowance, holds}; a check holds when value <= allowance.
 
     - ``selection``: max over the reward and classes of |kept - predicted kept law| / combined SE (Eq. 6).

@@ -1,5 +1,5 @@
 r"""The exact curated map on a Gumbel grid and its reverse-mode derivative: the vector-Jacobian products every
-influence function of :mod:`simtheory.predict` is chained from (Eq. 6 of Ferbach et al. 2024).
+influence function of `simtheory.predict` is chained from (Eq. 6 of Ferbach et al. 2024).
 """
 from __future__ import annotations
 
@@ -20,7 +20,9 @@ CHUNK = 4096
 class _Quadrature:
     r"""The Gumbel-grid form of the curated map for fixed rewards and K (kernels.py's integrals, densely):
 
-    .. math:: c_x(p) = K p_x \int g(z - r_x) F(z)^{K-1} dz,\qquad F(z) = \sum_y p_y G(z - r_y),
+    $$
+    c_x(p) = K p_x \int g(z - r_x) F(z)^{K-1} dz,\qquad F(z) = \sum_y p_y G(z - r_y),
+    $$
 
     G the standard Gumbel CDF and g = G'. It is homogeneous of degree K in p and sums to (sum p)^K, so its
     derivative maps directions of zero sum to directions of zero sum (the simplex's tangent space).
@@ -66,9 +68,11 @@ class _Quadrature:
         return p * self.parts(p)[1]
 
     def vjp(self, p: np.ndarray, v: np.ndarray) -> np.ndarray:
-        r"""Rows of :math:`\nabla_p [v^\top c(p)]`: with :math:`B(z) = \sum_x v_x p_x g(z - r_x)`,
+        r"""Rows of $\nabla_p [v^\top c(p)]$: with $B(z) = \sum_x v_x p_x g(z - r_x)$,
 
-        .. math:: \partial_{p_z} \sum_x v_x c_x = v_z H_z + K (K-1) \int B(z) F(z)^{K-2} G(z - r_z) dz.
+        $$
+        \partial_{p_z} \sum_x v_x c_x = v_z H_z + K (K-1) \int B(z) F(z)^{K-2} G(z - r_z) dz.
+        $$
         """
         F, Hx = self.parts(p)
         B = np.zeros((self.z.size, v.shape[1]))
@@ -82,20 +86,25 @@ class _Quadrature:
 
 
 def curated_vjp(p, r, K, v) -> np.ndarray:
-    r"""Gradient :math:`\nabla_p [v^\top c(p)]` of linear functionals of the exact curated step (Eq. 6).
+    r"""Gradient $\nabla_p [v^\top c(p)]$ of linear functionals of the exact curated step (Eq. 6).
 
     Parameters
     ----------
-    p : array_like (n,) -- probabilities (zeros allowed: the derivative at an atom without mass is returned too).
-    r : array_like (n,) -- finite rewards.
-    K : int >= 1 or math.inf -- group size (K = inf: the tilt p e^r / E_p[e^r] of Lemma 2.1).
-    v : array_like (n,) or (n, m) -- per-atom values, one column per functional.
+    p : array_like (n,)
+        probabilities (zeros allowed: the derivative at an atom without mass is returned too).
+    r : array_like (n,)
+        finite rewards.
+    K : int >= 1 or math.inf
+        group size (K = inf: the tilt p e^r / E_p[e^r] of Lemma 2.1).
+    v : array_like (n,) or (n, m)
+        per-atom values, one column per functional.
 
     Returns
     -------
-    numpy.ndarray shaped like v: the derivative of :math:`\sum_x v_x c_x(p)` with respect to each p_z, taking
-    c as the degree-K homogeneous extension off the simplex (the degree-0 one at K = inf). Contracted with a
-    direction of zero sum (:math:`\delta_z - p`) it is the directional derivative on the simplex.
+    numpy.ndarray shaped like v
+        the derivative of $\sum_x v_x c_x(p)$ with respect to each p_z, taking
+        c as the degree-K homogeneous extension off the simplex (the degree-0 one at K = inf). Contracted with a
+        direction of zero sum ($\delta_z - p$) it is the directional derivative on the simplex.
     """
     pa = validate.probability(p, "p")
     ra = validate.rewards(r, pa.shape, "r")

@@ -11,20 +11,23 @@ def interval(theta, IF, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
     r"""Skewness-corrected studentised interval for a functional theta(P) estimated by theta(P_n) from n
     draws, given the estimate and its influence function on the n draws (axis 0 of ``IF``, centred).
 
-    With :math:`S_k = \sum_i IF_i^k`, the SE is :math:`\sqrt{S_2}/n` and :math:`T = (\hat\theta -
-    \theta)/SE`. Hall's (1992) transformation :math:`g(T) = T + a T^2 + a^2 T^3/3 + b`, :math:`a = \hat
-    g/3`, :math:`b = \hat g/6`, :math:`\hat g = S_3 / S_2^{3/2}` (the skewness over :math:`\sqrt n`), is
+    With $S_k = \sum_i IF_i^k$, the SE is $\sqrt{S_2}/n$ and $T = (\hat\theta -
+    \theta)/SE$. Hall's (1992) transformation $g(T) = T + a T^2 + a^2 T^3/3 + b$, $a = \hat
+    g/3$, $b = \hat g/6$, $\hat g = S_3 / S_2^{3/2}$ (the skewness over $\sqrt n$), is
     monotone and removes T's first-order skewness; g(T) is referred to Student's t with
-    :math:`\nu = S_2^2/S_4 - 1` degrees of freedom (Satterthwaite: the effective number of terms in the
-    variance estimate; n - 1 when all |IF_i| are equal). Inverting, :math:`\theta \in [\hat\theta - SE\,
-    g^{-1}(q), \hat\theta - SE\, g^{-1}(-q)]`, :math:`g^{-1}(y) = ((1 + 3a(y - b))^{1/3} - 1)/a`.
+    $\nu = S_2^2/S_4 - 1$ degrees of freedom (Satterthwaite: the effective number of terms in the
+    variance estimate; n - 1 when all |IF_i| are equal). Inverting, $\theta \in [\hat\theta - SE\,
+    g^{-1}(q), \hat\theta - SE\, g^{-1}(-q)]$, $g^{-1}(y) = ((1 + 3a(y - b))^{1/3} - 1)/a$.
     Where every IF_i is 0 the interval is the point theta.
 
     Parameters
     ----------
-    theta : array_like (...,) -- the estimates.
-    IF : array_like (n, ...) -- influence functions on the draws, one column per estimate.
-    level : float in (0, 1) -- coverage (default 0.95).
+    theta : array_like (...,)
+        the estimates.
+    IF : array_like (n, ...)
+        influence functions on the draws, one column per estimate.
+    level : float in (0, 1)
+        coverage (default 0.95).
 
     Returns
     -------

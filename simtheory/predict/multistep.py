@@ -1,7 +1,9 @@
 r"""Multi-step predictions: the exact fold of a sampled loop's law from one generation's samples, with the mixing
-rule of :func:`simtheory.fold.mixing_weights`, and its influence functions by reverse mode through the fold
-(:func:`trajectory`); the exact curated trajectory of a known law with the noise a loop's finite sets add
-(:func:`law_trajectory`). Ferbach et al. 2024, Eq. 7 and Sec. 3.
+rule of [`simtheory.fold.mixing_weights`][simtheory.fold.mixing_weights], and its influence functions by reverse mode
+through the fold
+([`trajectory`][simtheory.predict.multistep.trajectory]); the exact curated trajectory of a known law with the noise a
+loop's finite sets add
+([`law_trajectory`][simtheory.predict.multistep.law_trajectory]). Ferbach et al. 2024, Eq. 7 and Sec. 3.
 """
 from __future__ import annotations
 
@@ -40,7 +42,7 @@ def _fold(p0, p_data, r, K, W, d) -> np.ndarray:
 
 
 def _influence(P, r, K, W, f, cand: np.ndarray) -> np.ndarray:
-    r"""Influence functions on the candidate atoms of :math:`\theta_t = f^\top p_t` for every t, stacked
+    r"""Influence functions on the candidate atoms of $\theta_t = f^\top p_t$ for every t, stacked
     (n_cand, steps + 1, m): reverse mode through the fold, all targets at once (the VJP is linear in v).
 
     Both mixing rules weigh c(p_s) in p_t by a weight W[t, s] that depends on t only (replace: s = t - 1 only;
@@ -70,22 +72,32 @@ def trajectory(rewards, labels=None, K=2, steps: int = 1, *, lam: float = math.i
 
     Parameters
     ----------
-    rewards : array_like (n,) -- rewards of n samples of the current model (atoms of mass 1/n).
-    labels : array_like of int (n,), optional -- their class labels (classifier argmax, atom class, mode).
-    K : int >= 1 or math.inf -- group size of the curation.
-    steps : int >= 0 -- generations to predict.
-    lam : float in [0, inf] -- synthetic-to-real ratio (the loops' convention).
-    real_rewards, real_labels : array_like (N,) -- the real training images' rewards and labels (atoms of mass
+    rewards : array_like (n,)
+        rewards of n samples of the current model (atoms of mass 1/n).
+    labels : array_like of int (n,), optional
+        their class labels (classifier argmax, atom class, mode).
+    K : int >= 1 or math.inf
+        group size of the curation.
+    steps : int >= 0
+        generations to predict.
+    lam : float in [0, inf]
+        synthetic-to-real ratio (the loops' convention).
+    real_rewards, real_labels : array_like (N,)
+        the real training images' rewards and labels (atoms of mass
         1/N); required when real data enter (lam finite, or scheme 'accumulate').
-    n_classes : int, optional -- number of classes (default: max label + 1).
-    scheme : 'replace' | 'fresh' | 'accumulate' -- the mixing rule, :func:`simtheory.fold.mixing_weights`.
-    level : float -- coverage of the intervals (default 0.95).
+    n_classes : int, optional
+        number of classes (default: max label + 1).
+    scheme : 'replace' | 'fresh' | 'accumulate'
+        the mixing rule, [`simtheory.fold.mixing_weights`][simtheory.fold.mixing_weights].
+    level : float
+        coverage of the intervals (default 0.95).
 
     Returns
     -------
-    dict of arrays over generations 0..steps (generation 0 is the samples' own law):
-    ``mean_reward``, ``mean_exp_reward``, ``class_proportions`` (steps + 1, C), each with ``_se`` (delta
-    method) and the interval ``_lo``, ``_hi`` (:func:`interval`: skewness-corrected, Student-t).
+    dict of arrays over generations 0..steps (generation 0 is the samples' own law)
+        ``mean_reward``, ``mean_exp_reward``, ``class_proportions`` (steps + 1, C), each with ``_se`` (delta
+        method) and the interval ``_lo``, ``_hi`` ([`interval`][simtheory.predict.intervals.interval]:
+        skewness-corrected, Student-t).
     """
     nc = _n_classes(labels, real_labels, n_classes)
     r, y = _sample(rewards, labels, nc, "candidate")
@@ -130,20 +142,23 @@ def law_trajectory(rewards, labels=None, K=2, steps: int = 1, *, lam: float = ma
     r"""The exact curated trajectory of a known data law, and the noise a loop's finite sets add to it.
 
     The law p_0 is given by M exact draws (``rewards``, ``labels``: atoms of mass 1/M). It is also the real data's
-    law, so :math:`p_{t+1} = (p_0 + \lambda\, c(p_t)) / (1 + \lambda)` (Eq. 7 and Sec. 3 of Ferbach et al. 2024;
-    the schemes of :func:`simtheory.fold.mixing_weights`): the trajectory an infinitely large loop with infinite
+    law, so $p_{t+1} = (p_0 + \lambda\, c(p_t)) / (1 + \lambda)$ (Eq. 7 and Sec. 3 of Ferbach et al. 2024;
+    the schemes of [`simtheory.fold.mixing_weights`][simtheory.fold.mixing_weights]): the trajectory an infinitely large
+    loop with infinite
     capacity follows. Its means ``mean_reward``, ``mean_exp_reward`` and ``class_proportions`` (arrays over
     t = 0..steps) carry ``_se``, the Monte Carlo error of the M atoms.
 
     A loop of finite sets does not follow it exactly, even when each network reproduces the law of its training
     set: model 0 learns n_real real samples, and generation s trains on n_synthetic samples kept from candidates of
-    model s - 1 (each an exact draw from the curated law :math:`c(p_{s-1})` when the candidates are draws of
+    model s - 1 (each an exact draw from the curated law $c(p_{s-1})$ when the candidates are draws of
     p_{s-1}) beside the real ones. To first order each finite set adds its sampling noise, carried to generation t
     by the derivative of the exact map (the influence function, reverse mode through the fold as in
-    :func:`trajectory`), so the loop's value at t has variance
+    [`trajectory`][simtheory.predict.multistep.trajectory]), so the loop's value at t has variance
 
-    .. math:: \mathrm{Var}_{p_0}[IF^{real}_t] / n_{real} + \sum_{s=1}^{t} \mathrm{Var}_{c(p_{s-1})}[IF^{kept}_{s,t}] /
-       n_{synthetic},
+    $$
+    \mathrm{Var}_{p_0}[IF^{real}_t] / n_{real} + \sum_{s=1}^{t} \mathrm{Var}_{c(p_{s-1})}[IF^{kept}_{s,t}] /
+    n_{synthetic},
+    $$
 
     the real set entering both as p_0 and as each generation's real block (one set under replace and accumulate;
     a new block per generation under fresh). ``_path_se`` is its square root: the spread a model's measured value
@@ -151,19 +166,28 @@ def law_trajectory(rewards, labels=None, K=2, steps: int = 1, *, lam: float = ma
 
     Parameters
     ----------
-    rewards : array_like (M,) -- rewards of M exact draws from the data law.
-    labels : array_like of int (M,), optional -- their classes (mode, component).
-    K : int >= 1 or math.inf -- group size of the curation.
-    steps : int >= 0 -- generations.
-    lam : float in [0, inf] -- synthetic-to-real ratio; ``scheme``: 'replace' | 'fresh' | 'accumulate'.
-    n_real, n_synthetic : int >= 1 -- the loop's real samples per generation (N) and kept samples per generation.
-    n_classes : int, optional -- number of classes (default: max label + 1).
-    n_se : int -- atoms used for the variances of the path noise and the Monte Carlo error.
+    rewards : array_like (M,)
+        rewards of M exact draws from the data law.
+    labels : array_like of int (M,), optional
+        their classes (mode, component).
+    K : int >= 1 or math.inf
+        group size of the curation.
+    steps : int >= 0
+        generations.
+    lam : float in [0, inf]
+        synthetic-to-real ratio; ``scheme``: 'replace' | 'fresh' | 'accumulate'.
+    n_real, n_synthetic : int >= 1
+        the loop's real samples per generation (N) and kept samples per generation.
+    n_classes : int, optional
+        number of classes (default: max label + 1).
+    n_se : int
+        atoms used for the variances of the path noise and the Monte Carlo error.
 
     Returns
     -------
-    dict of arrays over t = 0..steps: ``mean_reward``, ``mean_exp_reward``, ``class_proportions`` (steps + 1, C),
-    each with ``_se`` (Monte Carlo, M atoms) and ``_path_se`` (the finite sets' noise), and ``n_atoms``.
+    dict of arrays over t = 0..steps
+        ``mean_reward``, ``mean_exp_reward``, ``class_proportions`` (steps + 1, C),
+        each with ``_se`` (Monte Carlo, M atoms) and ``_path_se`` (the finite sets' noise), and ``n_atoms``.
     """
     nc = _n_classes(labels, None, n_classes)
     r, y = _sample(rewards, labels, nc, "law")

@@ -17,12 +17,12 @@ def one_step(candidate_rewards, candidate_labels=None, K=2, *, lam: float = math
              real_labels=None, n_classes: int | None = None) -> dict:
     r"""One generation's predictions from its candidates (the record the loops write into metrics.jsonl).
 
-    ``predicted_kept_*``: the law of a kept sample, :math:`c(\hat P_n)` (Eq. 6) -- what the kept set's measured
+    ``predicted_kept_*``: the law of a kept sample, $c(\hat P_n)$ (Eq. 6) -- what the kept set's measured
     values test (the selection). ``predicted_*``: the next model's law under infinite capacity, the lam-mixture
-    :math:`(P_{real} + \lambda c(\hat P_n)) / (1 + \lambda)` (equal to the kept law at lam = inf) -- what the
+    $(P_{real} + \lambda c(\hat P_n)) / (1 + \lambda)$ (equal to the kept law at lam = inf) -- what the
     next model's measured values test (the fit). ``candidate_*``: the candidates' own means. Each value has its
     ``_se`` (delta method, module docstring). ``lemma22_gain_bound``: the lower bound of Lemma 2.2 on
-    :math:`E_{kept}[e^r] - E_{cand}[e^r]`, :math:`\frac{K-1}{K} Var_{\hat P_n}[e^r] / e^{r^*}` (r* = the top
+    $E_{kept}[e^r] - E_{cand}[e^r]$, $\frac{K-1}{K} Var_{\hat P_n}[e^r] / e^{r^*}$ (r* = the top
     candidate reward, taken as fixed for its SE), beside ``predicted_kept_exp_gain``, the exact gain.
     For accumulated training sets pass the other training images (real and earlier kept ones) as real_* and
     lam = this generation's synthetic count over theirs.
@@ -59,10 +59,11 @@ def one_step(candidate_rewards, candidate_labels=None, K=2, *, lam: float = math
 
 
 def lemma22(rewards, K) -> dict:
-    r"""Lemma 2.2 of Ferbach et al. 2024 (as restated) on the samples' empirical law :math:`\hat P_n`:
-    ``lemma22_gain_bound`` :math:`= \frac{K-1}{K} Var[e^r] / e^{r^*}` (via :func:`simtheory.theorems.lemma22_bound`)
+    r"""Lemma 2.2 of Ferbach et al. 2024 (as restated) on the samples' empirical law $\hat P_n$:
+    ``lemma22_gain_bound`` $= \frac{K-1}{K} Var[e^r] / e^{r^*}$ (via
+    [`simtheory.theorems.lemma22_bound`][simtheory.theorems.ferbach.lemma22_bound])
     with its delta-method SE (r* fixed at the top sample reward), and ``predicted_kept_exp_gain``
-    :math:`= E_{c(\hat P_n)}[e^r] - E_{\hat P_n}[e^r]` with its SE. Both in units of e^r."""
+    $= E_{c(\hat P_n)}[e^r] - E_{\hat P_n}[e^r]$ with its SE. Both in units of e^r."""
     r = validate.rewards(rewards, None, "rewards").ravel()
     k = validate.group_size(K, "K")
     n = r.size

@@ -90,7 +90,7 @@ def zscore(a, a_se, b, b_se):
     candidates, positively correlated) the summed variance is an upper bound on the difference's variance, so
     the test is conservative; for a next model's fresh samples against the prediction the two are independent
     given the candidates. Where both SEs are 0 (a quantity with no noise, e.g. the share of the only class) the
-    z is 0 when a and b agree to :data:`ROUNDING` and inf otherwise."""
+    z is 0 when a and b agree to [`ROUNDING`][simtheory.predict.values.ROUNDING] and inf otherwise."""
     a, b = np.asarray(a, float), np.asarray(b, float)
     s = np.sqrt(np.asarray(a_se, float) ** 2 + np.asarray(b_se, float) ** 2)
     same = np.abs(a - b) <= ROUNDING * np.maximum(1.0, np.maximum(np.abs(a), np.abs(b)))

@@ -12,12 +12,14 @@ every stepped run shares.
 A kill at any moment leaves every finished generation readable: a torn last metrics line or record is
 dropped on reopening, and arrays are replaced whole or not at all.
 
-A folder has one writer at a time: :meth:`RunFolder.open` takes an exclusive ``flock`` on <run>/.lock and keeps
-it until :meth:`RunFolder.close` (or the end of a ``with`` block, or the RunFolder's garbage collection, or the
+A folder has one writer at a time: [`RunFolder.open`][simtheory.runs.folder.RunFolder.open] takes an exclusive ``flock``
+on <run>/.lock and keeps
+it until [`RunFolder.close`][simtheory.runs.folder.RunFolder.close] (or the end of a ``with`` block, or the RunFolder's
+garbage collection, or the
 process's death: the kernel drops the lock of a killed process, so a kill never leaves a stale lock and the next
 run resumes). Within one process the lock is re-entrant: a process may open a folder it already holds. A second
-process is refused with :class:`FolderInUse` (an OSError: the command lines print it as one line, exit 2), which
-names the holder.
+process is refused with [`FolderInUse`][simtheory.runs.folder.FolderInUse] (an OSError: the command lines print it as
+one line, exit 2), which names the holder.
 """
 from __future__ import annotations
 
@@ -212,9 +214,10 @@ class ConfigMismatch(ValueError):
 
 
 class RunFolder:
-    """One run's folder; :meth:`open` creates it or reopens it for resuming with the same config, and holds it
-    (single writer, module docstring) until :meth:`close`. ``RunFolder(path)`` alone only reads: it holds
-    nothing (see :meth:`hold` for folders written without a config)."""
+    """One run's folder; [`open`][simtheory.runs.folder.RunFolder.open] creates it or reopens it for resuming with the same config, and holds it
+    (single writer, module docstring) until [`close`][simtheory.runs.folder.RunFolder.close]. ``RunFolder(path)`` alone
+    only reads: it holds
+    nothing (see [`hold`][simtheory.runs.folder.RunFolder.hold] for folders written without a config)."""
 
     def __init__(self, path: Path):
         self.path = Path(path)
@@ -224,7 +227,8 @@ class RunFolder:
     @classmethod
     def hold(cls, path, wait: bool = False) -> RunFolder:
         """The folder ``path`` (created if missing) held by this process: FolderInUse when another process holds
-        it, or, with ``wait``, block until it is free. For folders that are written without :meth:`open`."""
+        it, or, with ``wait``, block until it is free. For folders that are written without
+        [`open`][simtheory.runs.folder.RunFolder.open]."""
         rf = cls(path)
         rf._key = _acquire(rf.path, wait)
         rf._finalizer = weakref.finalize(rf, _release, rf._key)
@@ -233,10 +237,11 @@ class RunFolder:
     @classmethod
     def open(cls, path, config: dict, code: dict | None = None, wait: bool = False,
              upgrade: Callable[[dict], dict] | None = None) -> RunFolder:
-        """Hold the folder (:meth:`hold`), then create it with ``config`` or reopen it; a different stored config
+        """Hold the folder ([`hold`][simtheory.runs.folder.RunFolder.hold]), then create it with ``config`` or reopen it; a different stored config
         raises ConfigMismatch (and releases the folder).
 
-        ``code`` (e.g. :func:`code_version`) is stored under config["code"]: a folder made by other code is
+        ``code`` (e.g. [`code_version`][simtheory.runs.folder.code_version]) is stored under config["code"]: a folder
+        made by other code is
         refused too, so results of older code are never resumed or reused as if they were current. ``upgrade``
         maps a stored config in an earlier version's words (renamed keys) to today's before the comparison; the
         stored file is left as it is.

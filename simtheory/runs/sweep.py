@@ -4,8 +4,9 @@ Each job's seed is drawn from SeedSequence(base_seed).spawn(n_jobs) and stored w
 are written one file each (atomically) under <run>/jobs/, so an interrupted sweep resumes by skipping them;
 the table <run>/results.csv is assembled from them in job order, so it is the same however the jobs ran.
 
-:func:`run_sweep` runs any :class:`SweepSpec`, not only :class:`SweepConfig`: e.g. the neural point loops'
-capacity ladder (:mod:`empirical.experiments.ladder`) and SIMS in point loops.
+[`run_sweep`][simtheory.runs.sweep.run_sweep] runs any [`SweepSpec`][simtheory.runs.sweep.SweepSpec], not only
+[`SweepConfig`][simtheory.runs.sweep.SweepConfig]: e.g. the neural point loops'
+capacity ladder ([`empirical.experiments.ladder`][empirical.experiments.ladder]) and SIMS in point loops.
 """
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ COLUMNS = ["job", "family", "K", "lam", "n_samples", "scheme", "replicate", "job
 
 
 class SweepSpec(Protocol):
-    """What :func:`run_sweep` runs: a grid of jobs, each a dict with a "job" number whose rows the sweep collects.
+    """What [`run_sweep`][simtheory.runs.sweep.run_sweep] runs: a grid of jobs, each a dict with a "job" number whose rows the sweep collects.
     A job's rows must depend on the job alone (a job may run in any process, in any order, or again after a kill)."""
 
     @property
@@ -41,7 +42,7 @@ class SweepSpec(Protocol):
 
     @property
     def code_packages(self) -> tuple[str, ...]:
-        """The packages whose sources key the sweep's folder (:func:`simtheory.runs.code_version`)."""
+        """The packages whose sources key the sweep's folder ([`simtheory.runs.code_version`][simtheory.runs.folder.code_version])."""
         ...
 
     def to_dict(self) -> dict:
@@ -108,11 +109,11 @@ class SweepConfig:
     code_packages = ("simtheory",)
 
     def jobs(self) -> list[dict]:
-        """Every grid point with its job number and seed (:func:`jobs`)."""
+        """Every grid point with its job number and seed ([`jobs`][simtheory.runs.sweep.SweepConfig.jobs])."""
         return jobs(self)
 
     def run_job(self, job: dict) -> list[dict]:
-        """One job's rows (:func:`run_job`)."""
+        """One job's rows ([`run_job`][simtheory.runs.sweep.SweepConfig.run_job])."""
         return run_job(job, self)
 
 
@@ -146,7 +147,7 @@ def _rows_csv(rows: list[dict], header: bool, columns=COLUMNS) -> str:
 
 def run_sweep(cfg: SweepSpec, out, scheduler: str | None = None, serial: bool = False, workers: int = 2,
               progress: bool = True, processes: bool = True, threads: int = 1) -> Path:
-    """Run the sweep ``cfg`` (a SweepConfig or any :class:`SweepSpec`) into ``out`` (serially, on a new
+    """Run the sweep ``cfg`` (a SweepConfig or any [`SweepSpec`][simtheory.runs.sweep.SweepSpec]) into ``out`` (serially, on a new
     local dask cluster, or on ``scheduler``); returns the path of results.csv. Jobs already finished in ``out``
     are skipped. The folder is held until results.csv is written (FolderInUse when another process writes it;
     the jobs' own folders, if any, are held by the workers that run them). A new local cluster's worker processes start with ``threads`` Numba and BLAS threads each

@@ -29,7 +29,7 @@ def kinf_closed_form(p0, r, t: float) -> np.ndarray:
 
 def limit_distribution(p0, r, atol: float | None = None) -> np.ndarray:
     r"""p* = p_0 restricted to the top level set {r >= r* - atol} and renormalised (Theorem 2.1); atol None
-    means rounding level (:func:`simtheory.metrics.rounding_atol`)."""
+    means rounding level ([`simtheory.metrics.rounding_atol`][simtheory.metrics.rounding_atol])."""
     p = validate.probability(p0, "p0")
     ra = validate.rewards(r, p.shape, "r")
     m = top_mask(p, ra, atol)
@@ -40,7 +40,9 @@ def limit_distribution(p0, r, atol: float | None = None) -> np.ndarray:
 def lemma22_bound(p, r, K, r_top: float | None = None) -> float:
     r"""Lower bound on E_{p_{t+1}}[e^r] after one fully synthetic step (Lemma 2.2, as restated):
 
-    .. math:: E_{p_{t+1}}[e^r] \ge E_{p_t}[e^r] + \frac{K-1}{K} \frac{Var_{p_t}[e^r]}{e^{r^*}},
+    $$
+    E_{p_{t+1}}[e^r] \ge E_{p_t}[e^r] + \frac{K-1}{K} \frac{Var_{p_t}[e^r]}{e^{r^*}},
+    $$
 
     returned in units of e^{r_top} (default r_top = r*, the top reward on the support of p). (K-1)/K = 1 at
     K = inf. The exact normaliser in the paper is unverified (docs/derivations/retraining.md).
