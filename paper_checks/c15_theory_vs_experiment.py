@@ -130,7 +130,7 @@ def _rows(res: dict, label: str, id0: str) -> list[Check]:
     zc = np.abs(np.asarray(meas[T]["class_proportions"]) - np.asarray(ms["class_proportions"][T])) / np.hypot(
         meas[T]["class_proportions_se"], predict.interval_se(at_T, "class_proportions", meas[T]["class_proportions"]))
     out.append(Check(
-        f"{id0}.4", f"{label}: the exact dynamics run from generation 0's samples alone predict the whole trajectory",
+        f"{id0}.{len(out) + 1}", f"{label}: the exact dynamics run from generation 0's samples alone predict the whole trajectory",
         f"{SOURCE}, Eq. 7 and Sec. 3 [paper]",
         "E[r] per generation (95% interval): " + ", ".join(
             f"{v:.3f} [{lo:.3f}, {hi:.3f}]" for v, lo, hi in zip(ms["mean_reward"], ms.get("mean_reward_lo", ms["mean_reward"]),
