@@ -38,6 +38,7 @@ import shutil
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Protocol
 
 from scipy import stats
 
@@ -317,13 +318,24 @@ LADDERS = {
 }
 
 
+class LadderGrid(Protocol):
+    """A ladder's grid as its two sweeps run it (:class:`LadderConfig`, the mixture rung's ladder): the bases, then
+    the jobs that start from them, each writing under ``root``."""
+
+    def to_dict(self) -> dict: ...
+    def base_jobs(self) -> list[dict]: ...
+    def run_base(self, job: dict, root: Path) -> list[dict]: ...
+    def jobs(self) -> list[dict]: ...
+    def run_job(self, job: dict, root: Path) -> list[dict]: ...
+
+
 @dataclass(frozen=True)
 class BaseSweep:
-    """The ladder's first sweep: one base per (width, seed), in <root>/bases (a path every worker sees)."""
+    """A ladder's first sweep: its bases, in <root>/bases (a path every worker sees)."""
 
-    config: LadderConfig
+    config: LadderGrid
     root: str
-    columns = BASE_COLUMNS
+    columns: tuple = tuple(BASE_COLUMNS)
     code_packages = ("simtheory", "empirical")
 
     def to_dict(self) -> dict:
@@ -338,12 +350,13 @@ class BaseSweep:
 
 @dataclass(frozen=True)
 class LadderSweep:
-    """The ladder's jobs as a sweep spec of [`simtheory.runs.sweep.run_sweep`][simtheory.runs.sweep.run_sweep]: its jobs write their run folders
-    under ``root`` (the sweep's folder; on a cluster, a path every worker sees) from the bases there."""
+    """A ladder's jobs as a sweep spec of [`simtheory.runs.sweep.run_sweep`][simtheory.runs.sweep.run_sweep]: its
+    jobs write their run folders under ``root`` (the sweep's folder; on a cluster, a path every worker sees) from the
+    bases there."""
 
-    config: LadderConfig
+    config: LadderGrid
     root: str
-    columns = COLUMNS
+    columns: tuple = tuple(COLUMNS)
     code_packages = ("simtheory", "empirical")
 
     def to_dict(self) -> dict:
@@ -356,20 +369,28 @@ class LadderSweep:
         return self.config.run_job(job, Path(self.root))
 
 
-def run_ladder(cfg: LadderConfig, out, scheduler: str | None = None, serial: bool = False, workers: int = 2,
-               progress: bool = True) -> Path:
-    """Run (or resume) the ladder into ``out`` on dask (a local cluster of ``workers`` processes, or ``scheduler``):
-    the bases into <out>/bases, then the jobs; every row gets its base's CPU seconds (``base_cpu_seconds``).
-    Returns results.csv."""
+def run_grid(grid: LadderGrid, out, columns: list[str], base_columns: list[str], base_key: tuple[str, ...],
+             scheduler: str | None = None, serial: bool = False, workers: int = 2, progress: bool = True) -> Path:
+    """Run (or resume) a ladder's two sweeps into ``out`` on dask (a local cluster of ``workers`` processes, or
+    ``scheduler``): the bases into <out>/bases, then the jobs; every row gets the CPU seconds of its base (the base
+    row with the same ``base_key`` fields) as ``base_cpu_seconds``. Returns results.csv."""
     from simtheory.runs import RunFolder, atomic_write
     from simtheory.runs.sweep import _rows_csv, run_sweep
     root = str(Path(out).resolve())
     with RunFolder.hold(out):       # a folder in use is refused before the bases write anything in it
-        bases = read_results(run_sweep(BaseSweep(cfg, root), Path(out) / "bases", scheduler=scheduler,
-                                       serial=serial, workers=workers, progress=progress))
-        path = run_sweep(LadderSweep(cfg, root), out, scheduler=scheduler, serial=serial, workers=workers,
-                         progress=progress)
-        base_cpu = {(b["width"], b["seed"]): b["cpu_seconds"] for b in bases}
-        rows = [{**r, "base_cpu_seconds": base_cpu[(r["width"], r["seed"])]} for r in read_results(path)]
-        atomic_write(path, _rows_csv(rows, True, COLUMNS).encode())
+        bases = read_results(run_sweep(BaseSweep(grid, root, tuple(base_columns)), Path(out) / "bases",
+                                       scheduler=scheduler, serial=serial, workers=workers, progress=progress))
+        path = run_sweep(LadderSweep(grid, root, tuple(columns)), out, scheduler=scheduler, serial=serial,
+                         workers=workers, progress=progress)
+        base_cpu = {tuple(b[k] for k in base_key): b["cpu_seconds"] for b in bases}
+        rows = [{**r, "base_cpu_seconds": base_cpu[tuple(r[k] for k in base_key)]} for r in read_results(path)]
+        atomic_write(path, _rows_csv(rows, True, columns).encode())
     return path
+
+
+def run_ladder(cfg: LadderConfig, out, scheduler: str | None = None, serial: bool = False, workers: int = 2,
+               progress: bool = True) -> Path:
+    """Run (or resume) the point ladder into ``out`` (:func:`run_grid`, its bases keyed by width and seed).
+    Returns results.csv."""
+    return run_grid(cfg, out, COLUMNS, BASE_COLUMNS, ("width", "seed"), scheduler=scheduler, serial=serial,
+                    workers=workers, progress=progress)

@@ -36,8 +36,8 @@ import numpy as np
 from simtheory import validate
 
 from .ladder import COLUMNS as POINT_COLUMNS
-from .ladder import ladder_rows, seed_from_base
-from .ladder_results import budget_name, pooled, read_results
+from .ladder import ladder_rows, run_grid, seed_from_base
+from .ladder_results import budget_name, pooled
 from ..mixture.config import MixtureLoopConfig, mixture_preset
 from .protocol import PICK, REPORT, Seeds
 
@@ -285,60 +285,13 @@ def _copy_folder(src: Path, dst: Path) -> None:
     os.replace(tmp, dst)
 
 
-@dataclass(frozen=True)
-class MixtureBaseSweep:
-    """The ladder's first sweep as a sweep spec: one base per (data, width, seed), in <root>/bases."""
-
-    config: MixtureLadderConfig
-    root: str
-    columns = BASE_COLUMNS
-    code_packages = ("simtheory", "empirical")
-
-    def to_dict(self) -> dict:
-        return {**self.config.to_dict(), "sweep": "bases"}
-
-    def jobs(self) -> list[dict]:
-        return self.config.base_jobs()
-
-    def run_job(self, job: dict) -> list[dict]:
-        return self.config.run_base(job, Path(self.root))
-
-
-@dataclass(frozen=True)
-class MixtureLadderSweep:
-    """The ladder's jobs as a sweep spec of [`simtheory.runs.sweep.run_sweep`][simtheory.runs.sweep.run_sweep], writing their run folders under
-    ``root`` from the bases there."""
-
-    config: MixtureLadderConfig
-    root: str
-    columns = COLUMNS
-    code_packages = ("simtheory", "empirical")
-
-    def to_dict(self) -> dict:
-        return self.config.to_dict()
-
-    def jobs(self) -> list[dict]:
-        return self.config.jobs()
-
-    def run_job(self, job: dict) -> list[dict]:
-        return self.config.run_job(job, Path(self.root))
-
-
 def run_mixture_ladder(cfg: MixtureLadderConfig, out, scheduler: str | None = None, serial: bool = False,
                        workers: int = 2, progress: bool = True) -> Path:
-    """Run (or resume) the ladder into ``out`` on dask: the bases into <out>/bases, then the jobs; every row gets
-    its base's CPU seconds (``base_cpu_seconds``). Returns results.csv."""
-    from simtheory.runs import atomic_write
-    from simtheory.runs.sweep import _rows_csv, run_sweep
-    root = str(Path(out).resolve())
-    bases = read_results(run_sweep(MixtureBaseSweep(cfg, root), Path(out) / "bases", scheduler=scheduler,
-                                   serial=serial, workers=workers, progress=progress))
-    path = run_sweep(MixtureLadderSweep(cfg, root), out, scheduler=scheduler, serial=serial, workers=workers,
-                     progress=progress)
-    base_cpu = {(b["data"], b["width"], b["seed"]): b["cpu_seconds"] for b in bases}
-    rows = [{**r, "base_cpu_seconds": base_cpu[(r["data"], r["width"], r["seed"])]} for r in read_results(path)]
-    atomic_write(path, _rows_csv(rows, True, COLUMNS).encode())
-    return path
+    """Run (or resume) the ladder into ``out`` on dask
+    ([`run_grid`][empirical.experiments.ladder.run_grid], its bases keyed by data, width and seed): the bases into
+    <out>/bases, then the jobs; every row gets its base's CPU seconds (``base_cpu_seconds``). Returns results.csv."""
+    return run_grid(cfg, out, COLUMNS, BASE_COLUMNS, ("data", "width", "seed"), scheduler=scheduler, serial=serial,
+                    workers=workers, progress=progress)
 
 
 def _lam(v: float) -> str:

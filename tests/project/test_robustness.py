@@ -243,7 +243,9 @@ def test_every_simtheory_run_kind_refuses_a_folder_in_use(tmp_path, args):
 
 
 @pytest.mark.parametrize("args", [["points", "--config", "tiny", "--generations", "1"],
-                                  ["points-ladder", "--ladder", "tiny", "--serial"]], ids=["points", "points-ladder"])
+                                  ["points-ladder", "--ladder", "tiny", "--serial"],
+                                  ["mixture-ladder", "--ladder", "tiny", "--serial"]],
+                         ids=["points", "points-ladder", "mixture-ladder"])
 def test_empirical_point_runs_refuse_a_folder_in_use(tmp_path, args, capsys):
     pytest.importorskip("torch")
     from empirical.cli import main
