@@ -319,7 +319,7 @@ LADDERS = {
 
 
 class LadderGrid(Protocol):
-    """A ladder's grid as its two sweeps run it (:class:`LadderConfig`, the mixture rung's ladder): the bases, then
+    """A ladder's grid as its two sweeps run it ([`LadderConfig`][empirical.experiments.ladder.LadderConfig], the mixture rung's ladder): the bases, then
     the jobs that start from them, each writing under ``root``."""
 
     def to_dict(self) -> dict: ...
@@ -390,7 +390,7 @@ def run_grid(grid: LadderGrid, out, columns: list[str], base_columns: list[str],
 
 def run_ladder(cfg: LadderConfig, out, scheduler: str | None = None, serial: bool = False, workers: int = 2,
                progress: bool = True) -> Path:
-    """Run (or resume) the point ladder into ``out`` (:func:`run_grid`, its bases keyed by width and seed).
+    """Run (or resume) the point ladder into ``out`` ([`run_grid`][empirical.experiments.ladder.run_grid], its bases keyed by width and seed).
     Returns results.csv."""
     return run_grid(cfg, out, COLUMNS, BASE_COLUMNS, ("width", "seed"), scheduler=scheduler, serial=serial,
                     workers=workers, progress=progress)
