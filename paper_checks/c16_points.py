@@ -5,13 +5,9 @@ Reads the committed sweeps results/points-ladder (the capacity ladder: curated l
 1-2 report) and results/points-sims (SIMS in the synthetic augmentation loop and the fully synthetic loop, small and
 ample networks, w picked on seed 0, reported on other seeds).
 
-The ladder's checks are per generation, |error| <= N_SE SE with N_SE = :data:`empirical.compare.N_SE` (the run's own
-model and prediction checks); an error of (N_SE + 0.84) SE is the smallest such a check sees with 80% power, and each
-row states it. The capacity is picked on the pick seed: per fine-tune budget, the smallest width W such that every
-width >= W holds there; the smallest budget with such a W is the capacity the claim is then tested at, on the report
-seeds, at every width >= W. For the fit and law errors the checks also state what the power allows one to claim: at
-each budget, width >= W keeps |error| below E, E = the largest |error| + 1.96 SE over the report rows at widths >= W
-(a per-row 97.5% upper confidence bound, maximised over the rows). SIMS verdicts are paired differences over the
+The ladder's capacity rows follow :mod:`paper_checks.capacity` (the rule C17 shares): per generation |error| <=
+N_SE SE, the capacity picked on seed 0 and tested on seeds 1-2 at every width from it, and for the fit and law errors
+the error E the power allows one to claim. SIMS verdicts are paired differences over the
 report seeds, by Student's t with n - 1 degrees of freedom (:func:`paper_checks.core.t_verdict`).
 """
 from __future__ import annotations
@@ -22,15 +18,13 @@ from pathlib import Path
 
 import numpy as np
 
+from .capacity import N_SE, Ladder, ladder_check
+from .capacity import lam_text as _lam
 from .core import FAILS, HOLDS, HYPOTHESIS, PAPER, Check, not_measurable, passes, t_verdict
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 LADDER = RESULTS / "points-ladder"
 SIMS = RESULTS / "points-sims"
-N_SE = 4.0                    # empirical.compare.N_SE (torch-free copy: paper checks run without torch)
-Z_POWER = 0.8416              # the normal quantile of 0.8
-Z_BOUND = 1.96                # the per-row upper confidence bound of E
-Z_POOLED = 1.96               # the pooled (mean over generations and seeds) test: one two-sided 95% test per cell
 CMD_LADDER = "python -m empirical points-ladder --out results/points-ladder"
 CMD_SIMS = "python -m empirical points-sims --out results/points-sims"
 SOURCE = "Ferbach et al. 2024"
@@ -42,138 +36,8 @@ def _rows(folder: Path) -> list[dict] | None:
     return read_results(f) if f.exists() else None
 
 
-def _lam(v: float) -> str:
-    return "inf" if v == math.inf else f"{v:g}"
-
-
-def _k(ft: int) -> str:
-    from empirical.experiments.ladder_results import budget_name
-    return budget_name(int(ft))
-
-
-def max_abs_z(rows: list[dict], check: str) -> float:
-    """max |z| of a per-generation check (``<check>_z``) over the rows."""
-    return max(abs(r[f"{check}_z"]) for r in rows if r.get(f"{check}_z") is not None)
-
-
-def pooled_z(rows: list[dict], key: str = "fit_error") -> float:
-    """|mean of ``key`` over the rows| over its SE (the rows' SEs taken as independent)."""
-    v = [(r[key], r[f"{key}_se"]) for r in rows if r.get(key) is not None]
-    mean = sum(e for e, _ in v) / len(v)
-    return abs(mean) / (math.sqrt(sum(s**2 for _, s in v)) / len(v))
-
-
-def pick_capacity(cells: dict, stat, bound: float) -> dict:
-    """The capacity a check is tested at, chosen on the pick seed. ``cells``: {(budget, width): {"pick": rows,
-    "report": rows}}; ``stat``: rows -> the statistic held to ``bound``. Per budget, the smallest width W such that
-    every width >= W (with pick rows) has stat <= bound on the pick rows; returns {budget: W or None} and, under
-    "chosen", (budget, W) at the smallest budget that has one (None if none)."""
-    budgets = sorted({b for b, _ in cells})
-    out: dict = {"per_budget": {}, "chosen": None}
-    for b in budgets:
-        ws = sorted(w for bb, w in cells if bb == b and cells[(bb, w)]["pick"])
-        ok = [stat(cells[(b, w)]["pick"]) <= bound for w in ws]
-        W = None
-        for i, w in enumerate(ws):
-            if all(ok[i:]):
-                W = w
-                break
-        out["per_budget"][b] = W
-        if W is not None and out["chosen"] is None:
-            out["chosen"] = (b, W)
-    return out
-
-
-def upper_bound(rows: list[dict], key: str) -> float:
-    """E: max over rows of |key| + Z_BOUND key_se."""
-    return max(abs(r[key]) + Z_BOUND * r[f"{key}_se"] for r in rows if r.get(key) is not None)
-
-
-def _cells(rows: list[dict]) -> dict:
-    cells: dict = {}
-    for r in rows:
-        cells.setdefault((r["finetune_images"], r["width"]), {"pick": [], "report": []})[r["role"]].append(r)
-    return cells
-
-
-def capacity_verdict(cells: dict, stat, bound: float) -> tuple[str, dict]:
-    """The verdict of a capacity claim: the capacity picked on the pick seed (:func:`pick_capacity`) holds on the
-    report seeds at every width >= W of the chosen budget (each a :func:`passes` comparison, so the verdict follows
-    every one of them); without any pick, fails (the best pick-seed statistic against the bound). Returns
-    (verdict, {"pick": pick_capacity's result, "report": {width: stat on the report rows}})."""
-    pick = pick_capacity(cells, stat, bound)
-    if pick["chosen"] is None:      # at every budget the widest network fails on the pick seed
-        widest = {b: max(w for bb, w in cells if bb == b and cells[(bb, w)]["pick"]) for b in pick["per_budget"]}
-        best = min(stat(cells[(b, w)]["pick"]) for b, w in widest.items())
-        return (HOLDS if passes(best, "<=", bound) else FAILS), {"pick": pick, "report": {}}
-    b, W = pick["chosen"]
-    rep = {w: stat(cells[(b, w)]["report"]) for bb, w in sorted(cells) if bb == b and w >= W and cells[(bb, w)]["report"]}
-    oks = [passes(v, "<=", bound) for v in rep.values()]
-    return (HOLDS if oks and all(oks) else FAILS), {"pick": pick, "report": rep}
-
-
-def _ladder_check(rows, id_, lam, check, what, claim, source, kind, gens=None) -> Check:
-    """A capacity claim on the ladder at one lam: ``check`` names a per-generation z (fit, law, onestep, multistep)
-    held to N_SE at every generation in ``gens`` (None: all), or "pooled": the mean fit error over generations and
-    seeds held to Z_POOLED of its SE."""
-    key = "fit" if check == "pooled" else check
-    sel = [r for r in rows if r["lam"] == lam and (gens is None or r["generation"] in gens)
-           and r.get(f"{key}_z") is not None]
-    if not sel:
-        return not_measurable(id_, claim + f" (lam = {_lam(lam)})", source, f"|{what}| within {N_SE:g} SE for some "
-                              "capacity", f"results/points-ladder has no lam = {_lam(lam)} rows with {key} errors: "
-                              f"`{CMD_LADDER}`", kind=kind)
-    cells = _cells(sel)
-    if check == "pooled":
-        def stat(rs):
-            return pooled_z(rs)
-        bound, unit = Z_POOLED, "|pooled z|"
-    else:
-        def stat(rs):
-            return max_abs_z(rs, check)
-        bound, unit = N_SE, "max |z|"
-    v, info = capacity_verdict(cells, stat, bound)
-    budgets = sorted({b for b, _ in cells})
-    lines = []
-    for b in budgets:
-        W = info["pick"]["per_budget"][b]
-        ws = sorted(w for bb, w in cells if bb == b)
-        zs = ", ".join(f"{w}: {stat(cells[(b, w)]['pick']):.1f}/" + (f"{stat(cells[(b, w)]['report']):.1f}"
-                                                                      if cells[(b, w)]["report"] else "-") for w in ws)
-        if W is None:
-            lines.append(f"fine-tune {_k(b)}: no width holds on the pick seed ({unit} pick/report per width {zs})")
-            continue
-        rep = [r for w in ws if w >= W for r in cells[(b, w)]["report"]]
-        held = all(stat(cells[(b, w)]["report"]) <= bound for w in ws if w >= W and cells[(b, w)]["report"])
-        bound_txt = ""
-        if check in ("fit", "law") and rep:
-            bound_txt = f"; width >= {W} keeps |{key} error| below E = {upper_bound(rep, f'{key}_error'):.3f}"
-        lines.append(f"fine-tune {_k(b)}: width >= {W} picked, report seeds {'hold' if held else 'fail'}{bound_txt} "
-                     f"({unit} pick/report per width {zs})")
-    chosen = info["pick"]["chosen"]
-    head = ("no capacity holds on the pick seed" if chosen is None else
-            f"tested at fine-tune {_k(chosen[0])}, width >= {chosen[1]} (picked on seed 0): report seeds {unit} "
-            + ", ".join(f"{w}: {z:.1f}" for w, z in info["report"].items()))
-    det = []
-    if check != "pooled":
-        for b in budgets:
-            meds = [f"{w}: {np.median([r[f'{key}_detectable'] for r in cells[(b, w)]['report']]):.3f}"
-                    for w in sorted(w for bb, w in cells if bb == b) if cells[(b, w)]["report"]]
-            det.append(f"{_k(b)} ({', '.join(meds)})")
-    base = sel[0]["base_images"]
-    gen_txt = "every generation" if gens is None else f"generations {min(gens)}-{max(gens)}"
-    note = (f"Base budget {base:,} points, fine-tunes per generation {', '.join(_k(b) for b in budgets)}; "
-            f"{gen_txt} of every seed. " + ("The smallest error a row's check sees with 80% power, (N_SE + 0.84) SE, "
-                                            "median over the report rows, per fine-tune (width: error): "
-                                            + "; ".join(det) + ". " if det else "")
-            + "The capacity is picked on seed 0 (per budget the smallest width from which every wider network holds; "
-            "the smallest such budget) and tested on seeds 1-2 at every width from it.")
-    pred = (f"|{what}| <= {N_SE:g} SE at {gen_txt}, for some capacity (picked on seed 0)" if check != "pooled" else
-            f"|mean {what}| <= {Z_POOLED:g} SE (its SE from the rows'), for some capacity (picked on seed 0)")
-    tol = (f"{N_SE:g} SE per generation and seed (the run's own check, empirical.compare.N_SE)" if check != "pooled"
-           else f"{Z_POOLED:g} SE of the pooled mean (a two-sided 95% test; the rows' SEs taken as independent)")
-    return Check(id_, claim + f" (lam = {_lam(lam)})", source, pred, head + ". " + "; ".join(lines), tol, v, note,
-                 figures=("points_capacity.png",), kind=kind)
+POINTS = Ladder("results/points-ladder", CMD_LADDER, "finetune_images", "base_images", "MLP", "points",
+                ("points_capacity.png",))
 
 
 def _lemma_check(rows, id_, lam) -> Check:
@@ -287,7 +151,7 @@ def run(quick: bool = False) -> list[Check]:
     for a, b, check, what, claim, src, gens in CLAIMS:
         g = set(range(1, T + 1)) if gens == "later" else None
         for lam, id_ in ((math.inf, a), (1.0, b)):
-            out.append(_ladder_check(rows, id_, lam, check, what, claim, src, HYPOTHESIS, g))
+            out.append(ladder_check(POINTS, rows, id_, lam, check, what, claim, src, HYPOTHESIS, g))
     out += [_lemma_check(rows, "C16.5", math.inf), _lemma_check(rows, "C16.6", 1.0)]
     return sorted(out + _sims_checks(quick), key=_order)
 

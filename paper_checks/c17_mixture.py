@@ -8,7 +8,7 @@ augmentation loop and the fully synthetic loop, small and ample U-Nets, w picked
 the others, the Frechet distance to the law's exact moments deciding) and results/mixture-sampler-steps (the exact
 denoiser through the loop's Heun sampler).
 
-The capacity rows are those of C16 (:mod:`paper_checks.c16_points`): per generation |error| <= N_SE SE, the capacity
+The capacity rows follow :mod:`paper_checks.capacity`, as C16's do: per generation |error| <= N_SE SE, the capacity
 picked on the pick seeds (per fine-tune budget the smallest width from which every wider network holds; the smallest
 such budget) and tested on the report seeds at every width from it. SIMS verdicts are paired differences over the
 report seeds by Student's t with n - 1 degrees of freedom (:func:`paper_checks.core.t_verdict`).
@@ -21,15 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .c16_points import capacity_verdict, max_abs_z, pooled_z, upper_bound
+from .capacity import N_SE, Ladder, budget_text as _k, ladder_check, lam_text as _lam, seeds_text as _seeds
 from .core import DERIVED, FAILS, HOLDS, HYPOTHESIS, NOT_SHOWN, PAPER, Check, not_measurable, passes, t_verdict
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 LADDER = RESULTS / "mixture-ladder"
 SIMS = RESULTS / "mixture-sims"
 STEPS = RESULTS / "mixture-sampler-steps"
-N_SE = 4.0                    # empirical.compare.N_SE (torch-free copy: paper checks run without torch)
-Z_POOLED = 1.96
 CMD_LADDER = "python -m empirical mixture-ladder --ladder small --serial --out results/mixture-ladder"
 CMD_SIMS = "python -m empirical mixture-sims --rung small --serial --out results/mixture-sims"
 CMD_STEPS = "PYTHONPATH=. python results/mixture-sampler-steps/measure.py --config cpu --out results/mixture-sampler-steps/cpu.json"
@@ -43,93 +41,7 @@ def _rows(folder: Path) -> list[dict] | None:
     return read_results(f) if f.exists() else None
 
 
-def _seeds(rows: list[dict]) -> str:
-    """'seed 0' or 'seeds 1, 2': the seeds of the rows."""
-    s = sorted({int(r["seed"]) for r in rows})
-    return ("seed " if len(s) == 1 else "seeds ") + ", ".join(map(str, s))
-
-
-def _lam(v: float) -> str:
-    return "inf" if v == math.inf else f"{v:g}"
-
-
-def _k(ft) -> str:
-    from empirical.experiments.ladder_results import budget_name
-    return budget_name(int(ft))
-
-
-def _cells(rows: list[dict]) -> dict:
-    cells: dict = {}
-    for r in rows:
-        cells.setdefault((r["finetune_samples"], r["width"]), {"pick": [], "report": []})[r["role"]].append(r)
-    return cells
-
-
-def _stat(check: str):
-    """rows -> the statistic a capacity claim holds to its bound: max |z| of one per-generation check, the largest of
-    several ("onestep+multistep+law"), or the pooled fit error's |z|."""
-    if check == "pooled":
-        return (lambda rs: pooled_z(rs)), Z_POOLED, "|pooled z|"
-    parts = check.split("+")
-    return (lambda rs: max(max_abs_z(rs, c) for c in parts)), N_SE, "max |z|"
-
-
-def _ladder_check(rows, id_, lam, check, what, claim, source, kind, gens=None) -> Check:
-    """A capacity claim on the mixture ladder at one lam (see the module docstring and C16's ``_ladder_check``)."""
-    keys = ["fit"] if check == "pooled" else check.split("+")
-    sel = [r for r in rows if r["lam"] == lam and (gens is None or r["generation"] in gens)
-           and all(r.get(f"{k}_z") is not None for k in keys)]
-    if not sel:
-        return not_measurable(id_, claim + f" (lam = {_lam(lam)})", source, f"|{what}| within {N_SE:g} SE for some "
-                              "capacity", f"results/mixture-ladder has no lam = {_lam(lam)} rows with these errors: "
-                              f"`{CMD_LADDER}`", kind=kind)
-    cells = _cells(sel)
-    picks, reports = _seeds([r for r in sel if r["role"] == "pick"]), _seeds([r for r in sel if r["role"] == "report"])
-    stat, bound, unit = _stat(check)
-    v, info = capacity_verdict(cells, stat, bound)
-    budgets = sorted({b for b, _ in cells})
-    lines = []
-    for b in budgets:
-        W = info["pick"]["per_budget"][b]
-        ws = sorted(w for bb, w in cells if bb == b)
-        zs = ", ".join(f"{w}: {stat(cells[(b, w)]['pick']):.1f}/" + (f"{stat(cells[(b, w)]['report']):.1f}"
-                                                                      if cells[(b, w)]["report"] else "-") for w in ws)
-        if W is None:
-            lines.append(f"fine-tune {_k(b)}: no width holds on the pick seed ({unit} pick/report per width {zs})")
-            continue
-        rep = [r for w in ws if w >= W for r in cells[(b, w)]["report"]]
-        held = all(stat(cells[(b, w)]["report"]) <= bound for w in ws if w >= W and cells[(b, w)]["report"])
-        bound_txt = ""
-        if check in ("fit", "law") and rep:
-            bound_txt = f"; width >= {W} keeps |{check} error| below E = {upper_bound(rep, f'{check}_error'):.3f}"
-        lines.append(f"fine-tune {_k(b)}: width >= {W} picked, {reports}: {'holds' if held else 'fails'}{bound_txt} "
-                     f"({unit} pick/report per width {zs})")
-    chosen = info["pick"]["chosen"]
-    head = ("no capacity holds on the pick seed" if chosen is None else
-            f"smallest capacity: fine-tune {_k(chosen[0])} samples per generation, width >= {chosen[1]} (picked on "
-            f"{picks}); report {unit} " + ", ".join(f"{w}: {z:.1f}" for w, z in info["report"].items()))
-    det = []
-    for b in budgets:
-        meds = [f"{w}: {np.median([r[f'{keys[0]}_detectable'] for r in cells[(b, w)]['report']]):.3f}"
-                for w in sorted(w for bb, w in cells if bb == b) if cells[(b, w)]["report"]
-                and all(r.get(f"{keys[0]}_detectable") is not None for r in cells[(b, w)]["report"])]
-        if meds:
-            det.append(f"{_k(b)} ({', '.join(meds)})")
-    base = sel[0]["base_samples"]
-    gen_txt = "every generation" if gens is None else f"generations {min(gens)}-{max(gens)}"
-    note = (f"U-Net widths {', '.join(str(w) for w in sorted({w for _, w in cells}))} (parameters "
-            f"{', '.join(f'{int(p):,}' for p in sorted({r['params'] for r in sel}))}), base budget {base:,} samples, "
-            f"fine-tunes per generation {', '.join(_k(b) for b in budgets)}; {gen_txt} of every seed. "
-            + (f"The smallest {keys[0]} error a row's check sees with 80% power, (N_SE + 0.84) SE, median over the "
-               "report rows, per fine-tune (width: error): " + "; ".join(det) + ". " if det and check != "pooled"
-               else "")
-            + f"The capacity is picked on {picks} and tested on {reports} at every width from it.")
-    pred = (f"|{what}| <= {N_SE:g} SE at {gen_txt}, for some capacity (picked on {picks})" if check != "pooled" else
-            f"|mean {what}| <= {Z_POOLED:g} SE (its SE from the rows'), for some capacity (picked on {picks})")
-    tol = (f"{N_SE:g} SE per generation and seed (the run's own check, empirical.compare.N_SE)" if check != "pooled"
-           else f"{Z_POOLED:g} SE of the pooled mean (a two-sided 95% test; the rows' SEs taken as independent)")
-    return Check(id_, claim + f" (lam = {_lam(lam)})", source, pred, head + ". " + "; ".join(lines), tol, v, note,
-                 figures=FIG, kind=kind)
+MIXTURE = Ladder("results/mixture-ladder", CMD_LADDER, "finetune_samples", "base_samples", "U-Net", "samples", FIG)
 
 
 def _lemma_check(rows, id_) -> Check:
@@ -309,7 +221,7 @@ def run(quick: bool = False) -> list[Check]:
     for a, b, check, what, claim, src, gens in CLAIMS:
         g = set(range(1, T + 1)) if gens == "later" else None
         for lam, id_ in ((math.inf, a), (1.0, b)):
-            out.append(_ladder_check(mix, id_, lam, check, what, claim, src, HYPOTHESIS, g))
+            out.append(ladder_check(MIXTURE, mix, id_, lam, check, what, claim, src, HYPOTHESIS, g))
     out += [_lemma_check(mix, "C17.11"), _cifar_check(rows, "C17.16")]
     return sorted(out + _sims_checks(), key=_order)
 

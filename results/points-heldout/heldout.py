@@ -110,9 +110,9 @@ def check(name: str, out: str, seed: int) -> dict:
 
 
 def capacity(name: str, out: str, finetune: int, widths: list[int], seeds: list[int]) -> list[dict]:
-    """The ladder's loop (``empirical.ladder.LADDERS['full']``, lam = inf) at ``widths`` and ``finetune`` on law
+    """The ladder's loop (``empirical.experiments.ladder.LADDERS['full']``, lam = inf) at ``widths`` and ``finetune`` on law
     ``name``: one row per (width, seed, generation) with the fit and law errors, their SEs and z."""
-    from empirical.ladder import LADDERS, N_SE, Z_POWER
+    from empirical.experiments.ladder import LADDERS, N_SE, Z_POWER
     lad = LADDERS["full"]
     rows = []
     for w in widths:

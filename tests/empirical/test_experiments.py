@@ -146,13 +146,20 @@ def _rows(z_by_cell, check="fit", T=3):
     return out
 
 
+def _check(rows, check, ladder=None):
+    """A capacity row of the shared rule (paper_checks.capacity) on synthetic rows, the point ladder's by default."""
+    from paper_checks.c16_points import HYPOTHESIS, POINTS
+    from paper_checks.capacity import ladder_check
+    return ladder_check(ladder or POINTS, rows, "C16.x", math.inf, check, "fit", "claim", "source", HYPOTHESIS)
+
+
 @pytest.mark.parametrize("zs,verdict,text", [
     # width 64 and every wider network hold on the pick seed, and on the report seeds: holds at 64
     ({(100, 32, "pick"): 5.0, (100, 32, "report"): 5.0, (100, 64, "pick"): 2.0, (100, 64, "report"): 3.5,
       (100, 128, "pick"): 0.5, (100, 128, "report"): 0.5}, HOLDS, "fine-tune 100: width >= 64 picked"),
     # the picked width fails on the report seeds
     ({(100, 32, "pick"): 5.0, (100, 32, "report"): 5.0, (100, 64, "pick"): 2.0, (100, 64, "report"): 4.5,
-      (100, 128, "pick"): 0.5, (100, 128, "report"): 0.5}, FAILS, "width >= 64 picked, report seeds fail"),
+      (100, 128, "pick"): 0.5, (100, 128, "report"): 0.5}, FAILS, "width >= 64 picked, seed 1: fail"),
     # a wider network fails on the report seeds: width >= W must hold at every width from W
     ({(100, 32, "pick"): 1.0, (100, 32, "report"): 1.0, (100, 64, "pick"): 2.0, (100, 64, "report"): 9.0},
      FAILS, "width >= 32 picked"),
@@ -161,26 +168,31 @@ def _rows(z_by_cell, check="fit", T=3):
       (100, 128, "pick"): 1.0, (100, 128, "report"): 1.0}, HOLDS, "width >= 128 picked"),
     # no width holds on the pick seed at any budget: fails (negative control of the pick)
     ({(100, 32, "pick"): 5.0, (100, 32, "report"): 1.0, (100, 64, "pick"): 4.5, (100, 64, "report"): 1.0},
-     FAILS, "no capacity holds on the pick seed"),
+     FAILS, "no capacity holds on the pick seeds"),
     # the smallest budget with a pick is the one tested; a larger budget's failure is reported beside it
     ({(100, 32, "pick"): 5.0, (100, 32, "report"): 5.0, (300, 32, "pick"): 1.0, (300, 32, "report"): 1.0},
      HOLDS, "tested at fine-tune 300, width >= 32"),
 ])
 def test_c16_picks_the_capacity_on_the_pick_seed_and_tests_every_wider_network_on_the_report_seeds(zs, verdict,
                                                                                                       text):
-    from paper_checks.c16_points import HYPOTHESIS, _ladder_check
-    c = _ladder_check(_rows(zs), "C16.x", math.inf, "fit", "fit", "claim", "source", HYPOTHESIS)
+    c = _check(_rows(zs), "fit")
     assert c.verdict == verdict and text in c.measured
+    # the mixture rung's rows (their own budget and base columns) go through the same rule
+    from paper_checks.c17_mixture import MIXTURE
+    renamed = [{**{k: v for k, v in r.items() if k not in ("finetune_images", "base_images")},
+                "finetune_samples": r["finetune_images"], "base_samples": r["base_images"]} for r in _rows(zs)]
+    m = _check(renamed, "fit", MIXTURE)
+    assert (m.verdict, m.measured) == (c.verdict, c.measured)
 
 
 def test_c16_states_the_error_the_power_allows():
     """E = max over the report rows at widths >= W of |error| + 1.96 SE, and the detectable size per cell."""
-    from paper_checks.c16_points import HYPOTHESIS, _ladder_check, upper_bound
+    from paper_checks.capacity import upper_bound
     rows = _rows({(100, 32, "pick"): 5.0, (100, 32, "report"): 5.0, (100, 64, "pick"): 1.0,
                   (100, 64, "report"): -2.0, (100, 128, "pick"): 1.0, (100, 128, "report"): 1.5})
     rep = [r for r in rows if r["role"] == "report" and r["width"] >= 64]
     assert upper_bound(rep, "fit_error") == pytest.approx(0.02 + 1.96 * 0.01)
-    c = _ladder_check(rows, "C16.x", math.inf, "fit", "fit", "claim", "source", HYPOTHESIS)
+    c = _check(rows, "fit")
     assert c.verdict == HOLDS and "width >= 64 keeps |fit error| below E = 0.040" in c.measured
     assert f"{(N_SE + Z_POWER) * 0.01:.3f}" in c.note
 
@@ -188,14 +200,12 @@ def test_c16_states_the_error_the_power_allows():
 def test_c16_pooled_fit_error_rule():
     """The pooled check holds a cell's mean error over generations and seeds to 1.96 of its SE: a systematic error
     of 1.5 SE per row is invisible per generation (4 SE) but shows in the mean of 4 rows (z = 3)."""
-    from paper_checks.c16_points import HYPOTHESIS, _ladder_check, pooled_z
+    from paper_checks.capacity import pooled_z
     rows = _rows({(100, 64, "pick"): 0.0, (100, 64, "report"): 1.5})
     assert pooled_z([r for r in rows if r["role"] == "report"]) == pytest.approx(3.0)
-    per_gen = _ladder_check(rows, "C16.x", math.inf, "fit", "fit", "claim", "source", HYPOTHESIS)
-    pooled = _ladder_check(rows, "C16.x", math.inf, "pooled", "fit", "claim", "source", HYPOTHESIS)
+    per_gen, pooled = _check(rows, "fit"), _check(rows, "pooled")
     assert per_gen.verdict == HOLDS and pooled.verdict == FAILS
-    assert _ladder_check(_rows({(100, 64, "pick"): 0.0, (100, 64, "report"): 0.5}), "C16.x", math.inf, "pooled",
-                         "fit", "claim", "source", HYPOTHESIS).verdict == HOLDS
+    assert _check(_rows({(100, 64, "pick"): 0.0, (100, 64, "report"): 0.5}), "pooled").verdict == HOLDS
 
 
 # ------------------------------------------------------------------------------------------ t verdict
