@@ -18,13 +18,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .capacity import N_SE, Ladder, ladder_check
+from .capacity import N_SE, Ladder, budget_text, ladder_check, max_abs_z, pick_capacity, seeds_text
 from .capacity import lam_text as _lam
 from .core import FAILS, HOLDS, HYPOTHESIS, PAPER, Check, not_measurable, passes, t_verdict
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 LADDER = RESULTS / "points-ladder"
 SIMS = RESULTS / "points-sims"
+HELDOUT = RESULTS / "points-heldout"
 CMD_LADDER = "python -m empirical points-ladder --out results/points-ladder"
 CMD_SIMS = "python -m empirical points-sims --out results/points-sims"
 SOURCE = "Ferbach et al. 2024"
@@ -64,6 +65,48 @@ def _lemma_check(rows, id_, lam) -> Check:
         "The selection is exact at any capacity: this row tests the sampler-free part of the theorem on the neural "
         "loops' own candidates; the smallest width at which it holds is the smallest tried.",
         figures=("points_capacity.png",), kind=PAPER)
+
+
+def _heldout_check(rows: list[dict], id_: str) -> Check:
+    """The capacity the ladder picks for the fit and law checks (lam = inf, the module's rule on the pick seed) tested
+    on a law outside the tuning set: every generation of every held-out run at a width >= the pick of its budget."""
+    claim = ("The capacity the ladder picks for the fit and law checks (on the 2-D mixture) keeps both within "
+             f"{N_SE:g} SE on a law outside the tuning set")
+    src = "this project [hypothesis]"
+    pred = f"|fit z| and |law z| <= {N_SE:g} at every generation of the held-out runs at the picked capacity"
+    cmd = "`bash results/points-heldout/run.sh`"
+    held = [json.loads(line) for f in sorted(HELDOUT.glob("capacity-*.jsonl")) for line in f.read_text().splitlines()
+            if line.strip()]
+    sel = [r for r in rows if r["lam"] == math.inf and r.get("fit_z") is not None and r.get("law_z") is not None]
+    if not held or not sel:
+        return not_measurable(id_, claim, src, pred, f"no held-out capacity runs in results/points-heldout: {cmd}",
+                              kind=HYPOTHESIS)
+
+    def stat(rs):
+        return max(max_abs_z(rs, "fit"), max_abs_z(rs, "law"))
+    picks = pick_capacity(POINTS.cells(sel), stat, N_SE)["per_budget"]
+    tested = [r for r in held if picks.get(r["finetune_images"]) is not None
+              and r["width"] >= picks[r["finetune_images"]]]
+    if not tested:
+        return not_measurable(id_, claim, src, pred, "the held-out runs are all below the ladder's picked widths "
+                              f"({', '.join(f'{budget_text(b)}: {w}' for b, w in picks.items())}): {cmd}",
+                              kind=HYPOTHESIS)
+    cells: dict = {}
+    for r in tested:
+        cells.setdefault((r["law"], r["finetune_images"], r["width"]), []).append(r)
+    oks = [passes(stat(rs), "<=", N_SE) for rs in cells.values()]
+    parts = [f"{law}, fine-tune {budget_text(b)}, width {w} ({seeds_text(rs)}): max |fit z| "
+             f"{max_abs_z(rs, 'fit'):.1f}, max |law z| {max_abs_z(rs, 'law'):.1f}, fit error "
+             f"{min(r['fit_error'] for r in rs):+.3f} to {max(r['fit_error'] for r in rs):+.3f}, detectable "
+             f"{np.median([r['fit_detectable'] for r in rs]):.3f}" for (law, b, w), rs in sorted(cells.items())]
+    return Check(id_, claim, src, pred, "ladder picks (pick seed, fit and law): "
+                 + ", ".join(f"{budget_text(b)}: width >= {w}" for b, w in picks.items() if w is not None) + "; "
+                 + "; ".join(parts), f"{N_SE:g} SE per generation and seed (the run's own check)",
+                 HOLDS if all(oks) else FAILS,
+                 "The ladder's loop (its base budget, sampler, N, K = 4, lam = inf, generations) on the held-out law's "
+                 "own points and reward, seeds of its own, each run on independent draws (results/points-heldout, "
+                 "heldout.py capacity). Detectable: the smallest fit error a generation's check sees with 80% power, "
+                 "median over the rows.", figures=("points_capacity.png",), kind=HYPOTHESIS)
 
 
 def _sims_checks(quick: bool) -> list[Check]:
@@ -144,7 +187,7 @@ def run(quick: bool = False) -> list[Check]:
                for a, b, _, w, c, s, _ in CLAIMS for lam, i in (("inf", a), ("1", b))]
         out += [not_measurable(i, "Lemma 2.2 on the kept set of neural point loops", SOURCE, "gain >= bound",
                                f"no results/points-ladder: make it with `{CMD_LADDER}`", kind=PAPER)
-                for i in ("C16.5", "C16.6")]
+                for i in ("C16.5", "C16.6")] + [_heldout_check([], "C16.17")]
         return sorted(out + _sims_checks(quick), key=_order)
     T = max(r["generation"] for r in rows)
     out = []
@@ -152,7 +195,7 @@ def run(quick: bool = False) -> list[Check]:
         g = set(range(1, T + 1)) if gens == "later" else None
         for lam, id_ in ((math.inf, a), (1.0, b)):
             out.append(ladder_check(POINTS, rows, id_, lam, check, what, claim, src, HYPOTHESIS, g))
-    out += [_lemma_check(rows, "C16.5", math.inf), _lemma_check(rows, "C16.6", 1.0)]
+    out += [_lemma_check(rows, "C16.5", math.inf), _lemma_check(rows, "C16.6", 1.0), _heldout_check(rows, "C16.17")]
     return sorted(out + _sims_checks(quick), key=_order)
 
 

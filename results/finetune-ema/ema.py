@@ -59,7 +59,7 @@ def run(out: Path, seed: int) -> list[dict]:
         cpu = time.process_time() - t0
         g = m[1]
         d = model_rewards(folder) - model_rewards(rule)
-        rows.append({"seed": seed, "ema": f, "half_life_points": f * config(seed, f).finetune_images,
+        rows.append({"seed": seed, "ema": f, "half_life_points": f * config(seed, f).finetune_samples,
                      "fit_error": g["fit_error"], "fit_error_se": g["fit_error_se"],
                      "law_error": g["law_error"], "law_error_se": g["law_error_se"],
                      "mean_reward": g["mean_reward"], "reward_se": g["reward_se"], "n_measured": g["n_measured"],

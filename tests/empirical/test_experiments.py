@@ -1,6 +1,7 @@
 """The capacity ladder and the SIMS rung as sweeps on the sweep engine (dask or serial): bases trained once and shared,
 complete rows, resume; their tables; the C16 verdict rules (capacity picked on one seed set, tested on another; the
 power statement) and the t verdict of the SIMS rows."""
+import json
 import math
 from dataclasses import replace
 
@@ -12,7 +13,7 @@ from empirical.experiments.ladder import (BASE_FILES, COLUMNS, LADDERS, N_SE, Z_
                                           job_name, run_ladder, seed_from_base)
 from empirical.experiments.ladder_results import read_results, summary
 from empirical.experiments.point_sims import RUNGS, pick_w, run_sims_rung
-from paper_checks.core import FAILS, HOLDS, NOT_SHOWN, t_seeds_needed, t_test, t_verdict
+from paper_checks.core import FAILS, HOLDS, NOT_MEASURABLE, NOT_SHOWN, t_seeds_needed, t_test, t_verdict
 
 
 @pytest.fixture(scope="module")
@@ -206,6 +207,26 @@ def test_c16_pooled_fit_error_rule():
     per_gen, pooled = _check(rows, "fit"), _check(rows, "pooled")
     assert per_gen.verdict == HOLDS and pooled.verdict == FAILS
     assert _check(_rows({(100, 64, "pick"): 0.0, (100, 64, "report"): 0.5}), "pooled").verdict == HOLDS
+
+
+@pytest.mark.parametrize("z_wide,verdict", [(1.0, HOLDS), (4.5, FAILS)])
+def test_c16_heldout_row_tests_the_ladders_pick_on_the_heldout_runs(z_wide, verdict, tmp_path, monkeypatch):
+    """C16.17 takes the ladder's pick (here width >= 64 at fine-tune 100) and holds every held-out run at a width from
+    it to N_SE, in fit and law; a run below the pick does not count, a wider one that fails makes the row fail."""
+    from paper_checks import c16_points
+    ladder = _rows({(100, 32, "pick"): 5.0, (100, 32, "report"): 5.0, (100, 64, "pick"): 1.0,
+                    (100, 64, "report"): 1.0})
+    for r in ladder:
+        r["law_z"] = 0.0
+    held = [{"law": "ring12", "width": w, "finetune_images": 100, "seed": s, "generation": g, "fit_error": 0.01 * z,
+             "fit_error_se": 0.01, "fit_z": z, "law_z": 0.0, "fit_detectable": 0.05}
+            for w, z in ((32, 9.0), (64, 1.0), (128, z_wide)) for s in (3, 4) for g in range(3)]
+    (tmp_path / "capacity-ring12.jsonl").write_text("\n".join(json.dumps(r) for r in held) + "\n")
+    monkeypatch.setattr(c16_points, "HELDOUT", tmp_path)
+    c = c16_points._heldout_check(ladder, "C16.17")
+    assert c.verdict == verdict and "100: width >= 64" in c.measured and "width 32" not in c.measured
+    monkeypatch.setattr(c16_points, "HELDOUT", tmp_path / "none")
+    assert c16_points._heldout_check(ladder, "C16.17").verdict == NOT_MEASURABLE
 
 
 # ------------------------------------------------------------------------------------------ t verdict
