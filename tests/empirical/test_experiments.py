@@ -229,6 +229,25 @@ def test_c16_heldout_row_tests_the_ladders_pick_on_the_heldout_runs(z_wide, verd
     assert c16_points._heldout_check(ladder, "C16.17").verdict == NOT_MEASURABLE
 
 
+def test_c16_reads_the_lam1_half_from_its_own_folder(monkeypatch):
+    """results/points-ladder-lam1's lam = 1 rows replace results/points-ladder's own where that folder exists; the
+    lam = 1 rows then name its command when missing."""
+    from paper_checks import c16_points
+    main = [{"lam": math.inf, "id": "main-inf"}, {"lam": 1.0, "id": "main-1"}]
+    lam1 = [{"lam": 1.0, "id": "lam1-1"}]
+    folders = {c16_points.LADDER: main, c16_points.LADDER_LAM1: lam1}
+    monkeypatch.setattr(c16_points, "_rows", lambda folder: folders.get(folder))
+    assert [r["id"] for r in c16_points.ladder_rows()] == ["main-inf", "lam1-1"]
+    folders[c16_points.LADDER_LAM1] = None
+    assert [r["id"] for r in c16_points.ladder_rows()] == ["main-inf", "main-1"]
+    folders[c16_points.LADDER] = None
+    assert c16_points.ladder_rows() is None
+    from paper_checks.capacity import ladder_check
+    rows = _rows({(100, 64, "pick"): 0.0, (100, 64, "report"): 0.5})     # lam = inf rows: none at lam = 1
+    c = ladder_check(c16_points.POINTS_LAM1, rows, "C16.x", 1.0, "fit", "fit", "claim", "source", "hypothesis")
+    assert c.verdict == NOT_MEASURABLE and "bash results/points-ladder-lam1/run.sh" in c.note
+
+
 # ------------------------------------------------------------------------------------------ t verdict
 @pytest.mark.parametrize("d", [[-3.0, -2.5, -2.9], [-1.0, 0.5, -0.7, -0.2], [0.3, 0.35, 0.4, 0.31, 0.2, 0.28]])
 def test_t_test_is_scipys_one_sample_t(d):
