@@ -12,19 +12,10 @@ DST=results/points-ladder
 # a finished sweep is only copied (a folder made by other code is refused by the command, rightly)
 [ -e "$SRC/results.csv" ] || $PY -m empirical points-ladder --ladder inf --out "$SRC" --workers 2 --threads 1 > /dev/null
 
-rm -rf "$DST/jobs" "$DST/runs"
-mkdir -p "$DST/jobs"
-cp "$SRC/config.json" "$SRC/results.csv" "$DST/"
-cp "$SRC"/jobs/*.csv "$DST/jobs/"
-for run in "$SRC"/runs/*-seed1; do
-  name=$(basename "$run")
-  mkdir -p "$DST/runs/$name"
-  cp "$run/config.json" "$run/metrics.jsonl" "$run/log.jsonl" "$DST/runs/$name/"
-done
+bash results/points-ladder/copy.sh "$SRC" "$DST"
 for name in laminf-w128-ft1M-seed1 laminf-w32-ft100k-seed1; do
   for g in "$SRC/runs/$name"/gen_*; do
     mkdir -p "$DST/runs/$name/$(basename "$g")"
     cp "$g/samples.npz" "$DST/runs/$name/$(basename "$g")/"
   done
 done
-$PY -c "from empirical.experiments.ladder_results import read_results, summary; print(summary(read_results('$DST/results.csv')))" > "$DST/summary.md"
