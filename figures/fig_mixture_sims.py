@@ -10,10 +10,10 @@ import json
 from pathlib import Path
 
 import numpy as np
-from scipy import stats
 
 from .common import cached_arrays, plt, run_dir, save
 from .fig_points_common import digest
+from .sims_panels import paired_panel, report_panel
 
 SIMS = Path(__file__).resolve().parents[1] / "results" / "mixture-sims"
 KEYS = ("loop", "capacity", "w", "seed", "generation", "fd_law", "fd_law_floor", "fd_law_floor_sd")
@@ -58,36 +58,13 @@ def make(out, quick: bool = False) -> list:
         ax = axes[1, j]
         fl, fsd = rep["fd_law_floor"].mean(), rep["fd_law_floor_sd"].mean()
         ax.axhspan(fl - 2 * fsd, fl + 2 * fsd, color="0.88", lw=0, label="noise floor +- 2 SD")
-        for c, cap in enumerate(caps):
-            for w in sorted(set(rep["w"][(rep["loop"] == lp) & (rep["capacity"] == cap)].tolist())):
-                sel = (rep["loop"] == lp) & (rep["capacity"] == cap) & (rep["w"] == w)
-                g = sorted(set(rep["generation"][sel].tolist()))
-                v = [rep["fd_law"][sel & (rep["generation"] == t)] for t in g]
-                ax.errorbar(np.array(g) + (0.06 if w else -0.06), [a.mean() for a in v],
-                            [2 * a.std(ddof=1) / np.sqrt(a.size) if a.size > 1 else 0 for a in v],
-                            marker="o" if w else "s", ls="-" if w else "--", capsize=3, color=f"C{c}",
-                            label=f"{cap}, " + (f"SIMS w = {w:g}" if w else "w = 0"))
+        report_panel(ax, rep, lp, caps, "fd_law")
         ax.set_xlabel("generation")
         ax.set_ylabel(f"Frechet distance to the law\n(report seeds: mean +- 2 SE over {n_rep})", fontsize=8)
         ax.set_title(f"{lp} loop: w = 0 (dashed) and the picked w (solid)", fontsize=10)
         ax.set_xticks(gens)
         ax = axes[2, j]
-        ax.axhline(0, color="0.4", lw=0.8)
-        for c, cap in enumerate(caps):
-            w = picked.get(f"{lp}/{cap}")
-            if w is None:
-                continue
-            sel = (rep["loop"] == lp) & (rep["capacity"] == cap)
-            mu, half = [], []
-            for t in gens:
-                at = sel & (rep["generation"] == t)
-                a = {int(s): m for s, m in zip(rep["seed"][at & (rep["w"] == 0)], rep["fd_law"][at & (rep["w"] == 0)])}
-                b = {int(s): m for s, m in zip(rep["seed"][at & (rep["w"] == w)], rep["fd_law"][at & (rep["w"] == w)])}
-                d = np.array([b[s] - a[s] for s in sorted(set(a) & set(b))])
-                mu.append(d.mean())
-                half.append(stats.t.ppf(0.975, d.size - 1) * d.std(ddof=1) / np.sqrt(d.size) if d.size > 1 else 0)
-            ax.errorbar(np.array(gens) + 0.06 * (2 * c - 1), mu, half, marker="o", capsize=3, color=f"C{c}",
-                        label=f"{cap}: picked w minus w = 0")
+        paired_panel(ax, rep, lp, caps, picked, "fd_law")
         ax.set_xlabel("generation")
         ax.set_ylabel("paired difference of the distance\n(mean, 95% interval of t with n - 1 df)", fontsize=8)
         ax.set_title(f"{lp} loop: SIMS minus no guidance, paired by seed", fontsize=10)

@@ -8,10 +8,10 @@ from __future__ import annotations
 import json
 
 import numpy as np
-from scipy import stats
 
 from .common import cached_arrays, plt, run_dir, save
 from .fig_points_common import SIMS, digest, results_rows
+from .sims_panels import paired_panel, report_panel
 
 KEYS = ("loop", "capacity", "w", "seed", "generation", "mmd2", "mmd2_se")
 CAPS = ("small", "ample")
@@ -50,37 +50,13 @@ def make(out, quick: bool = False) -> list:
         pw = ", ".join(f"{cap} {picked[f'{lp}/{cap}']:g}" for cap in CAPS if f"{lp}/{cap}" in picked)
         ax.set_title(f"{lp} loop: the w sweep on seed 0 (picked: {pw})", fontsize=10)
         ax = axes[1, j]
-        for c, cap in enumerate(CAPS):
-            for w in sorted(set(rep["w"][(rep["loop"] == lp) & (rep["capacity"] == cap)].tolist())):
-                sel = (rep["loop"] == lp) & (rep["capacity"] == cap) & (rep["w"] == w)
-                g = sorted(set(rep["generation"][sel].tolist()))
-                v = [rep["mmd2"][sel & (rep["generation"] == t)] for t in g]
-                ax.errorbar(np.array(g) + (0.06 if w else -0.06), [a.mean() for a in v],
-                            [2 * a.std(ddof=1) / np.sqrt(a.size) for a in v], marker="o" if w else "s",
-                            ls="-" if w else "--", capsize=3, color=f"C{c}", label=f"{cap}, " + ("SIMS (the picked w)" if w else "w = 0"))
+        report_panel(ax, rep, lp, CAPS, "mmd2", sims_label="SIMS (the picked w)")
         ax.set_xlabel("generation")
         ax.set_ylabel(f"MMD^2 to the data\n(report seeds: mean +- 2 SE over {n_rep})", fontsize=8)
         ax.set_title(f"{lp} loop: w = 0 (dashed) and the picked w (solid)", fontsize=10)
         ax.set_xticks(gens)
         ax = axes[2, j]
-        ax.axhline(0, color="0.4", lw=0.8)
-        for c, cap in enumerate(CAPS):
-            w = picked.get(f"{lp}/{cap}")
-            if w is None:
-                continue
-            sel = (rep["loop"] == lp) & (rep["capacity"] == cap)
-            g = sorted(set(rep["generation"][sel].tolist()))
-            mu, half = [], []
-            for t in g:
-                a = {int(s): m for s, m in zip(rep["seed"][sel & (rep["generation"] == t) & (rep["w"] == 0)],
-                                                rep["mmd2"][sel & (rep["generation"] == t) & (rep["w"] == 0)])}
-                b = {int(s): m for s, m in zip(rep["seed"][sel & (rep["generation"] == t) & (rep["w"] == w)],
-                                                rep["mmd2"][sel & (rep["generation"] == t) & (rep["w"] == w)])}
-                d = np.array([b[s] - a[s] for s in sorted(set(a) & set(b))])
-                mu.append(d.mean())
-                half.append(stats.t.ppf(0.975, d.size - 1) * d.std(ddof=1) / np.sqrt(d.size))
-            ax.errorbar(np.array(g) + (0.06 * (2 * c - 1)), mu, half, marker="o", capsize=3, color=f"C{c}",
-                        label=f"{cap}: picked w minus w = 0")
+        paired_panel(ax, rep, lp, CAPS, picked, "mmd2")
         ax.set_xlabel("generation")
         ax.set_ylabel("paired difference of MMD^2\n(mean, 95% interval of t with n - 1 df)", fontsize=8)
         ax.set_title(f"{lp} loop: SIMS minus no guidance, paired by seed", fontsize=10)
