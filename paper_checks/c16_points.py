@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .capacity import N_SE, Ladder, budget_text, ladder_check, max_abs_z, pick_capacity, seeds_text
+from .capacity import N_SE, Ladder, budget_text, claim_checks, max_abs_z, pick_capacity, seeds_text
 from .capacity import lam_text as _lam
 from .core import FAILS, HOLDS, HYPOTHESIS, PAPER, Check, not_measurable, passes, t_verdict
 
@@ -205,12 +205,7 @@ def run(quick: bool = False) -> list[Check]:
                                f"no results/points-ladder: make it with `{CMD_LADDER}`", kind=PAPER)
                 for i in ("C16.5", "C16.6")] + [_heldout_check([], "C16.17")]
         return sorted(out + _sims_checks(quick), key=_order)
-    T = max(r["generation"] for r in rows)
-    out = []
-    for a, b, check, what, claim, src, gens in CLAIMS:
-        g = set(range(1, T + 1)) if gens == "later" else None
-        for lam, id_, spec in ((math.inf, a, POINTS), (1.0, b, POINTS_LAM1)):
-            out.append(ladder_check(spec, rows, id_, lam, check, what, claim, src, HYPOTHESIS, g))
+    out = claim_checks(CLAIMS, rows, (POINTS, POINTS_LAM1), HYPOTHESIS)
     out += [_lemma_check(rows, "C16.5", math.inf), _lemma_check(rows, "C16.6", 1.0), _heldout_check(rows, "C16.17")]
     return sorted(out + _sims_checks(quick), key=_order)
 

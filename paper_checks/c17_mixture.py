@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .capacity import N_SE, Ladder, budget_text as _k, ladder_check, lam_text as _lam, seeds_text as _seeds
+from .capacity import N_SE, Ladder, budget_text as _k, claim_checks, lam_text as _lam, seeds_text as _seeds
 from .core import DERIVED, FAILS, HOLDS, HYPOTHESIS, NOT_SHOWN, PAPER, Check, not_measurable, passes, t_verdict
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
@@ -217,11 +217,7 @@ def run(quick: bool = False) -> list[Check]:
         out += [_lemma_check([], "C17.11"), _cifar_check([], "C17.16")]
         return sorted(out + _sims_checks(), key=_order)
     mix = [r for r in rows if r["data"] == "mixture"]
-    T = max(r["generation"] for r in mix)
-    for a, b, check, what, claim, src, gens in CLAIMS:
-        g = set(range(1, T + 1)) if gens == "later" else None
-        for lam, id_ in ((math.inf, a), (1.0, b)):
-            out.append(ladder_check(MIXTURE, mix, id_, lam, check, what, claim, src, HYPOTHESIS, g))
+    out += claim_checks(CLAIMS, mix, (MIXTURE, MIXTURE), HYPOTHESIS)
     out += [_lemma_check(mix, "C17.11"), _cifar_check(rows, "C17.16")]
     return sorted(out + _sims_checks(), key=_order)
 

@@ -22,7 +22,7 @@ from .core import FAILS, HOLDS, Z_POWER, Check, not_measurable, passes
 N_SE = 4.0                    # empirical.compare.N_SE (torch-free copy: paper checks run without torch)
 Z_BOUND = 1.96                # the per-row upper confidence bound of E
 Z_POOLED = 1.96               # the pooled (mean over generations and seeds) test: one two-sided 95% test per cell
-__all__ = ["N_SE", "Z_BOUND", "Z_POOLED", "Z_POWER", "Ladder", "capacity_verdict", "ladder_check", "lam_text",
+__all__ = ["N_SE", "Z_BOUND", "Z_POOLED", "Z_POWER", "Ladder", "capacity_verdict", "claim_checks", "ladder_check", "lam_text",
            "max_abs_z", "pick_capacity", "pooled_z", "seeds_text", "upper_bound"]
 
 
@@ -184,3 +184,14 @@ def ladder_check(ladder: Ladder, rows: list[dict], id_: str, lam: float, check: 
            else f"{Z_POOLED:g} SE of the pooled mean (a two-sided 95% test; the rows' SEs taken as independent)")
     return Check(id_, claim + f" (lam = {lam_text(lam)})", source, pred, head + ". " + "; ".join(lines), tol, v, note,
                  figures=ladder.figures, kind=kind)
+
+
+def claim_checks(claims: tuple, rows: list[dict], ladders: tuple[Ladder, Ladder], kind: str) -> list[Check]:
+    """Every capacity claim at lam = inf and lam = 1 (``ladders``: the Ladder each reads). ``claims``: (id at inf,
+    id at 1, check, what, claim, source, gens) rows, gens "later" for generations 1..T (T the rows' last), None for
+    every generation."""
+    T = max(r["generation"] for r in rows)
+    return [ladder_check(ladder, rows, id_, lam, check, what, claim, src, kind,
+                         set(range(1, T + 1)) if gens == "later" else None)
+            for a, b, check, what, claim, src, gens in claims
+            for ladder, lam, id_ in zip(ladders, (math.inf, 1.0), (a, b))]
