@@ -126,6 +126,18 @@ class NeuralLoopWords(words.LoopWords):
         return self.finetune_samples
 
 
+def restore_parts(cfg, *extra: tuple[str, Callable[[dict], object]]) -> None:
+    """Rebuild the nested parts of a loop config (frozen dataclass) that config.json gives back as dicts: ``train``
+    (a TrainConfig, earlier key names upgraded), ``sims`` (SimsSampling) and any ``extra`` (name, constructor)."""
+    from .checkpoints import upgrade_keys
+    from .sims.auxiliary import SimsSampling
+    from .train import TrainConfig
+    parts: tuple = (("train", lambda d: TrainConfig(**upgrade_keys(d))), ("sims", lambda d: SimsSampling(**d))) + extra
+    for name, make in parts:
+        if isinstance(getattr(cfg, name), dict):
+            object.__setattr__(cfg, name, make(getattr(cfg, name)))
+
+
 def check_fold_config(cfg) -> None:
     """K, lam and scheme of a loop config (frozen dataclass), as every loop reads them
     ([`simtheory.fold.check_words`][simtheory.fold.check_words]: K an integer >= 1, lam >= 0 or inf, scheme one of

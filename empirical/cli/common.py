@@ -79,3 +79,33 @@ def floats(text: str) -> tuple:
 def ints(text: str) -> tuple:
     """A comma-separated list of integers."""
     return tuple(int(parse_number(v)) for v in text.split(",") if v.strip())
+
+
+def sims_options(add, n_s: int, budget: int, unit: str) -> None:
+    """The SIMS options of every loop command (``add``: the parser's add_argument): guidance w, the auxiliary's n_s,
+    budget B (in ``unit`` seen; --sims-images is the earlier name of --sims-samples), lr, EMA and the noise interval
+    of the guidance ([`empirical.sims.auxiliary.SimsSampling`][empirical.sims.auxiliary.SimsSampling])."""
+    add("--sims-w", type=parse_number, default=None, help="SIMS: every generation samples with guidance w from its "
+        "own auxiliary, 0: plain sampling (default: plain sampling)")
+    add("--sims-n-s", type=int, default=n_s, help=f"SIMS auxiliary's synthetic-set size n_s (default: {n_s})")
+    add("--sims-samples", "--sims-images", dest="sims_samples", type=int, default=budget,
+        help=f"SIMS auxiliary's fine-tune budget B in {unit} seen (default: {budget}); --sims-images is its earlier "
+        "name")
+    add("--sims-lr", type=parse_number, default=1e-3, help="SIMS auxiliary's lr, the same for every generation "
+        "(default: 0.001)")
+    add("--sims-ema", type=parse_number, default=None, help="SIMS auxiliary's EMA half-life as a fraction of its B; "
+        "0: the raw fine-tuned weights (default: empirical.sims.AUX_EMA)")
+    add("--sims-interval", type=parse_number, nargs=2, default=None, metavar=("LO", "HI"),
+        help="SIMS guidance only for noise levels sigma in [LO, HI] (default: every level)")
+
+
+def sims_from_args(args):
+    """The SimsSampling of [`sims_options`][empirical.cli.common.sims_options]' values, None without --sims-w (or at
+    0); --sims-ema or --sims-interval without --sims-w is a ValueError."""
+    if not getattr(args, "sims_w", None):
+        if getattr(args, "sims_ema", None) is not None or getattr(args, "sims_interval", None) is not None:
+            raise ValueError("--sims-ema and --sims-interval need --sims-w > 0")
+        return None
+    from ..sims.auxiliary import AUX_EMA, SimsSampling
+    return SimsSampling(args.sims_w, args.sims_n_s, args.sims_samples, args.sims_lr,
+                        AUX_EMA if args.sims_ema is None else args.sims_ema, args.sims_interval)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from simtheory.argfmt import HelpFormatter
 from simtheory.validate import parse_number
 
-from .common import data_option, preset_options, threads_option
+from .common import data_option, preset_options, sims_from_args, sims_options, threads_option
 
 if TYPE_CHECKING:
     import numpy as np
@@ -62,18 +62,7 @@ def add_parsers(sub) -> None:
     lp.add_argument("--steps", type=int, default=None, help="Heun steps of every sampling (default: the preset's)")
     lp.add_argument("--sampler-ref-steps", type=int, default=None, help="the sampler check: n_sampler evaluation "
                     "images drawn again at these Heun steps, 0: no check (default: the preset's)")
-    lp.add_argument("--sims-w", type=parse_number, default=None, help="SIMS: every generation samples with guidance "
-                    "w from its own auxiliary, 0: plain sampling (default: plain sampling)")
-    lp.add_argument("--sims-n-s", type=int, default=2500, help="SIMS auxiliary's synthetic-set size n_s")
-    lp.add_argument("--sims-images", type=int, default=10_000, help="SIMS auxiliary's fine-tune budget B "
-                    "in images")
-    lp.add_argument("--sims-lr", type=parse_number, default=1e-3,
-                    help="SIMS auxiliary's lr, the same for every generation")
-    lp.add_argument("--sims-ema", type=parse_number, default=None,
-                    help="SIMS auxiliary's EMA half-life as a fraction of its B; 0: the raw fine-tuned weights "
-                         "(default: empirical.sims.AUX_EMA)")
-    lp.add_argument("--sims-interval", type=parse_number, nargs=2, default=None, metavar=("LO", "HI"),
-                    help="SIMS guidance only for noise levels sigma in [LO, HI] (default: every level)")
+    sims_options(lp.add_argument, n_s=2500, budget=10_000, unit="images")
     lp.add_argument("--bf16", action="store_true", help="bf16 autocast in training")
     lp.add_argument("--compile", action="store_true", help="torch.compile the training network")
     lp.add_argument("--out", default=None, help="run folder (default: runs/image-loop-<config>-K<K>-lam<lam>-"
@@ -280,12 +269,9 @@ def loop_config(args):
         over["num_steps"] = args.steps
     if getattr(args, "sampler_ref_steps", None) is not None:
         over["sampler_ref_steps"] = args.sampler_ref_steps
-    if getattr(args, "sims_w", None):
-        from ..sims.auxiliary import AUX_EMA, SimsSampling
-        over["sims"] = SimsSampling(args.sims_w, args.sims_n_s, args.sims_images, args.sims_lr,
-                                    AUX_EMA if args.sims_ema is None else args.sims_ema, args.sims_interval)
-    elif getattr(args, "sims_ema", None) is not None or getattr(args, "sims_interval", None) is not None:
-        raise ValueError("--sims-ema and --sims-interval need --sims-w > 0")
+    sims = sims_from_args(args)
+    if sims is not None:
+        over["sims"] = sims
     cfg = preset(args.config, **over)
     if getattr(args, "bf16", False) or getattr(args, "compile", False):
         cfg = replace(cfg, train=replace(cfg.train, bf16=args.bf16 or cfg.train.bf16,

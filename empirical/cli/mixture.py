@@ -24,7 +24,7 @@ from simtheory.argfmt import HelpFormatter, check_out_file
 from simtheory.fold import SCHEMES
 from simtheory.validate import parse_number
 
-from .common import sweep_options
+from .common import sims_from_args, sims_options, sweep_options
 
 COMMANDS = ("fit-mixture", "mixture", "mixture-ladder", "mixture-sims")
 NEEDS_TORCH = {"mixture": "curated retraining loop of the U-Net on an image-shaped Gaussian mixture (exact law)",
@@ -143,12 +143,7 @@ def _loop_parser(sub, presets: list) -> None:
         "law's Bayes posterior (default: the preset's, class)")
     opt("--target", default=None, help="class of the 'class' reward (default: airplane)")
     opt("--seed", type=int, default=None, help="decides every random draw of the run (default: 0)")
-    opt("--sims-w", type=parse_number, default=None, help="SIMS: every generation samples with guidance w from its "
-        "own auxiliary (default: none, plain sampling)")
-    opt("--sims-n-s", type=int, default=2500, help="SIMS auxiliary's synthetic-set size n_s (default: 2500)")
-    opt("--sims-samples", type=int, default=25_000, help="SIMS auxiliary's fine-tune budget B in samples seen "
-        "(default: 25000)")
-    opt("--sims-lr", type=parse_number, default=1e-3, help="SIMS auxiliary's lr (default: 0.001)")
+    sims_options(opt, n_s=2500, budget=25_000, unit="samples")
     opt("--device", default=None, help="cpu, cuda, mps ... (default: the preset's)")
     opt("--threads", type=int, default=None, help="CPU threads for torch and Numba (default: $CURATED_THREADS, else "
         "Numba 1 and torch as the environment sets them)")
@@ -159,7 +154,6 @@ def _loop_parser(sub, presets: list) -> None:
 def loop_config(args):
     """The preset of ``args.config`` with the command line's overrides."""
     from ..mixture.config import mixture_preset
-    from ..sims.auxiliary import SimsSampling
     names = (("K", "K"), ("lam", "lam"), ("generations", "generations"), ("n_samples", "n_samples"),
              ("channels", "channels"), ("train_samples", "train_samples"), ("finetune_samples", "finetune_samples"),
              ("num_steps", "num_steps"), ("sampler_ref_steps", "sampler_ref_steps"), ("n_eval", "n_eval"),
@@ -169,8 +163,9 @@ def loop_config(args):
     for k in ("gamma", "temperature"):
         if k in over:
             over[k] = float(over[k])
-    if args.sims_w:
-        over["sims"] = SimsSampling(args.sims_w, args.sims_n_s, args.sims_samples, args.sims_lr)
+    sims = sims_from_args(args)
+    if sims is not None:
+        over["sims"] = sims
     return mixture_preset(args.config, **over)
 
 

@@ -16,8 +16,7 @@ from ..experiments import ladder, ladder_results, point_sims
 from ..points import (POINT_PRESETS, PointLoopConfig, point_preset, resolve_inputs, reward_from_spec,
                       run_point_loop)
 from ..points import __doc__ as points_doc
-from ..sims.auxiliary import SimsSampling
-from .common import sweep_options
+from .common import sims_from_args, sims_options, sweep_options
 
 COMMANDS = ("points", "points-ladder", "points-sims")
 
@@ -63,12 +62,7 @@ def _points_parser(sub) -> None:
             help=f"{what} (default: the preset's)" + (f"; {old[0]} is its earlier name" if old else ""))
     opt("--scheme", default=None, choices=list(SCHEMES), help="real-data scheme (default: the preset's, replace)")
     opt("--seed", type=int, default=None, help="decides every random draw of the run (default: 0)")
-    opt("--sims-w", type=float, default=None, help="SIMS: every generation samples with guidance w from its own "
-        "auxiliary (default: none, plain sampling)")
-    opt("--sims-n-s", type=int, default=2048, help="SIMS auxiliary's synthetic-set size n_s (default: 2048)")
-    opt("--sims-images", type=int, default=200_000, help="SIMS auxiliary's fine-tune budget B in points seen "
-        "(default: 200000)")
-    opt("--sims-lr", type=float, default=1e-3, help="SIMS auxiliary's fine-tune lr (default: 0.001)")
+    sims_options(opt, n_s=2048, budget=200_000, unit="points")
     opt("--device", default=None, help="cpu, cuda, mps ... (default: the preset's, cpu)")
     opt("--threads", type=int, default=None, help="CPU threads for torch and Numba (default: $CURATED_THREADS, else "
         "Numba 1 and torch as the environment sets them; these small networks run fastest with 1)")
@@ -90,8 +84,9 @@ def config_from_args(args) -> PointLoopConfig:
               "n_eval", "sampler_ref_steps"):
         if k in over:
             over[k] = int(over[k])
-    if args.sims_w:
-        over["sims"] = SimsSampling(args.sims_w, args.sims_n_s, args.sims_images, args.sims_lr)
+    sims = sims_from_args(args)
+    if sims is not None:
+        over["sims"] = sims
     return point_preset(args.config, **over)
 
 

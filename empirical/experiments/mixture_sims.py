@@ -23,29 +23,26 @@ dask ([`simtheory.runs.sweep.run_sweep`][simtheory.runs.sweep.run_sweep]).
 """
 from __future__ import annotations
 
-import itertools
-import json
-import math
-import shutil
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import ClassVar
 
-from .ladder import seed_from_base
-from .ladder_results import read_results
 from ..mixture.config import MixtureLoopConfig, mixture_preset
 from ..sims.auxiliary import SimsSampling
-from .protocol import Seeds, pick_best
+from .ladder import seed_from_base
+from .sims_rung import BASE_COLUMNS, LOOPS, SimsRung, run_rung
+from .sims_rung import pick_w as _pick_w
 
-LOOPS = {"augmentation": 0.6, "synthetic": math.inf}
+__all__ = ["BASE_COLUMNS", "COLUMNS", "LOOPS", "RUNGS", "MixtureSimsConfig", "paired", "pick_w", "run_mixture_sims"]
+
 COLUMNS = ["job", "loop", "lam", "capacity", "width", "w", "seed", "phase", "generation", "n_measured", "mean_reward",
            "reward_se", "fit_error", "fit_error_se", "law_error", "law_error_se", "class_share_max_z", "fd_law",
            "fd_law_floor", "fd_law_floor_sd", "cpu_seconds"]
-BASE_COLUMNS = ["job", "capacity", "width", "seed", "cpu_seconds"]
 
 
 @dataclass(frozen=True)
-class MixtureSimsConfig:
+class MixtureSimsConfig(SimsRung):
     """The SIMS experiments at the mixture rung. ``capacities``: name -> (U-Net width, base samples, fine-tune
     samples per generation); n_s, B (``samples``; None: the capacity's fine-tune budget), lr and EMA of every
     auxiliary as in `empirical.sims`; ``sampler_ref_steps`` 0 (no sampler check, whose guided draws would cost as
@@ -68,29 +65,12 @@ class MixtureSimsConfig:
     n_law: int | None = None
     base_ema: float = 0.05
 
-    def __post_init__(self):
-        for name in ("loops", "ws", "pick_seeds", "report_seeds"):
-            object.__setattr__(self, name, tuple(getattr(self, name)))
-        object.__setattr__(self, "capacities", {str(k): (int(v[0]), int(v[1]), int(v[2]))
-                                                for k, v in dict(self.capacities).items()})
-        bad = [lp for lp in self.loops if lp not in LOOPS]
-        if bad or not self.loops:
-            raise ValueError(f"loops must be among {sorted(LOOPS)} (at least one), got {list(self.loops)}")
-        if not self.capacities:
-            raise ValueError("capacities is empty")
-        self.roles()
-        if not self.ws or any(not (math.isfinite(w) and w > 0) for w in self.ws):
-            raise ValueError(f"ws must be guidance weights > 0 (w = 0 is always run), got {self.ws}")
-        for lp, cap in itertools.product(self.loops, self.capacities):
-            self.loop_config(lp, cap, 0.0, 0)
-            self.loop_config(lp, cap, max(self.ws), 0)
-        for cap in self.capacities:                   # one base serves both loops and every w of a capacity
-            if len({self.loop_config(lp, cap, w, 0).train for lp in self.loops for w in (0.0,) + self.ws}) != 1:
-                raise ValueError(f"the loops of capacity {cap} train different bases")
+    KIND: ClassVar[str] = "mixture_sims"
+    PICK_KEY: ClassVar[str] = "fd_law"
+    COLUMNS: ClassVar[list[str]] = COLUMNS
 
-    def roles(self) -> Seeds:
-        """The protocol's seeds (disjoint, neither empty; a ValueError says which is wrong)."""
-        return Seeds(self.pick_seeds, self.report_seeds)
+    def __post_init__(self):
+        self.check()
 
     def loop_config(self, loop: str, capacity: str, w: float, seed: int) -> MixtureLoopConfig:
         """One job's loop: the cpu preset on the 8 x 8 law, K = 1, lam of the loop, the capacity's U-Net and budgets,
@@ -106,89 +86,29 @@ class MixtureSimsConfig:
         sims = None if w == 0 else SimsSampling(w, self.n_s, self.samples or ft, self.lr, self.ema)
         return replace(cfg, train=tr, sims=sims)
 
-    def seeds(self) -> tuple:
-        return self.roles().all
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["capacities"] = {k: list(v) for k, v in self.capacities.items()}
-        return {"kind": "mixture_sims", **{k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}}
-
-
-def _base(root, capacity: str, seed: int) -> Path:
-    """Where the base of (capacity, seed) is trained: <root>/bases/<capacity>-seed<seed>/gen_000."""
-    return Path(root) / "bases" / f"{capacity}-seed{seed}" / "gen_000"
-
-
-@dataclass(frozen=True)
-class SimsBases:
-    """The bases as a sweep spec: one per (capacity, seed), in <root>/bases."""
-
-    config: MixtureSimsConfig
-    root: str
-    columns = BASE_COLUMNS
-    code_packages = ("simtheory", "empirical")
-
-    def to_dict(self) -> dict:
-        return {**self.config.to_dict(), "sweep": "bases"}
-
-    def jobs(self) -> list[dict]:
-        return [{"job": i, "capacity": cap, "width": self.config.capacities[cap][0], "seed": s}
-                for i, (cap, s) in enumerate(itertools.product(self.config.capacities, self.config.seeds()))]
-
-    def run_job(self, job: dict) -> list[dict]:
+    def train_base(self, capacity: str, seed: int, base: Path) -> float:
+        """Train (or resume) the base of (capacity, seed) into ``base`` on the loop's real draws; its CPU seconds."""
         from ..mixture.inputs import resolve
         from ..mixture.kind import MixtureData
         from ..train import train
-        cfg, law = resolve(self.config.loop_config(self.config.loops[0], job["capacity"], 0.0, job["seed"]))
+        cfg, law = resolve(self.loop_config(self.loops[0], capacity, 0.0, seed))
         x, y = MixtureData(cfg, law).real()
         t0 = time.process_time()
-        train(cfg.train, x[: cfg.n_samples], y[: cfg.n_samples], _base(self.root, job["capacity"], job["seed"]),
-              progress=False)
-        return [{**job, "cpu_seconds": time.process_time() - t0}]
+        train(cfg.train, x[: cfg.n_samples], y[: cfg.n_samples], base, progress=False)
+        return time.process_time() - t0
 
-
-@dataclass(frozen=True)
-class SimsPhase:
-    """One phase as a sweep spec (simtheory.runs.sweep): its jobs' loops run in <root>/runs from the bases in
-    <base_root>/bases."""
-
-    config: MixtureSimsConfig
-    phase: str
-    ws: dict                      # (loop, capacity) -> the w values this phase runs
-    seeds: tuple
-    root: str
-    base_root: str
-    columns = COLUMNS
-    code_packages = ("simtheory", "empirical")
-
-    def to_dict(self) -> dict:
-        return {**self.config.to_dict(), "phase": self.phase, "seeds": list(self.seeds),
-                "phase_ws": {f"{a}/{b}": list(v) for (a, b), v in self.ws.items()}}
-
-    def jobs(self) -> list[dict]:
-        out: list[dict] = []
-        for (lp, cap), ws in self.ws.items():
-            for w, s in itertools.product(ws, self.seeds):
-                out.append({"job": len(out), "loop": lp, "lam": LOOPS[lp], "capacity": cap,
-                            "width": self.config.capacities[cap][0], "w": float(w), "seed": s, "phase": self.phase})
-        return out
-
-    def run_job(self, job: dict) -> list[dict]:
+    def run_loop(self, job: dict, base: Path, folder: Path) -> list[dict]:
+        """One job's loop from its base: a row per generation with its reward, errors, class shares and Frechet
+        distance to the law (beside its noise floor)."""
         from ..mixture.kind import run_mixture_loop
         from .mixture_ladder import mixture_measures
-        cfg = self.config.loop_config(job["loop"], job["capacity"], job["w"], job["seed"])
-        folder = Path(self.root) / "runs" / f"{job['loop']}-{job['capacity']}-w{job['w']:g}-seed{job['seed']}"
-        seed_from_base(_base(self.base_root, job["capacity"], job["seed"]), folder)
+        cfg = self.loop_config(job["loop"], job["capacity"], job["w"], job["seed"])
+        seed_from_base(base, folder)
         t0 = time.process_time()
         rf = run_mixture_loop(cfg, folder, progress=False)
         cpu = time.process_time() - t0
         if rf is None:
             raise RuntimeError("the mixture SIMS ladder runs its jobs in one process, not under torchrun")
-        for f in rf.path.glob("gen_*/*.pt"):
-            f.unlink()
-        for d in rf.path.glob("gen_*/sims-aux"):
-            shutil.rmtree(d)
         keys = ("n_measured", "mean_reward", "reward_se", "fit_error", "fit_error_se", "law_error", "law_error_se")
         out = []
         for m in rf.metrics():
@@ -200,13 +120,9 @@ class SimsPhase:
 
 
 def pick_w(rows: list[dict], T: int, key: str = "fd_law") -> dict:
-    """(loop, capacity) -> the guidance w > 0 with the smallest mean ``key`` at generation T over ``rows`` (the pick
-    seeds' rows; [`empirical.experiments.protocol.pick_best`][empirical.experiments.protocol.pick_best], ties to the
-    smaller w); whether it beats w = 0 is then measured on the report seeds."""
-    sel = [r for r in rows if r["generation"] == T and r["w"] > 0]
-    best = pick_best(sel, setting=lambda r: r["w"], value=lambda r: r[key],
-                     group=lambda r: (r["loop"], r["capacity"]))
-    return {g: w for g, (w, _) in sorted(best.items())}
+    """(loop, capacity) -> the w > 0 with the smallest mean ``key`` at generation T over the pick seeds' rows
+    ([`empirical.experiments.sims_rung.pick_w`][empirical.experiments.sims_rung.pick_w])."""
+    return _pick_w(rows, T, key)
 
 
 def paired(rows: list[dict], T: int, key: str = "fd_law") -> dict:
@@ -224,26 +140,10 @@ def paired(rows: list[dict], T: int, key: str = "fd_law") -> dict:
 
 def run_mixture_sims(cfg: MixtureSimsConfig, out, scheduler: str | None = None, serial: bool = False,
                      workers: int = 2, progress: bool = True) -> dict:
-    """The bases, phase 1 (pick) and phase 2 (report) into <out>/bases, <out>/pick, <out>/report; writes
-    <out>/picked.json and returns {"pick": rows, "report": rows, "picked": {(loop, capacity): w}}."""
-    from simtheory.runs import atomic_write
-    from simtheory.runs.sweep import run_sweep
-    out = Path(out)
-    roles = cfg.roles()
-    run_sweep(SimsBases(cfg, str(out.resolve())), out / "bases", scheduler=scheduler, serial=serial, workers=workers,
-              progress=progress)
-    grid = {(lp, cap): (0.0,) + tuple(cfg.ws) for lp, cap in itertools.product(cfg.loops, cfg.capacities)}
-    pick = SimsPhase(cfg, "pick", grid, roles.pick, str((out / "pick").resolve()), str(out.resolve()))
-    rows = read_results(run_sweep(pick, out / "pick", scheduler=scheduler, serial=serial, workers=workers,
-                                  progress=progress))
-    picked = pick_w(rows, cfg.generations)
-    atomic_write(out / "picked.json", (json.dumps({f"{a}/{b}": w for (a, b), w in picked.items()}, indent=1)
-                                       + "\n").encode())
-    rep = SimsPhase(cfg, "report", {k: tuple(sorted({0.0, w})) for k, w in picked.items()}, roles.report,
-                    str((out / "report").resolve()), str(out.resolve()))
-    report = read_results(run_sweep(rep, out / "report", scheduler=scheduler, serial=serial, workers=workers,
-                                    progress=progress))
-    return {"pick": rows, "report": report, "picked": picked}
+    """The bases, phase 1 (pick) and phase 2 (report) into <out>/bases, <out>/pick, <out>/report
+    ([`empirical.experiments.sims_rung.run_rung`][empirical.experiments.sims_rung.run_rung]); writes <out>/picked.json
+    and returns {"pick": rows, "report": rows, "picked": {(loop, capacity): w}}."""
+    return run_rung(cfg, out, scheduler=scheduler, serial=serial, workers=workers, progress=progress)
 
 
 RUNGS = {

@@ -10,8 +10,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 from simtheory import validate
 
-from ..checkpoints import upgrade_keys
-from ..fold_spec import NeuralLoopWords, check_fold_config
+from ..fold_spec import NeuralLoopWords, check_fold_config, restore_parts
 from ..networks.classifier import ClassifierConfig
 from ..networks.unet import UNetConfig
 from ..seeds import BLOCK_SIZE, stream_seed
@@ -59,14 +58,7 @@ class ImageLoopConfig(NeuralLoopWords):
     sims: SimsSampling | None = None      # SIMS: each generation samples with guidance from its own auxiliary
 
     def __post_init__(self):
-        if isinstance(self.train, dict):
-            object.__setattr__(self, "train", TrainConfig(**upgrade_keys(self.train)))
-        if isinstance(self.classifier, dict):
-            object.__setattr__(self, "classifier", ClassifierConfig(**self.classifier))
-        if isinstance(self.judge, dict):
-            object.__setattr__(self, "judge", ClassifierConfig(**self.judge))
-        if isinstance(self.sims, dict):
-            object.__setattr__(self, "sims", SimsSampling(**self.sims))
+        restore_parts(self, ("classifier", lambda d: ClassifierConfig(**d)), ("judge", lambda d: ClassifierConfig(**d)))
         if self.classes is not None:
             object.__setattr__(self, "classes", tuple(self.classes))
         check_fold_config(self)

@@ -8,8 +8,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 from simtheory import validate
 
-from ..checkpoints import upgrade_keys
-from ..fold_spec import NeuralLoopWords, check_fold_config
+from ..fold_spec import NeuralLoopWords, check_fold_config, restore_parts
 from ..networks.unet import UNetConfig
 from ..seeds import stream_seed
 from ..sims.auxiliary import SimsSampling
@@ -74,10 +73,7 @@ class MixtureLoopConfig(NeuralLoopWords):
     law_sha1: str | None = None
 
     def __post_init__(self):
-        if isinstance(self.train, dict):
-            object.__setattr__(self, "train", TrainConfig(**upgrade_keys(self.train)))
-        if isinstance(self.sims, dict):
-            object.__setattr__(self, "sims", SimsSampling(**self.sims))
+        restore_parts(self)
         if self.train.arch != "unet":
             raise ValueError(f"a mixture loop trains the U-Net (train.unet), got {self.train.arch}")
         if self.resolution not in RESOLUTIONS:

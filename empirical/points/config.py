@@ -11,8 +11,7 @@ import numpy as np
 
 from simtheory import datasets, validate
 
-from ..checkpoints import upgrade_keys
-from ..fold_spec import NeuralLoopWords, check_fold_config
+from ..fold_spec import NeuralLoopWords, check_fold_config, restore_parts
 from ..networks.mlp import MLPConfig
 from ..seeds import stream_seed
 from ..sims.auxiliary import SimsSampling
@@ -61,10 +60,7 @@ class PointLoopConfig(NeuralLoopWords):
     data_sha1: str | None = None
 
     def __post_init__(self):
-        if isinstance(self.train, dict):
-            object.__setattr__(self, "train", TrainConfig(**upgrade_keys(self.train)))
-        if isinstance(self.sims, dict):
-            object.__setattr__(self, "sims", SimsSampling(**self.sims))
+        restore_parts(self)
         if self.train.arch != "mlp":
             raise ValueError(f"a point loop trains the MLP denoiser (train.mlp), got {self.train.arch}")
         if self.dataset is not None and self.dataset not in datasets.DATASETS:

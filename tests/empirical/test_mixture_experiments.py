@@ -9,7 +9,7 @@ import pytest
 from empirical.experiments import mixture_ladder as ml
 from empirical.experiments import mixture_sims as ms
 from empirical.cli import main as cli
-from empirical.ladder import read_results
+from empirical.experiments.ladder_results import read_results
 
 
 def test_ladder_config_is_checked_and_lists_its_jobs():

@@ -582,6 +582,24 @@ def test_loop_cli_steps_and_sims_options(capsys):
     assert main(["loop", "--config", "tiny", "--sims-ema", "5", "--dry-run"]) == 2
 
 
+@pytest.mark.parametrize("command,n_s,budget", [("loop", 2500, 10_000), ("points", 2048, 200_000),
+                                                ("mixture", 2500, 25_000)])
+def test_every_loop_command_has_the_same_sims_options(command, n_s, budget, capsys):
+    """One set of SIMS options (empirical.cli.common.sims_options) on the image, point and mixture loops: the budget
+    by --sims-samples or its earlier name --sims-images, the auxiliary's EMA and guidance interval; each loop's own
+    defaults for n_s and B."""
+    from empirical.cli import main
+    assert main([command, "--config", "tiny", "--sims-w", "1", "--dry-run"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert (d["sims"]["n_s"], d["sims"]["images"]) == (n_s, budget)
+    for name in ("--sims-samples", "--sims-images"):
+        assert main([command, "--config", "tiny", "--sims-w", "0.5", name, "300", "--sims-ema", "0",
+                     "--sims-interval", "0.2", "4", "--dry-run"]) == 0
+        d = json.loads(capsys.readouterr().out)
+        assert d["sims"] == {"w": 0.5, "n_s": n_s, "images": 300, "lr": 1e-3, "ema": 0.0, "interval": [0.2, 4.0]}
+    assert main([command, "--config", "tiny", "--sims-interval", "0.2", "4", "--dry-run"]) == 2
+
+
 def test_auxiliary_and_guidance_of_a_point_model(tmp_path):
     """sims.py is shape-generic: a point (n, d) base, its auxiliary and guided sampling go through the same code."""
     from empirical.networks.mlp import MLPConfig
