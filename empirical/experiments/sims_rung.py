@@ -175,7 +175,7 @@ def run_rung(cfg: SimsRung, out, scheduler: str | None = None, serial: bool = Fa
     from simtheory.runs.sweep import run_sweep
     out = Path(out)
     roles = cfg.roles()
-    sweep = {"scheduler": scheduler, "serial": serial, "workers": workers, "progress": progress}
+    sweep: dict[str, Any] = {"scheduler": scheduler, "serial": serial, "workers": workers, "progress": progress}
     run_sweep(SimsBases(cfg, str(out.resolve())), out / "bases", **sweep)
     grid = {(lp, cap): (0.0,) + tuple(cfg.ws) for lp, cap in itertools.product(cfg.loops, cfg.capacities)}
     pick = SimsPhase(cfg, "pick", grid, roles.pick, str((out / "pick").resolve()), str(out.resolve()))
