@@ -1,28 +1,28 @@
-"""The capacity ladder (results/points-ladder): per lam, the fit error (model minus its training set) and the law
-error (model minus the exact curated trajectory of the data law) against the network's parameters, one line per
-fine-tune budget, each point the mean over the report seeds and every generation +- 2 SE; the grey band is the
-smallest error one generation's check (|error| <= 4 SE) sees with 80% power, (4 + 0.84) SE, the median over the
-rows: errors inside it pass that check whatever their sign. Bottom: MMD^2 to the data law at the last generation
-beside the exact gridded loop's."""
+"""The capacity ladder (results/points-ladder, its lam = 1 half from results/points-ladder-lam1 where that exists):
+per lam, the fit error (model minus its training set) and the law error (model minus the exact curated trajectory of
+the data law) against the network's parameters, one line per fine-tune budget, each point the mean over the report
+seeds and every generation +- 2 SE; the grey band is the smallest error one generation's check (|error| <= 4 SE)
+sees with 80% power, (4 + 0.84) SE, the median over the rows: errors inside it pass that check whatever their sign.
+Bottom: MMD^2 to the data law at the last generation beside the exact gridded loop's."""
 from __future__ import annotations
 
 import numpy as np
 
 from .common import cached_arrays, plt, run_dir, save
-from .fig_points_common import LADDER, digest, exact_loop, lam_name, pooled, results_rows
+from .fig_points_common import LADDER, LADDER_LAM1, digest, exact_loop, lam_name, ladder_rows, pooled
 
 KEYS = ("lam", "width", "finetune_images", "seed", "role", "generation", "params", "fit_error", "fit_error_se",
         "fit_detectable", "law_error", "law_error_se", "law_detectable", "mmd2", "mmd2_se")
 
 
 def _table(out) -> dict:
-    rows = results_rows(LADDER)
+    rows = ladder_rows()
+    key = digest(LADDER / "results.csv", LADDER_LAM1 / "results.csv")
 
     def compute():
         return {k: np.array([np.nan if r[k] is None else r[k] for r in rows]) if k != "role"
                 else np.array([r[k] for r in rows]) for k in KEYS}
-    return cached_arrays(run_dir(out, f"points-ladder-{digest(LADDER / 'results.csv')}"),
-                         {"kind": "points_ladder_table", "sha1": digest(LADDER / "results.csv")}, compute)
+    return cached_arrays(run_dir(out, f"points-ladder-{key}"), {"kind": "points_ladder_table", "sha1": key}, compute)
 
 
 def _budget(ft: float) -> str:

@@ -17,6 +17,7 @@ from .common import cached_arrays, run_dir
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 LADDER, SIMS = RESULTS / "points-ladder", RESULTS / "points-sims"
+LADDER_LAM1 = RESULTS / "points-ladder-lam1"      # the ladder's lam = 1 half, run apart from the lam = inf one
 COMMANDS = {LADDER: "python -m empirical points-ladder --out results/points-ladder",
             SIMS: "python -m empirical points-sims --out results/points-sims"}
 
@@ -30,8 +31,22 @@ def results_rows(folder: Path, name: str = "results.csv") -> list[dict]:
     return read_results(f)
 
 
-def digest(path: Path) -> str:
-    return hashlib.sha1(Path(path).read_bytes()).hexdigest()[:12]
+def ladder_rows() -> list[dict]:
+    """The capacity ladder's rows: results/points-ladder's, with results/points-ladder-lam1's in place of its lam = 1
+    rows where that folder exists; a missing ladder is a ValueError with the command that makes it."""
+    from empirical.experiments.ladder_results import read_ladder
+    rows = read_ladder(LADDER, LADDER_LAM1)
+    if rows is None:
+        raise ValueError(f"no results/points-ladder/results.csv: make it with `{COMMANDS[LADDER]}`")
+    return rows
+
+
+def digest(*paths: Path) -> str:
+    """A short hash of the files' bytes (missing files count as empty), the key of the figures' caches."""
+    h = hashlib.sha1()
+    for p in paths:
+        h.update(Path(p).read_bytes() if Path(p).exists() else b"")
+    return h.hexdigest()[:12]
 
 
 def exact_loop(out: Path, lam: float, steps: int = 5, grid: int = 81) -> dict:

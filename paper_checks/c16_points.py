@@ -48,12 +48,8 @@ POINTS_LAM1 = Ladder("results/points-ladder-lam1", CMD_LADDER_LAM1, "finetune_im
 def ladder_rows() -> list[dict] | None:
     """The ladder's rows: results/points-ladder's, with the lam = 1 rows of results/points-ladder-lam1 in place of
     its own where that folder exists; None when neither does."""
-    main, lam1 = _rows(LADDER), _rows(LADDER_LAM1)
-    if main is None and lam1 is None:
-        return None
-    if lam1 is None:
-        return main
-    return [r for r in main or [] if r["lam"] != 1.0] + [r for r in lam1 if r["lam"] == 1.0]
+    from empirical.experiments.ladder_results import read_ladder
+    return read_ladder(LADDER, LADDER_LAM1)
 
 
 def _lemma_check(rows, id_, lam) -> Check:

@@ -27,6 +27,21 @@ def read_results(path) -> list[dict]:
     return out
 
 
+def read_ladder(folder, *halves) -> list[dict] | None:
+    """A ladder's rows from ``folder``/results.csv, with the rows of each folder in ``halves`` (a part of the same
+    ladder run apart, at some of its lams) in place of ``folder``'s at every lam that half holds; folders without a
+    results.csv are skipped, and None is returned when none has one."""
+    rows = None
+    for f in (folder, *halves):
+        path = Path(f) / "results.csv"
+        if not path.exists():
+            continue
+        new = read_results(path)
+        lams = {r["lam"] for r in new}
+        rows = [r for r in rows or [] if r["lam"] not in lams] + new
+    return rows
+
+
 def _number(v: str):
     """A CSV cell as int, float or (a name) str."""
     for f in (int, float):

@@ -229,19 +229,25 @@ def test_c16_heldout_row_tests_the_ladders_pick_on_the_heldout_runs(z_wide, verd
     assert c16_points._heldout_check(ladder, "C16.17").verdict == NOT_MEASURABLE
 
 
-def test_c16_reads_the_lam1_half_from_its_own_folder(monkeypatch):
+def test_c16_reads_the_lam1_half_from_its_own_folder(monkeypatch, tmp_path):
     """results/points-ladder-lam1's lam = 1 rows replace results/points-ladder's own where that folder exists; the
     lam = 1 rows then name its command when missing."""
     from paper_checks import c16_points
-    main = [{"lam": math.inf, "id": "main-inf"}, {"lam": 1.0, "id": "main-1"}]
-    lam1 = [{"lam": 1.0, "id": "lam1-1"}]
-    folders = {c16_points.LADDER: main, c16_points.LADDER_LAM1: lam1}
-    monkeypatch.setattr(c16_points, "_rows", lambda folder: folders.get(folder))
+
+    def write(folder, rows):
+        folder.mkdir()
+        (folder / "results.csv").write_text("lam,id\n" + "".join(f"{lam},{i}\n" for lam, i in rows))
+    write(tmp_path / "main", [("inf", "main-inf"), ("1.0", "main-1")])
+    write(tmp_path / "lam1", [("1.0", "lam1-1")])
+    monkeypatch.setattr(c16_points, "LADDER", tmp_path / "main")
+    monkeypatch.setattr(c16_points, "LADDER_LAM1", tmp_path / "lam1")
     assert [r["id"] for r in c16_points.ladder_rows()] == ["main-inf", "lam1-1"]
-    folders[c16_points.LADDER_LAM1] = None
+    monkeypatch.setattr(c16_points, "LADDER_LAM1", tmp_path / "none")
     assert [r["id"] for r in c16_points.ladder_rows()] == ["main-inf", "main-1"]
-    folders[c16_points.LADDER] = None
+    monkeypatch.setattr(c16_points, "LADDER", tmp_path / "none")
     assert c16_points.ladder_rows() is None
+    monkeypatch.setattr(c16_points, "LADDER_LAM1", tmp_path / "lam1")
+    assert [r["id"] for r in c16_points.ladder_rows()] == ["lam1-1"]
     from paper_checks.capacity import ladder_check
     rows = _rows({(100, 64, "pick"): 0.0, (100, 64, "report"): 0.5})     # lam = inf rows: none at lam = 1
     c = ladder_check(c16_points.POINTS_LAM1, rows, "C16.x", 1.0, "fit", "fit", "claim", "source", "hypothesis")
