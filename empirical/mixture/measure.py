@@ -13,6 +13,8 @@ from simtheory import curated
 from simtheory.diffusion.lowrank import LowRankMixture
 from simtheory.fold import mixing_weights
 
+from ..denoiser_rmse import denoiser_rmse
+
 
 def frechet_reference(mean: np.ndarray, cov: np.ndarray) -> dict:
     """The reference side of `frechet_to`: the mean, the covariance, its trace and its symmetric square root
@@ -94,7 +96,6 @@ def exact_samples(law: LowRankMixture, seeds, num_steps: int, shape: tuple, devi
     return np.concatenate(out) if out else np.zeros((0,) + tuple(shape))
 
 
-@torch.no_grad()
 def denoiser_error(D, law: LowRankMixture, sigmas, n: int, seed: int, device="cpu") -> dict:
     r"""RMS error of the network D against the exact denoiser D* of the law (Tweedie,
     [`LowRankMixture.denoiser`][simtheory.diffusion.lowrank.LowRankMixture.denoiser]) at each sigma, per pixel, in the
@@ -102,18 +103,4 @@ def denoiser_error(D, law: LowRankMixture, sigmas, n: int, seed: int, device="cp
     generator ``seed``), y = x0 + sigma n, error^2 = mean over images and pixels of (D(y) - D*(y))^2; with its
     delta-method SE and the exact denoiser's own RMS error to x0 (the least any denoiser can reach)."""
     rng = np.random.default_rng(seed)
-    x0 = law.sample(n, rng)
-    shape = (n,) + tuple(D.sample_shape)
-    rmse, se, floor = [], [], []
-    for s in sigmas:
-        y = x0 + s * rng.standard_normal(x0.shape)
-        exact = law.denoiser(y, s)
-        net = D(torch.as_tensor(y.reshape(shape), dtype=torch.float32, device=device),
-                torch.full((n,), s, dtype=torch.float32, device=device)).double().cpu().numpy().reshape(n, -1)
-        e2 = ((net - exact) ** 2).mean(axis=1)
-        m = math.sqrt(e2.mean())
-        rmse.append(m)
-        se.append(float(e2.std(ddof=1) / math.sqrt(n) / (2 * m)) if m > 0 else 0.0)
-        floor.append(math.sqrt(((exact - x0) ** 2).mean()))
-    return {"denoiser_sigmas": list(sigmas), "denoiser_rmse": rmse, "denoiser_rmse_se": se,
-            "denoiser_mmse_rms": floor, "denoiser_n": n}
+    return denoiser_rmse(D, law.denoiser, law.sample(n, rng), sigmas, rng, device)

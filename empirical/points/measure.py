@@ -8,10 +8,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import torch
 
 from simtheory import predict
 
+from ..denoiser_rmse import denoiser_rmse
 from ..networks.mlp import MLPConfig, MLPDenoiser
 from ..seeds import stream_seed
 from .config import PointLoopConfig
@@ -23,7 +23,6 @@ def network_law(law: dict, mlp: MLPConfig) -> dict:
     return {"weights": law["weights"], "means": (law["means"] - sh) / s, "covs": law["covs"] / np.outer(s, s)[None]}
 
 
-@torch.no_grad()
 def denoiser_error(D: MLPDenoiser, law: dict, sigmas, n: int, seed: int, device="cpu") -> dict:
     r"""RMS error of D against the exact denoiser D* of the data law (Tweedie, [`simtheory.diffusion.gmm_denoiser`][simtheory.diffusion.denoiser.gmm_denoiser])
     at each sigma, in the network's units (data std 0.5 per coordinate): x0 ~ law (n points, generator ``seed``),
@@ -34,19 +33,8 @@ def denoiser_error(D: MLPDenoiser, law: dict, sigmas, n: int, seed: int, device=
     nl = network_law(law, D.cfg)
     rng = np.random.default_rng(seed)
     x0 = gmm.sample(nl, n, rng)
-    rmse, se, floor = [], [], []
-    for s in sigmas:
-        y = x0 + s * rng.standard_normal(x0.shape)
-        exact = gmm_denoiser(y, s, nl["weights"], nl["means"], nl["covs"])
-        net = D(torch.as_tensor(y, dtype=torch.float32, device=device),
-                torch.full((n,), s, dtype=torch.float32, device=device)).double().cpu().numpy()
-        e2 = ((net - exact) ** 2).mean(axis=1)
-        m = math.sqrt(e2.mean())
-        rmse.append(m)
-        se.append(float(e2.std(ddof=1) / math.sqrt(n) / (2 * m)) if m > 0 else 0.0)
-        floor.append(math.sqrt(((exact - x0) ** 2).mean()))
-    return {"denoiser_sigmas": list(sigmas), "denoiser_rmse": rmse, "denoiser_rmse_se": se,
-            "denoiser_mmse_rms": floor, "denoiser_n": n}
+    return denoiser_rmse(D, lambda y, s: gmm_denoiser(y, s, nl["weights"], nl["means"], nl["covs"]), x0, sigmas, rng,
+                         device)
 
 
 
