@@ -31,7 +31,7 @@ def read_ladder(folder, *halves) -> list[dict] | None:
     """A ladder's rows from ``folder``/results.csv, with the rows of each folder in ``halves`` (a part of the same
     ladder run apart, at some of its lams) in place of ``folder``'s at every lam that half holds; folders without a
     results.csv are skipped, and None is returned when none has one."""
-    rows = None
+    rows: list[dict] | None = None
     for f in (folder, *halves):
         path = Path(f) / "results.csv"
         if not path.exists():
