@@ -1,10 +1,10 @@
 """Capacity at two rungs: the fit error (model minus its training set) against the network's parameters, one line per
-fine-tune budget, for the point rung (results/points-ladder: the MLP on the 2-D mixture) and the mixture rung
-(results/mixture-ladder: the U-Net on the exact 8 x 8 CIFAR-10 law), one row per lam; the mixture rung's law error
-(model minus the exact curated trajectory of the law) beside it, and at its CIFAR-10 architecture and budget the fit
-error of the same U-Net on real 8 x 8 CIFAR-10 (black diamond). Each point is the mean over the report seeds and every
-generation, +- 2 SE; the grey band is the smallest error one generation's 4-SE check sees with 80% power,
-(4 + 0.84) SE, the median over the rows."""
+fine-tune budget, for the point rung (results/points-ladder and its lam = 1 half, results/points-ladder-lam1: the MLP
+on the 2-D mixture) and the mixture rung (results/mixture-ladder: the U-Net on the exact 8 x 8 CIFAR-10 law), one row
+per lam; the mixture rung's law error (model minus the exact curated trajectory of the law) beside it, and at its
+CIFAR-10 architecture and budget the fit error of the same U-Net on real 8 x 8 CIFAR-10 (black diamond). Each point
+is the mean over the report seeds and every generation, +- 2 SE; the grey band is the smallest error one
+generation's 4-SE check sees with 80% power, (4 + 0.84) SE, the median over the rows."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from .common import cached_arrays, plt, run_dir, save
-from .fig_points_common import LADDER, digest, lam_name, pooled
+from .fig_points_common import LADDER, LADDER_LAM1, digest, lam_name, pooled
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 MIXTURE_LADDER = RESULTS / "mixture-ladder"
@@ -25,14 +25,16 @@ BUDGET_COLUMNS = ("finetune_samples", "finetune_images")
 samples."""
 
 
-def table(out, folder: Path) -> dict:
-    """The columns of a ladder's results.csv that the figure reads (cached by the file's sha1); a missing file is a
-    ValueError with the command that makes it."""
-    from empirical.experiments.ladder_results import read_results
-    f = folder / "results.csv"
-    if not f.exists():
-        raise ValueError(f"no {f.relative_to(RESULTS.parent)}: make it with `{COMMANDS[folder]}`")
-    rows = read_results(f)
+def table(out, folder: Path, *halves: Path) -> dict:
+    """The columns of a ladder's results.csv that the figure reads, with the rows of ``halves`` (parts of the ladder
+    run apart) in place of its own at their lams (`empirical.experiments.ladder_results.read_ladder`; cached by the
+    files' sha1); a missing ladder is a ValueError with the command that makes it."""
+    from empirical.experiments.ladder_results import read_ladder
+    rows = read_ladder(folder, *halves)
+    if rows is None:
+        raise ValueError(f"no {(folder / 'results.csv').relative_to(RESULTS.parent)}: make it with "
+                         f"`{COMMANDS[folder]}`")
+    key = digest(*(f / "results.csv" for f in (folder, *halves)))
 
     def col(k):
         if k in ("role", "data"):
@@ -40,8 +42,8 @@ def table(out, folder: Path) -> dict:
         if k == "finetune":
             k = next(c for c in BUDGET_COLUMNS if c in rows[0])
         return np.array([np.nan if r.get(k) is None else float(r[k]) for r in rows])
-    return cached_arrays(run_dir(out, f"ladder-table-{folder.name}-{digest(f)}"), {"kind": "ladder_table", "folder": folder.name,
-                                                                      "sha1": digest(f)}, lambda: {k: col(k) for k in KEYS})
+    return cached_arrays(run_dir(out, f"ladder-table-{folder.name}-{key}"),
+                         {"kind": "ladder_table", "folder": folder.name, "sha1": key}, lambda: {k: col(k) for k in KEYS})
 
 
 def _budget(ft: float) -> str:
@@ -76,7 +78,7 @@ def _lines(ax, t: dict, sel: np.ndarray, key: str, unit: str) -> None:
 
 
 def make(out, quick: bool = False) -> list:
-    pts, mix = table(out, LADDER), table(out, MIXTURE_LADDER)
+    pts, mix = table(out, LADDER, LADDER_LAM1), table(out, MIXTURE_LADDER)
     lams = sorted(set(mix["lam"].tolist()) | set(pts["lam"].tolist()), reverse=True)
     fig, axes = plt.subplots(len(lams), 3, figsize=(15.5, 4.2 * len(lams)), squeeze=False)
     for i, lam in enumerate(lams):
