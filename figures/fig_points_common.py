@@ -37,7 +37,7 @@ def ladder_rows() -> list[dict]:
     from empirical.experiments.ladder_results import read_ladder
     rows = read_ladder(LADDER, LADDER_LAM1)
     if rows is None:
-        raise ValueError(f"no results/points-ladder/results.csv: make it with `{COMMANDS[LADDER]}`")
+        raise ValueError(f"no {LADDER / 'results.csv'}: make it with `{COMMANDS[RESULTS / 'points-ladder']}`")
     return rows
 
 

@@ -150,3 +150,26 @@ def test_loop_and_exact_folders_refuse_other_code(tmp_path):
     (rf.path / "config.json").write_text(json.dumps(cfg))
     with pytest.raises(ConfigMismatch, match="other code"):
         run_exact(ExactConfig("four_atoms", 4, math.inf, 2), tmp_path / "r")
+
+
+def test_capacity_figures_read_the_lam1_half_in_place_of_the_ladders_own(monkeypatch, tmp_path):
+    """The point ladder's lam = 1 half (results/points-ladder-lam1) replaces results/points-ladder's lam = 1 rows; a
+    missing ladder names the command that makes it; the cache key changes with either file."""
+    from figures import fig_points_common as common
+
+    def write(folder, rows):
+        folder.mkdir(exist_ok=True)
+        (folder / "results.csv").write_text("lam,id\n" + "".join(f"{lam},{i}\n" for lam, i in rows))
+    main, half = tmp_path / "main", tmp_path / "lam1"
+    write(main, [("inf", "a"), ("1.0", "b")])
+    monkeypatch.setattr(common, "LADDER", main)
+    monkeypatch.setattr(common, "LADDER_LAM1", half)
+    assert [r["id"] for r in common.ladder_rows()] == ["a", "b"]
+    key = common.digest(main / "results.csv", half / "results.csv")
+    write(half, [("1.0", "c")])
+    assert [r["id"] for r in common.ladder_rows()] == ["a", "c"]
+    assert common.digest(main / "results.csv", half / "results.csv") != key
+    monkeypatch.setattr(common, "LADDER", tmp_path / "none")
+    monkeypatch.setattr(common, "LADDER_LAM1", tmp_path / "none")
+    with pytest.raises(ValueError, match="empirical points-ladder"):
+        common.ladder_rows()
