@@ -19,7 +19,7 @@ RESULTS = Path(__file__).resolve().parents[1] / "results"
 LADDER, SIMS = RESULTS / "points-ladder", RESULTS / "points-sims"
 LADDER_LAM1 = RESULTS / "points-ladder-lam1"      # the ladder's lam = 1 half, run apart from the lam = inf one
 COMMANDS = {LADDER: "python -m empirical points-ladder --out results/points-ladder",
-            SIMS: "python -m empirical points-sims --out results/points-sims"}
+            SIMS: "bash results/points-sims/run.sh"}
 
 
 def results_rows(folder: Path, name: str = "results.csv") -> list[dict]:

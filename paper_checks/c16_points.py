@@ -29,7 +29,7 @@ SIMS = RESULTS / "points-sims"
 HELDOUT = RESULTS / "points-heldout"
 CMD_LADDER = "python -m empirical points-ladder --out results/points-ladder"
 CMD_LADDER_LAM1 = "bash results/points-ladder-lam1/run.sh"
-CMD_SIMS = "python -m empirical points-sims --out results/points-sims"
+CMD_SIMS = "bash results/points-sims/run.sh"
 SOURCE = "Ferbach et al. 2024"
 
 
