@@ -5,6 +5,7 @@ sampler and against a network."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -82,14 +83,36 @@ def display_uint8(x: np.ndarray) -> np.ndarray:
 
 
 @torch.no_grad()
+def exact_denoiser(law: LowRankMixture, device="cpu") -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """The law's exact denoiser as the callable (x, sigma) -> D of [`empirical.edm.heun_sample`][empirical.edm.sampler.heun_sample],
+    computed in float64 behind the sampler's float32 boundary: on a CPU by the numpy law itself
+    ([`LowRankMixture.denoiser`][simtheory.diffusion.lowrank.LowRankMixture.denoiser], its fused kernel: 17x the
+    torch twin at 32 x 32), elsewhere by the torch twin on the device
+    ([`empirical.lowrank.TorchLowRankMixture.as_denoiser`][empirical.lowrank.TorchLowRankMixture.as_denoiser]); the
+    two agree to float64 rounding (tests/empirical/test_lowrank.py)."""
+    from ..lowrank import TorchLowRankMixture
+    if torch.device(device).type != "cpu":
+        return TorchLowRankMixture(law).as_denoiser(torch.float64)
+
+    def denoise(x: torch.Tensor, sigma) -> torch.Tensor:
+        n = x.shape[0]
+        x2 = x.detach().to("cpu", torch.float64).numpy().reshape(n, -1)
+        s = np.broadcast_to(torch.as_tensor(sigma).detach().to("cpu", torch.float64).numpy(), (n,))
+        out = np.empty_like(x2)
+        for v in np.unique(s):                 # the sampler passes one sigma per step; rows may differ in general
+            rows = s == v
+            out[rows] = law.denoiser(x2[rows], float(v))
+        return torch.from_numpy(out).reshape(x.shape).to(x.device, x.dtype)
+    return denoise
+
+
 def exact_samples(law: LowRankMixture, seeds, num_steps: int, shape: tuple, device="cpu",
                   batch: int = 256) -> np.ndarray:
-    """Samples of the exact denoiser of ``law`` ([`empirical.lowrank.TorchLowRankMixture.as_denoiser`][empirical.lowrank.TorchLowRankMixture.as_denoiser], float64)
-    through [`empirical.edm.heun_sample`][empirical.edm.sampler.heun_sample], the loop's sampler, from the latents of
-    ``seeds`` (one per seed, as a network's sampler draws them); float64 (n, *shape)."""
+    """Samples of the exact denoiser of ``law`` ([`exact_denoiser`][empirical.mixture.measure.exact_denoiser],
+    float64) through [`empirical.edm.heun_sample`][empirical.edm.sampler.heun_sample], the loop's sampler, from the
+    latents of ``seeds`` (one per seed, as a network's sampler draws them); float64 (n, *shape)."""
     from ..edm import heun_sample, latents_for_seeds
-    from ..lowrank import TorchLowRankMixture
-    D = TorchLowRankMixture(law).as_denoiser(torch.float64)
+    D = exact_denoiser(law, device)
     seeds = [int(s) for s in seeds]
     out = [heun_sample(D, latents_for_seeds(seeds[s:s + batch], shape, device), num_steps).cpu().numpy()
            for s in range(0, len(seeds), batch)]

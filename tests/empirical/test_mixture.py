@@ -289,3 +289,24 @@ def test_a_loop_on_another_law_and_reward(tmp_path):
         assert 1 / 3 <= r["mean_reward"] <= 1.0                     # gamma max_c softmax(log P / 2): in [1/3, 1]
     stored = json.loads((tmp_path / "run" / "config.json").read_text())
     assert stored["law_sha1"] == mx.law_sha1(law) and stored["resolution"] == 4
+
+
+def test_exact_samples_on_a_cpu_match_the_torch_twins_sampler():
+    """exact_samples on a CPU runs the numpy law's fused denoiser; the torch twin's float64 denoiser through the same
+    Heun sampler gives the same samples to float32 rounding (identical here: the float32 boundary absorbs their
+    float64 differences); a law with 0.1% larger floors (negative control) gives other samples."""
+    import torch
+
+    from empirical.edm import heun_sample, latents_for_seeds
+    from empirical.lowrank import TorchLowRankMixture
+    from empirical.mixture.measure import exact_samples
+    from simtheory.diffusion import cifar_mixture
+    from simtheory.diffusion.lowrank import LowRankMixture
+    law = cifar_mixture(8)
+    seeds = list(range(48))
+    twin = heun_sample(TorchLowRankMixture(law).as_denoiser(torch.float64),
+                       latents_for_seeds(seeds, law.shape, "cpu"), 18).numpy()
+    bound = 64 * np.finfo(np.float32).eps * (1 + np.abs(twin).max())
+    assert np.abs(exact_samples(law, seeds, 18, law.shape) - twin).max() <= bound
+    other = LowRankMixture(law.weights, law.means, law.factors, law.floors * 1.001)
+    assert np.abs(exact_samples(other, seeds, 18, law.shape) - twin).max() > 10 * bound
