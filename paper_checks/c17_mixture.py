@@ -106,20 +106,21 @@ def _cifar_check(rows, id_) -> Check:
                  figures=FIG, kind=HYPOTHESIS)
 
 
-def _sampler_check(id_) -> Check:
-    claim = ("The mixture presets' Heun steps leave the sampler's own error (the exact denoiser through the loop's "
-             "sampler) below one SE of the cpu preset's law check, in E[r] and in every class share")
+def _sampler_check(id_, preset: str = "cpu") -> Check:
+    claim = (f"The {preset} mixture preset's Heun steps leave the sampler's own error (the exact denoiser through the "
+             "loop's sampler) below one SE of that preset's law check, in E[r] and in every class share")
     src = "this project [derived: the step count is chosen by this rule]"
-    f = STEPS / "cpu.json"
+    f = STEPS / f"{preset}.json"
+    cmd = CMD_STEPS.replace("cpu", preset)
     if not f.exists():
-        return not_measurable(id_, claim, src, "|sampler error| < one SE", f"no {f.name}: `{CMD_STEPS}`", kind=DERIVED)
+        return not_measurable(id_, claim, src, "|sampler error| < one SE", f"no {f.name}: `{cmd}`", kind=DERIVED)
     res = json.loads(f.read_text())
     from empirical.mixture import MIXTURE_PRESETS
-    cfg = MIXTURE_PRESETS["cpu"]
+    cfg = MIXTURE_PRESETS[preset]
     row = next((r for r in res["rows"] if r["steps"] == cfg.num_steps), None)
     if row is None:
         return not_measurable(id_, claim, src, "|sampler error| < one SE", f"{f.name} has no row at the preset's "
-                              f"{cfg.num_steps} steps: `{CMD_STEPS}`", kind=DERIVED)
+                              f"{cfg.num_steps} steps: `{cmd}`", kind=DERIVED)
     # one SE of the preset's law check at generation 0: the model's n_eval + K N draws and the N real ones
     n_meas, n = cfg.n_eval + cfg.K * cfg.n_samples, cfg.n_samples
     q = np.asarray(res["law_class_proportions"])
@@ -134,7 +135,7 @@ def _sampler_check(id_) -> Check:
                  f"largest class-share error {np.max(np.abs(row['paired_class_share_error'])):.4f} (its bound "
                  f"{share_se.min():.4f} to {share_se.max():.4f}); against the law itself: E[r] "
                  f"{row['law_error']:+.4f} +- {row['law_error_se']:.4f}",
-                 "each |error| + 2 SE below one SE of the cpu preset's generation-0 law check (N = "
+                 f"each |error| + 2 SE below one SE of the {preset} preset's generation-0 law check (N = "
                  f"{cfg.n_samples:,}, {n_meas:,} measured draws)", HOLDS if all(ok) else FAILS,
                  f"The reward's SD under the law {res['law_reward_sd']:.3f} ({res['n_law']:,} exact draws); the "
                  "per-class bound uses the law's class shares.", kind=DERIVED)
@@ -209,7 +210,7 @@ CLAIMS = (
 
 def run(quick: bool = False) -> list[Check]:
     rows = _rows(LADDER)
-    out = [_sampler_check("C17.17")]
+    out = [_sampler_check("C17.17", "cpu"), _sampler_check("C17.18", "gpu")]
     if rows is None:
         out += [not_measurable(i, c + f" (lam = {lam})", s, f"|{w}| within {N_SE:g} SE for some capacity",
                                f"no results/mixture-ladder: make it with `{CMD_LADDER}`", kind=HYPOTHESIS)
