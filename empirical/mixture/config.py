@@ -149,7 +149,7 @@ MIXTURE_PRESETS = {
         train=TrainConfig(_unet(32, 64, (1, 2, 2), 2, (16,), 0.1), batch_size=256, lr=1e-3, total_samples=5_000_000,
                           warmup_samples=500_000, ema_halflife_samples=250_000, checkpoint_samples=1_000_000,
                           device="cuda", bf16=True, compile=True),
-        finetune_samples=1_000_000, num_steps=18, n_eval=10_000, sampler_ref_steps=72, n_sampler=2000,
+        finetune_samples=1_000_000, num_steps=24, n_eval=10_000, sampler_ref_steps=96, n_sampler=2000,
         n_law=131_072, n_moments=16_384, fd_floor_reps=4, n_denoiser=2048),
 }
 
