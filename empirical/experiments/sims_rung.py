@@ -14,6 +14,7 @@ import itertools
 import json
 import math
 import shutil
+from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -25,7 +26,7 @@ LOOPS = {"augmentation": 0.6, "synthetic": math.inf}
 BASE_COLUMNS = ["job", "capacity", "width", "seed", "cpu_seconds"]
 
 
-class SimsRung:
+class SimsRung(ABC):
     """The methods a SIMS rung's config shares; the dataclass supplies the fields (module docstring), ``KIND`` (its
     name in config.json), ``PICK_KEY`` (the distance the pick minimises), ``COLUMNS`` (its rows), ``loop_config``,
     ``train_base`` and ``run_loop``."""
@@ -75,14 +76,17 @@ class SimsRung:
         d["capacities"] = {k: list(v) for k, v in self.capacities.items()}
         return {"kind": self.KIND, **{k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}}
 
+    @abstractmethod
     def loop_config(self, loop: str, capacity: str, w: float, seed: int) -> Any:
-        raise NotImplementedError
+        """The loop config of one job: ``loop`` (a key of LOOPS) at ``capacity`` with guidance weight ``w``."""
 
+    @abstractmethod
     def train_base(self, capacity: str, seed: int, base: Path) -> float:
-        raise NotImplementedError
+        """Train (or resume) the base of (capacity, seed) into ``base``; returns its CPU seconds."""
 
+    @abstractmethod
     def run_loop(self, job: dict, base: Path, folder: Path) -> list[dict]:
-        raise NotImplementedError
+        """Run (or resume) one job's loop into ``folder`` from the base in ``base``; returns its rows (COLUMNS)."""
 
 
 def base_path(root, capacity: str, seed: int) -> Path:
